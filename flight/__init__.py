@@ -1,0 +1,3 @@
+"""Flight plans, the MAVLink vehicle link for a fleet, commands and flight state."""
+
+__all__: list[str] = []

@@ -1,0 +1,34 @@
+"""Errors raised by geofence.
+
+GeofenceError
+ ├── InvalidGeometryError    a zone or point is malformed (self-intersecting, out of range, < 3 vertices ...)
+ ├── UnsupportedDatumError   an altitude datum or unit cannot be used here
+ └── ImportFormatError       a zone document could not be read in any supported format
+"""
+
+from __future__ import annotations
+
+
+class GeofenceError(Exception):
+    """Root of every geofence error."""
+
+
+class InvalidGeometryError(GeofenceError, ValueError):
+    """A geometry or coordinate is invalid; `zone_id` and `field` say where when known."""
+
+    def __init__(
+        self, reason: str, *, zone_id: str | None = None, field: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.zone_id = zone_id
+        self.field = field
+        where = f"zone {zone_id!r}: " if zone_id else ""
+        super().__init__(f"{where}{reason}")
+
+
+class UnsupportedDatumError(GeofenceError, ValueError):
+    """An altitude datum or unit of measure is not supported."""
+
+
+class ImportFormatError(GeofenceError, ValueError):
+    """A zone document is not in a supported format, or fails its schema."""

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine: a .venv with the package and its dev tools,
+# Chromium (Debian package) for the browser tests, and the console's npm packages. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+if [ -x scripts/setup-system.sh ]; then bash scripts/setup-system.sh; fi

@@ -1,0 +1,3 @@
+"""SITL scenarios: documented scenario files, resources, the runner and its report."""
+
+__all__: list[str] = []
