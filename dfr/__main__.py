@@ -1,0 +1,5 @@
+"""`python -m dfr` runs the CLI."""
+
+from dfr.cli import main
+
+main()

@@ -1,0 +1,3 @@
+"""HTTP API of the service."""
+
+__all__: list[str] = []

@@ -1,0 +1,44 @@
+"""Calls (CAD incidents) as DFR holds them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import col, func, select
+
+from dfr.auth import STAFF_ROLES, Principal, require_roles
+from dfr.deps import SessionDep
+from dfr.errors import NotFoundError
+from dfr.models import Call, CallLifecycle, CallPublic, CallsPublic
+
+router = APIRouter(tags=["calls"])
+Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+
+
+@router.get("/calls", response_model=CallsPublic)
+def list_calls(
+    session: SessionDep,
+    _: Reader,
+    lifecycle: CallLifecycle | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CallsPublic:
+    """Calls, newest first."""
+    query = select(Call)
+    count_query = select(func.count()).select_from(Call)
+    if lifecycle is not None:
+        query = query.where(Call.lifecycle == lifecycle)
+        count_query = count_query.where(Call.lifecycle == lifecycle)
+    rows = session.exec(query.order_by(col(Call.id).desc()).offset(offset).limit(limit)).all()
+    total = session.exec(count_query).one()
+    return CallsPublic(data=[CallPublic.model_validate(c) for c in rows], count=int(total))
+
+
+@router.get("/calls/{call_id}", response_model=CallPublic)
+def get_call(call_id: int, session: SessionDep, _: Reader) -> CallPublic:
+    """One call."""
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFoundError("call", call_id)
+    return CallPublic.model_validate(call)

@@ -1,0 +1,105 @@
+"""Docks and drones (the agency's fleet records)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from sqlmodel import col, select
+
+from dfr import fleet
+from dfr.auth import STAFF_ROLES, Principal, require_roles
+from dfr.deps import DefaultAgencyDep, SessionDep
+from dfr.models import (
+    Dock,
+    DockCreate,
+    DockPublic,
+    DocksPublic,
+    DockUpdate,
+    Drone,
+    DroneCreate,
+    DronePublic,
+    DronesPublic,
+    DroneUpdate,
+    Role,
+)
+
+router = APIRouter(tags=["fleet"])
+Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+
+
+@router.get("/docks", response_model=DocksPublic)
+def list_docks(session: SessionDep, _: Reader) -> DocksPublic:
+    """Every dock."""
+    docks = session.exec(select(Dock).order_by(col(Dock.id))).all()
+    return DocksPublic(data=[DockPublic.model_validate(d) for d in docks], count=len(docks))
+
+
+@router.get("/docks/{dock_id}", response_model=DockPublic)
+def get_dock(dock_id: str, session: SessionDep, _: Reader) -> DockPublic:
+    """One dock."""
+    return DockPublic.model_validate(fleet.get_dock(session, dock_id))
+
+
+@router.post("/docks", response_model=DockPublic, status_code=status.HTTP_201_CREATED)
+def create_dock(
+    body: DockCreate, session: SessionDep, agency_id: DefaultAgencyDep, _: Admin
+) -> DockPublic:
+    """Create a dock."""
+    dock = fleet.create_dock(session, body, agency_id)
+    session.commit()
+    return DockPublic.model_validate(dock)
+
+
+@router.patch("/docks/{dock_id}", response_model=DockPublic)
+def update_dock(dock_id: str, body: DockUpdate, session: SessionDep, _: Admin) -> DockPublic:
+    """Change a dock."""
+    dock = fleet.update_dock(session, dock_id, body)
+    session.commit()
+    return DockPublic.model_validate(dock)
+
+
+@router.delete("/docks/{dock_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_dock(dock_id: str, session: SessionDep, _: Admin) -> Response:
+    """Delete a dock with no drones."""
+    fleet.delete_dock(session, dock_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/drones", response_model=DronesPublic)
+def list_drones(session: SessionDep, _: Reader) -> DronesPublic:
+    """Every drone (records; live state comes with the flight link)."""
+    drones = session.exec(select(Drone).order_by(col(Drone.id))).all()
+    return DronesPublic(data=[DronePublic.model_validate(d) for d in drones], count=len(drones))
+
+
+@router.get("/drones/{drone_id}", response_model=DronePublic)
+def get_drone(drone_id: str, session: SessionDep, _: Reader) -> DronePublic:
+    """One drone."""
+    return DronePublic.model_validate(fleet.get_drone(session, drone_id))
+
+
+@router.post("/drones", response_model=DronePublic, status_code=status.HTTP_201_CREATED)
+def create_drone(body: DroneCreate, session: SessionDep, _: Admin) -> DronePublic:
+    """Create a drone at a dock."""
+    drone = fleet.create_drone(session, body)
+    session.commit()
+    return DronePublic.model_validate(drone)
+
+
+@router.patch("/drones/{drone_id}", response_model=DronePublic)
+def update_drone(drone_id: str, body: DroneUpdate, session: SessionDep, _: Admin) -> DronePublic:
+    """Change a drone."""
+    drone = fleet.update_drone(session, drone_id, body)
+    session.commit()
+    return DronePublic.model_validate(drone)
+
+
+@router.delete("/drones/{drone_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_drone(drone_id: str, session: SessionDep, _: Admin) -> Response:
+    """Delete a drone that never flew."""
+    fleet.delete_drone(session, drone_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

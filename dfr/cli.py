@@ -1,0 +1,137 @@
+"""`dfr`: run the service, manage its database and tokens, run the demo."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dfr import __version__
+
+app = typer.Typer(
+    name="dfr",
+    help="DFR: Drone-as-First-Responder dispatch and telemetry service.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file (same names as DFR_* vars)")
+]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where data is stored")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dfr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _settings(config: Path | None, **overrides: Any) -> Any:
+    from dfr.settings import load_settings
+
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return load_settings(config, **clean)
+    except Exception as exc:
+        typer.echo(f"dfr: refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def serve_app(settings: Any, extra_components: Sequence[Any] = ()) -> None:
+    """Run the service with uvicorn until interrupted."""
+    import uvicorn
+
+    from dfr.main import COMPONENTS, create_app
+
+    application = create_app(settings, components=[*COMPONENTS, *extra_components])
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    fleet: Annotated[Path | None, typer.Option("--fleet", help="TOML fleet file")] = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the service (HTTP API, console, links, CAD delivery)."""
+    settings = _settings(config, host=host, port=port, fleet_file=fleet, data_dir=data_dir)
+    serve_app(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    """Apply every schema migration."""
+    from dfr.db import upgrade_schema
+
+    settings = _settings(config, data_dir=data_dir)
+    upgrade_schema(settings.database_url)
+    typer.echo("database is at the latest schema", err=True)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin|dispatcher|pilot|analyst|tester|cad")],
+    name: Annotated[str, typer.Option(help="who or what the token is for (unique)")],
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create an API token and print it alone on standard output."""
+    from sqlmodel import select
+
+    from dfr.auth import create_token
+    from dfr.db import make_engine, session_scope, upgrade_schema
+    from dfr.models import ApiToken, Role
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        typer.echo(f"dfr: unknown role {role!r}; one of {[r.value for r in Role]}", err=True)
+        raise typer.Exit(2) from None
+    settings = _settings(config, data_dir=data_dir)
+    upgrade_schema(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        if session.exec(select(ApiToken).where(ApiToken.name == name)).first() is not None:
+            typer.echo(f"dfr: a token named {name!r} already exists", err=True)
+            raise typer.Exit(2)
+        _, secret = create_token(session, name, role_value)
+    engine.dispose()
+    sys.stdout.write(secret + "\n")
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="port of the service")] = 8000,
+    data_dir: DataDirOpt = Path("data/demo"),
+) -> None:
+    """Run the demo: the service with the demo fleet of Colorado Springs."""
+    from dfr.demo import run_demo
+
+    run_demo(port=port, data_dir=data_dir or Path("data/demo"))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,264 @@
+"""The agency's docks and drones: create, update, delete and the fleet file, with domain checks."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session, col, select
+
+from dfr.errors import ConflictError, FleetFileError, NotFoundError
+from dfr.models import (
+    Agency,
+    Dock,
+    DockCreate,
+    DockUpdate,
+    Drone,
+    DroneCreate,
+    DroneUpdate,
+    Flight,
+    utcnow,
+)
+
+DEMO_FLEET_FILE = Path(__file__).resolve().parent / "data" / "demo_fleet.toml"
+
+
+def ensure_agency(session: Session, agency_id: str, name: str, timezone: str = "UTC") -> Agency:
+    """The agency `agency_id`, created (or renamed) as given."""
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        agency = Agency(id=agency_id, name=name, timezone=timezone)
+        session.add(agency)
+    elif (agency.name, agency.timezone) != (name, timezone):
+        agency.name, agency.timezone, agency.updated_at = name, timezone, utcnow()
+        session.add(agency)
+    session.flush()
+    return agency
+
+
+def _require_agency(session: Session, agency_id: str) -> None:
+    if session.get(Agency, agency_id) is None:
+        raise NotFoundError("agency", agency_id)
+
+
+def get_dock(session: Session, dock_id: str) -> Dock:
+    """The dock `dock_id` or NotFoundError."""
+    dock = session.get(Dock, dock_id)
+    if dock is None:
+        raise NotFoundError("dock", dock_id)
+    return dock
+
+
+def get_drone(session: Session, drone_id: str) -> Drone:
+    """The drone `drone_id` or NotFoundError."""
+    drone = session.get(Drone, drone_id)
+    if drone is None:
+        raise NotFoundError("drone", drone_id)
+    return drone
+
+
+def _check_dock_name_free(session: Session, agency_id: str, name: str, except_id: str) -> None:
+    other = session.exec(
+        select(Dock).where(Dock.agency_id == agency_id, Dock.name == name, Dock.id != except_id)
+    ).first()
+    if other is not None:
+        raise ConflictError(
+            f"dock name {name!r} is already used by dock {other.id!r}", field="name"
+        )
+
+
+def _check_drone_name_free(session: Session, agency_id: str, name: str, except_id: str) -> None:
+    other = session.exec(
+        select(Drone).where(Drone.agency_id == agency_id, Drone.name == name, Drone.id != except_id)
+    ).first()
+    if other is not None:
+        raise ConflictError(
+            f"drone name {name!r} is already used by drone {other.id!r}", field="name"
+        )
+
+
+def create_dock(session: Session, data: DockCreate, default_agency_id: str) -> Dock:
+    """Create a dock; refuses a taken id or name."""
+    agency_id = data.agency_id or default_agency_id
+    _require_agency(session, agency_id)
+    if session.get(Dock, data.id) is not None:
+        raise ConflictError(f"dock {data.id!r} already exists", field="id")
+    _check_dock_name_free(session, agency_id, data.name, data.id)
+    dock = Dock(**data.model_dump(exclude={"agency_id"}), agency_id=agency_id)
+    session.add(dock)
+    session.flush()
+    return dock
+
+
+def update_dock(session: Session, dock_id: str, data: DockUpdate) -> Dock:
+    """Apply the given fields to a dock."""
+    dock = get_dock(session, dock_id)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "name" in changes:
+        _check_dock_name_free(session, dock.agency_id, changes["name"], dock.id)
+    for key, value in changes.items():
+        setattr(dock, key, value)
+    dock.updated_at = utcnow()
+    session.add(dock)
+    session.flush()
+    return dock
+
+
+def delete_dock(session: Session, dock_id: str) -> None:
+    """Delete a dock that no drone is based at."""
+    dock = get_dock(session, dock_id)
+    based = session.exec(select(Drone.id).where(Drone.dock_id == dock_id)).all()
+    if based:
+        raise ConflictError(f"dock {dock_id!r} still has drones: {', '.join(based)}")
+    session.delete(dock)
+    session.flush()
+
+
+def create_drone(session: Session, data: DroneCreate) -> Drone:
+    """Create a drone at an existing dock; refuses a taken id or name."""
+    dock = session.get(Dock, data.dock_id)
+    if dock is None:
+        raise NotFoundError("dock", data.dock_id)
+    if session.get(Drone, data.id) is not None:
+        raise ConflictError(f"drone {data.id!r} already exists", field="id")
+    name = data.name or data.id
+    _check_drone_name_free(session, dock.agency_id, name, data.id)
+    drone = Drone(
+        **data.model_dump(exclude={"name"}),
+        name=name,
+        agency_id=dock.agency_id,
+    )
+    session.add(drone)
+    session.flush()
+    return drone
+
+
+def update_drone(session: Session, drone_id: str, data: DroneUpdate) -> Drone:
+    """Apply the given fields to a drone."""
+    drone = get_drone(session, drone_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "dock_id" in changes and changes["dock_id"] is not None:
+        dock = get_dock(session, changes["dock_id"])
+        if dock.agency_id != drone.agency_id:
+            raise ConflictError("a drone cannot move to another agency's dock", field="dock_id")
+    if changes.get("name"):
+        _check_drone_name_free(session, drone.agency_id, changes["name"], drone.id)
+    for key, value in changes.items():
+        if value is None and key != "video_url":
+            continue
+        setattr(drone, key, value)
+    drone.updated_at = utcnow()
+    session.add(drone)
+    session.flush()
+    return drone
+
+
+def delete_drone(session: Session, drone_id: str) -> None:
+    """Delete a drone that has never flown (flights keep their drone for the record)."""
+    drone = get_drone(session, drone_id)
+    flown = session.exec(select(col(Flight.id)).where(Flight.drone_id == drone_id)).first()
+    if flown is not None:
+        raise ConflictError(
+            f"drone {drone_id!r} has flight records; set in_maintenance instead of deleting"
+        )
+    session.delete(drone)
+    session.flush()
+
+
+# --- fleet file -----------------------------------------------------------------------------------
+
+
+class _FleetAgency(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1)
+    timezone: str = "UTC"
+
+
+class _FleetDock(DockCreate):
+    pass
+
+
+class _FleetDrone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    dock: str
+    name: str = ""
+    mavlink_url: str
+    cruise_speed_mps: float = 15.0
+    climb_rate_mps: float = 4.0
+    endurance_s: float = 2400.0
+    battery_capacity_wh: float = 100.0
+    hover_power_w: float = 250.0
+    cruise_power_w: float = 220.0
+    video_url: str | None = None
+    in_maintenance: bool = False
+
+
+class _FleetCad(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_url: str | None = None
+    format: Literal["plain", "eido"] = "plain"
+    token: str | None = None
+
+
+class FleetFile(BaseModel):
+    """The TOML fleet file: the agency, its docks and drones (and optionally its CAD link)."""
+
+    model_config = ConfigDict(extra="forbid")
+    agency: _FleetAgency
+    docks: list[_FleetDock] = []
+    drones: list[_FleetDrone] = []
+    cad: _FleetCad | None = None
+    zones: list[str] = Field(default_factory=list, description="zone files, relative to this file")
+
+
+def read_fleet_file(path: Path) -> FleetFile:
+    """Parse and validate a fleet file (FleetFileError names the entry and field)."""
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FleetFileError(f"fleet file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise FleetFileError(f"fleet file {path} is not valid TOML: {exc}") from exc
+    try:
+        fleet = FleetFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise FleetFileError(f"fleet file {path}: {where}: {first['msg']}") from exc
+    for kind, ids in (
+        ("dock", [d.id for d in fleet.docks]),
+        ("drone", [d.id for d in fleet.drones]),
+    ):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise FleetFileError(f"fleet file {path}: duplicate {kind} ids {dupes}")
+    dock_ids = {d.id for d in fleet.docks}
+    for drone in fleet.drones:
+        if drone.dock not in dock_ids:
+            raise FleetFileError(
+                f"fleet file {path}: drone {drone.id!r} names unknown dock {drone.dock!r}"
+            )
+    return fleet
+
+
+def apply_fleet_file(session: Session, fleet: FleetFile) -> None:
+    """Create or update the agency, docks and drones by id (never duplicates)."""
+    agency = fleet.agency
+    ensure_agency(session, agency.id, agency.name, agency.timezone)
+    for dock in fleet.docks:
+        fields = dock.model_dump(exclude={"id", "agency_id"})
+        existing = session.get(Dock, dock.id)
+        if existing is None:
+            create_dock(session, dock.model_copy(update={"agency_id": agency.id}), agency.id)
+        else:
+            update_dock(session, dock.id, DockUpdate(**fields))
+    for drone in fleet.drones:
+        fields = drone.model_dump(exclude={"id", "dock"})
+        if session.get(Drone, drone.id) is None:
+            create_drone(session, DroneCreate(id=drone.id, dock_id=drone.dock, **fields))
+        else:
+            update_drone(session, drone.id, DroneUpdate(dock_id=drone.dock, **fields))

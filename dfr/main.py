@@ -1,0 +1,83 @@
+"""The application factory: builds the app, its collaborators and its lifespan from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.engine import Engine
+
+from dfr import __version__
+from dfr.api.errors import install_error_handlers
+from dfr.api.routes import admin, calls, fleet, health
+from dfr.audit import AuditMiddleware
+from dfr.db import make_engine, session_scope, upgrade_schema
+from dfr.fleet import apply_fleet_file, ensure_agency, read_fleet_file
+from dfr.http_limits import RequestLimitsMiddleware
+from dfr.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+DEFAULT_AGENCY_ID = "default"
+
+#: Every API router, mounted under API_PREFIX (the route-table auth test walks this list).
+ROUTERS: list[APIRouter] = [health.router, fleet.router, calls.router, admin.router]
+
+#: Long-lived parts of the service (link manager, outbox delivery, telemetry hub ...): each is a
+#: factory returning an async context manager entered at startup and left at shutdown, in order.
+Component = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+COMPONENTS: list[Component] = []
+
+
+def bootstrap_database(engine: Engine, url: str, fleet_file: Path | None) -> str:
+    """Apply migrations and the fleet file; returns the default agency id."""
+    upgrade_schema(url)
+    with session_scope(engine) as session:
+        if fleet_file is not None:
+            fleet = read_fleet_file(fleet_file)
+            apply_fleet_file(session, fleet)
+            return fleet.agency.id
+        ensure_agency(session, DEFAULT_AGENCY_ID, "Default agency")
+        return DEFAULT_AGENCY_ID
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.default_agency_id = await asyncio.to_thread(
+        bootstrap_database, app.state.engine, settings.database_url, settings.fleet_file
+    )
+    async with AsyncExitStack() as stack:
+        for component in app.state.components:
+            await stack.enter_async_context(component(app))
+        log.info("dfr %s ready", __version__)
+        yield
+    app.state.engine.dispose()
+
+
+def create_app(
+    settings: Settings | None = None, *, components: list[Component] | None = None
+) -> FastAPI:
+    """A new service app; nothing is opened until its lifespan starts."""
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="DFR",
+        version=__version__,
+        summary="Drone-as-First-Responder dispatch and telemetry service",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url, echo=settings.database.echo)
+    app.state.components = list(COMPONENTS if components is None else components)
+    app.state.default_agency_id = DEFAULT_AGENCY_ID
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    # Added last = outermost: the audit also records requests the limits refuse.
+    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.cad.max_payload_bytes)
+    app.add_middleware(AuditMiddleware)
+    return app

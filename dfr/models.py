@@ -1,0 +1,450 @@
+"""Persistence tables (SQLModel) and the HTTP model families (Create / Update / Public) per resource.
+
+A table class is never returned by the API: routes declare a `*Public` response model.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ConfigDict, field_validator
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now in UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Stored datetimes come back naive from SQLite; they are UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Role(StrEnum):
+    """Who a token belongs to; every endpoint declares the roles it admits."""
+
+    ADMIN = "admin"
+    DISPATCHER = "dispatcher"
+    PILOT = "pilot"
+    ANALYST = "analyst"
+    TESTER = "tester"
+    CAD = "cad"
+
+
+# --- agency -----------------------------------------------------------------------------------
+
+
+class AgencyBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+
+
+class Agency(AgencyBase, table=True):
+    __tablename__ = "agencies"
+
+    id: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AgencyPublic(AgencyBase):
+    id: str
+
+
+# --- docks ------------------------------------------------------------------------------------
+
+
+def _check_lat(value: float) -> float:
+    if not math.isfinite(value) or not -90.0 <= value <= 90.0:
+        raise ValueError("latitude must be a finite number within -90..90 degrees")
+    return value
+
+
+def _check_lon(value: float) -> float:
+    if not math.isfinite(value) or not -180.0 <= value <= 180.0:
+        raise ValueError("longitude must be a finite number within -180..180 degrees")
+    return value
+
+
+class DockBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    lat: float
+    lon: float
+    alt_amsl_m: float = Field(default=0.0, ge=-500.0, le=9000.0)
+    response_radius_m: float = Field(default=3218.7, gt=0, le=50_000)
+
+    @field_validator("lat")
+    @classmethod
+    def _lat(cls, v: float) -> float:
+        return _check_lat(v)
+
+    @field_validator("lon")
+    @classmethod
+    def _lon(cls, v: float) -> float:
+        return _check_lon(v)
+
+
+class Dock(DockBase, table=True):
+    __tablename__ = "docks"
+    __table_args__ = (UniqueConstraint("agency_id", "name", name="uq_docks_agency_name"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    agency_id: str = Field(foreign_key="agencies.id", index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DockCreate(DockBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    id: str = Field(schema_extra={"pattern": ID_PATTERN})
+    agency_id: str | None = None
+
+
+class DockUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    lat: float | None = None
+    lon: float | None = None
+    alt_amsl_m: float | None = Field(default=None, ge=-500.0, le=9000.0)
+    response_radius_m: float | None = Field(default=None, gt=0, le=50_000)
+
+    @field_validator("lat")
+    @classmethod
+    def _lat(cls, v: float | None) -> float | None:
+        return None if v is None else _check_lat(v)
+
+    @field_validator("lon")
+    @classmethod
+    def _lon(cls, v: float | None) -> float | None:
+        return None if v is None else _check_lon(v)
+
+
+class DockPublic(DockBase):
+    id: str
+    agency_id: str
+
+
+class DocksPublic(SQLModel):
+    data: list[DockPublic]
+    count: int
+
+
+# --- drones -----------------------------------------------------------------------------------
+
+
+class DroneBase(SQLModel):
+    name: str = Field(default="", max_length=200)
+    mavlink_url: str = Field(min_length=1, max_length=300)
+    cruise_speed_mps: float = Field(default=15.0, gt=0, le=60)
+    climb_rate_mps: float = Field(default=4.0, gt=0, le=20)
+    endurance_s: float = Field(default=2400.0, gt=0, le=36_000)
+    battery_capacity_wh: float = Field(default=100.0, gt=0, le=10_000)
+    hover_power_w: float = Field(default=250.0, gt=0, le=20_000)
+    cruise_power_w: float = Field(default=220.0, gt=0, le=20_000)
+    video_url: str | None = Field(default=None, max_length=300)
+    in_maintenance: bool = False
+
+
+class Drone(DroneBase, table=True):
+    __tablename__ = "drones"
+    __table_args__ = (UniqueConstraint("agency_id", "name", name="uq_drones_agency_name"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    agency_id: str = Field(foreign_key="agencies.id", index=True, max_length=64)
+    dock_id: str = Field(foreign_key="docks.id", index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DroneCreate(DroneBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    id: str = Field(schema_extra={"pattern": ID_PATTERN})
+    dock_id: str = Field(min_length=1, max_length=64)
+
+
+class DroneUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: str | None = Field(default=None, max_length=200)
+    dock_id: str | None = Field(default=None, min_length=1, max_length=64)
+    mavlink_url: str | None = Field(default=None, min_length=1, max_length=300)
+    cruise_speed_mps: float | None = Field(default=None, gt=0, le=60)
+    climb_rate_mps: float | None = Field(default=None, gt=0, le=20)
+    endurance_s: float | None = Field(default=None, gt=0, le=36_000)
+    battery_capacity_wh: float | None = Field(default=None, gt=0, le=10_000)
+    hover_power_w: float | None = Field(default=None, gt=0, le=20_000)
+    cruise_power_w: float | None = Field(default=None, gt=0, le=20_000)
+    video_url: str | None = Field(default=None, max_length=300)
+    in_maintenance: bool | None = None
+
+
+class DronePublic(DroneBase):
+    id: str
+    agency_id: str
+    dock_id: str
+
+
+class DronesPublic(SQLModel):
+    data: list[DronePublic]
+    count: int
+
+
+# --- calls (CAD incidents) ----------------------------------------------------------------------
+
+
+class CallLifecycle(StrEnum):
+    """DFR's view of a call: new -> recommended -> dispatched -> on_scene -> cleared | cancelled."""
+
+    NEW = "new"
+    RECOMMENDED = "recommended"
+    DISPATCHED = "dispatched"
+    ON_SCENE = "on_scene"
+    CLEARED = "cleared"
+    CANCELLED = "cancelled"
+
+
+class CallBase(SQLModel):
+    cad_incident_id: str = Field(max_length=200)
+    call_type: str = Field(max_length=64)
+    call_type_text: str = Field(default="", max_length=300)
+    category: str = Field(default="unmapped", max_length=64)
+    priority: int = Field(ge=1, le=5)
+    lat: float
+    lon: float
+    address: str | None = Field(default=None, max_length=500)
+    received_at: datetime
+    cad_status: str = Field(default="Active", max_length=64)
+    lifecycle: CallLifecycle = CallLifecycle.NEW
+
+
+class Call(CallBase, table=True):
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "cad_incident_id", name="uq_calls_agency_incident"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: str = Field(foreign_key="agencies.id", index=True, max_length=64)
+    flags: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    raw_format: str = Field(default="plain", max_length=16)
+    raw_document: str = Field(default="")
+    content_hash: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CallPublic(CallBase):
+    id: int
+    agency_id: str
+    flags: dict[str, Any]
+    raw_format: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CallsPublic(SQLModel):
+    data: list[CallPublic]
+    count: int
+
+
+# --- dispatch decisions ---------------------------------------------------------------------------
+
+
+class Decision(SQLModel, table=True):
+    __tablename__ = "decisions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    eligible: bool = False
+    recommended_drone_id: str | None = Field(default=None, max_length=64)
+    runner_up_drone_id: str | None = Field(default=None, max_length=64)
+    eta_s: float | None = None
+    summary: str = Field(default="", max_length=1000)
+    rules: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+# --- flights ----------------------------------------------------------------------------------------
+
+
+class Flight(SQLModel, table=True):
+    __tablename__ = "flights"
+
+    id: int | None = Field(default=None, primary_key=True)
+    drone_id: str = Field(foreign_key="drones.id", index=True, max_length=64)
+    call_id: int | None = Field(default=None, foreign_key="calls.id", index=True)
+    state: str = Field(default="planned", max_length=32, index=True)
+    state_reason: str = Field(default="", max_length=1000)
+    plan: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    mission_signature: str = Field(default="", max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class FlightEvent(SQLModel, table=True):
+    __tablename__ = "flight_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    flight_id: int = Field(foreign_key="flights.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    from_state: str = Field(default="", max_length=32)
+    to_state: str = Field(max_length=32)
+    reason: str = Field(default="", max_length=1000)
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class TrackPoint(SQLModel, table=True):
+    __tablename__ = "track_points"
+    __table_args__ = (Index("ix_track_points_flight_at", "flight_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    flight_id: int = Field(foreign_key="flights.id")
+    at: datetime
+    lat: float
+    lon: float
+    alt_amsl_m: float
+    alt_agl_m: float | None = None
+
+
+# --- notes and outbox -------------------------------------------------------------------------------
+
+
+class Note(SQLModel, table=True):
+    __tablename__ = "notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    author: str = Field(max_length=200)
+    source: str = Field(default="dfr", max_length=32)
+    text: str = Field(max_length=20_000)
+
+
+class OutboxItem(SQLModel, table=True):
+    """One outbound fact for CAD, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, unique=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    agency_id: str = Field(foreign_key="agencies.id", max_length=64)
+    kind: str = Field(max_length=32)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+
+
+# --- zones ---------------------------------------------------------------------------------------------
+
+
+class ZoneRecord(SQLModel, table=True):
+    """An imported zone kept as its normalised GeoJSON feature."""
+
+    __tablename__ = "zones"
+
+    id: str = Field(primary_key=True, max_length=128)
+    agency_id: str = Field(foreign_key="agencies.id", index=True, max_length=64)
+    name: str = Field(default="", max_length=300)
+    kind: str = Field(max_length=32)
+    source_format: str = Field(default="geojson", max_length=16)
+    feature: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- tokens and audit ---------------------------------------------------------------------------------
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    role: Role = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class TokenCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+
+
+class TokenPublic(SQLModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str
+
+
+class TokensPublic(SQLModel):
+    data: list[TokenPublic]
+    count: int
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: who did what, when, with what outcome."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(default="", max_length=200)
+    role: str = Field(default="", max_length=16)
+    method: str = Field(max_length=10)
+    path: str = Field(max_length=500)
+    action: str = Field(default="", max_length=200)
+    status_code: int
+    outcome: str = Field(max_length=16)
+    detail: str = Field(default="", max_length=2000)
+
+
+class AuditEntryPublic(SQLModel):
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    method: str
+    path: str
+    action: str
+    status_code: int
+    outcome: str
+    detail: str
+
+
+class AuditPublic(SQLModel):
+    data: list[AuditEntryPublic]
+    count: int
+
+
+class HealthPublic(SQLModel):
+    status: str
+    version: str
+    database: str

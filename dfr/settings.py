@@ -1,0 +1,154 @@
+"""Service settings: one pydantic-settings object built once (env `DFR_*`, optional TOML file) and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "placeholder", "secret", "token", "xxx"}
+)
+
+
+class DatabaseSettings(BaseModel):
+    """Where data is stored: a SQLite file (default, WAL) or PostgreSQL by URL."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/dfr.sqlite3",
+    )
+    echo: bool = False
+
+
+class CadSettings(BaseModel):
+    """Outbound CAD connection of the default agency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str | None = None
+    format: Literal["plain", "eido"] = "plain"
+    token: SecretStr | None = None
+    timeout_s: float = Field(default=5.0, gt=0)
+    eido_subscribe_url: str | None = None
+    max_payload_bytes: int = Field(default=1_048_576, gt=0)
+
+
+class FlightSettings(BaseModel):
+    """MAVLink link and agency flight safety parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gcs_system_id: int = Field(default=245, ge=1, le=255)
+    gcs_component_id: int = Field(default=190, ge=0, le=255)
+    command_timeout_s: float = Field(default=3.0, gt=0)
+    heartbeat_timeout_s: float = Field(default=3.0, gt=0)
+    max_alt_agl_m: float = Field(default=121.92, gt=0, description="policy maximum (400 ft AGL)")
+    regulatory_max_alt_agl_m: float = Field(default=121.92, gt=0)
+    dll_action: int = Field(
+        default=2, description="NAV_DLL_ACT required before arming (2 = Return)"
+    )
+    dll_timeout_s: float = Field(default=10.0, ge=5, le=300)
+    geofence_action: int = Field(default=3, description="GF_ACTION required (3 = Return)")
+    rtl_return_alt_m: float = Field(default=60.0, gt=0)
+    low_battery_action: int = Field(
+        default=3, description="COM_LOW_BAT_ACT (3 = Return at critical)"
+    )
+
+    @model_validator(mode="after")
+    def _ceiling_within_regulation(self) -> FlightSettings:
+        if self.max_alt_agl_m > self.regulatory_max_alt_agl_m:
+            raise ValueError(
+                f"max_alt_agl_m {self.max_alt_agl_m} is above the regulatory maximum "
+                f"{self.regulatory_max_alt_agl_m}"
+            )
+        return self
+
+
+class TelemetrySettings(BaseModel):
+    """Live stream fan-out limits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_queue_size: int = Field(default=256, gt=0)
+
+
+class Settings(BaseSettings):
+    """Every setting of the service."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DFR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    mode: Literal["production", "demo", "test"] = "production"
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    fleet_file: Path | None = None
+    zones_file: Path | None = None
+    speedup: float = Field(default=1.0, ge=1.0, le=50.0)
+    database: DatabaseSettings = DatabaseSettings()
+    cad: CadSettings = CadSettings()
+    flight: FlightSettings = FlightSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.mode == "production" and self.cad.base_url and self.cad.token is not None:
+            if self.cad.token.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("cad.token is a placeholder value; set a real CAD token")
+        if self.fleet_file is not None and not self.fleet_file.is_file():
+            raise ValueError(f"fleet_file {self.fleet_file} does not exist")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The effective database URL."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'dfr.sqlite3').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("DFR_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from init overrides, then env vars, then the TOML file (if any)."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise FileNotFoundError(f"settings file {config_file} does not exist")
+        previous = os.environ.get("DFR_CONFIG_FILE")
+        os.environ["DFR_CONFIG_FILE"] = str(config_file)
+        try:
+            return Settings(**overrides)
+        finally:
+            if previous is None:
+                os.environ.pop("DFR_CONFIG_FILE", None)
+            else:
+                os.environ["DFR_CONFIG_FILE"] = previous
+    return Settings(**overrides)

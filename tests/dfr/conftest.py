@@ -1,0 +1,51 @@
+"""Fixtures for the service: settings on a temporary data dir, an app, a client and tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from dfr.auth import create_token
+from dfr.db import session_scope
+from dfr.fleet import DEMO_FLEET_FILE
+from dfr.main import create_app
+from dfr.models import Role
+from dfr.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(mode="test", data_dir=tmp_path / "data", fleet_file=DEMO_FLEET_FILE)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings, components=[])
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+TokenFactory = Callable[[Role], dict[str, str]]
+
+
+@pytest.fixture
+def auth(app: FastAPI, client: TestClient) -> TokenFactory:
+    """Authorization headers for a new token of the given role."""
+    made: dict[Role, dict[str, str]] = {}
+
+    def headers(role: Role) -> dict[str, str]:
+        if role not in made:
+            with session_scope(app.state.engine) as session:
+                _, secret = create_token(session, f"test-{role.value}", role)
+            made[role] = {"Authorization": f"Bearer {secret}"}
+        return made[role]
+
+    return headers

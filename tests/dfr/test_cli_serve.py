@@ -1,0 +1,132 @@
+"""The real service on a real socket: token from the CLI, health, and data surviving a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_tcp_port
+
+pytestmark = pytest.mark.integration
+DFR = [sys.executable, "-m", "dfr"]
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*DFR, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DFR_")},
+    )
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], deadline_s: float = 60.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"service exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("service did not become healthy")
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "data"
+
+
+def test_token_create_prints_only_the_token(data_dir: Path) -> None:
+    out = subprocess.run(
+        [
+            *DFR,
+            "token",
+            "create",
+            "--role",
+            "dispatcher",
+            "--name",
+            "desk-1",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.count("\n") == 1 and out.stdout.startswith("dfr_")
+    again = subprocess.run(
+        [
+            *DFR,
+            "token",
+            "create",
+            "--role",
+            "dispatcher",
+            "--name",
+            "desk-1",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode != 0 and again.stdout == "" and "already exists" in again.stderr
+
+
+def test_a_created_drone_survives_a_restart(data_dir: Path) -> None:
+    token = subprocess.run(
+        [*DFR, "token", "create", "--role", "admin", "--name", "ops", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    port = free_tcp_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port)
+    try:
+        _wait_healthy(base, proc)
+        dock = {"id": "hq", "name": "HQ", "lat": 38.83, "lon": -104.82, "alt_amsl_m": 1840}
+        assert httpx.post(f"{base}/api/v1/docks", json=dock, headers=headers).status_code == 201
+        drone = {"id": "R1", "dock_id": "hq", "mavlink_url": "udpin://127.0.0.1:24590"}
+        assert httpx.post(f"{base}/api/v1/drones", json=drone, headers=headers).status_code == 201
+    finally:
+        _stop(proc, signal.SIGKILL)
+    proc = _start(data_dir, port)
+    try:
+        _wait_healthy(base, proc)
+        got = httpx.get(f"{base}/api/v1/drones/R1", headers=headers)
+        assert got.status_code == 200 and got.json()["dock_id"] == "hq"
+    finally:
+        _stop(proc)
+
+
+def test_version_flag_prints_the_version() -> None:
+    out = subprocess.run(
+        [*DFR, "--version"], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert out.stdout.startswith("dfr ")
