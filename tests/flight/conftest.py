@@ -1,0 +1,47 @@
+"""Fixtures for link tests: a link on a free loopback UDP port and a scripted PX4-like peer."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from flight.clock import SystemClock
+from flight.mavlink_link import LinkConfig, MavlinkVehicleLink
+from flight.models import VehicleId
+from tests.flight.px4_peer import Px4Peer
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that is free now, never in PX4's default ranges."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if not (14000 <= port <= 19000):
+            return port
+
+
+@pytest.fixture
+def link_config() -> LinkConfig:
+    return LinkConfig()
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[Px4Peer]:
+    p = Px4Peer()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+async def link(peer: Px4Peer, link_config: LinkConfig) -> AsyncIterator[MavlinkVehicleLink]:
+    port = free_udp_port()
+    lk = MavlinkVehicleLink(
+        VehicleId("d1"), f"udpin://127.0.0.1:{port}", config=link_config, clock=SystemClock()
+    )
+    async with lk:
+        await peer.start(("127.0.0.1", port))
+        await lk.wait_connected(timeout_s=10.0)
+        yield lk
