@@ -1,9 +1,23 @@
 """Geo types, zones, airspace ceilings, legality checks, legal routes and MAVLink fence items."""
 
+from geofence.airspace import (
+    PART107_MAX_AGL_M,
+    Airspace,
+    AirspacePolicy,
+    LegalRoute,
+    RoutePoint,
+    RouteRefusal,
+    Standoff,
+    Violation,
+    ViolationKind,
+)
+from geofence.demo import colorado_springs_airspace, load_colorado_springs_zones
 from geofence.errors import (
     GeofenceError,
     ImportFormatError,
     InvalidGeometryError,
+    InvalidTimeError,
+    UnknownZoneError,
     UnsupportedDatumError,
 )
 from geofence.geo import (
@@ -17,19 +31,48 @@ from geofence.geo import (
     destination,
     distance_m,
 )
+from geofence.loaders import FORMATS, detect_format, load_zones
+from geofence.projection import LocalProjection
+from geofence.schedule import Applicability, DailyPeriod
+from geofence.zones import CeilingCell, Zone, ZoneCircle, ZoneKind, ZonePolygon, ZoneSet
 
 __all__ = [
     "DEGE7_TOLERANCE_M",
     "FEET_TO_M",
+    "FORMATS",
+    "PART107_MAX_AGL_M",
     "POSITION_TOLERANCE_M",
+    "Airspace",
+    "AirspacePolicy",
     "Altitude",
     "AltitudeDatum",
+    "Applicability",
+    "CeilingCell",
+    "DailyPeriod",
     "GeoPoint",
     "GeofenceError",
     "ImportFormatError",
     "InvalidGeometryError",
+    "InvalidTimeError",
+    "LegalRoute",
+    "LocalProjection",
+    "RoutePoint",
+    "RouteRefusal",
+    "Standoff",
+    "UnknownZoneError",
     "UnsupportedDatumError",
+    "Violation",
+    "ViolationKind",
+    "Zone",
+    "ZoneCircle",
+    "ZoneKind",
+    "ZonePolygon",
+    "ZoneSet",
     "bearing_deg",
+    "colorado_springs_airspace",
     "destination",
+    "detect_format",
     "distance_m",
+    "load_colorado_springs_zones",
+    "load_zones",
 ]

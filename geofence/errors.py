@@ -3,7 +3,9 @@
 GeofenceError
  ├── InvalidGeometryError    a zone or point is malformed (self-intersecting, out of range, < 3 vertices ...)
  ├── UnsupportedDatumError   an altitude datum or unit cannot be used here
- └── ImportFormatError       a zone document could not be read in any supported format
+ ├── ImportFormatError       a zone document could not be read in any supported format
+ ├── InvalidTimeError        a naive time, an unknown time zone or an end before its start
+ └── UnknownZoneError        no zone or ceiling cell with that id
 """
 
 from __future__ import annotations
@@ -32,3 +34,18 @@ class UnsupportedDatumError(GeofenceError, ValueError):
 
 class ImportFormatError(GeofenceError, ValueError):
     """A zone document is not in a supported format, or fails its schema."""
+
+
+class InvalidTimeError(GeofenceError, ValueError):
+    """A time is naive, a time zone is unknown, or a period ends before it starts."""
+
+
+class UnknownZoneError(GeofenceError, KeyError):
+    """No zone or ceiling cell has this id."""
+
+    def __init__(self, zone_id: str) -> None:
+        self.zone_id = zone_id
+        super().__init__(f"unknown zone {zone_id!r}")
+
+    def __str__(self) -> str:
+        return f"unknown zone {self.zone_id!r}"
