@@ -1,3 +1,91 @@
 """CAD wire formats (NENA EIDO and plain JSON), inbound validation, outbound adapters, outbox delivery."""
 
-__all__: list[str] = []
+from cad_bridge.adapters import EidoCadAdapter, PlainJsonCadAdapter
+from cad_bridge.base import IDEMPOTENCY_HEADER, CadAdapter
+from cad_bridge.conveyance import EidoSubscriber
+from cad_bridge.eido import (
+    EIDO_MEDIA_TYPE,
+    dfr_priority_to_eido,
+    eido_priority_to_dfr,
+    eido_schema,
+    event_to_eido,
+    parse_eido,
+    validate_eido,
+)
+from cad_bridge.errors import (
+    CadDeliveryError,
+    CadError,
+    CadInputError,
+    CadRejectedError,
+    CadUnavailableError,
+    ConveyanceError,
+    EidoSchemaError,
+)
+from cad_bridge.inbound import decode_json, looks_like_eido, parse_call
+from cad_bridge.mapping import APCO_DEFAULT_CATEGORIES, UNMAPPED, CallTypeMapper
+from cad_bridge.models import (
+    EVENT_CANCELLED,
+    TERMINAL_STATUSES,
+    UNIT_CANCELLED_EN_ROUTE,
+    CadCall,
+    CadIncident,
+    CadNote,
+    CallFlags,
+    Disposition,
+    EventKind,
+    OutboundEvent,
+    UnitReport,
+    UnitStatus,
+)
+from cad_bridge.outbox import Backoff, OutboxDelivery, OutboxRecord, OutboxStore
+from cad_bridge.pidf import PidfLocation, parse_pidf, pidf_point
+from cad_bridge.plain import PlainCall, parse_plain
+
+__all__ = [
+    "APCO_DEFAULT_CATEGORIES",
+    "EIDO_MEDIA_TYPE",
+    "EVENT_CANCELLED",
+    "IDEMPOTENCY_HEADER",
+    "TERMINAL_STATUSES",
+    "UNIT_CANCELLED_EN_ROUTE",
+    "UNMAPPED",
+    "Backoff",
+    "CadAdapter",
+    "CadCall",
+    "CadDeliveryError",
+    "CadError",
+    "CadIncident",
+    "CadInputError",
+    "CadNote",
+    "CadRejectedError",
+    "CadUnavailableError",
+    "CallFlags",
+    "CallTypeMapper",
+    "ConveyanceError",
+    "Disposition",
+    "EidoCadAdapter",
+    "EidoSchemaError",
+    "EidoSubscriber",
+    "EventKind",
+    "OutboundEvent",
+    "OutboxDelivery",
+    "OutboxRecord",
+    "OutboxStore",
+    "PidfLocation",
+    "PlainCall",
+    "PlainJsonCadAdapter",
+    "UnitReport",
+    "UnitStatus",
+    "decode_json",
+    "dfr_priority_to_eido",
+    "eido_priority_to_dfr",
+    "eido_schema",
+    "event_to_eido",
+    "looks_like_eido",
+    "parse_call",
+    "parse_eido",
+    "parse_pidf",
+    "parse_plain",
+    "pidf_point",
+    "validate_eido",
+]

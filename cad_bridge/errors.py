@@ -1,0 +1,52 @@
+"""Errors raised by cad_bridge.
+
+CadError
+ ├── CadInputError            an inbound document is refused (carries the field and the reason)
+ │    └── EidoSchemaError     an EIDO document fails the published NENA schema
+ ├── CadDeliveryError         an outbound event did not reach CAD
+ │    ├── CadUnavailableError 5xx, timeout, refused connection: retry later
+ │    └── CadRejectedError    CAD refused the event (4xx other than 409): dead letter
+ └── ConveyanceError          the EIDO conveyance peer broke the NENA-STA-024 exchange
+"""
+
+from __future__ import annotations
+
+
+class CadError(Exception):
+    """Root of every cad_bridge error."""
+
+
+class CadInputError(CadError):
+    """An inbound CAD document is refused; nothing of it may be stored."""
+
+    http_status = 422
+
+    def __init__(self, reason: str, *, field: str = "body") -> None:
+        self.reason = reason
+        self.field = field
+        super().__init__(f"{field}: {reason}")
+
+
+class EidoSchemaError(CadInputError):
+    """An EIDO document does not validate against the NENA EIDO JSON schema."""
+
+
+class CadDeliveryError(CadError):
+    """An outbound event was not delivered."""
+
+    def __init__(self, reason: str, *, status_code: int | None = None) -> None:
+        self.reason = reason
+        self.status_code = status_code
+        super().__init__(reason)
+
+
+class CadUnavailableError(CadDeliveryError):
+    """CAD could not take the event now (5xx, timeout, refused); the event is retried."""
+
+
+class CadRejectedError(CadDeliveryError):
+    """CAD refused the event itself (4xx other than 409); retrying cannot help."""
+
+
+class ConveyanceError(CadError):
+    """The EIDO conveyance peer answered outside NENA-STA-024 or refused the subscription."""
