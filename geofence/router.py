@@ -109,9 +109,8 @@ class ObstacleField:
         return np.asarray(ok, bool)
 
     def obstacles_at(self, xy: XY) -> list[int]:
-        """Indices of obstacles (full, not shrunk) that contain the point."""
-        pt = Point(xy)
-        return [int(i) for i in self._tree.query(pt) if self.obstacles[int(i)].covers(pt)]
+        """Indices of obstacles the point is inside (on a boundary counts as outside)."""
+        return [int(i) for i in self._tree.query(Point(xy), predicate="intersects")]
 
     def in_area(self, xy: XY) -> bool:
         """True if the point is inside the area (or there is no area)."""

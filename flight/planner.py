@@ -1,0 +1,348 @@
+"""Pure response planning: a legal route out and back, an orbit over the scene, and the vehicle fence."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
+from flight.plan import DronePerformance, EnergyEstimate, FlightPlan, PlanRejectedError
+from geofence import (
+    Airspace,
+    Altitude,
+    AltitudeDatum,
+    GeoPoint,
+    LegalRoute,
+    RoutePoint,
+    RouteRefusal,
+    Zone,
+    ZoneCircle,
+    ZoneKind,
+    ZonePolygon,
+    destination,
+    distance_m,
+)
+
+#: Waypoint acceptance radius (MAV_CMD_NAV_WAYPOINT param2).
+ACCEPTANCE_RADIUS_M = 5.0
+#: Orbit radii tried, as fractions of the requested one, before hovering over the scene.
+_ORBIT_FRACTIONS = (1.0, 0.5, 0.25)
+_ORBIT_SEGMENTS = 24
+#: PX4 keeps a few hundred fence vertices; beyond this the nearest exclusions win.
+MAX_FENCE_ITEMS = 250
+
+
+def _item(
+    command: MavCmd,
+    point: GeoPoint | None = None,
+    z: float = 0.0,
+    frame: MavFrame = MavFrame.GLOBAL_RELATIVE_ALT_INT,
+    mission_type: MissionType = MissionType.MISSION,
+    **params: float,
+) -> MissionItem:
+    x, y = point.to_dege7() if point is not None else (0, 0)
+    return MissionItem(
+        command=command,
+        frame=frame,
+        x=x,
+        y=y,
+        z=z,
+        mission_type=mission_type,
+        param1=params.get("param1", 0.0),
+        param2=params.get("param2", 0.0),
+        param3=params.get("param3", 0.0),
+        param4=params.get("param4", math.nan),
+    )
+
+
+def plan_response(
+    dock: GeoPoint,
+    target: GeoPoint,
+    airspace: Airspace,
+    performance: DronePerformance,
+    now: datetime,
+    *,
+    orbit_radius_m: float = 50.0,
+    alt_agl_m: float | None = None,
+) -> FlightPlan:
+    """Plan dock -> scene -> orbit until released -> dock; PlanRejectedError with every reason if illegal."""
+    policy = airspace.policy
+    if alt_agl_m is not None and not (
+        policy.min_safe_alt_agl_m <= alt_agl_m <= policy.max_alt_agl_m
+    ):
+        raise PlanRejectedError(
+            (
+                f"requested altitude {alt_agl_m:g} m AGL is outside "
+                f"{policy.min_safe_alt_agl_m:g}..{policy.max_alt_agl_m:g} m AGL",
+            )
+        )
+    if orbit_radius_m < 0 or not math.isfinite(orbit_radius_m):
+        raise PlanRejectedError((f"orbit radius {orbit_radius_m} m must be >= 0",))
+    route = airspace.plan_route(dock, target, now)
+    if isinstance(route, RouteRefusal):
+        raise PlanRejectedError(tuple(v.reason for v in route.reasons), route.reasons)
+    cap = policy.max_alt_agl_m if alt_agl_m is None else alt_agl_m
+    leg_alts = tuple(min(a, cap) for a in route.leg_alt_agl_m)
+    scene = route.destination
+    notes = list(route.advisories)
+    if route.standoff is not None:
+        notes.append(route.standoff.reason)
+    radius, orbit_alt = _orbit(airspace, scene, orbit_radius_m, leg_alts[-1], route, now, notes)
+    back = _reverse(route)
+    points_out = route.route_points(cap)
+    points_back = back.route_points(cap)
+    mission = _mission_items(points_out, points_back, target, radius, orbit_alt, performance)
+    fence = fence_items(_fence_zones(airspace, now, route), route.waypoints)
+    rally = (
+        _item(
+            MavCmd.NAV_RALLY_POINT,
+            dock,
+            z=leg_alts[0],
+            mission_type=MissionType.RALLY,
+        ),
+    )
+    eta_s, energy = _timing(points_out, points_back, radius, orbit_alt, performance)
+    return FlightPlan(
+        dock=dock,
+        target=target,
+        scene=scene,
+        route_out=route,
+        route_back=back,
+        leg_alt_agl_m=leg_alts,
+        orbit_radius_m=radius,
+        orbit_alt_agl_m=orbit_alt,
+        mission_items=mission,
+        fence_items=fence,
+        rally_items=rally,
+        eta_s=eta_s,
+        energy_wh=energy,
+        planned_at=now,
+        notes=tuple(notes),
+    )
+
+
+def _reverse(route: LegalRoute) -> LegalRoute:
+    # The shortest legal path is the same in both directions at the same time.
+    return LegalRoute(
+        waypoints=tuple(reversed(route.waypoints)),
+        leg_alt_agl_m=tuple(reversed(route.leg_alt_agl_m)),
+        leg_length_m=tuple(reversed(route.leg_length_m)),
+        target=route.waypoints[0],
+        advisories=route.advisories,
+    )
+
+
+def _orbit(
+    airspace: Airspace,
+    scene: GeoPoint,
+    radius_m: float,
+    arrival_alt_m: float,
+    route: LegalRoute,
+    now: datetime,
+    notes: list[str],
+) -> tuple[float, float]:
+    """The largest legal orbit (radius, altitude) around the scene, down to a hover."""
+    if route.standoff is not None:
+        # A stand-off point sits on the edge of a keep-out: circling would cross into it.
+        return 0.0, arrival_alt_m
+    for fraction in _ORBIT_FRACTIONS if radius_m > 0 else ():
+        r = radius_m * fraction
+        ring = [destination(scene, i * 360.0 / _ORBIT_SEGMENTS, r) for i in range(_ORBIT_SEGMENTS)]
+        alt = min([arrival_alt_m] + [airspace.ceiling_agl_m(p) for p in ring])
+        if alt < airspace.policy.min_safe_alt_agl_m:
+            continue
+        pts = [RoutePoint(p, Altitude(alt, AltitudeDatum.AGL)) for p in ring + ring[:1]]
+        if not airspace.check_route(pts, now):
+            if fraction < 1.0:
+                notes.append(f"orbit radius reduced to {r:.0f} m to stay legal")
+            return r, alt
+    if radius_m > 0:
+        notes.append("no legal orbit around the scene: hovering over it")
+    return 0.0, arrival_alt_m
+
+
+def _mission_items(
+    out: Sequence[RoutePoint],
+    back: Sequence[RoutePoint],
+    target: GeoPoint,
+    radius_m: float,
+    orbit_alt_m: float,
+    perf: DronePerformance,
+) -> tuple[MissionItem, ...]:
+    dock = out[0].point
+    items = [
+        _item(MavCmd.NAV_TAKEOFF, dock, z=out[0].alt.value_m, param4=math.nan),
+        _item(
+            MavCmd.DO_CHANGE_SPEED,
+            frame=MavFrame.MISSION,
+            param1=1.0,
+            param2=perf.cruise_speed_m_s,
+            param3=-1.0,
+            param4=0.0,
+        ),
+    ]
+    items.extend(
+        _item(MavCmd.NAV_WAYPOINT, p.point, z=p.alt.value_m, param2=ACCEPTANCE_RADIUS_M)
+        for p in out[1:-1]
+    )
+    scene = out[-1].point
+    items.append(_item(MavCmd.DO_SET_ROI_LOCATION, target, z=0.0, param4=0.0))
+    # Loiter until released: the operator moves the mission on to the return leg.
+    items.append(_item(MavCmd.NAV_LOITER_UNLIM, scene, z=orbit_alt_m, param3=radius_m))
+    items.append(_item(MavCmd.DO_SET_ROI_NONE, frame=MavFrame.MISSION, param4=0.0))
+    items.extend(
+        _item(MavCmd.NAV_WAYPOINT, p.point, z=p.alt.value_m, param2=ACCEPTANCE_RADIUS_M)
+        for p in back[:-1]
+    )
+    items.append(_item(MavCmd.NAV_LAND, dock, z=0.0, param4=math.nan))
+    return tuple(items)
+
+
+def _profile(
+    points: Sequence[RoutePoint], start_alt_m: float, end_alt_m: float, perf: DronePerformance
+) -> tuple[float, float]:
+    """(seconds, Wh) to fly `points` starting at `start_alt_m` and ending at `end_alt_m` AGL."""
+    alts = [start_alt_m] + [p.alt.value_m for p in points] + [end_alt_m]
+    seconds = joules = 0.0
+    for lo, hi in zip(alts, alts[1:], strict=False):
+        if hi > lo:
+            t = (hi - lo) / perf.climb_rate_m_s
+            seconds, joules = seconds + t, joules + t * perf.climb_power_w
+        else:
+            t = (lo - hi) / perf.descent_rate_m_s
+            seconds, joules = seconds + t, joules + t * perf.hover_power_w
+    for a, b in zip(points, points[1:], strict=False):
+        t = distance_m(a.point, b.point) / perf.cruise_speed_m_s
+        seconds, joules = seconds + t, joules + t * perf.cruise_power_w
+    return seconds, joules / 3600.0
+
+
+def _timing(
+    out: Sequence[RoutePoint],
+    back: Sequence[RoutePoint],
+    radius_m: float,
+    orbit_alt_m: float,
+    perf: DronePerformance,
+) -> tuple[float, EnergyEstimate]:
+    out_s, out_wh = _profile(out, 0.0, orbit_alt_m, perf)
+    entry_s = radius_m / perf.cruise_speed_m_s
+    _, back_wh = _profile(back, orbit_alt_m, 0.0, perf)
+    scene_power_w = perf.cruise_power_w if radius_m > 0 else perf.hover_power_w
+    return out_s + entry_s, EnergyEstimate(
+        out_wh + entry_s * perf.cruise_power_w / 3600.0, scene_power_w / 60.0, back_wh
+    )
+
+
+# -- vehicle fence ---------------------------------------------------------------------------------
+
+
+def _fence_zones(airspace: Airspace, now: datetime, route: LegalRoute) -> list[Zone]:
+    """Active operating area and exclusions, nearest to the route first."""
+    active = [z for z in airspace.zones.zones if z.is_active(now)]
+    inclusions = [z for z in active if z.kind is ZoneKind.INCLUSION]
+    exclusions = [z for z in active if z.kind is ZoneKind.EXCLUSION]
+
+    def nearness(z: Zone) -> float:
+        ref = z.shape.centre if isinstance(z.shape, ZoneCircle) else z.shape.exterior[0]
+        return min(distance_m(ref, p) for p in route.waypoints)
+
+    return inclusions + sorted(exclusions, key=nearness)
+
+
+def fence_items(
+    zones: Iterable[Zone], near: Sequence[GeoPoint] = (), max_items: int = MAX_FENCE_ITEMS
+) -> tuple[MissionItem, ...]:
+    """MAV_CMD_NAV_FENCE_* items (GLOBAL_INT, 1e7 lat/lon) for inclusion and exclusion zones, in order."""
+    del near  # ordering is the caller's; kept for a symmetric call site
+    items: list[MissionItem] = []
+    for zone in zones:
+        if zone.kind is ZoneKind.ADVISORY:
+            continue
+        inclusion = zone.kind is ZoneKind.INCLUSION
+        chunk: list[MissionItem] = []
+        if isinstance(zone.shape, ZoneCircle):
+            cmd = (
+                MavCmd.NAV_FENCE_CIRCLE_INCLUSION
+                if inclusion
+                else MavCmd.NAV_FENCE_CIRCLE_EXCLUSION
+            )
+            chunk.append(_fence_item(cmd, zone.shape.centre, zone.shape.radius_m))
+        else:
+            cmd = (
+                MavCmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION
+                if inclusion
+                else MavCmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION
+            )
+            ring = zone.shape.exterior
+            chunk.extend(_fence_item(cmd, p, float(len(ring))) for p in ring)
+            if inclusion:
+                # MAVLink fences have no holes: a hole in the operating area is an exclusion.
+                for hole in zone.shape.holes:
+                    chunk.extend(
+                        _fence_item(MavCmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION, p, float(len(hole)))
+                        for p in hole
+                    )
+        if len(items) + len(chunk) > max_items:
+            if inclusion:
+                raise PlanRejectedError(
+                    (f"operating area {zone.id!r} has too many vertices for the vehicle fence",)
+                )
+            continue
+        items.extend(chunk)
+    return tuple(items)
+
+
+def _fence_item(cmd: MavCmd, point: GeoPoint, param1: float) -> MissionItem:
+    return _item(
+        cmd, point, z=0.0, frame=MavFrame.GLOBAL_INT, mission_type=MissionType.FENCE, param1=param1
+    )
+
+
+def zones_from_fence_items(items: Sequence[MissionItem]) -> list[Zone]:
+    """The zones a list of fence items describes (ids `fence-<n>`); the inverse of fence_items."""
+    zones: list[Zone] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        cmd = int(item.command)
+        zone_id = f"fence-{len(zones)}"
+        if cmd in (MavCmd.NAV_FENCE_CIRCLE_INCLUSION, MavCmd.NAV_FENCE_CIRCLE_EXCLUSION):
+            kind = (
+                ZoneKind.INCLUSION
+                if cmd == MavCmd.NAV_FENCE_CIRCLE_INCLUSION
+                else ZoneKind.EXCLUSION
+            )
+            shape: ZoneCircle | ZonePolygon = ZoneCircle(
+                GeoPoint.from_dege7(item.x, item.y), float(item.param1)
+            )
+            zones.append(Zone(zone_id, kind, shape))
+            i += 1
+        elif cmd in (
+            MavCmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+            MavCmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+        ):
+            count = int(item.param1)
+            group = items[i : i + count]
+            if count < 3 or len(group) < count or any(int(g.command) != cmd for g in group):
+                raise PlanRejectedError((f"fence item {i}: bad polygon vertex count {count}",))
+            kind = (
+                ZoneKind.INCLUSION
+                if cmd == MavCmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION
+                else ZoneKind.EXCLUSION
+            )
+            shape = ZonePolygon(tuple(GeoPoint.from_dege7(g.x, g.y) for g in group))
+            zones.append(Zone(zone_id, kind, shape))
+            i += count
+        else:
+            raise PlanRejectedError((f"fence item {i}: command {cmd} is not a fence command",))
+    return zones
+
+
+def with_mission_speed(items: Sequence[MissionItem], speed_m_s: float) -> tuple[MissionItem, ...]:
+    """The mission with every DO_CHANGE_SPEED set to `speed_m_s`."""
+    return tuple(
+        replace(it, param2=speed_m_s) if int(it.command) == MavCmd.DO_CHANGE_SPEED else it
+        for it in items
+    )
