@@ -1,8 +1,45 @@
 """Flight plans, the MAVLink vehicle link for a fleet, commands and flight state."""
 
+from flight.clock import Clock, SystemClock
+from flight.errors import (
+    CommandRejectedError,
+    FlightError,
+    IllegalTransitionError,
+    InvalidCommandError,
+    LinkError,
+    LinkLostError,
+    LinkTimeoutError,
+    MissionTransferError,
+    SafetyConfigError,
+    UnknownVehicleError,
+    UnsupportedConnectionError,
+)
+from flight.fleet import FleetLink
+from flight.link import VehicleLink
+from flight.mavlink_link import LinkConfig, MavlinkVehicleLink, parse_connection_url
 from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
+from flight.models import (
+    CommandAck,
+    FlightMode,
+    LandedState,
+    LinkHealth,
+    LinkState,
+    SafetyConfig,
+    VehicleEvent,
+    VehicleEventKind,
+    VehicleId,
+    VehicleState,
+)
 from flight.plan import DronePerformance, EnergyEstimate, FlightPlan, PlanRejectedError
 from flight.planner import fence_items, plan_response, zones_from_fence_items
+from flight.state import (
+    CadUnitStatus,
+    FailsafeCause,
+    FlightPhase,
+    FlightStateMachine,
+    FlightTransition,
+)
+from flight.tracker import FlightTracker, failsafe_cause_of, missions_match
 
 __all__ = [
     "DronePerformance",
@@ -16,4 +53,41 @@ __all__ = [
     "MavFrame",
     "MissionItem",
     "MissionType",
+    # link, fleet, state (flight.link / fleet / mavlink_link / models / state / tracker)
+    "CadUnitStatus",
+    "Clock",
+    "CommandAck",
+    "CommandRejectedError",
+    "FailsafeCause",
+    "FleetLink",
+    "FlightError",
+    "FlightMode",
+    "FlightPhase",
+    "FlightStateMachine",
+    "FlightTracker",
+    "FlightTransition",
+    "IllegalTransitionError",
+    "InvalidCommandError",
+    "LandedState",
+    "LinkConfig",
+    "LinkError",
+    "LinkHealth",
+    "LinkLostError",
+    "LinkState",
+    "LinkTimeoutError",
+    "MavlinkVehicleLink",
+    "MissionTransferError",
+    "SafetyConfig",
+    "SafetyConfigError",
+    "SystemClock",
+    "UnknownVehicleError",
+    "UnsupportedConnectionError",
+    "VehicleEvent",
+    "VehicleEventKind",
+    "VehicleId",
+    "VehicleLink",
+    "VehicleState",
+    "failsafe_cause_of",
+    "missions_match",
+    "parse_connection_url",
 ]

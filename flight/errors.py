@@ -10,7 +10,8 @@ FlightError
 │   └── SafetyConfigError           (a failsafe parameter was not set and read back as required)
 ├── InvalidCommandError             (bad arguments, refused before anything is sent)
 ├── UnknownVehicleError             (no vehicle with that id in the fleet)
-└── IllegalTransitionError          (flight state machine: transition not in the table)
+├── IllegalTransitionError          (flight state machine: transition not in the table)
+└── PlanRejectedError               (defined in flight/plan.py: no legal response flight)
 """
 
 from __future__ import annotations

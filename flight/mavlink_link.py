@@ -385,6 +385,9 @@ class MavlinkVehicleLink:
         # subscribers and waiters
         self._mailboxes: set[_Mailbox] = set()
         self._event_queues: set[asyncio.Queue[VehicleEvent]] = set()
+        self._listeners: list[
+            tuple[Callable[[VehicleState], None], Callable[[VehicleEvent], None]]
+        ] = []
         self._waiters: list[tuple[frozenset[int], Callable[[Any], bool], asyncio.Future[Any]]] = []
         self._mission_queue: asyncio.Queue[Any] | None = None
         self._statustexts: deque[tuple[float, int, str]] = deque(maxlen=32)
@@ -435,6 +438,11 @@ class MavlinkVehicleLink:
             self._run_task.cancel()
         if self._transport is not None:
             self._transport.close()
+
+    def reopen(self) -> None:
+        """Allow run() again after a crash (the supervisor restarts it)."""
+        self._closing = False
+        self._link_state = LinkState.CONNECTING
 
     async def run(self) -> None:
         """Open the connection and keep it alive (heartbeat, watchdog, reconnect) until closed."""
@@ -816,8 +824,23 @@ class MavlinkVehicleLink:
             bad_frames=self._bad_frames,
         )
 
+    def add_listener(
+        self,
+        on_state: Callable[[VehicleState], None],
+        on_event: Callable[[VehicleEvent], None],
+    ) -> Callable[[], None]:
+        """Call back on every published state and event (fleet fan-in); returns the remover."""
+        entry = (on_state, on_event)
+        self._listeners.append(entry)
+
+        def remove() -> None:
+            if entry in self._listeners:
+                self._listeners.remove(entry)
+
+        return remove
+
     def _publish(self, force: bool = False) -> None:
-        if not self._mailboxes:
+        if not self._mailboxes and not self._listeners:
             return
         now = time.monotonic()
         if not force and now - self._last_publish < 1.0 / self._cfg.state_rate_hz:
@@ -827,6 +850,8 @@ class MavlinkVehicleLink:
         for mb in self._mailboxes:
             mb.value = snapshot
             mb.event.set()
+        for on_state, _ in self._listeners:
+            on_state(snapshot)
 
     def _emit(
         self,
@@ -837,11 +862,13 @@ class MavlinkVehicleLink:
         value: int | None = None,
         extra: dict[str, str] | None = None,
     ) -> None:
-        if not self._event_queues:
+        if not self._event_queues and not self._listeners:
             return
         event = VehicleEvent(
             self._vehicle_id, self._clock.now(), kind, detail, severity, value, extra or {}
         )
+        for _, on_event in self._listeners:
+            on_event(event)
         for q in self._event_queues:
             if q.full():  # a stalled reader loses its oldest events, never blocks the link
                 q.get_nowait()
