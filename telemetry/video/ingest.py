@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,18 +66,19 @@ class RtpEndpoint:
     port: int
 
 
-_URI = re.compile(r"^(?:(?P<scheme>udp|rtp)://)?(?:@?(?P<host>[\w.\-]*))?:?(?P<port>\d{1,5})$")
-
-
 def parse_stream_uri(uri: str, *, listen_host: str = "127.0.0.1") -> RtpEndpoint:
     """The UDP endpoint for a VIDEO_STREAM_INFORMATION uri ("5600", "udp://0.0.0.0:5600", ...)."""
-    match = _URI.match(uri.strip())
-    if match is None:
+    text = uri.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "udp", text
+    port_text = rest.rpartition(":")[2] if ":" in rest else rest
+    if scheme not in ("udp", "rtp") or not port_text.isdigit() or len(port_text) > 5:
         raise StreamUriError(f"unsupported video stream uri {uri!r}: expected udp://host:port")
-    port = int(match["port"])
+    port = int(port_text)
     if not 0 < port < 65536:
         raise StreamUriError(f"port {port} in {uri!r} is out of range")
-    # PX4's uri names the port to listen on; the host part (often 0.0.0.0) is not where we bind.
+    # PX4's uri names the port to listen on; its host part (often 0.0.0.0) is not where we bind.
     return RtpEndpoint(listen_host, port)
 
 

@@ -213,13 +213,13 @@ class H264Depacketizer:
         self._fu = None
         timestamp = self._au_ts
         self._au_ts = None
-        if not nals or timestamp is None:
-            return []
-        keyframe = any((nal[0] & 0x1F) == NAL_IDR for nal in nals)
         if broken:
             self.counters.dropped_access_units += 1
             self._need_keyframe = True
             return []
+        if not nals or timestamp is None:
+            return []
+        keyframe = any((nal[0] & 0x1F) == NAL_IDR for nal in nals)
         if self._need_keyframe and not keyframe:
             self.counters.dropped_access_units += 1
             return []

@@ -194,6 +194,8 @@ class WhepSessions:
             await self._end(session, "viewer never connected")
 
     def _spawn_end(self, session: _Session, reason: str) -> None:
+        if session.ended:
+            return  # closing already (pc.close() itself reports "closed")
         if session.watcher is not None and not session.watcher.done():
             session.watcher.cancel()
         session.watcher = asyncio.create_task(self._end(session, reason))

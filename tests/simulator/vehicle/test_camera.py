@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+
+import av
+import numpy as np
+import pytest
+
+from simulator.vehicle.camera import (
+    CameraConfig,
+    H264Encoder,
+    RtpH264Packetizer,
+    SimCamera,
+    default_video_port,
+    split_annexb,
+)
+from simulator.vehicle.camera_render import CameraPose, CameraRenderer, SceneMarker, read_stamp
+
+POSE = CameraPose(lat_deg=52.5, lon_deg=13.4, alt_agl_m=40.0, yaw_deg=30.0)
+
+
+def test_stamp_survives_h264_encode_and_decode() -> None:
+    renderer = CameraRenderer(320, 180)
+    encoder = H264Encoder(320, 180, 30, 800, 30)
+    decoder = av.CodecContext.create("h264", "r")
+    stamps = [1_700_000_000_000 + 33 * i for i in range(5)]
+    decoded = []
+    for i, stamp in enumerate(stamps):
+        for unit in encoder.encode(renderer.render(POSE, stamp), i * 3000):
+            decoded += decoder.decode(av.Packet(unit))
+    decoded += decoder.decode(None)
+    assert [read_stamp(f.to_ndarray(format="gray")) for f in decoded] == stamps
+
+
+def test_picture_follows_position_and_heading() -> None:
+    renderer = CameraRenderer(320, 180)
+    still = renderer.render(POSE, 0)
+    assert np.array_equal(still, renderer.render(POSE, 0))
+    moved = CameraPose(POSE.lat_deg + 1e-4, POSE.lon_deg, POSE.alt_agl_m, POSE.yaw_deg)
+    turned = CameraPose(POSE.lat_deg, POSE.lon_deg, POSE.alt_agl_m, POSE.yaw_deg + 45)
+    for other in (moved, turned):
+        body = slice(40, 180)
+        assert np.mean(renderer.render(other, 0)[body] != still[body]) > 0.3
+
+
+def test_scene_marker_is_drawn_in_red_when_in_view() -> None:
+    plain = CameraRenderer(320, 180).render(POSE, 0)
+    marked = CameraRenderer(320, 180, scene=SceneMarker(POSE.lat_deg, POSE.lon_deg)).render(POSE, 0)
+    v_plane = marked[180 + 45 :]
+    assert (v_plane == 240).sum() > 50 and not (plain[180 + 45 :] == 240).any()
+
+
+def test_packetizer_fragments_large_nals_as_fu_a_with_marker_on_last() -> None:
+    nal = bytes([0x65]) + bytes(range(256)) * 20
+    packets = RtpH264Packetizer(ssrc=1, sequence=65535, max_payload_bytes=1000).packetize(
+        b"\x00\x00\x00\x01" + nal, 3000
+    )
+    headers = [struct.unpack("!BBHII", p[:12]) for p in packets]
+    assert [h[1] & 0x7F for h in headers] == [96] * len(packets)
+    assert [h[1] >> 7 for h in headers] == [0] * (len(packets) - 1) + [1]
+    assert [h[2] for h in headers][:2] == [65535, 0]
+    assert all(len(p) - 12 <= 1000 for p in packets)
+    assert packets[0][12] & 0x1F == 28 and packets[0][13] & 0x80
+    rebuilt = bytes([(packets[0][12] & 0xE0) | (packets[0][13] & 0x1F)]) + b"".join(
+        p[14:] for p in packets
+    )
+    assert rebuilt == nal
+
+
+def test_split_annexb_handles_3_and_4_byte_start_codes() -> None:
+    data = b"\x00\x00\x00\x01\x67AB\x00\x00\x01\x68C\x00\x00\x00\x01\x65DEF"
+    assert list(split_annexb(data)) == [b"\x67AB", b"\x68C", b"\x65DEF"]
+
+
+def test_config_refuses_bad_values() -> None:
+    with pytest.raises(ValueError):
+        CameraConfig(port=0)
+    with pytest.raises(ValueError):
+        CameraConfig(port=9000, fps=0)
+    assert default_video_port(2) == 5602
+
+
+@pytest.mark.integration
+async def test_camera_streams_rtp_h264_to_its_udp_port() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        camera = SimCamera(
+            CameraConfig(port=sock.getsockname()[1], width_px=160, height_px=96), lambda: POSE
+        )
+        task = asyncio.create_task(camera.run())
+        loop = asyncio.get_running_loop()
+        try:
+            markers = 0
+            async with asyncio.timeout(30):
+                while markers < 5:
+                    packet = await loop.sock_recv(sock, 2048)
+                    assert packet[0] >> 6 == 2 and packet[1] & 0x7F == 96
+                    markers += packet[1] >> 7
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert camera.stats.frames_sent >= 5
+
+
+def test_non_finite_pose_is_refused() -> None:
+    camera = SimCamera(CameraConfig(port=9), lambda: CameraPose(float("nan"), 0.0, 10.0))
+    with pytest.raises(ValueError, match="finite"):
+        camera.render_encode()
