@@ -1,3 +1,25 @@
 """PX4-compatible simulated drones speaking MAVLink over UDP (independent of the service's code)."""
 
-__all__: list[str] = []
+from .clock import SimClock
+from .drone import DroneConfig, SimDrone
+from .errors import SimConfigError, SimControlError, SimVehicleError, UnknownDroneError
+from .fleet import FleetConfig, SimFleet, build_fleet_config, load_fleet_file
+from .modes import FlightMode, custom_mode
+from .snapshot import DroneSnapshot
+
+__all__ = [
+    "DroneConfig",
+    "DroneSnapshot",
+    "FleetConfig",
+    "FlightMode",
+    "SimClock",
+    "SimConfigError",
+    "SimControlError",
+    "SimDrone",
+    "SimFleet",
+    "SimVehicleError",
+    "UnknownDroneError",
+    "build_fleet_config",
+    "custom_mode",
+    "load_fleet_file",
+]

@@ -1,0 +1,220 @@
+"""Many simulated drones in one asyncio process, ticked by one loop on a shared sped-up clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlparse
+
+from .clock import SimClock
+from .drone import DroneConfig, SimDrone
+from .errors import SimConfigError, UnknownDroneError
+
+log = logging.getLogger(__name__)
+
+PX4_API_BASE_PORT = 14580
+PX4_CLIENT_BASE_PORT = 14540
+PX4_GCS_BASE_PORT = 18570
+PX4_GCS_REMOTE_PORT = 14550
+VIDEO_BASE_PORT = 5600
+API_PORT_OFFSET = 40  # PX4 SITL pairs 14580+i (vehicle) with 14540+i (client)
+TICK_S = 0.02  # one physics step at 1x
+MIN_TICK_WALL_S = 0.004
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    """Everything needed to start a fleet; `drones` entries are per-drone configs."""
+
+    drones: tuple[DroneConfig, ...]
+    speedup: float = 1.0
+
+
+def build_fleet_config(
+    count: int,
+    homes: list[tuple[float, float, float]],
+    *,
+    speedup: float = 1.0,
+    api_base_port: int = PX4_API_BASE_PORT,
+    client_base_port: int = PX4_CLIENT_BASE_PORT,
+    gcs_base_port: int | None = PX4_GCS_BASE_PORT,
+    gcs_remote_port: int = PX4_GCS_REMOTE_PORT,
+    video_base_port: int = VIDEO_BASE_PORT,
+    seed: int = 0,
+    params: dict[str, float] | None = None,
+    max_stream_hz: float | None = None,
+) -> FleetConfig:
+    """N drones like PX4 SITL instances 0..N-1; homes cycle through `homes` (lat, lon, alt AMSL)."""
+    if count < 1:
+        raise SimConfigError("a fleet needs at least one drone")
+    if not homes:
+        raise SimConfigError("at least one home position is required")
+    for lat, lon, _ in homes:
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise SimConfigError(f"impossible home position {lat},{lon}")
+    top = max(api_base_port, client_base_port, gcs_base_port or 0) + count - 1
+    if top > 65535 or min(api_base_port, client_base_port) < 1:
+        raise SimConfigError("ports out of range")
+    drones = []
+    for i in range(count):
+        lat, lon, alt = homes[i % len(homes)]
+        drones.append(
+            DroneConfig(
+                index=i,
+                home_lat_deg=lat,
+                home_lon_deg=lon,
+                home_alt_amsl_m=alt,
+                api_port=api_base_port + i,
+                client_port=client_base_port + i,
+                gcs_port=None if gcs_base_port is None else gcs_base_port + i,
+                gcs_remote_port=gcs_remote_port,
+                video_port=video_base_port + i,
+                seed=seed,
+                params=dict(params or {}),
+                max_stream_hz=max_stream_hz,
+            )
+        )
+    return FleetConfig(tuple(drones), speedup)
+
+
+def load_fleet_file(
+    path: Path,
+    *,
+    speedup: float = 1.0,
+    gcs_base_port: int | None = PX4_GCS_BASE_PORT,
+    video_base_port: int = VIDEO_BASE_PORT,
+    seed: int = 0,
+) -> FleetConfig:
+    """Drones of the service's TOML fleet file: home at their dock, client port from `mavlink_url`, api = client + 40."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SimConfigError(f"cannot read fleet file {path}: {exc}") from exc
+    docks = {}
+    for dock in data.get("docks", []):
+        try:
+            docks[str(dock["id"])] = (
+                float(dock["lat"]),
+                float(dock["lon"]),
+                float(dock.get("alt_amsl_m", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SimConfigError(f"bad dock entry {dock!r}") from exc
+    drones = []
+    for i, entry in enumerate(data.get("drones", [])):
+        dock_id = str(entry.get("dock", ""))
+        if dock_id not in docks:
+            raise SimConfigError(f"drone {entry.get('id')!r} names unknown dock {dock_id!r}")
+        url = urlparse(str(entry.get("mavlink_url", "")))
+        if url.port is None:
+            raise SimConfigError(f"drone {entry.get('id')!r} has no port in mavlink_url")
+        client_port = url.port
+        api_port = int(entry.get("sim_api_port", client_port + API_PORT_OFFSET))
+        lat, lon, alt = docks[dock_id]
+        drones.append(
+            DroneConfig(
+                index=i,
+                home_lat_deg=lat,
+                home_lon_deg=lon,
+                home_alt_amsl_m=alt,
+                api_port=api_port,
+                client_port=client_port,
+                gcs_port=None if gcs_base_port is None else gcs_base_port + i,
+                video_port=video_base_port + i,
+                seed=seed,
+            )
+        )
+    if not drones:
+        raise SimConfigError(f"fleet file {path} lists no drones")
+    return FleetConfig(tuple(drones), speedup)
+
+
+@dataclass(slots=True)
+class _Runner:
+    task: asyncio.Task[None] | None = None
+    ticks: int = 0
+    overruns: int = 0
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class SimFleet:
+    """Async context manager running the fleet: `async with SimFleet(cfg) as fleet: fleet.drone(0)`."""
+
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        self.clock = SimClock(config.speedup)
+        self.drones: list[SimDrone] = [SimDrone(dc, self.clock) for dc in config.drones]
+        self._runner = _Runner()
+
+    def drone(self, index: int) -> SimDrone:
+        """Drone `index` (0-based, system id index+1)."""
+        if not 0 <= index < len(self.drones):
+            raise UnknownDroneError(f"no drone {index} (fleet has {len(self.drones)})")
+        return self.drones[index]
+
+    async def start(self) -> None:
+        """Bind every drone's sockets and start ticking."""
+        try:
+            for d in self.drones:
+                await d.start()
+        except OSError as exc:
+            self.close()
+            raise SimConfigError(f"cannot bind simulator ports: {exc}") from exc
+        self._runner.task = asyncio.create_task(self._run(), name="sim-fleet")
+
+    async def _run(self) -> None:
+        wall_tick = max(TICK_S / self.clock.speedup, MIN_TICK_WALL_S)
+        loop = asyncio.get_running_loop()
+        next_wall = loop.time()
+        while not self._runner.stop.is_set():
+            now = self.clock.now_s()
+            for d in self.drones:
+                try:
+                    d.tick(now)
+                except Exception:
+                    log.exception("drone %d tick failed", d.index)
+            self._runner.ticks += 1
+            next_wall += wall_tick
+            delay = next_wall - loop.time()
+            if delay < 0:
+                self._runner.overruns += 1
+                next_wall = loop.time()
+                delay = 0
+            await asyncio.sleep(delay)
+
+    @property
+    def ticks(self) -> int:
+        """Fleet loop iterations so far."""
+        return self._runner.ticks
+
+    async def stop(self) -> None:
+        """Stop ticking and close sockets."""
+        self._runner.stop.set()
+        task = self._runner.task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.close()
+
+    def close(self) -> None:
+        """Close every socket."""
+        for d in self.drones:
+            d.close()
+
+    async def __aenter__(self) -> SimFleet:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

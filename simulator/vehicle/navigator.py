@@ -1,0 +1,398 @@
+"""What PX4's navigator flies in each mode: mission items, takeoff, hold, reposition, orbit, RTL and land."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from .mission import RELATIVE_FRAMES, Cmd, Item
+from .modes import FlightMode
+from .physics import Setpoint, latlon_to_offset
+
+if TYPE_CHECKING:
+    from .drone import SimDrone
+
+NAV_MC_ALT_RAD_M = 0.8
+LAND_ALT1_M = 10.0  # MPC_LAND_ALT1: start slowing down below this height
+LAND_ALT2_M = 5.0  # MPC_LAND_ALT2: land speed below this height
+_NAV_POSITION_CMDS = frozenset(
+    {
+        Cmd.NAV_WAYPOINT,
+        Cmd.NAV_LOITER_UNLIM,
+        Cmd.NAV_LOITER_TURNS,
+        Cmd.NAV_LOITER_TIME,
+        Cmd.NAV_LAND,
+        Cmd.NAV_TAKEOFF,
+        Cmd.NAV_LOITER_TO_ALT,
+    }
+)
+
+
+class RtlPhase(Enum):
+    """Stages of PX4's RTL."""
+
+    CLIMB = "climb"
+    RETURN = "return"
+    DESCEND = "descend"
+    LOITER = "loiter"
+    LAND = "land"
+    LANDED = "landed"
+
+
+@dataclass(slots=True)
+class Orbit:
+    """An active DO_ORBIT: centre, signed radius (positive clockwise), tangential speed and height."""
+
+    north_m: float
+    east_m: float
+    radius_m: float
+    speed_m_s: float
+    up_m: float
+
+
+class Navigator:
+    """Produces the position-controller setpoint for the drone's current mode."""
+
+    def __init__(self, drone: SimDrone) -> None:
+        self._d = drone
+        self.hold: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.hold_speed_m_s: float | None = None
+        self.hold_yaw_rad: float | None = None
+        self.takeoff_up_m = 0.0
+        self.cruise_override_m_s: float | None = None
+        self.roi: tuple[float, float] | None = None
+        self.orbit: Orbit | None = None
+        self.rtl_phase = RtlPhase.CLIMB
+        self.rtl_dest: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.rtl_return_up_m = 0.0
+        self._phase_started_s = 0.0
+        # mission execution
+        self.mission_index = 0
+        self.mission_started = False
+        self.mission_finished = False
+        self._item_arrived_s: float | None = None
+        self._climb_first = False
+        self._jumps: dict[int, int] = {}
+        self._turns_start_angle: float | None = None
+        self._turns_progress_rad = 0.0
+
+    # --- mode transitions -------------------------------------------------------------------
+    def enter(self, mode: FlightMode, now_s: float) -> None:
+        """Set the mode's targets from the current state (PX4 holds where it is, RTL plans its legs)."""
+        s = self._d.phys
+        self._phase_started_s = now_s
+        if mode is FlightMode.LOITER:
+            self.hold = (s.north_m, s.east_m, s.up_m)
+            self.hold_speed_m_s = None
+            self.hold_yaw_rad = None
+        elif mode is FlightMode.TAKEOFF:
+            self.hold = (s.north_m, s.east_m, s.up_m)
+        elif mode is FlightMode.RTL:
+            self._plan_rtl()
+        elif mode is FlightMode.MISSION:
+            if self.mission_finished:
+                self.reset_mission(self._d.plans.current_seq)
+            self.mission_started = True
+            self._item_arrived_s = None
+            self._climb_first = s.on_ground or s.up_m < 1.0
+        elif mode is FlightMode.LAND:
+            self.hold = (s.north_m, s.east_m, s.up_m)
+
+    def reset_mission(self, seq: int = 0) -> None:
+        """Restart mission execution at `seq` (new upload or MISSION_SET_CURRENT)."""
+        self.mission_index = seq
+        self.mission_started = False
+        self.mission_finished = False
+        self._item_arrived_s = None
+        self._jumps = {}
+        self._turns_start_angle = None
+
+    def set_current(self, seq: int) -> None:
+        """MISSION_SET_CURRENT: continue from `seq`."""
+        self.mission_index = seq
+        self.mission_finished = False
+        self._item_arrived_s = None
+        self._turns_start_angle = None
+
+    def _plan_rtl(self) -> None:
+        d, s = self._d, self._d.phys
+        home_n, home_e, home_up = d.home_local()
+        dest = (home_n, home_e, home_up)
+        best = math.hypot(s.north_m - home_n, s.east_m - home_e)
+        for it in d.plans.rally:
+            n, e, up = self.item_local(it)
+            dist = math.hypot(s.north_m - n, s.east_m - e)
+            if dist < best:
+                best, dest = dist, (n, e, up)
+        self.rtl_dest = dest
+        self.rtl_return_up_m = max(dest[2] + d.params["RTL_RETURN_ALT"], s.up_m)
+        if s.on_ground:
+            self.rtl_phase = RtlPhase.LANDED
+        elif best < 5.0 and s.up_m - dest[2] <= d.params["RTL_DESCEND_ALT"]:
+            self.rtl_phase = RtlPhase.LAND
+        else:
+            self.rtl_phase = RtlPhase.CLIMB
+
+    # --- helpers -------------------------------------------------------------------------------
+    def item_local(self, it: Item) -> tuple[float, float, float]:
+        """Local (north, east, up) of a global-frame item; relative altitudes are above home."""
+        d = self._d
+        n, e = latlon_to_offset(d.origin_lat_deg, d.origin_lon_deg, it.lat_deg, it.lon_deg)
+        if it.frame in RELATIVE_FRAMES:
+            up = d.home_local()[2] + it.z
+        else:
+            up = it.z - d.origin_alt_amsl_m
+        return n, e, up
+
+    def cruise_m_s(self) -> float:
+        """Horizontal speed the navigator flies at (DO_CHANGE_SPEED overrides MPC_XY_CRUISE)."""
+        p = self._d.params
+        speed = self.cruise_override_m_s if self.cruise_override_m_s else p["MPC_XY_CRUISE"]
+        return max(0.5, min(speed, p["MPC_XY_VEL_MAX"]))
+
+    def _sp(
+        self,
+        n: float,
+        e: float,
+        up: float,
+        speed: float | None = None,
+        yaw: float | None = None,
+        descent: float | None = None,
+    ) -> Setpoint:
+        p = self._d.params
+        if yaw is None and self.roi is not None:
+            s = self._d.phys
+            if math.hypot(self.roi[0] - s.north_m, self.roi[1] - s.east_m) > 1.0:
+                yaw = math.atan2(self.roi[1] - s.east_m, self.roi[0] - s.north_m)
+        return Setpoint(
+            north_m=n,
+            east_m=e,
+            up_m=up,
+            speed_h_m_s=speed if speed is not None else self.cruise_m_s(),
+            climb_m_s=p["MPC_Z_VEL_MAX_UP"],
+            descent_m_s=descent if descent is not None else p["MPC_Z_VEL_MAX_DN"],
+            yaw_rad=yaw,
+            motors_on=True,
+        )
+
+    def _land_sp(self, n: float, e: float) -> Setpoint:
+        p, s = self._d.params, self._d.phys
+        height = s.up_m - self._d.home_local()[2]
+        fast, slow = p["MPC_Z_VEL_MAX_DN"], p["MPC_LAND_SPEED"]
+        if height <= LAND_ALT2_M:
+            descent = slow
+        elif height >= LAND_ALT1_M:
+            descent = fast
+        else:
+            descent = slow + (fast - slow) * (height - LAND_ALT2_M) / (LAND_ALT1_M - LAND_ALT2_M)
+        return self._sp(n, e, -5.0, descent=descent)
+
+    def _hold_here(self) -> Setpoint:
+        s = self._d.phys
+        return self._sp(s.north_m, s.east_m, s.up_m)
+
+    def landing(self) -> bool:
+        """Whether the current mode is in its final descent (EXTENDED_SYS_STATE LANDING)."""
+        mode = self._d.mode
+        if mode is FlightMode.LAND:
+            return True
+        if mode is FlightMode.RTL:
+            return self.rtl_phase is RtlPhase.LAND
+        if mode is FlightMode.MISSION and self.mission_index < len(self._d.plans.mission):
+            it = self._d.plans.mission[self.mission_index]
+            return it.command == Cmd.NAV_LAND and self._item_arrived_s is not None
+        return False
+
+    # --- per-step setpoint ----------------------------------------------------------------------
+    def setpoint(self, now_s: float) -> Setpoint:
+        """The setpoint for this physics step."""
+        d, s = self._d, self._d.phys
+        mode = d.mode
+        if mode is FlightMode.LOITER:
+            if s.on_ground and self.hold[2] <= s.up_m + 0.1:
+                return self._sp(s.north_m, s.east_m, 0.0)
+            n, e, up = self.hold
+            return self._sp(n, e, up, speed=self.hold_speed_m_s, yaw=self.hold_yaw_rad)
+        if mode is FlightMode.TAKEOFF:
+            n, e, _ = self.hold
+            if abs(s.up_m - self.takeoff_up_m) < NAV_MC_ALT_RAD_M:
+                d.announce(6, "Takeoff detected")
+                d.set_mode(FlightMode.LOITER, now_s)
+            return self._sp(n, e, self.takeoff_up_m)
+        if mode is FlightMode.LAND:
+            return self._land_sp(self.hold[0], self.hold[1])
+        if mode is FlightMode.RTL:
+            return self._rtl_setpoint(now_s)
+        if mode is FlightMode.ORBIT and self.orbit is not None:
+            return self._orbit_setpoint(self.orbit)
+        if mode is FlightMode.MISSION:
+            return self._mission_setpoint(now_s)
+        return self._hold_here()
+
+    def _orbit_setpoint(self, o: Orbit) -> Setpoint:
+        s = self._d.phys
+        r = abs(o.radius_m)
+        direction = 1.0 if o.radius_m >= 0 else -1.0
+        angle = math.atan2(s.east_m - o.east_m, s.north_m - o.north_m)
+        ahead = angle + direction * max(2.0, abs(o.speed_m_s)) / max(r, 1.0)
+        n, e = o.north_m + r * math.cos(ahead), o.east_m + r * math.sin(ahead)
+        yaw = math.atan2(o.east_m - s.east_m, o.north_m - s.north_m)
+        return self._sp(n, e, o.up_m, speed=max(0.5, abs(o.speed_m_s)), yaw=yaw)
+
+    def _rtl_setpoint(self, now_s: float) -> Setpoint:
+        d, s, p = self._d, self._d.phys, self._d.params
+        dn, de, dup = self.rtl_dest
+        phase = self.rtl_phase
+        if phase is RtlPhase.CLIMB:
+            if s.up_m >= self.rtl_return_up_m - 1.0:
+                self._next_rtl(RtlPhase.RETURN, now_s)
+            return self._sp(s.north_m, s.east_m, self.rtl_return_up_m)
+        if phase is RtlPhase.RETURN:
+            if math.hypot(s.north_m - dn, s.east_m - de) < p["NAV_ACC_RAD"]:
+                self._next_rtl(RtlPhase.DESCEND, now_s)
+            return self._sp(dn, de, self.rtl_return_up_m)
+        if phase is RtlPhase.DESCEND:
+            target = min(self.rtl_return_up_m, dup + p["RTL_DESCEND_ALT"])
+            if s.up_m <= target + 1.0:
+                self._next_rtl(RtlPhase.LOITER, now_s)
+            return self._sp(dn, de, target)
+        if phase is RtlPhase.LOITER:
+            delay = p["RTL_LAND_DELAY"]
+            if delay >= 0 and now_s - self._phase_started_s >= delay:
+                d.announce(6, "RTL: land at destination")
+                self._next_rtl(RtlPhase.LAND, now_s)
+            return self._sp(dn, de, s.up_m)
+        if phase is RtlPhase.LAND:
+            if s.on_ground:
+                self._next_rtl(RtlPhase.LANDED, now_s)
+            return self._land_sp(dn, de)
+        return self._sp(s.north_m, s.east_m, 0.0 if s.on_ground else s.up_m)
+
+    def _next_rtl(self, phase: RtlPhase, now_s: float) -> None:
+        self.rtl_phase = phase
+        self._phase_started_s = now_s
+
+    def _mission_setpoint(self, now_s: float) -> Setpoint:
+        d, s, p = self._d, self._d.phys, self._d.params
+        items = d.plans.mission
+        for _ in range(len(items) + 1):  # bounded: DO items are consumed in one pass
+            if self.mission_finished or self.mission_index >= len(items):
+                if not self.mission_finished:
+                    self._finish(now_s)
+                return self._hold_here() if not s.on_ground else self._sp(s.north_m, s.east_m, 0.0)
+            it = items[self.mission_index]
+            cmd = it.command
+            if cmd not in _NAV_POSITION_CMDS:
+                if cmd == Cmd.NAV_RETURN_TO_LAUNCH:
+                    self._reached(it.seq)
+                    self._finish(now_s)
+                    d.set_mode(FlightMode.RTL, now_s)
+                    return self._hold_here()
+                if cmd in (Cmd.NAV_DELAY, Cmd.CONDITION_DELAY):
+                    if self._item_arrived_s is None:
+                        self._item_arrived_s = now_s
+                        self.hold = (s.north_m, s.east_m, s.up_m)
+                    if now_s - self._item_arrived_s < max(0.0, it.param1):
+                        return self._sp(*self.hold)
+                    self._advance(it.seq + 1)
+                    continue
+                if cmd == Cmd.DO_JUMP:
+                    done = self._jumps.get(it.seq, 0)
+                    if done < int(it.param2):
+                        self._jumps[it.seq] = done + 1
+                        self._advance(int(it.param1))
+                    else:
+                        self._advance(it.seq + 1)
+                    continue
+                if cmd == Cmd.DO_CHANGE_SPEED:
+                    if it.param2 > 0:
+                        self.cruise_override_m_s = it.param2
+                    elif it.param2 == -1:
+                        self.cruise_override_m_s = None
+                elif (
+                    cmd in (Cmd.DO_SET_ROI_LOCATION, Cmd.DO_SET_ROI, Cmd.NAV_ROI) and it.frame != 2
+                ):
+                    n, e, _ = self.item_local(it)
+                    self.roi = (n, e)
+                elif cmd == Cmd.DO_SET_ROI_NONE:
+                    self.roi = None
+                self._advance(it.seq + 1)
+                continue
+            n, e, up = self.item_local(it)
+            if cmd == Cmd.NAV_TAKEOFF:
+                self._climb_first = False
+                if s.up_m >= up - NAV_MC_ALT_RAD_M:
+                    self._reached(it.seq)
+                    self._advance(it.seq + 1)
+                    continue
+                return self._sp(s.north_m, s.east_m, up)
+            if self._climb_first and cmd != Cmd.NAV_LAND:
+                climb_to = max(up, d.home_local()[2] + p["MIS_TAKEOFF_ALT"])
+                if s.up_m < climb_to - NAV_MC_ALT_RAD_M:
+                    return self._sp(s.north_m, s.east_m, climb_to)
+                self._climb_first = False
+            if cmd == Cmd.NAV_LAND:
+                if self._item_arrived_s is None:
+                    if math.hypot(s.north_m - n, s.east_m - e) > p["NAV_ACC_RAD"]:
+                        return self._sp(n, e, max(s.up_m, up))
+                    self._item_arrived_s = now_s
+                if s.on_ground:
+                    self._reached(it.seq)
+                    self._advance(it.seq + 1)
+                    self._finish(now_s)
+                return self._land_sp(n, e)
+            if self._item_arrived_s is None:
+                acc = it.param2 if cmd == Cmd.NAV_WAYPOINT and it.param2 > 0 else p["NAV_ACC_RAD"]
+                if (
+                    math.hypot(s.north_m - n, s.east_m - e) > acc
+                    or abs(s.up_m - up) > NAV_MC_ALT_RAD_M
+                ):
+                    yaw = (
+                        math.radians(it.param4)
+                        if cmd == Cmd.NAV_WAYPOINT and math.isfinite(it.param4)
+                        else None
+                    )
+                    return self._sp(n, e, up, yaw=yaw)
+                self._item_arrived_s = now_s
+                self._turns_start_angle = None
+                self._reached(it.seq)
+            if cmd == Cmd.NAV_LOITER_UNLIM:
+                return self._sp(n, e, up)
+            if cmd == Cmd.NAV_LOITER_TURNS and it.param1 > 0 and abs(it.param3) > 0.5:
+                if self._loiter_turns(it, n, e, up):
+                    self._advance(it.seq + 1)
+                    continue
+                return self._orbit_setpoint(Orbit(n, e, it.param3, min(self.cruise_m_s(), 5.0), up))
+            wait = it.param1 if cmd in (Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME) else 0.0
+            if now_s - self._item_arrived_s < max(0.0, wait):
+                return self._sp(n, e, up)
+            self._advance(it.seq + 1)
+        return self._hold_here()
+
+    def _loiter_turns(self, it: Item, n: float, e: float, up: float) -> bool:
+        s = self._d.phys
+        angle = math.atan2(s.east_m - e, s.north_m - n)
+        if self._turns_start_angle is None:
+            self._turns_start_angle = angle
+            self._turns_progress_rad = 0.0
+            self._last_angle = angle
+        delta = (angle - self._last_angle + math.pi) % math.tau - math.pi
+        self._last_angle = angle
+        self._turns_progress_rad += abs(delta)
+        return self._turns_progress_rad >= it.param1 * math.tau
+
+    def _reached(self, seq: int) -> None:
+        self._d.mission_item_reached(seq)
+
+    def _advance(self, seq: int) -> None:
+        self.mission_index = seq
+        self._item_arrived_s = None
+        self._turns_start_angle = None
+        if seq < len(self._d.plans.mission):
+            self._d.mission_current_changed(seq)
+
+    def _finish(self, now_s: float) -> None:
+        self.mission_finished = True
+        self._d.mission_finished(now_s)

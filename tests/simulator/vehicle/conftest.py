@@ -1,0 +1,122 @@
+"""Fixtures: a simulated drone on free loopback ports and a raw pymavlink client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from pymavlink.dialects.v20 import common as M
+
+from simulator.vehicle import SimFleet, build_fleet_config
+
+HOME = (47.397742, 8.545594, 488.0)
+SPEEDUP = 20.0
+
+
+def free_udp_ports(n: int) -> list[int]:
+    """`n` distinct UDP ports free right now, never in PX4's default ranges."""
+    socks: list[socket.socket] = []
+    ports: list[int] = []
+    while len(ports) < n:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        socks.append(s)
+        if not (5000 <= port <= 19999):
+            ports.append(port)
+    for s in socks:
+        s.close()
+    return ports
+
+
+class RawClient:
+    """A GCS-like pymavlink peer bound to the drone's client port."""
+
+    def __init__(self, port: int, vehicle_port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.setblocking(False)
+        self.vehicle = ("127.0.0.1", vehicle_port)
+        self.mav = M.MAVLink(None, srcSystem=255, srcComponent=190)
+        self.parser = M.MAVLink(None)
+        self.parser.robust_parsing = True
+        self.log: list[Any] = []
+
+    def send(self, msg: Any) -> None:
+        self.sock.sendto(msg.pack(self.mav), self.vehicle)
+        self.mav.seq = (self.mav.seq + 1) % 256
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendto(data, self.vehicle)
+
+    def heartbeat(self) -> None:
+        self.send(M.MAVLink_heartbeat_message(6, 8, 0, 0, 4, 3))
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(65535)
+            except BlockingIOError:
+                return
+            for m in self.parser.parse_buffer(data) or []:
+                if m.get_type() != "BAD_DATA":
+                    self.log.append(m)
+
+    async def wait_for(
+        self,
+        mtype: str,
+        cond: Callable[[Any], bool] = lambda m: True,
+        timeout_s: float = 20.0,
+        clear: bool = False,
+    ) -> Any:
+        """Next message of `mtype` satisfying `cond` (searching what arrived since the last clear)."""
+        if clear:
+            self._drain()
+            self.log.clear()
+        deadline = time.monotonic() + timeout_s
+        idx = 0
+        while time.monotonic() < deadline:
+            self._drain()
+            while idx < len(self.log):
+                m = self.log[idx]
+                idx += 1
+                if m.get_type() == mtype and cond(m):
+                    del self.log[:idx]
+                    return m
+            await asyncio.sleep(0.005)
+        raise TimeoutError(f"no {mtype} within {timeout_s}s")
+
+    async def command(
+        self, cmd: int, *params: float, target_comp: int = 1, timeout_s: float = 10.0
+    ) -> Any:
+        p = list(params) + [0.0] * (7 - len(params))
+        self._drain()
+        self.log = [m for m in self.log if m.get_type() != "COMMAND_ACK"]
+        self.send(M.MAVLink_command_long_message(1, target_comp, cmd, 0, *p))
+        return await self.wait_for("COMMAND_ACK", lambda m: m.command == cmd, timeout_s)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[SimFleet, RawClient]]:
+    api, client = free_udp_ports(2)
+    cfg = build_fleet_config(
+        1,
+        [HOME],
+        speedup=SPEEDUP,
+        api_base_port=api,
+        client_base_port=client,
+        gcs_base_port=None,
+        max_stream_hz=10.0,
+    )
+    rc = RawClient(client, api)
+    async with SimFleet(cfg) as fleet:
+        await rc.wait_for("HEARTBEAT")
+        yield fleet, rc
+    rc.close()
