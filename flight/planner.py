@@ -194,7 +194,7 @@ def _mission_items(
     items.append(_item(MavCmd.DO_SET_ROI_NONE, frame=MavFrame.MISSION, param4=0.0))
     items.extend(
         _item(MavCmd.NAV_WAYPOINT, p.point, z=p.alt.value_m, param2=ACCEPTANCE_RADIUS_M)
-        for p in back[:-1]
+        for p in back[1:-1]
     )
     items.append(_item(MavCmd.NAV_LAND, dock, z=0.0, param4=math.nan))
     return tuple(items)

@@ -6,8 +6,10 @@ Our GeoJSON (RFC 7946 FeatureCollection) reads these feature properties:
 - ``kind``: ``exclusion`` (default), ``inclusion`` / ``operating_area``, ``advisory``, ``ceiling_cell``.
 - ``name``, ``reason``, ``source``, ``message``: text.
 - ``floor``, ``ceiling``: numbers in ``uom`` (``m`` default, or ``ft``) above ``vertical_reference``
-  (``AGL`` default, ``AMSL``, ``WGS84``); absent: from the ground / unlimited.
-- ``radius_m``: with a ``Point`` geometry, the zone is a circle.
+  (``AGL`` default, ``AMSL``, ``WGS84``), or per limit ``floor_reference`` / ``ceiling_reference``;
+  absent or null: from the ground / unlimited.
+- ``radius_m``: with a ``Point`` geometry, the zone is a circle. A Polygon with
+  ``circle: {centre: [lon, lat], radius_m}`` (what the exporter writes) is read as that circle.
 - ``ceiling_agl_m`` or ``CEILING`` (feet): for ``ceiling_cell`` features.
 - ``applicability``: list of ``{start?, end?, schedule?: [{days: [MON..SUN|ANY], start: "HH:MM",
   end: "HH:MM", timezone?: "America/Denver"}], timezone?}``; absent: permanent.
@@ -313,6 +315,11 @@ def _geojson_shape(geometry: Any, props: Json, zone_id: str) -> ZonePolygon | Zo
     if not isinstance(geometry, dict):
         raise InvalidGeometryError("feature has no geometry", zone_id=zone_id, field="geometry")
     gtype = geometry.get("type")
+    circle = props.get("circle")
+    if isinstance(circle, dict):
+        return ZoneCircle(
+            _position(circle.get("centre"), zone_id), _radius(circle.get("radius_m"), zone_id)
+        )
     if gtype == "Polygon":
         return _polygon(geometry.get("coordinates"), zone_id)
     if gtype == "Point":
@@ -369,6 +376,8 @@ def load_geojson(data: Json) -> ZoneSet:
             raise InvalidGeometryError(f"unknown kind {kind_raw!r}", zone_id=zone_id, field="kind")
         scale = _uom_scale(props.get("uom"), zone_id)
         datum = _datum(props.get("vertical_reference"), zone_id)
+        floor_datum = _datum(props.get("floor_reference") or datum, zone_id)
+        ceiling_datum = _datum(props.get("ceiling_reference") or datum, zone_id)
         zones.append(
             validate_zone(
                 Zone(
@@ -379,8 +388,8 @@ def load_geojson(data: Json) -> ZoneSet:
                     reason=str(props.get("reason") or ""),
                     source=str(props.get("source") or "geojson"),
                     message=str(props.get("message") or ""),
-                    floor=_limit(props.get("floor"), scale, datum, zone_id, "floor"),
-                    ceiling=_limit(props.get("ceiling"), scale, datum, zone_id, "ceiling"),
+                    floor=_limit(props.get("floor"), scale, floor_datum, zone_id, "floor"),
+                    ceiling=_limit(props.get("ceiling"), scale, ceiling_datum, zone_id, "ceiling"),
                     applicability=_geojson_applicability(props.get("applicability"), zone_id),
                 )
             )

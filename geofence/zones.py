@@ -188,10 +188,6 @@ def _polygon_geometry(shape: ZonePolygon) -> dict[str, Any]:
     }
 
 
-def _altitude_json(alt: Altitude | None) -> dict[str, Any] | None:
-    return None if alt is None else {"value_m": alt.value_m, "datum": str(alt.datum)}
-
-
 def _zone_feature(z: Zone, active_at: datetime | None) -> dict[str, Any]:
     props: dict[str, Any] = {
         "id": z.id,
@@ -200,8 +196,11 @@ def _zone_feature(z: Zone, active_at: datetime | None) -> dict[str, Any]:
         "reason": z.reason,
         "source": z.source,
         "message": z.message,
-        "floor": _altitude_json(z.floor),
-        "ceiling": _altitude_json(z.ceiling),
+        "uom": "m",
+        "floor": None if z.floor is None else z.floor.value_m,
+        "floor_reference": None if z.floor is None else str(z.floor.datum),
+        "ceiling": None if z.ceiling is None else z.ceiling.value_m,
+        "ceiling_reference": None if z.ceiling is None else str(z.ceiling.datum),
         "applicability": [a.to_json() for a in z.applicability],
     }
     if active_at is not None:
@@ -248,7 +247,9 @@ def validate_polygon(shape: ZonePolygon, zone_id: str) -> ZonePolygon:
     poly = shape.to_shapely_lonlat()
     if not poly.is_valid:
         raise InvalidGeometryError(
-            f"invalid polygon: {explain_validity(poly)}", zone_id=zone_id, field="geometry"
+            f"invalid polygon: {_validity_text(explain_validity(poly))}",
+            zone_id=zone_id,
+            field="geometry",
         )
     if poly.area <= 1e-14:
         raise InvalidGeometryError("polygon has no area", zone_id=zone_id, field="geometry")
@@ -257,6 +258,16 @@ def validate_polygon(shape: ZonePolygon, zone_id: str) -> ZonePolygon:
             "polygon spans more than 180 degrees of longitude", zone_id=zone_id, field="geometry"
         )
     return shape
+
+
+def _validity_text(text: str) -> str:
+    """GEOS 'Self-intersection[x y]' as 'self-intersection at lon x, lat y'."""
+    if "[" in text and text.endswith("]"):
+        what, where = text[:-1].split("[", 1)
+        parts = where.split()
+        if len(parts) >= 2:
+            return f"{what.lower()} at lon {parts[0]}, lat {parts[1]}"
+    return text.lower()
 
 
 def validate_zone(zone: Zone) -> Zone:
