@@ -11,7 +11,37 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Simulated PX4-compatible drones, a simulated CAD, and SITL scenarios."""
+
+
 # Subcommands register themselves below (one line each, lazily importing their module).
+
+
+@app.command(
+    "fleet",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def fleet(ctx: typer.Context) -> None:
+    """Run N simulated PX4-compatible drones; `fleet fault|state` talk to a running fleet (--help for options)."""
+    from simulator.vehicle.cli import app as fleet_app
+
+    fleet_app(list(ctx.args), prog_name="dfr-sim fleet")
+
+
+@app.command(
+    "cad",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+    help="The simulated CAD (see `dfr-sim cad --help`).",
+)
+def _cad(ctx: typer.Context) -> None:
+    from simulator.cad.cli import app as cad_app
+
+    cad_app(args=ctx.args, prog_name="dfr-sim cad")
 
 
 def main() -> None:

@@ -931,8 +931,8 @@ class SimDrone:
             link.send(M.MAVLink_command_ack_message(cmd, result, 0, 0, src[0], src[1]))
 
         if self._refuse_next is not None:
-            result, self._refuse_next = self._refuse_next, None
-            ack(result)
+            refused, self._refuse_next = self._refuse_next, None
+            ack(refused)
             return
         result, after = self._command(cmd, params, now, link)
         if result is None:
@@ -1016,10 +1016,10 @@ class SimDrone:
             else:
                 if not (math.isfinite(p[4]) and math.isfinite(p[5]) and math.isfinite(p[6])):
                     return DENIED, None
-                n, e = physics.latlon_to_offset(
+                hn, he = physics.latlon_to_offset(
                     self.origin_lat_deg, self.origin_lon_deg, p[4], p[5]
                 )
-                self.home = (n, e, p[6] - self.origin_alt_amsl_m)
+                self.home = (hn, he, p[6] - self.origin_alt_amsl_m)
             return ACCEPTED, self._send_home_all
         if cmd == 185:  # DO_FLIGHTTERMINATION
             if p[0] > 0.5 and self.armed:

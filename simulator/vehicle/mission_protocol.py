@@ -6,7 +6,7 @@ import math
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from pymavlink.dialects.v20 import common as M
+from pymavlink.dialects.v20 import common as M  # noqa: N812
 
 from .mission import MAX_ITEMS, Item, MissionResult, MissionType, validate_item
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from pymavlink.dialects.v20 import common as M
+from pymavlink.dialects.v20 import common as M  # noqa: N812
 
 from simulator.vehicle import SimFleet, build_fleet_config
 
