@@ -22,6 +22,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+recordings_app = typer.Typer(help="Video recordings (evidence).", no_args_is_help=True)
+app.add_typer(recordings_app, name="recordings")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (same names as DFR_* vars)")
@@ -119,6 +121,19 @@ def token_create(
         _, secret = create_token(session, name, role_value)
     engine.dispose()
     sys.stdout.write(secret + "\n")
+
+
+@recordings_app.command("verify")
+def recordings_verify(
+    path: Annotated[Path, typer.Argument(help="a recording directory (holds manifest.json)")],
+) -> None:
+    """Re-hash every segment and re-check the manifest chain; exit 1 on the first problem."""
+    from telemetry.video.manifest import verify_recording
+
+    report = verify_recording(path)
+    sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

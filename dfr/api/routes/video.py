@@ -1,0 +1,170 @@
+"""Live video over WHEP (RFC 9725) and flight recordings (list, export)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.background import BackgroundTask
+
+from dfr import fleet
+from dfr.auth import Principal, require_roles
+from dfr.deps import SessionDep
+from dfr.errors import ConflictError, InvalidInputError, NotFoundError
+from dfr.models import Role
+from dfr.video_service import VideoService
+from telemetry.video import (
+    WHEP_CONTENT_TYPE,
+    BadOfferError,
+    SessionLimitError,
+    SessionUnknownError,
+    VideoError,
+)
+from telemetry.video.manifest import VerifyReport, read_manifest, verify_recording
+from telemetry.video.recorder import export_recording
+
+router = APIRouter(tags=["video"])
+Viewer = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.DISPATCHER, Role.PILOT))]
+Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
+
+
+def _video(request: Request) -> VideoService:
+    service: VideoService = request.app.state.video
+    return service
+
+
+class RecordingPublic(BaseModel):
+    """One flight's recording."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flight_id: int
+    stream_key: str
+    segments: int
+    bytes: int
+    head: str
+    verification: VerifyReport
+
+
+class RecordingsPublic(BaseModel):
+    """The recordings of a flight (zero or one per stream)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: list[RecordingPublic]
+    count: int
+
+
+@router.post(
+    "/drones/{drone_id}/video/whep",
+    status_code=status.HTTP_201_CREATED,
+    response_class=Response,
+    responses={201: {"content": {WHEP_CONTENT_TYPE: {}}}},
+)
+async def whep_offer(
+    drone_id: str, request: Request, session: SessionDep, principal: Viewer
+) -> Response:
+    """WHEP: an SDP offer in, the SDP answer out, with the session URL in Location."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != WHEP_CONTENT_TYPE:
+        raise InvalidInputError("Content-Type must be application/sdp", field="content-type")
+    body = await request.body()
+    try:
+        offer = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError("the SDP offer is not UTF-8", field="body") from exc
+    drone = fleet.get_drone(session, drone_id)
+    try:
+        answer = await _video(request).watch(
+            drone_id, drone.video_url, offer, principal.name, principal.role.value
+        )
+    except BadOfferError as exc:
+        raise InvalidInputError(str(exc), field="body") from exc
+    except SessionLimitError as exc:
+        raise ConflictError(str(exc)) from exc
+    except VideoError as exc:
+        raise ConflictError(f"the drone's video cannot be received: {exc}") from exc
+    location = f"{request.url.path.rstrip('/')}/{answer.session_id}"
+    return Response(
+        answer.sdp,
+        status_code=status.HTTP_201_CREATED,
+        media_type=WHEP_CONTENT_TYPE,
+        headers={"Location": location},
+    )
+
+
+@router.delete("/drones/{drone_id}/video/whep/{session_id}")
+async def whep_end(drone_id: str, session_id: str, request: Request, _: Viewer) -> Response:
+    """WHEP: end a viewer session."""
+    service = _video(request)
+    try:
+        if service.sessions.get(session_id).stream_key != drone_id:
+            raise NotFoundError("WHEP session", session_id)
+        await service.sessions.end(session_id)
+    except SessionUnknownError as exc:
+        raise NotFoundError("WHEP session", session_id) from exc
+    return Response(status_code=status.HTTP_200_OK)
+
+
+@router.patch("/drones/{drone_id}/video/whep/{session_id}")
+def whep_patch(drone_id: str, session_id: str, _: Viewer) -> Response:
+    """Trickle ICE is not supported: the answer already carries every candidate."""
+    return Response(status_code=status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "DELETE"})
+
+
+def _recording(service: VideoService, flight_id: int) -> Path:
+    directory = service.recording_dir(flight_id)
+    if not directory.is_dir():
+        raise NotFoundError("recording of flight", flight_id)
+    return directory
+
+
+@router.get("/flights/{flight_id}/recordings", response_model=RecordingsPublic)
+async def list_recordings(flight_id: int, request: Request, _: Analyst) -> RecordingsPublic:
+    """The flight's recordings, each re-verified."""
+    directory = _video(request).recording_dir(flight_id)
+    if not (directory / "manifest.json").is_file():
+        return RecordingsPublic(data=[], count=0)
+    manifest = await asyncio.to_thread(read_manifest, directory)
+    report = await asyncio.to_thread(verify_recording, directory)
+    item = RecordingPublic(
+        flight_id=flight_id,
+        stream_key=manifest.stream_key,
+        segments=len(manifest.segments),
+        bytes=sum(s.bytes for s in manifest.segments),
+        head=manifest.head,
+        verification=report,
+    )
+    return RecordingsPublic(data=[item], count=1)
+
+
+@router.get("/flights/{flight_id}/recordings/export")
+async def export_recordings(flight_id: int, request: Request, principal: Analyst) -> FileResponse:
+    """A zip of the manifest and every segment (audited)."""
+    service = _video(request)
+    directory = _recording(service, flight_id)
+    tmp = Path(tempfile.mkdtemp(prefix="dfr-export-")) / f"flight-{flight_id}-recording.zip"
+    try:
+        await asyncio.to_thread(export_recording, directory, tmp)
+    except VideoError as exc:
+        raise ConflictError(f"the recording cannot be exported: {exc}") from exc
+    await asyncio.to_thread(
+        service.audit,
+        principal.name,
+        principal.role.value,
+        "video.export",
+        f"/flights/{flight_id}/recordings",
+        f"head={read_manifest(directory).head}",
+    )
+    return FileResponse(
+        tmp,
+        media_type="application/zip",
+        filename=tmp.name,
+        background=BackgroundTask(shutil.rmtree, tmp.parent, ignore_errors=True),
+    )
