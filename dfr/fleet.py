@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 
+from dfr.dispatch.agency_policy import AgencyPolicy
 from dfr.errors import ConflictError, FleetFileError, NotFoundError
 from dfr.models import (
     Agency,
@@ -213,6 +214,7 @@ class FleetFile(BaseModel):
     drones: list[_FleetDrone] = []
     cad: _FleetCad | None = None
     zones: list[str] = Field(default_factory=list, description="zone files, relative to this file")
+    policy: AgencyPolicy | None = None
 
 
 def read_fleet_file(path: Path) -> FleetFile:

@@ -1,0 +1,73 @@
+"""Dispatch policy: whether a drone may and should respond to a call, which one, and why."""
+
+from dfr.dispatch.agency_policy import (
+    DEFAULT_CALL_TYPES,
+    DEFAULT_NEVER,
+    AgencyPolicy,
+    CallTypeRule,
+    PreemptionPolicy,
+    WeatherLimits,
+)
+from dfr.dispatch.daylight import Daylight, LightPhase, daylight_at
+from dfr.dispatch.errors import (
+    DispatchError,
+    InvalidFactsError,
+    MetarParseError,
+    PolicyConfigError,
+    WeatherError,
+)
+from dfr.dispatch.facts import (
+    ActiveTfr,
+    Assignment,
+    CallFacts,
+    DockFacts,
+    DroneFacts,
+    RouteFacts,
+    WeatherFacts,
+)
+from dfr.dispatch.policy import DispatchDecision, DroneEvaluation, RouteSource, evaluate
+from dfr.dispatch.rules import Rule, RuleVerdict, Trip, estimate_trip
+from dfr.dispatch.weather import (
+    ManualWeatherSource,
+    MetarWeatherSource,
+    StaticWeatherSource,
+    WeatherSource,
+    parse_metar,
+)
+
+__all__ = [
+    "DEFAULT_CALL_TYPES",
+    "DEFAULT_NEVER",
+    "ActiveTfr",
+    "AgencyPolicy",
+    "Assignment",
+    "CallFacts",
+    "CallTypeRule",
+    "Daylight",
+    "DispatchDecision",
+    "DispatchError",
+    "DockFacts",
+    "DroneEvaluation",
+    "DroneFacts",
+    "InvalidFactsError",
+    "LightPhase",
+    "ManualWeatherSource",
+    "MetarParseError",
+    "MetarWeatherSource",
+    "PolicyConfigError",
+    "PreemptionPolicy",
+    "RouteFacts",
+    "RouteSource",
+    "Rule",
+    "RuleVerdict",
+    "StaticWeatherSource",
+    "Trip",
+    "WeatherError",
+    "WeatherFacts",
+    "WeatherLimits",
+    "WeatherSource",
+    "daylight_at",
+    "estimate_trip",
+    "evaluate",
+    "parse_metar",
+]
