@@ -70,7 +70,9 @@ def eido_priority_to_dfr(number: int | None) -> int:
             f"incidentCommonPriorityNumber {number!r} is outside 0..10",
             field="incidentComponent.incidentCommonPriorityNumber",
         )
-    return 5 - min(number, 9) // 2 if number >= 1 else 5
+    if number >= 9:
+        return 1
+    return 5 - (number - 1) // 2 if number >= 1 else 5
 
 
 def dfr_priority_to_eido(priority: int) -> int:
