@@ -84,8 +84,8 @@ class RawClient:
             while idx < len(self.log):
                 m = self.log[idx]
                 idx += 1
-                if m.get_type() == mtype and cond(m):
-                    del self.log[:idx]
+                if (mtype == "ANY" or m.get_type() == mtype) and cond(m):
+                    del self.log[idx - 1]
                     return m
             await asyncio.sleep(0.005)
         raise TimeoutError(f"no {mtype} within {timeout_s}s")
