@@ -7,13 +7,14 @@ so a slow hash adds nothing). Every endpoint declares the roles it admits with `
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, WebSocket, WebSocketException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -23,7 +24,15 @@ from dfr.models import ApiToken, Role
 TOKEN_PREFIX = "dfr_"
 #: Paths served without a token: liveness for probes, the API description, and the console's static shell.
 PUBLIC_PATHS = frozenset(
-    {"/api/v1/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
+    {
+        "/api/v1/health",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
+        "/redoc",
+        "/",
+        "/console/",
+    }
 )
 
 _bearer = HTTPBearer(auto_error=False)
@@ -104,6 +113,57 @@ def require_roles(*roles: Role) -> Callable[..., Principal]:
 
     check.dfr_roles = admitted  # type: ignore[attr-defined]
     check.__name__ = "require_" + "_".join(sorted(r.value for r in admitted))
+    return check
+
+
+#: WebSocket close codes for refused connections (4000-4999 are the application's own).
+WS_UNAUTHENTICATED = 4401
+WS_FORBIDDEN = 4403
+
+
+def websocket_token(websocket: WebSocket) -> str | None:
+    """The token of a WebSocket: `Sec-WebSocket-Protocol: bearer, <t>`, `?token=` or the header."""
+    protocols = [str(p).strip() for p in websocket.scope.get("subprotocols") or []]
+    if len(protocols) >= 2 and protocols[0].lower() == "bearer" and protocols[1]:
+        return protocols[1]
+    if query_token := websocket.query_params.get("token"):
+        return str(query_token)
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def _refuse_websocket(websocket: WebSocket, code: int, reason: str) -> WebSocketException:
+    # Accepted first so the browser sees the close code; a refused handshake only shows 1006.
+    offered = [p.strip().lower() for p in websocket.scope.get("subprotocols") or []]
+    await websocket.accept(subprotocol="bearer" if "bearer" in offered else None)
+    return WebSocketException(code=code, reason=reason)
+
+
+def require_ws_roles(*roles: Role) -> Callable[..., Any]:
+    """A WebSocket dependency admitting `roles` (and admin); closes 4401 / 4403 otherwise."""
+    admitted = frozenset((*roles, Role.ADMIN))
+
+    async def check(websocket: WebSocket) -> Principal:
+        token = websocket_token(websocket)
+        if not token:
+            raise await _refuse_websocket(websocket, WS_UNAUTHENTICATED, "a token is required")
+        engine: Engine = websocket.app.state.engine
+        principal = await asyncio.to_thread(principal_for, engine, token)
+        if principal is None:
+            raise await _refuse_websocket(
+                websocket, WS_UNAUTHENTICATED, "the token is unknown or revoked"
+            )
+        if principal.role not in admitted:
+            raise await _refuse_websocket(
+                websocket, WS_FORBIDDEN, f"role {principal.role.value!r} may not do this"
+            )
+        websocket.state.principal = principal
+        return principal
+
+    check.dfr_roles = admitted  # type: ignore[attr-defined]
+    check.__name__ = "require_ws_" + "_".join(sorted(r.value for r in admitted))
     return check
 
 

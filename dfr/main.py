@@ -13,19 +13,28 @@ from sqlalchemy.engine import Engine
 
 from dfr import __version__
 from dfr.api.errors import install_error_handlers
-from dfr.api.routes import admin, calls, fleet, health
+from dfr.api.routes import admin, calls, fleet, health, me, stream
 from dfr.audit import AuditMiddleware
+from dfr.console import mount_console
 from dfr.db import make_engine, session_scope, upgrade_schema
 from dfr.fleet import apply_fleet_file, ensure_agency, read_fleet_file
 from dfr.http_limits import RequestLimitsMiddleware
 from dfr.settings import Settings, load_settings
+from telemetry import Hub
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 DEFAULT_AGENCY_ID = "default"
 
 #: Every API router, mounted under API_PREFIX (the route-table auth test walks this list).
-ROUTERS: list[APIRouter] = [health.router, fleet.router, calls.router, admin.router]
+ROUTERS: list[APIRouter] = [
+    health.router,
+    fleet.router,
+    calls.router,
+    admin.router,
+    me.router,
+    stream.router,
+]
 
 #: Long-lived parts of the service (link manager, outbox delivery, telemetry hub ...): each is a
 #: factory returning an async context manager entered at startup and left at shutdown, in order.
@@ -56,6 +65,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stack.enter_async_context(component(app))
         log.info("dfr %s ready", __version__)
         yield
+        app.state.hub.close()  # ends every stream client before the components stop
     app.state.engine.dispose()
 
 
@@ -74,9 +84,11 @@ def create_app(
     app.state.engine = make_engine(settings.database_url, echo=settings.database.echo)
     app.state.components = list(COMPONENTS if components is None else components)
     app.state.default_agency_id = DEFAULT_AGENCY_ID
+    app.state.hub = Hub(queue_size=settings.telemetry.client_queue_size)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    mount_console(app)
     # Added last = outermost: the audit also records requests the limits refuse.
     app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.cad.max_payload_bytes)
     app.add_middleware(AuditMiddleware)

@@ -83,6 +83,30 @@ class TelemetrySettings(BaseModel):
     client_queue_size: int = Field(default=256, gt=0)
 
 
+class ConsoleSettings(BaseModel):
+    """The web console: base map tiles (none = a plain grid, the map works without tiles)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tile_url: str | None = Field(
+        default=None, description="XYZ tile URL template with {z}, {x} and {y}; none = grid only"
+    )
+    tile_attribution: str = Field(default="", max_length=500)
+    tile_max_zoom: int = Field(default=19, ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _template(self) -> ConsoleSettings:
+        url = self.tile_url
+        if url is not None and (
+            not url.startswith(("http://", "https://", "/"))
+            or not all(p in url for p in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError(
+                "console.tile_url must be an http(s) or /path template with {z} {x} {y}"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting of the service."""
 
@@ -104,6 +128,7 @@ class Settings(BaseSettings):
     cad: CadSettings = CadSettings()
     flight: FlightSettings = FlightSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

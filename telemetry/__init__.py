@@ -1,3 +1,59 @@
 """In-process telemetry bus, WebSocket fan-out, track recording, video relay and recording."""
 
-__all__: list[str] = []
+from telemetry.errors import (
+    InvalidMessageError,
+    SubscriberLimitError,
+    SubscriptionClosedError,
+    TelemetryError,
+    TrackStoreError,
+)
+from telemetry.hub import Hub, HubSubscription, SubscriberStats
+from telemetry.models import (
+    EVENT_TYPES,
+    STATE_TYPES,
+    STREAM_VERSION,
+    DroneFrame,
+    LinkStatus,
+    MessageType,
+    StreamMessage,
+    alert_message,
+    call_message,
+    decision_message,
+    drone_message,
+    flight_message,
+    parse_drone_frame,
+    zone_message,
+)
+from telemetry.tracks import InMemoryTrackStore, TrackRecorder, TrackSample, TrackStore
+from telemetry.ws import BEARER_SUBPROTOCOL, make_router
+
+__all__ = [
+    "BEARER_SUBPROTOCOL",
+    "EVENT_TYPES",
+    "STATE_TYPES",
+    "STREAM_VERSION",
+    "DroneFrame",
+    "Hub",
+    "HubSubscription",
+    "InMemoryTrackStore",
+    "InvalidMessageError",
+    "LinkStatus",
+    "MessageType",
+    "StreamMessage",
+    "SubscriberLimitError",
+    "SubscriberStats",
+    "SubscriptionClosedError",
+    "TelemetryError",
+    "TrackRecorder",
+    "TrackSample",
+    "TrackStore",
+    "TrackStoreError",
+    "alert_message",
+    "call_message",
+    "decision_message",
+    "drone_message",
+    "flight_message",
+    "make_router",
+    "parse_drone_frame",
+    "zone_message",
+]

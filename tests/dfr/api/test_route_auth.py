@@ -9,8 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
-from dfr.auth import PUBLIC_PATHS
+from dfr.auth import PUBLIC_PATHS, WS_FORBIDDEN, WS_UNAUTHENTICATED
 from dfr.main import API_PREFIX, ROUTERS
 from dfr.models import Role
 from tests.dfr.conftest import TokenFactory
@@ -52,6 +53,48 @@ def test_the_walked_table_covers_every_route_in_the_openapi_description(app: Fas
     assert described <= walked, f"routes outside ROUTERS: {described - walked}"
 
 
+#: Routes meant for every role (still refused without a token): who am I.
+EVERY_ROLE_ROUTES = frozenset({("GET", API_PREFIX + "/me")})
+
+
+def _ws_routes() -> list[tuple[str, frozenset[Role] | None]]:
+    return [
+        (API_PREFIX + route.path, _declared_roles(route.dependant))
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIWebSocketRoute)
+    ]
+
+
+def _ws_close_code(client: TestClient, path: str, **kwargs: Any) -> int | None:
+    try:
+        with client.websocket_connect(path, **kwargs) as ws:
+            ws.receive_text()
+    except WebSocketDisconnect as exc:
+        return exc.code
+    return None
+
+
+def test_every_websocket_route_closes_4401_without_a_token(client: TestClient) -> None:
+    assert _ws_routes(), "the stream is a WebSocket route"
+    for path, _ in _ws_routes():
+        assert _ws_close_code(client, _concrete(path)) == WS_UNAUTHENTICATED, path
+        assert _ws_close_code(client, _concrete(path) + "?token=dfr_nope") == WS_UNAUTHENTICATED
+
+
+def test_every_websocket_route_closes_4403_for_a_role_it_does_not_admit(
+    client: TestClient, auth: TokenFactory
+) -> None:
+    for path, roles in _ws_routes():
+        assert roles is not None, path
+        wrong = sorted(set(Role) - roles)
+        assert wrong, f"WS {path} admits every role; declare a narrower set"
+        token = auth(wrong[0])["Authorization"].removeprefix("Bearer ")
+        assert _ws_close_code(client, _concrete(path) + f"?token={token}") == WS_FORBIDDEN
+        code = _ws_close_code(client, _concrete(path), subprotocols=["bearer", token])
+        assert code == WS_FORBIDDEN, path
+
+
 def test_every_route_is_public_by_list_or_declares_roles(app: FastAPI) -> None:
     undeclared = [
         f"{m} {p}" for m, p, roles in _api_routes(app) if roles is None and p not in PUBLIC_PATHS
@@ -77,7 +120,7 @@ def test_every_route_refuses_a_role_it_does_not_admit(
 ) -> None:
     checked = 0
     for method, path, roles in _api_routes(app):
-        if roles is None:
+        if roles is None or (method, path) in EVERY_ROLE_ROUTES:
             continue
         wrong = sorted(set(Role) - roles)
         assert wrong, f"{method} {path} admits every role; declare a narrower set"

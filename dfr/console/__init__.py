@@ -1,0 +1,44 @@
+"""The web console: a static single-page app served at `/` and `/console/...` (public shell only).
+
+Leaflet comes from npm: `scripts/setup.sh` runs `npm ci` and copies `node_modules/leaflet/dist` to
+`dfr/console/static/vendor/leaflet`; a checkout where only `npm ci` ran is served from node_modules.
+Every piece of data the console shows needs the token the user logs in with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC_DIR = Path(__file__).parent / "static"
+VENDOR_LEAFLET_DIR = STATIC_DIR / "vendor" / "leaflet"
+_NODE_LEAFLET_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "leaflet" / "dist"
+#: Paths served without a token (the static shell).
+CONSOLE_PUBLIC_PATHS = frozenset({"/", "/console/", "/console/index.html"})
+
+
+def leaflet_dir() -> Path | None:
+    """Where Leaflet's built files are, or None when the setup has not installed them."""
+    for candidate in (VENDOR_LEAFLET_DIR, _NODE_LEAFLET_DIR):
+        if (candidate / "leaflet.js").is_file():
+            return candidate
+    return None
+
+
+def mount_console(app: FastAPI) -> None:
+    """Serve the console: `/` is its page, `/console/...` its files."""
+
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    leaflet = leaflet_dir()
+    if leaflet is not None and leaflet != VENDOR_LEAFLET_DIR:
+        app.mount("/console/vendor/leaflet", StaticFiles(directory=leaflet), name="leaflet")
+    app.mount("/console", StaticFiles(directory=STATIC_DIR, html=True), name="console")
+
+
+__all__ = ["CONSOLE_PUBLIC_PATHS", "STATIC_DIR", "leaflet_dir", "mount_console"]
