@@ -12,14 +12,18 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
 
 from dfr import __version__
+from dfr.airspace import AirspaceService, read_zone_source
 from dfr.api.errors import install_error_handlers
-from dfr.api.routes import admin, calls, fleet, health, me, stream
+from dfr.api.routes import admin, cad, calls, fleet, flights, health, me, stream, video, zones
 from dfr.audit import AuditMiddleware
 from dfr.console import mount_console
 from dfr.db import make_engine, session_scope, upgrade_schema
 from dfr.fleet import apply_fleet_file, ensure_agency, read_fleet_file
 from dfr.http_limits import RequestLimitsMiddleware
+from dfr.outbox import cad_component
+from dfr.runtime import flight_component
 from dfr.settings import Settings, load_settings
+from dfr.video_service import video_component
 from telemetry import Hub
 
 log = logging.getLogger(__name__)
@@ -34,32 +38,50 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     me.router,
     stream.router,
+    cad.router,
+    zones.router,
+    flights.router,
+    video.router,
 ]
 
 #: Long-lived parts of the service (link manager, outbox delivery, telemetry hub ...): each is a
 #: factory returning an async context manager entered at startup and left at shutdown, in order.
 Component = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-COMPONENTS: list[Component] = []
+COMPONENTS: list[Component] = [flight_component, cad_component, video_component]
 
 
-def bootstrap_database(engine: Engine, url: str, fleet_file: Path | None) -> str:
-    """Apply migrations and the fleet file; returns the default agency id."""
+def bootstrap_database(
+    engine: Engine, url: str, fleet_file: Path | None
+) -> tuple[str, list[bytes]]:
+    """Apply migrations and the fleet file; returns the default agency id and its zone documents."""
     upgrade_schema(url)
     with session_scope(engine) as session:
         if fleet_file is not None:
             fleet = read_fleet_file(fleet_file)
             apply_fleet_file(session, fleet)
-            return fleet.agency.id
+            documents = [read_zone_source(z, fleet_file.parent) for z in fleet.zones]
+            return fleet.agency.id, documents
         ensure_agency(session, DEFAULT_AGENCY_ID, "Default agency")
-        return DEFAULT_AGENCY_ID
+        return DEFAULT_AGENCY_ID, []
+
+
+def bootstrap_airspace(service: AirspaceService, documents: list[bytes]) -> None:
+    """Load stored zones, then (re)import the fleet file's zone documents by id."""
+    service.load()
+    for document in documents:
+        service.import_document(document, None)
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.default_agency_id = await asyncio.to_thread(
+    app.state.default_agency_id, zone_documents = await asyncio.to_thread(
         bootstrap_database, app.state.engine, settings.database_url, settings.fleet_file
     )
+    app.state.airspace = AirspaceService(
+        app.state.engine, app.state.default_agency_id, settings.flight.max_alt_agl_m
+    )
+    await asyncio.to_thread(bootstrap_airspace, app.state.airspace, zone_documents)
     async with AsyncExitStack() as stack:
         for component in app.state.components:
             await stack.enter_async_context(component(app))
@@ -85,6 +107,9 @@ def create_app(
     app.state.components = list(COMPONENTS if components is None else components)
     app.state.default_agency_id = DEFAULT_AGENCY_ID
     app.state.hub = Hub(queue_size=settings.telemetry.client_queue_size)
+    app.state.flight_hooks = []  # transition hooks added by dispatch and CAD components
+    app.state.flights = None
+    app.state.fleet = None
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -11,6 +11,7 @@ from dfr.auth import STAFF_ROLES, Principal, require_roles
 from dfr.deps import SessionDep
 from dfr.errors import NotFoundError
 from dfr.models import Call, CallLifecycle, CallPublic, CallsPublic
+from dfr.outbox import CallDetailPublic, call_detail
 
 router = APIRouter(tags=["calls"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
@@ -35,10 +36,10 @@ def list_calls(
     return CallsPublic(data=[CallPublic.model_validate(c) for c in rows], count=int(total))
 
 
-@router.get("/calls/{call_id}", response_model=CallPublic)
-def get_call(call_id: int, session: SessionDep, _: Reader) -> CallPublic:
-    """One call."""
+@router.get("/calls/{call_id}", response_model=CallDetailPublic)
+def get_call(call_id: int, session: SessionDep, _: Reader) -> CallDetailPublic:
+    """One call with its notes and each outbound CAD item's delivery state."""
     call = session.get(Call, call_id)
     if call is None:
         raise NotFoundError("call", call_id)
-    return CallPublic.model_validate(call)
+    return call_detail(session, call)

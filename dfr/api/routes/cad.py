@@ -1,0 +1,160 @@
+"""CAD in (calls and call updates, EIDO or plain JSON) and people's notes and cancellations out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
+
+from cad_bridge import CadInputError, CallTypeMapper, PlainCall, parse_call
+from dfr.auth import Principal, require_roles
+from dfr.cad_ingest import store_call
+from dfr.db import session_scope
+from dfr.deps import DefaultAgencyDep, EngineDep, SettingsDep
+from dfr.errors import InvalidInputError
+from dfr.models import Role
+from dfr.outbox import add_note, cancel_call, notify_delivery
+
+router = APIRouter(tags=["cad"])
+CadCaller = Annotated[Principal, Depends(require_roles(Role.CAD))]
+NoteWriter = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.PILOT, Role.ANALYST))]
+Dispatcher = Annotated[Principal, Depends(require_roles(Role.DISPATCHER))]
+
+
+class CallAccepted(BaseModel):
+    """The call DFR holds for the posted incident."""
+
+    id: int
+    cad_incident_id: str
+    created: bool
+    changed: bool
+
+
+class NoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class CancelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class OutboundQueued(BaseModel):
+    """An outbound item was written; its delivery shows on GET /calls/{id}."""
+
+    call_id: int
+    event_id: str
+    note_id: int | None = None
+
+
+_EIDO_EXAMPLE = {"eidoVersion": "1.0", "$id": "urn:emergency:uid:incidentid:...", "...": "..."}
+
+
+@router.post(
+    "/cad/incidents",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CallAccepted,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            PlainCall.model_json_schema(),
+                            {"type": "object", "description": "NENA EIDO 1.0 (NENA-STA-021.1b)"},
+                        ]
+                    }
+                },
+                "application/emergency.eido+json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def post_incident(
+    request: Request,
+    _: CadCaller,
+    engine: EngineDep,
+    settings: SettingsDep,
+    default_agency: DefaultAgencyDep,
+) -> CallAccepted:
+    """A call or call update from CAD, as NENA EIDO JSON or the plain JSON form.
+
+    Idempotent by (agency, cad_incident_id): a re-post updates priority, location, notes and
+    status; an identical re-post changes nothing.
+    """
+    body = await request.body()
+    mapper: CallTypeMapper = (
+        getattr(request.app.state, "call_type_mapper", None) or CallTypeMapper()
+    )
+    try:
+        call = parse_call(
+            body,
+            default_agency=default_agency,
+            mapper=mapper,
+            content_type=request.headers.get("content-type", ""),
+            max_bytes=settings.cad.max_payload_bytes,
+        )
+    except CadInputError as exc:
+        raise InvalidInputError(exc.reason, field=exc.field) from exc
+    result = await asyncio.to_thread(store_call, engine, call)
+    request.state.audit_detail = f"call {result.call_id} {call.cad_incident_id} " + (
+        "created" if result.created else "updated" if result.changed else "unchanged"
+    )
+    return CallAccepted(
+        id=result.call_id,
+        cad_incident_id=call.cad_incident_id,
+        created=result.created,
+        changed=result.changed,
+    )
+
+
+def _note(engine: Engine, call_id: int, author: str, text: str) -> OutboundQueued:
+    with session_scope(engine) as session:
+        note, item = add_note(session, call_id, author=author, text=text)
+        return OutboundQueued(call_id=call_id, event_id=item.event_id, note_id=note.id)
+
+
+def _cancel(engine: Engine, call_id: int, author: str, reason: str) -> OutboundQueued:
+    with session_scope(engine) as session:
+        item = cancel_call(session, call_id, author=author, reason=reason)
+        return OutboundQueued(call_id=call_id, event_id=item.event_id)
+
+
+@router.post(
+    "/calls/{call_id}/notes", status_code=status.HTTP_201_CREATED, response_model=OutboundQueued
+)
+async def post_note(
+    call_id: int,
+    note: Annotated[NoteCreate, Body()],
+    request: Request,
+    principal: NoteWriter,
+    engine: EngineDep,
+) -> OutboundQueued:
+    """Add a note to the call; it is delivered to CAD through the outbox."""
+    queued = await asyncio.to_thread(_note, engine, call_id, principal.name, note.text)
+    notify_delivery(request.app)
+    return queued
+
+
+@router.post(
+    "/calls/{call_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=OutboundQueued
+)
+async def post_cancel(
+    call_id: int,
+    cancel: Annotated[CancelCreate, Body()],
+    request: Request,
+    principal: Dispatcher,
+    engine: EngineDep,
+) -> OutboundQueued:
+    """Cancel the call (no emergency found); CAD gets disposition 10 Event Cancelled."""
+    queued = await asyncio.to_thread(_cancel, engine, call_id, principal.name, cancel.reason)
+    request.state.audit_detail = f"cancel call {call_id}: {cancel.reason[:200]}"
+    notify_delivery(request.app)
+    return queued
