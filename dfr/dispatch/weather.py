@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -22,6 +23,7 @@ from dfr.dispatch.facts import WeatherFacts
 logger = logging.getLogger(__name__)
 
 _CEILING_COVERS = frozenset({"BKN", "OVC", "VV"})
+_TIME_GROUP = re.compile(r"\b(\d{2})\d{4}Z\b")
 
 
 @runtime_checkable
@@ -55,14 +57,16 @@ def parse_metar(report: str, now: datetime) -> WeatherFacts:
     if now.tzinfo is None:
         raise MetarParseError(report, "now must carry a time zone")
     now_utc = now.astimezone(UTC)
-    parsed = _decode(text, now_utc.month, now_utc.year)
+    month, year = now_utc.month, now_utc.year
+    stamp = _TIME_GROUP.search(text)
+    if stamp is not None and int(stamp.group(1)) > now_utc.day:
+        # A day after today's is a report from late last month (it may not exist in this month).
+        previous = now_utc.replace(day=1) - timedelta(days=1)
+        month, year = previous.month, previous.year
+    parsed = _decode(text, month, year)
     if parsed.time is None:
         raise MetarParseError(report, "no observation time (ddhhmmZ) group")
     observed = parsed.time.replace(tzinfo=UTC)
-    if observed > now_utc + timedelta(hours=1):  # stamped late last month
-        previous = now_utc.replace(day=1) - timedelta(days=1)
-        parsed = _decode(text, previous.month, previous.year)
-        observed = parsed.time.replace(tzinfo=UTC)
     if parsed.wind_speed is None:
         raise MetarParseError(report, "no wind group")
     station = parsed.station_id or "unknown station"
