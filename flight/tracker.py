@@ -75,6 +75,7 @@ class FlightTracker:
         on_scene_radius_m: float = 150.0,
         failsafe_text_window_s: float = 10.0,
         command_window_s: float = 10.0,
+        link_loss_window_s: float = 60.0,
     ) -> None:
         self.machine = machine
         self._clock = clock
@@ -88,6 +89,8 @@ class FlightTracker:
         self._last: VehicleState | None = None
         self._was_airborne = machine.phase in _AIRBORNE
         self._prev_mode: FlightMode | None = None
+        self._link_lost_at: float | None = None
+        self._link_loss_window_s = link_loss_window_s
 
     @property
     def phase(self) -> FlightPhase:
@@ -105,12 +108,16 @@ class FlightTracker:
         return t is not None and self._clock.monotonic() - t <= self._command_window_s
 
     def _recent_cause(self) -> tuple[FailsafeCause, str] | None:
-        if self._last_cause is None:
-            return None
-        t, cause, text = self._last_cause
-        if self._clock.monotonic() - t > self._text_window_s:
-            return None
-        return cause, text
+        now = self._clock.monotonic()
+        if self._last_cause is not None:
+            t, cause, text = self._last_cause
+            if now - t <= self._text_window_s:
+                return cause, text
+        # The vehicle's own failsafe texts are sent while the link is down and never reach us:
+        # an uncommanded RTL/Land/Hold soon after a link loss is the data-link-loss failsafe.
+        if self._link_lost_at is not None and now - self._link_lost_at <= self._link_loss_window_s:
+            return FailsafeCause.LINK_LOSS, "data link was lost"
+        return None
 
     # ------------------------------------------------------------------ operator steps
 
@@ -164,6 +171,7 @@ class FlightTracker:
         if phase in (_P.PLANNED, _P.COMPLETED, _P.ABORTED):
             return None
         if s.link == LinkState.LOST:
+            self._link_lost_at = self._clock.monotonic()
             if phase != _P.LINK_LOST:
                 return self._go(_P.LINK_LOST, s, "no heartbeat from the vehicle")
             return None
@@ -241,6 +249,7 @@ class FlightTracker:
     def _after_link_back(self, s: VehicleState) -> FlightTransition | None:
         """The link is back: the phase follows what the vehicle did meanwhile."""
         before = self.machine.phase_before_link_loss
+        self._prev_mode = s.mode  # the mode found on return is judged here, not again below
         if not s.in_air and s.landed_state == LandedState.ON_GROUND:
             if self._was_airborne:
                 return self._go(_P.LANDED, s, "link back: vehicle on ground")

@@ -171,3 +171,34 @@ def test_failsafe_cause_patterns_and_mission_match() -> None:
     a = [MissionItem(command=MavCmd.NAV_WAYPOINT, x=1, y=2, z=3.0)]
     assert missions_match(a, list(a))
     assert not missions_match(a, [MissionItem(command=MavCmd.NAV_WAYPOINT, x=1, y=2, z=4.0)])
+
+
+def test_link_back_in_failsafe_hold_then_rtl_is_link_loss_failsafe() -> None:
+    c = ManualClock()
+    tr = tracker(c, P.ON_SCENE)
+    tr.observe(st(c, armed=True, mode=FlightMode.ORBIT, landed_state=LandedState.IN_AIR))
+    tr.observe(
+        st(
+            c,
+            armed=True,
+            mode=FlightMode.ORBIT,
+            landed_state=LandedState.IN_AIR,
+            link=LinkState.LOST,
+            available=False,
+        )
+    )
+    c.advance(12)
+    out = tr.observe(st(c, armed=True, mode=FlightMode.HOLD, landed_state=LandedState.IN_AIR))
+    assert [t.to_phase for t in out] == [P.ON_SCENE]
+    c.advance(5)
+    out = tr.observe(st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR))
+    assert [t.to_phase for t in out] == [P.FAILSAFE, P.RETURNING]
+    assert out[0].cause == FailsafeCause.LINK_LOSS
+
+
+def test_planned_rtl_after_scene_is_returning_without_failsafe() -> None:
+    c = ManualClock()
+    tr = tracker(c, P.ON_SCENE)
+    tr.observe(st(c, armed=True, mode=FlightMode.MISSION, landed_state=LandedState.IN_AIR))
+    out = tr.observe(st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR))
+    assert [t.to_phase for t in out] == [P.RETURNING]
