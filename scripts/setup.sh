@@ -14,3 +14,12 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 if [ -x scripts/setup-system.sh ]; then bash scripts/setup-system.sh; fi
+# The console's browser libraries (Leaflet) from npm, copied where the service serves them: no CDN.
+if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then
+  if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json .venv/.npm-lock; then
+    npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json .venv/.npm-lock
+  fi
+  mkdir -p dfr/console/static/vendor/leaflet && cp -r node_modules/leaflet/dist/. dfr/console/static/vendor/leaflet/
+else
+  echo "setup: npm is missing; the console's map needs it (apt-get install -y npm)" >&2
+fi

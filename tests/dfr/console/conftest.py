@@ -1,0 +1,123 @@
+"""A real service (uvicorn on a free loopback port, in a thread) and a headless Chromium page."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from dfr.auth import create_token
+from dfr.console import leaflet_dir
+from dfr.db import session_scope
+from dfr.fleet import DEMO_FLEET_FILE
+from dfr.main import create_app
+from dfr.models import Role
+from dfr.settings import Settings
+from telemetry import Hub, StreamMessage
+from tests.conftest import free_tcp_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
+
+
+@dataclass
+class LiveService:
+    """The running service: its URL, app, event loop, and helpers acting on it."""
+
+    base_url: str
+    app: FastAPI
+    loop: asyncio.AbstractEventLoop
+
+    def token(self, role: Role) -> str:
+        with session_scope(self.app.state.engine) as session:
+            _, secret = create_token(session, f"browser-{role.value}-{time.monotonic_ns()}", role)
+        return secret
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        """Call `fn` on the service's event loop (the hub is not thread-safe) and return its result."""
+
+        async def call() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=30)
+
+    def publish(self, message: StreamMessage) -> None:
+        hub: Hub = self.app.state.hub
+        self.run(lambda: hub.publish(message))
+
+    def http(self, role: Role) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.token(role)}"},
+            timeout=30,
+        )
+
+
+@pytest.fixture
+def live_service(tmp_path: Path) -> Iterator[LiveService]:
+    if leaflet_dir() is None:
+        pytest.fail("Leaflet is not installed: run scripts/setup.sh (npm ci)")
+    loop_box: list[asyncio.AbstractEventLoop] = []
+
+    def record_loop(_: FastAPI) -> Any:
+        @asynccontextmanager
+        async def component() -> AsyncIterator[None]:
+            loop_box.append(asyncio.get_running_loop())
+            yield
+
+        return component()
+
+    settings = Settings(mode="test", data_dir=tmp_path / "data", fleet_file=DEMO_FLEET_FILE)
+    app = create_app(settings, components=[record_loop])
+    port = free_tcp_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="dfr-console-service", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the service did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=loop_box[0])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium is missing: run scripts/setup-system.sh as root")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            browser.close()
