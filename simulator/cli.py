@@ -44,6 +44,11 @@ def _cad(ctx: typer.Context) -> None:
     cad_app(args=ctx.args, prog_name="dfr-sim cad")
 
 
+from simulator.scenarios.cli import app as _scenario_app  # noqa: E402 - light: typer only
+
+app.add_typer(_scenario_app, name="scenario")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,217 @@
+"""Run a plan: for each scenario start its resources, play it, clean up, collect evidence, stop all."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from simulator.scenarios.config import RunPlan, ScenarioEntry, required_resources, wiring_for
+from simulator.scenarios.errors import (
+    ConfigurationError,
+    ResourceError,
+    ScenarioCannotContinueError,
+    ScenarioNotImplementedError,
+    TestRunCannotContinueError,
+    VehicleUnreachableError,
+)
+from simulator.scenarios.framework import CleanupPhase, Scenario
+from simulator.scenarios.record import (
+    CaseRecord,
+    RunRecord,
+    ScenarioOutcome,
+    ScenarioRecord,
+    StepRecord,
+)
+from simulator.scenarios.resources import (
+    Resource,
+    RunContext,
+    build_resource,
+    clean_work_dir,
+)
+
+log = logging.getLogger(__name__)
+
+CLEANUP_TIMEOUT_S = 120.0
+
+
+class RunListener(Protocol):
+    """Progress callbacks (the CLI shows them with rich)."""
+
+    def scenario_started(self, index: int, total: int, entry: ScenarioEntry) -> None:
+        """A scenario is about to start its resources."""
+
+    def scenario_finished(self, index: int, total: int, record: ScenarioRecord) -> None:
+        """A scenario ended (any outcome)."""
+
+
+class SilentListener:
+    """No progress output."""
+
+    def scenario_started(self, index: int, total: int, entry: ScenarioEntry) -> None:
+        """Ignore."""
+
+    def scenario_finished(self, index: int, total: int, record: ScenarioRecord) -> None:
+        """Ignore."""
+
+
+async def run_plan(
+    plan: RunPlan,
+    *,
+    speedup: float | None = None,
+    vehicle_urls: Sequence[str] = (),
+    listener: RunListener | None = None,
+    work_dir: Path | None = None,
+    keep_work_dir: bool = False,
+) -> RunRecord:
+    """Run every scenario of the plan in order; resources never outlive their scenario."""
+    listener = listener or SilentListener()
+    own_dir = work_dir is None
+    base = Path(tempfile.mkdtemp(prefix="dfr-scenarios-")) if work_dir is None else work_dir
+    base.mkdir(parents=True, exist_ok=True)
+    effective_speedup = speedup if speedup is not None else plan.speedup
+    run = RunRecord(
+        name=plan.name,
+        config_path=str(plan.path) if plan.path else None,
+        started_at=datetime.now(UTC),
+        speedup=effective_speedup,
+        vehicles=list(vehicle_urls),
+    )
+    t0 = time.monotonic()
+    try:
+        total = len(plan.scenarios)
+        for index, entry in enumerate(plan.scenarios):
+            listener.scenario_started(index, total, entry)
+            context = RunContext(
+                work_dir=base / f"{index:02d}-{entry.scenario_type.__name__}",
+                speedup=effective_speedup,
+                vehicle_urls=tuple(vehicle_urls),
+            )
+            context.work_dir.mkdir(parents=True, exist_ok=True)
+            record, abort = await run_entry(plan, entry, context)
+            run.scenarios.append(record)
+            listener.scenario_finished(index, total, record)
+            if abort is not None:
+                run.abort_kind, run.aborted = abort
+                break
+    finally:
+        run.duration_s = round(time.monotonic() - t0, 3)
+        if own_dir and not keep_work_dir:
+            clean_work_dir(base)
+    return run
+
+
+def _record_without_run(
+    entry: ScenarioEntry, outcome: ScenarioOutcome, error: str
+) -> ScenarioRecord:
+    """A record for a scenario that could not even be constructed."""
+    scenario_type = entry.scenario_type
+    doc = scenario_type.documentation()
+    record = ScenarioRecord(
+        scenario_type=scenario_type.type_name(),
+        title=doc.title,
+        doc_path=str(doc.path),
+        narrative=doc.source,
+        started_at=datetime.now(UTC),
+        outcome=outcome,
+        error=error,
+    )
+    for case in doc.cases:
+        record.cases.append(
+            CaseRecord(name=case.name, steps=[StepRecord(name=s.name) for s in case.steps])
+        )
+    return record
+
+
+async def run_entry(
+    plan: RunPlan, entry: ScenarioEntry, context: RunContext
+) -> tuple[ScenarioRecord, tuple[str, str] | None]:
+    """Run one scenario; returns its record and, when the whole run must stop, (kind, why)."""
+    started: list[Resource] = []
+    t0 = time.monotonic()
+    scenario: Scenario | None = None
+    abort: tuple[str, str] | None = None
+    try:
+        try:
+            resources: dict[str, Resource] = {}
+            for name in required_resources(plan, entry):
+                decl = plan.resources[name]
+                try:
+                    resource = build_resource(name, decl.type_name, decl.specification, context)
+                except ConfigurationError as exc:
+                    raise ConfigurationError(f"{decl.where}: {exc}") from None
+                await resource.start(resources)
+                started.append(resource)
+                resources[name] = resource
+            kwargs = {param: resources[name] for param, name in wiring_for(entry).items()}
+            scenario = entry.scenario_type(**kwargs)
+        except (ResourceError, ConfigurationError) as exc:
+            # Every later scenario would meet the same broken resource: stop the run.
+            record = _record_without_run(entry, ScenarioOutcome.ERROR, f"{exc}")
+            bad_input = isinstance(exc, ConfigurationError | VehicleUnreachableError)
+            return record, ("bad_input" if bad_input else "resource", str(exc))
+        except Exception as exc:
+            record = _record_without_run(entry, ScenarioOutcome.ERROR, _describe(exc))
+            return record, None
+        abort = await _play(scenario, entry.timeout_s)
+        for resource in started:
+            try:
+                resource.contribute(scenario.record)
+            except Exception as exc:  # evidence is best effort; the checks already decided
+                log.warning("resource %s could not add evidence: %s", resource.name, exc)
+        return scenario.record, abort
+    finally:
+        for resource in reversed(started):
+            try:
+                await asyncio.shield(resource.stop())
+            except Exception as exc:
+                log.error("stopping resource %s failed: %s", resource.name, exc)
+        if scenario is not None:
+            scenario.record.duration_s = round(time.monotonic() - t0, 3)
+
+
+async def _play(scenario: Scenario, timeout_s: float) -> tuple[str, str] | None:
+    record = scenario.record
+    abort: tuple[str, str] | None = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            await scenario.run()
+    except ScenarioCannotContinueError as exc:
+        log.info("scenario stopped: %s", exc)
+    except TestRunCannotContinueError as exc:
+        abort = ("critical", f"{scenario.type_name()}: {exc}")
+    except ScenarioNotImplementedError as exc:
+        record.outcome = ScenarioOutcome.NOT_IMPLEMENTED
+        record.error = str(exc)
+    except TimeoutError:
+        record.outcome = ScenarioOutcome.ERROR
+        record.error = f"the scenario did not finish within its {timeout_s:.0f} s time limit"
+    except Exception as exc:
+        record.outcome = ScenarioOutcome.ERROR
+        record.error = _describe(exc)
+    scenario.end_test_case()
+    try:
+        with CleanupPhase(scenario):
+            async with asyncio.timeout(CLEANUP_TIMEOUT_S):
+                await scenario.cleanup()
+    except (ScenarioCannotContinueError, TestRunCannotContinueError) as exc:
+        log.info("cleanup check failed: %s", exc)
+    except Exception as exc:
+        if record.outcome is ScenarioOutcome.PASSED:
+            record.outcome = ScenarioOutcome.ERROR
+        record.error = (record.error + "\n" if record.error else "") + f"cleanup: {_describe(exc)}"
+    if record.outcome is ScenarioOutcome.PASSED and record.failed_checks():
+        record.outcome = ScenarioOutcome.FAILED
+    return abort
+
+
+def _describe(exc: BaseException) -> str:
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    location = f" (at {where[0].filename}:{where[0].lineno})" if where else ""
+    return f"{type(exc).__name__}: {exc}{location}"

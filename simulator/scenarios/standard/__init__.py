@@ -1,0 +1,1 @@
+"""The standard scenario suite: one `<name>.py` + `<name>.md` per scenario."""
