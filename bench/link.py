@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import statistics
@@ -148,6 +149,7 @@ class _GenDrone(asyncio.DatagramProtocol):
 
     def send(self, msg: Any) -> None:
         self.transport.sendto(msg.pack(self.mav), self.dest)
+        self.mav.seq = (self.mav.seq + 1) % 256
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         for msg in self.rx.parse_buffer(data) or []:
@@ -226,7 +228,8 @@ async def generate(n: int, base_port: int, profile: str, duration_s: float) -> N
     drones = []
     for i in range(n):
         _, proto = await loop.create_datagram_endpoint(
-            lambda i=i: _GenDrone(i, ("127.0.0.1", base_port + i)), local_addr=("127.0.0.1", 0)
+            functools.partial(_GenDrone, i, ("127.0.0.1", base_port + i)),
+            local_addr=("127.0.0.1", 0),
         )
         drones.append(proto)
     streams = PROFILES[profile]

@@ -29,7 +29,7 @@ import math
 import struct
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -521,6 +521,9 @@ class MavlinkVehicleLink:
         if transport is None:
             return
         data = msg.pack(self._mav)
+        # pack() does not advance the sequence number (MAVLink.send() would); the vehicle counts
+        # its received-packet loss from it.
+        self._mav.seq = (self._mav.seq + 1) % 256
         scheme = self._endpoint.scheme
         if scheme == "tcp":
             transport.write(data)  # type: ignore[attr-defined]
@@ -874,7 +877,7 @@ class MavlinkVehicleLink:
                 q.get_nowait()
             q.put_nowait(event)
 
-    async def states(self) -> AsyncIterator[VehicleState]:
+    async def states(self) -> AsyncGenerator[VehicleState, None]:
         """Stream of state snapshots (latest-value: a slow reader skips, never lags)."""
         mb = _Mailbox()
         self._mailboxes.add(mb)
@@ -892,7 +895,7 @@ class MavlinkVehicleLink:
         finally:
             self._mailboxes.discard(mb)
 
-    async def events(self) -> AsyncIterator[VehicleEvent]:
+    async def events(self) -> AsyncGenerator[VehicleEvent, None]:
         """Stream of this vehicle's events (bounded; a stalled reader drops the oldest)."""
         q: asyncio.Queue[VehicleEvent] = asyncio.Queue(maxsize=1000)
         self._event_queues.add(q)

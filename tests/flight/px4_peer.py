@@ -101,6 +101,7 @@ class Px4Peer:
     def send(self, msg: Any) -> None:
         if self.transport is not None and self.dest is not None:
             self.transport.sendto(msg.pack(self.mav), self.dest)
+            self.mav.seq = (self.mav.seq + 1) % 256
 
     def send_raw(self, data: bytes) -> None:
         if self.transport is not None and self.dest is not None:

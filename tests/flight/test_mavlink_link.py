@@ -456,3 +456,13 @@ async def test_statustext_and_mode_changes_become_events(
     text = next(e for e in got if e.kind == VehicleEventKind.STATUSTEXT)
     assert text.detail == "Failsafe activated: Geofence violated" and text.severity == 2
     assert link.state().mode == FlightMode.RTL
+
+
+async def test_link_advances_its_sequence_number_per_frame(
+    link: MavlinkVehicleLink, peer: Px4Peer
+) -> None:
+    await link.hold()
+    await link.hold()
+    seqs = [m.get_seq() for m in peer.received]
+    assert len(seqs) >= 2
+    assert all((b - a) % 256 == 1 for a, b in zip(seqs, seqs[1:], strict=False))
