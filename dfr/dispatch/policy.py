@@ -14,7 +14,7 @@ from typing import Any
 
 from dfr.dispatch import wording
 from dfr.dispatch.agency_policy import AgencyPolicy
-from dfr.dispatch.daylight import Daylight, daylight_at
+from dfr.dispatch.daylight import daylight_at
 from dfr.dispatch.errors import InvalidFactsError
 from dfr.dispatch.facts import CallFacts, DroneFacts, RouteFacts, WeatherFacts
 from dfr.dispatch.rules import (
@@ -180,7 +180,7 @@ def _evaluate_drone(
     agency: AgencyPolicy,
     now: datetime,
     tz: tzinfo,
-    light_cache: dict[tuple[float, float], Daylight],
+    light_cache: dict[tuple[float, float, str], RuleVerdict],
 ) -> DroneEvaluation:
     dock = drone.dock
     availability = check_availability(drone, call, agency.preemption)
@@ -189,11 +189,12 @@ def _evaluate_drone(
     radius = agency.radius_for(dock.dock_id, dock.response_radius_m)
     in_range = check_distance(dock, distance, radius)
 
-    key = (dock.location.lat_deg, dock.location.lon_deg)
-    light = light_cache.get(key)
-    if light is None:
-        light = light_cache[key] = daylight_at(dock.location, now, tz)
-    daylight = check_daylight(light, agency.night_waiver, dock.name, tz)
+    # Drones sharing a dock share its light: one sun computation and one verdict per dock.
+    key = (dock.location.lat_deg, dock.location.lon_deg, dock.name)
+    daylight = light_cache.get(key)
+    if daylight is None:
+        light = daylight_at(dock.location, now, tz)
+        daylight = light_cache[key] = check_daylight(light, agency.night_waiver, dock.name, tz)
 
     worth = call_ok and availability.passed and in_range.passed
     found = _route_for(routes, drone, worth)
@@ -309,7 +310,7 @@ def evaluate(
     weather_verdict = check_weather(weather, agency.weather, now, tz)
     call_rules = (call_type, weather_verdict)
     call_ok = call_type.passed and weather_verdict.passed
-    light_cache: dict[tuple[float, float], Daylight] = {}
+    light_cache: dict[tuple[float, float, str], RuleVerdict] = {}
     evaluations = tuple(
         _evaluate_drone(d, call, call_ok, routes, agency, now, tz, light_cache) for d in drones
     )
