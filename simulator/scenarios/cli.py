@@ -121,6 +121,7 @@ def run(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if speedup is not None and not (1.0 <= speedup <= 50.0):
         console.print(f"[red]--speedup must be within 1..50, got {speedup:g}[/red]")
         raise typer.Exit(EXIT_BAD_INPUT)

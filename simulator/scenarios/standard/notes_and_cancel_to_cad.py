@@ -1,0 +1,129 @@
+"""Dispatcher notes and cancellation reach CAD (see the .md beside this file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.scenarios.framework import Scenario
+from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.stimuli import event_kind, event_text, make_incident
+
+NOTE_TEXT = "Caller reports two people at the rear door"
+CANCEL_REASON = "No emergency: resident locked out"
+CANCELLED_DISPOSITION = 10
+
+
+class NotesAndCancelToCad(Scenario):
+    """A note then a cancellation, each delivered to CAD once and in order."""
+
+    default_timeout_s = 120.0
+
+    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
+        super().__init__()
+        self.service = service
+        self.cad = cad
+        self.fleet = fleet
+        self.call_id: int | None = None
+
+    async def run(self) -> None:
+        dock = self.fleet.fleet.docks[0]
+        incident = make_incident(dock.lat + 0.009, dock.lon)
+        self.record_point(f"call {incident.incident_id}", "call", incident.lat, incident.lon)
+        dispatcher = self.service.client("dispatcher")
+
+        self.begin_test_case("Call intake")
+        self.begin_test_step("Post call")
+        self.record_event("call_posted", "CAD posted the call", incident.incident_id)
+        with self.check("Call accepted", [incident.incident_id]) as check:
+            response = await self.cad.post_call(self.service, incident)
+            if response.status_code != 202:
+                check.record_failed(
+                    f"POST /api/v1/cad/incidents answered {response.status_code}",
+                    response.text[:500],
+                )
+            else:
+                self.call_id = int(response.json()["id"])
+
+        self.begin_test_step("List call")
+        with self.check("Call listed", [incident.incident_id]) as check:
+
+            async def listed() -> bool:
+                r = await dispatcher.get(f"/calls/{self.call_id}")
+                return r.status_code == 200 and r.json()["cad_incident_id"] == incident.incident_id
+
+            if not await self.wait_until(listed, 5.0, "the call to be listed"):
+                check.record_failed(f"call {self.call_id} is not listed with its CAD incident id")
+            else:
+                self.record_event("call_listed", "Call listed", latency_from="call_posted")
+
+        self.begin_test_case("Dispatcher writes to CAD")
+        self.begin_test_step("Add note")
+        with self.check("Note delivered", [incident.incident_id]) as check:
+            r = await dispatcher.post(f"/calls/{self.call_id}/notes", json={"text": NOTE_TEXT})
+            self.record_event("note_posted", "Dispatcher added a note", NOTE_TEXT)
+            if r.status_code != 201:
+                check.record_failed(f"POST notes answered {r.status_code}", r.text[:500])
+            elif not await self.wait_until(
+                lambda: self._has(incident.incident_id, "note", NOTE_TEXT), 20.0, "the note at CAD"
+            ):
+                check.record_failed("CAD did not receive the note within 20 s")
+            else:
+                self.record_event(
+                    "note_at_cad", "CAD received the note", latency_from="note_posted"
+                )
+
+        self.begin_test_step("Cancel call")
+        with self.check("Cancellation delivered", [incident.incident_id]) as check:
+            r = await dispatcher.post(
+                f"/calls/{self.call_id}/cancel", json={"reason": CANCEL_REASON}
+            )
+            self.record_event("cancel_posted", "Dispatcher cancelled the call", CANCEL_REASON)
+            if r.status_code != 202:
+                check.record_failed(f"POST cancel answered {r.status_code}", r.text[:500])
+            elif not await self.wait_until(
+                lambda: self._has(incident.incident_id, "cancel"), 20.0, "the cancellation at CAD"
+            ):
+                check.record_failed("CAD did not receive the cancellation within 20 s")
+            else:
+                self.record_event(
+                    "cancel_at_cad", "CAD received the cancellation", latency_from="cancel_posted"
+                )
+                cancel = next(
+                    e
+                    for e in await self.cad.received(incident.incident_id)
+                    if event_kind(e) == "cancel"
+                )
+                code = (cancel["body"].get("disposition") or {}).get("code")
+                if code is not None and int(code) != CANCELLED_DISPOSITION:
+                    check.record_failed(f"cancellation disposition is {code}, expected 10")
+        with self.check("Notes in order", [incident.incident_id]) as check:
+            received = await self.cad.received(incident.incident_id)
+            kinds = [event_kind(e) for e in received if event_kind(e) in ("note", "cancel")]
+            notes = [e for e in received if event_text(e) == NOTE_TEXT]
+            if len(notes) != 1 or kinds.count("cancel") != 1:
+                check.record_failed(
+                    f"expected the note and the cancellation once each, CAD has {kinds}"
+                )
+            elif [event_kind(e) for e in received].index("cancel") < received.index(notes[0]):
+                check.record_failed(f"CAD received the cancellation before the note: {kinds}")
+        with self.check("Call shows cancelled", [incident.incident_id]) as check:
+            r = await dispatcher.get(f"/calls/{self.call_id}")
+            lifecycle = r.json().get("lifecycle") if r.status_code == 200 else None
+            if lifecycle != "cancelled":
+                check.record_failed(f"the call's lifecycle is {lifecycle!r}, expected 'cancelled'")
+
+    async def _has(self, incident_id: str, kind: str, text: str | None = None) -> bool:
+        received: list[dict[str, Any]] = await self.cad.received(incident_id)
+        return any(
+            event_kind(e) == kind and (text is None or event_text(e) == text) for e in received
+        )
+
+    async def cleanup(self) -> None:
+        with self.check("Fleet on the ground", self.fleet.vehicle_ids()) as check:
+            airborne = [
+                v
+                for v in self.fleet.vehicle_ids()
+                if (seen := self.fleet.observed(v)) is not None and seen.armed
+            ]
+            if airborne:
+                check.record_failed(f"still armed: {', '.join(airborne)}")
