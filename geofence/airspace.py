@@ -27,7 +27,7 @@ from geofence.zones import Zone, ZoneCircle, ZoneKind, ZoneSet, agl_limit_m
 PART107_MAX_AGL_M: Final = 400 * FEET_TO_M
 
 _CIRCLE_SEGMENTS: Final = 16
-_JOIN_QUAD_SEGS: Final = 2
+_JOIN_QUAD_SEGS: Final = 3
 _SNAPSHOT_CACHE: Final = 16
 
 
@@ -262,7 +262,9 @@ class Airspace:
             else:
                 poly = self.projection.project(z.shape.to_shapely_lonlat())
                 if margin_m > 0:
-                    d = margin_m / math.cos(math.pi / (4 * _JOIN_QUAD_SEGS))
+                    # GEOS rounds the number of arc segments, so one may span 1.5 quanta:
+                    # grow the offset until such a chord still clears the margin.
+                    d = margin_m / math.cos(0.75 * math.pi / (2 * _JOIN_QUAD_SEGS))
                     poly = poly.buffer(d, quad_segs=_JOIN_QUAD_SEGS)
                 buffered.append(poly)
         arr = np.array(buffered, dtype=object)

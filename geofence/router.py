@@ -140,6 +140,8 @@ class ObstacleField:
 
     def shortest_path(self, start: XY, goal: XY, max_rounds: int = 10_000) -> SearchResult:
         """The shortest obstacle-free path from `start` to `goal` inside the area, or None."""
+        if math.dist(start, goal) < 1e-9:
+            return SearchResult([start, goal], frozenset(), False)
         straight = np.array([LineString([start, goal])], dtype=object)
         line_idx, obs_idx = self.segment_hits(straight)
         used: set[int] = {int(i) for i in obs_idx}
