@@ -289,10 +289,52 @@ class Flight(SQLModel, table=True):
     state_reason: str = Field(default="", max_length=1000)
     plan: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     mission_signature: str = Field(default="", max_length=128)
+    target_lat: float = 0.0
+    target_lon: float = 0.0
+    orbit_radius_m: float = 0.0
+    machine: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+
+
+class FlightEventPublic(SQLModel):
+    id: int
+    at: datetime
+    from_state: str
+    to_state: str
+    reason: str
+    snapshot: dict[str, Any]
+
+
+class FlightPublic(SQLModel):
+    id: int
+    drone_id: str
+    call_id: int | None
+    state: str
+    state_reason: str
+    target_lat: float
+    target_lon: float
+    orbit_radius_m: float
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    summary: dict[str, Any] = {}
+
+
+class FlightDetailPublic(FlightPublic):
+    events: list[FlightEventPublic]
+    route: dict[str, Any]
+    track: dict[str, Any]
+
+
+class FlightsPublic(SQLModel):
+    data: list[FlightPublic]
+    count: int
 
 
 class FlightEvent(SQLModel, table=True):

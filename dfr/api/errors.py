@@ -11,7 +11,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cad_bridge import CadError
 from dfr.errors import ConflictError, DfrError, InvalidInputError, NotFoundError
+from flight import (
+    CommandRejectedError,
+    FlightError,
+    InvalidCommandError,
+    LinkLostError,
+    LinkTimeoutError,
+    PlanRejectedError,
+    UnknownVehicleError,
+)
 from geofence import GeofenceError, InvalidGeometryError
 
 log = logging.getLogger(__name__)
@@ -70,6 +80,20 @@ def _error_for(exc: Exception) -> tuple[int, str, str | None]:
         return 422, str(exc), exc.field
     if isinstance(exc, GeofenceError):
         return 422, str(exc), None
+    if isinstance(exc, PlanRejectedError):
+        return 422, str(exc), "route"
+    if isinstance(exc, InvalidCommandError):
+        return 422, str(exc), "command"
+    if isinstance(exc, UnknownVehicleError):
+        return 404, str(exc), None
+    if isinstance(exc, CommandRejectedError):
+        return 409, str(exc), None
+    if isinstance(exc, LinkLostError):
+        return 409, str(exc), None
+    if isinstance(exc, LinkTimeoutError):
+        return 504, str(exc), None
+    if isinstance(exc, FlightError):
+        return 409, str(exc), None
     status = getattr(exc, "http_status", None)
     field = getattr(exc, "field", None)
     if isinstance(status, int):
@@ -103,7 +127,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: Exception) -> JSONResponse:
         status, detail, field = _error_for(exc)
         errors = [{"field": field, "reason": detail}] if field else None
+        if isinstance(exc, PlanRejectedError):
+            errors = [{"field": "route", "reason": r} for r in exc.reasons]
         return problem(status, detail, errors=errors, instance=request.url.path)
 
-    for cls in (DfrError, GeofenceError):
+    for cls in (DfrError, GeofenceError, CadError, FlightError):
         app.add_exception_handler(cls, _domain)

@@ -1,0 +1,117 @@
+"""Zones (import, list, delete) and route previews."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from dfr.airspace import AirspaceService
+from dfr.auth import STAFF_ROLES, Principal, require_roles
+from dfr.deps import SessionDep
+from dfr.errors import InvalidInputError
+from dfr.fleet import get_drone
+from dfr.models import Role, as_utc, utcnow
+from dfr.planning import performance_of
+from flight import PlanRejectedError, plan_response
+from geofence import GeoPoint, RouteRefusal
+
+router = APIRouter(tags=["zones"])
+Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+Planner = Annotated[
+    Principal, Depends(require_roles(Role.DISPATCHER, Role.PILOT, Role.ANALYST, Role.TESTER))
+]
+
+
+def get_airspace_service(request: Request) -> AirspaceService:
+    """The airspace service of the app."""
+    service: AirspaceService = request.app.state.airspace
+    return service
+
+
+AirspaceDep = Annotated[AirspaceService, Depends(get_airspace_service)]
+
+
+class ZonesImported(BaseModel):
+    imported: int
+    ids: list[str]
+
+
+class LatLon(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+    def point(self) -> GeoPoint:
+        return GeoPoint(self.lat, self.lon)
+
+
+class RoutePlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: LatLon = Field(alias="from")
+    to: LatLon
+    at: datetime | None = None
+    drone_id: str | None = None
+    orbit_radius_m: float = Field(default=50.0, ge=0, le=1000)
+    alt_agl_m: float | None = Field(default=None, gt=0)
+
+
+@router.post("/zones/import", response_model=ZonesImported, status_code=status.HTTP_201_CREATED)
+async def import_zones(
+    _: Admin,
+    request: Request,
+    airspace: AirspaceDep,
+    format: Annotated[  # noqa: A002
+        str | None, Query(description="geojson | ed269 | ed318 | uasfm; detected when absent")
+    ] = None,
+) -> ZonesImported:
+    """Import a GeoJSON, ED-269, ED-318 or UASFM (GeoJSON/CSV) document, all or nothing."""
+    body = await request.body()
+    if not body:
+        raise InvalidInputError("the request body is empty; send a zone document", field="body")
+    ids = await asyncio.to_thread(airspace.import_document, body, format)
+    return ZonesImported(imported=len(ids), ids=ids)
+
+
+@router.get("/zones")
+def list_zones(
+    _: Reader, airspace: AirspaceDep, active_at: datetime | None = None
+) -> dict[str, Any]:
+    """Zones as a GeoJSON FeatureCollection (only those active at `active_at` when given)."""
+    return airspace.geojson(None if active_at is None else as_utc(active_at))
+
+
+@router.delete("/zones/{zone_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_zone(zone_id: str, _: Admin, airspace: AirspaceDep) -> Response:
+    """Remove a zone."""
+    airspace.delete_zone(zone_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/routes/plan")
+def plan_route(
+    _: Planner, body: RoutePlanRequest, airspace: AirspaceDep, session: SessionDep
+) -> dict[str, Any]:
+    """The legal route (or the full response plan for `drone_id`) as GeoJSON, or 422 with every reason."""
+    at = as_utc(body.at) if body.at else utcnow()
+    space = airspace.airspace()
+    if body.drone_id is None:
+        route = space.plan_route(body.from_.point(), body.to.point(), at)
+        if isinstance(route, RouteRefusal):
+            raise PlanRejectedError(tuple(v.reason for v in route.reasons), route.reasons)
+        return route.to_geojson()
+    drone = get_drone(session, body.drone_id)
+    plan = plan_response(
+        body.from_.point(),
+        body.to.point(),
+        space,
+        performance_of(drone),
+        at,
+        orbit_radius_m=body.orbit_radius_m,
+        alt_agl_m=body.alt_agl_m,
+    )
+    return plan.legs_geojson()

@@ -1,0 +1,714 @@
+"""Flights: plan, launch, track and command drones, with every state change persisted and published.
+
+The flight phase always follows the vehicle's own reports (flight.FlightTracker). Each transition
+is stored as a flight event in the same transaction as what it causes elsewhere (call lifecycle,
+CAD outbox rows, through the transition hooks), then published on the telemetry hub.
+
+After a service restart, unfinished flights are adopted: once the drone's link is back, its mission
+is downloaded and compared with the stored one, and tracking and commanding go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from dfr.airspace import AirspaceService
+from dfr.db import session_scope
+from dfr.errors import ConflictError, InvalidInputError, NotFoundError
+from dfr.models import Dock, Drone, Flight, FlightEvent, TrackPoint
+from dfr.planning import performance_of
+from dfr.telemetry_bridge import drone_frame
+from flight import (
+    Clock,
+    CommandAck,
+    FleetLink,
+    FlightError,
+    FlightPhase,
+    FlightPlan,
+    FlightStateMachine,
+    FlightTracker,
+    FlightTransition,
+    LinkState,
+    MavCmd,
+    MissionItem,
+    MissionType,
+    VehicleEvent,
+    VehicleEventKind,
+    VehicleId,
+    VehicleState,
+    missions_match,
+    plan_response,
+)
+from geofence import Altitude, AltitudeDatum, GeoPoint
+from telemetry import Hub, alert_message, drone_message, flight_message
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({FlightPhase.COMPLETED, FlightPhase.ABORTED})
+LOITER_COMMANDS = frozenset(
+    {int(MavCmd.NAV_LOITER_UNLIM), int(MavCmd.NAV_LOITER_TURNS), int(MavCmd.NAV_LOITER_TIME)}
+)
+#: A transition hook runs inside the transaction that stores the transition (for call and outbox rows).
+TransitionHook = Callable[[Session, Flight, FlightTransition], None]
+PilotCommand = Literal["hold", "resume", "goto", "orbit", "rtl", "land"]
+LOW_BATTERY_ALERT_PCT = 25.0
+TRACK_INTERVAL_S = 1.0
+
+
+def items_to_json(items: Sequence[MissionItem]) -> list[dict[str, Any]]:
+    """Mission items as JSON (NaN as null)."""
+
+    def num(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    return [
+        {
+            "command": int(i.command),
+            "frame": int(i.frame),
+            "param1": num(i.param1),
+            "param2": num(i.param2),
+            "param3": num(i.param3),
+            "param4": num(i.param4),
+            "x": i.x,
+            "y": i.y,
+            "z": num(i.z),
+            "autocontinue": i.autocontinue,
+            "mission_type": int(i.mission_type),
+        }
+        for i in items
+    ]
+
+
+def items_from_json(rows: Sequence[dict[str, Any]]) -> list[MissionItem]:
+    """Mission items from `items_to_json` output."""
+
+    def num(v: Any) -> float:
+        return math.nan if v is None else float(v)
+
+    return [
+        MissionItem(
+            command=int(r["command"]),
+            frame=int(r["frame"]),
+            param1=num(r["param1"]),
+            param2=num(r["param2"]),
+            param3=num(r["param3"]),
+            param4=num(r["param4"]),
+            x=int(r["x"]),
+            y=int(r["y"]),
+            z=num(r["z"]),
+            autocontinue=bool(r["autocontinue"]),
+            mission_type=MissionType(int(r["mission_type"])),
+        )
+        for r in rows
+    ]
+
+
+def _on_scene_seq(items: Sequence[MissionItem]) -> int | None:
+    for seq, item in enumerate(items):
+        if int(item.command) in LOITER_COMMANDS:
+            return seq
+    return None
+
+
+@dataclass
+class _Active:
+    """A flight the service is tracking."""
+
+    flight_id: int
+    drone_id: VehicleId
+    call_id: int | None
+    tracker: FlightTracker
+    mission: list[MissionItem]
+    adopted: bool = True
+    last_track_s: float = -math.inf
+    low_battery_alerted: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class FlightService:
+    """Owns the flights of the agency's drones over a running FleetLink."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        fleet: FleetLink,
+        airspace: AirspaceService,
+        hub: Hub,
+        clock: Clock,
+        hooks: list[TransitionHook] | None = None,
+        adopt_timeout_s: float = 120.0,
+        launch_timeout_s: float = 90.0,
+    ) -> None:
+        self._engine = engine
+        self._fleet = fleet
+        self._airspace = airspace
+        self._hub = hub
+        self._clock = clock
+        # Kept by reference: components started later (dispatch, CAD) add their hooks to it.
+        self.hooks: list[TransitionHook] = hooks if hooks is not None else []
+        self._adopt_timeout_s = adopt_timeout_s
+        self._launch_timeout_s = launch_timeout_s
+        self._active: dict[int, _Active] = {}
+        self._by_drone: dict[VehicleId, int] = {}
+        self._tg: asyncio.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._track_buffer: list[TrackPoint] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        self._tg = asyncio.TaskGroup()
+        await self._tg.__aenter__()
+        self._spawn(self._watch_states())
+        self._spawn(self._watch_events())
+        self._spawn(self._flush_tracks_forever())
+        await self._restore_unfinished()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        tg, self._tg = self._tg, None
+        if tg is not None:
+            with contextlib.suppress(Exception):
+                await tg.__aexit__(None, None, None)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._flush_tracks)
+
+    def _spawn(self, coro: Any) -> None:
+        if self._tg is None:
+            raise RuntimeError("FlightService is not running")
+        task = self._tg.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ queries
+
+    def active_flight_of(self, drone_id: str) -> int | None:
+        """The id of the drone's unfinished flight, if any."""
+        return self._by_drone.get(VehicleId(drone_id))
+
+    def live_state(self, drone_id: str) -> VehicleState | None:
+        """The drone's latest reported state, or None when it has no link."""
+        try:
+            return self._fleet.vehicle(VehicleId(drone_id)).state()
+        except FlightError:
+            return None
+
+    def live_frames(self) -> dict[str, dict[str, Any]]:
+        """Every linked drone's latest state as map frames (JSON)."""
+        out: dict[str, dict[str, Any]] = {}
+        for vid, state in self._fleet.snapshot().items():
+            frame = drone_frame(state, self._by_drone.get(vid))
+            out[str(vid)] = frame.model_dump(mode="json")
+        return out
+
+    # ------------------------------------------------------------------ planning and launch
+
+    def plan_for(
+        self,
+        session: Session,
+        drone: Drone,
+        target: GeoPoint,
+        *,
+        orbit_radius_m: float = 50.0,
+        alt_agl_m: float | None = None,
+        now: datetime | None = None,
+    ) -> FlightPlan:
+        """The response plan from the drone's dock to `target` (PlanRejectedError with reasons)."""
+        dock = session.get(Dock, drone.dock_id)
+        if dock is None:
+            raise NotFoundError("dock", drone.dock_id)
+        return plan_response(
+            GeoPoint(dock.lat, dock.lon),
+            target,
+            self._airspace.airspace(),
+            performance_of(drone),
+            now or self._clock.now(),
+            orbit_radius_m=orbit_radius_m,
+            alt_agl_m=alt_agl_m,
+        )
+
+    def _check_ready(self, drone: Drone) -> None:
+        if drone.in_maintenance:
+            raise ConflictError(f"drone {drone.id} is in maintenance")
+        if VehicleId(drone.id) in self._by_drone:
+            raise ConflictError(
+                f"drone {drone.id} is already flying flight {self._by_drone[VehicleId(drone.id)]}"
+            )
+        link = self._fleet.vehicle(VehicleId(drone.id))
+        if link.link_state not in (LinkState.CONNECTED, LinkState.DEGRADED):
+            raise ConflictError(f"drone {drone.id} has no MAVLink link ({link.link_state})")
+        state = link.state()
+        if state.armed or state.in_air:
+            raise ConflictError(f"drone {drone.id} is not on its dock (armed or in the air)")
+
+    async def launch(
+        self,
+        drone_id: str,
+        target: GeoPoint,
+        *,
+        call_id: int | None = None,
+        orbit_radius_m: float = 50.0,
+        alt_agl_m: float | None = None,
+        created_by: str = "",
+        plan: FlightPlan | None = None,
+    ) -> int:
+        """Plan and store a flight, then upload, arm and start it in the background; returns its id."""
+
+        def create() -> tuple[int, FlightPlan]:
+            with session_scope(self._engine) as session:
+                drone = session.get(Drone, drone_id)
+                if drone is None:
+                    raise NotFoundError("drone", drone_id)
+                self._check_ready(drone)
+                flight_plan = plan or self.plan_for(
+                    session, drone, target, orbit_radius_m=orbit_radius_m, alt_agl_m=alt_agl_m
+                )
+                row = Flight(
+                    drone_id=drone.id,
+                    call_id=call_id,
+                    state=str(FlightPhase.PLANNED),
+                    state_reason="planned",
+                    target_lat=target.lat_deg,
+                    target_lon=target.lon_deg,
+                    orbit_radius_m=flight_plan.orbit_radius_m,
+                    created_by=created_by,
+                    plan={
+                        "summary": flight_plan.summary(),
+                        "legs": flight_plan.legs_geojson(),
+                        "mission_items": items_to_json(flight_plan.mission_items),
+                        "fence_items": items_to_json(flight_plan.fence_items),
+                        "rally_items": items_to_json(flight_plan.rally_items),
+                        "on_scene_seq": _on_scene_seq(flight_plan.mission_items),
+                    },
+                )
+                session.add(row)
+                session.flush()
+                assert row.id is not None
+                machine = FlightStateMachine(str(row.id), VehicleId(drone.id), self._clock)
+                row.machine = machine.to_record()
+                session.add(
+                    FlightEvent(
+                        flight_id=row.id,
+                        to_state=str(FlightPhase.PLANNED),
+                        reason=f"planned by {created_by or 'dfr'}; ETA {flight_plan.eta_s:.0f} s",
+                    )
+                )
+                return row.id, flight_plan
+
+        flight_id, flight_plan = await asyncio.to_thread(create)
+        machine = FlightStateMachine(str(flight_id), VehicleId(drone_id), self._clock)
+        active = _Active(
+            flight_id=flight_id,
+            drone_id=VehicleId(drone_id),
+            call_id=call_id,
+            tracker=FlightTracker(
+                machine,
+                self._clock,
+                on_scene_seq=_on_scene_seq(flight_plan.mission_items),
+                target=flight_plan.scene,
+            ),
+            mission=list(flight_plan.mission_items),
+        )
+        self._register(active)
+        self._publish_flight(flight_id)
+        self._spawn(self._fly(active, flight_plan))
+        return flight_id
+
+    def _register(self, active: _Active) -> None:
+        self._active[active.flight_id] = active
+        self._by_drone[active.drone_id] = active.flight_id
+
+    def _forget(self, active: _Active) -> None:
+        self._active.pop(active.flight_id, None)
+        if self._by_drone.get(active.drone_id) == active.flight_id:
+            del self._by_drone[active.drone_id]
+
+    async def _fly(self, active: _Active, plan: FlightPlan) -> None:
+        link = self._fleet.vehicle(active.drone_id)
+        async with active.lock:
+            await self._store(active, [active.tracker.begin_upload(link.state())])
+        try:
+            async with asyncio.timeout(self._launch_timeout_s):
+                await link.upload_fence(plan.fence_items)
+                await link.upload_mission(plan.mission_items)
+                await link.upload_rally(plan.rally_items)
+                active.tracker.note_command("start_mission")
+                await link.arm()
+                await link.start_mission()
+        except (FlightError, TimeoutError) as exc:
+            reason = str(exc) or "launch timed out"
+            log.warning("flight %s launch failed: %s", active.flight_id, reason)
+            if link.state().armed and not link.state().in_air:
+                with contextlib.suppress(FlightError):
+                    await link.disarm()
+            async with active.lock:
+                machine = active.tracker.machine
+                if machine.can(FlightPhase.ABORTED):
+                    await self._store(active, [active.tracker.abort(f"launch failed: {reason}")])
+                else:
+                    await self._store_note(active, f"launch step failed: {reason}")
+
+    # ------------------------------------------------------------------ commands
+
+    def _flight_row(self, flight_id: int) -> Flight:
+        with Session(self._engine) as session:
+            row = session.get(Flight, flight_id)
+            if row is None:
+                raise NotFoundError("flight", flight_id)
+            return row
+
+    async def command(
+        self,
+        flight_id: int,
+        command: PilotCommand,
+        *,
+        lat: float | None = None,
+        lon: float | None = None,
+        alt_agl_m: float | None = None,
+        radius_m: float | None = None,
+        speed_mps: float | None = None,
+    ) -> CommandAck:
+        """Send a pilot command; geofence refuses an illegal go-to or orbit before anything is sent."""
+        active = self._active.get(flight_id)
+        if active is None:
+            row = await asyncio.to_thread(self._flight_row, flight_id)
+            raise ConflictError(f"flight {flight_id} is {row.state}; it takes no commands")
+        link = self._fleet.vehicle(active.drone_id)
+        state = link.state()
+        if command in ("goto", "orbit"):
+            point = self._command_point(active, lat, lon)
+            alt = alt_agl_m
+            if alt is None:
+                alt = state.alt_agl_m if state.alt_agl_m is not None else 60.0
+            self._check_legal(point, alt)
+            home_amsl = state.home_alt_amsl_m
+            if home_amsl is None:
+                raise ConflictError(f"drone {active.drone_id} has not reported its home altitude")
+            altitude = Altitude(home_amsl + alt, AltitudeDatum.AMSL)
+            if command == "goto":
+                active.tracker.note_command("goto")
+                ack = await link.goto(point, altitude, speed_mps)
+            else:
+                radius = radius_m if radius_m is not None else 50.0
+                active.tracker.note_command("orbit")
+                ack = await link.orbit(point, radius, speed_mps or 5.0, altitude)
+        elif command == "hold":
+            active.tracker.note_command("hold")
+            ack = await link.hold()
+        elif command == "resume":
+            active.tracker.note_command("resume")
+            ack = await link.resume()
+        elif command == "rtl":
+            active.tracker.note_command("rtl")
+            ack = await link.return_to_launch()
+        elif command == "land":
+            active.tracker.note_command("land")
+            ack = await link.land()
+        else:  # pragma: no cover - the API model refuses other values
+            raise InvalidInputError(f"unknown command {command!r}", field="command")
+        await self._store_note(active, f"pilot command {command} accepted by the vehicle")
+        return ack
+
+    def _command_point(self, active: _Active, lat: float | None, lon: float | None) -> GeoPoint:
+        if lat is None and lon is None:
+            target = active.tracker.target
+            if target is None:
+                raise InvalidInputError("lat and lon are required", field="lat")
+            return target
+        if lat is None or lon is None:
+            raise InvalidInputError("lat and lon are given together", field="lat")
+        return GeoPoint(lat, lon)
+
+    def _check_legal(self, point: GeoPoint, alt_agl_m: float) -> None:
+        violations = self._airspace.airspace().check_point(
+            point, Altitude(alt_agl_m, AltitudeDatum.AGL), self._clock.now()
+        )
+        if violations:
+            raise InvalidInputError(
+                "refused by the geofence: " + "; ".join(v.reason for v in violations),
+                field="target",
+            )
+
+    async def recall(self, flight_id: int, reason: str) -> None:
+        """End a flight's task: return to the dock (or abort it if it has not taken off)."""
+        active = self._active.get(flight_id)
+        if active is None:
+            return
+        link = self._fleet.vehicle(active.drone_id)
+        state = link.state()
+        if not state.in_air and not state.armed:
+            async with active.lock:
+                if active.tracker.machine.can(FlightPhase.ABORTED):
+                    await self._store(active, [active.tracker.abort(f"recalled: {reason}")])
+            return
+        active.tracker.note_command("rtl")
+        await link.return_to_launch()
+        await self._store_note(active, f"recalled to the dock: {reason}")
+
+    # ------------------------------------------------------------------ observation
+
+    async def _watch_states(self) -> None:
+        async for state in self._fleet.states():
+            flight_id = self._by_drone.get(state.vehicle_id)
+            self._hub.publish(drone_message(drone_frame(state, flight_id), state.time))
+            if flight_id is None:
+                continue
+            active = self._active.get(flight_id)
+            if active is None or not active.adopted:
+                continue
+            self._record_track(active, state)
+            self._battery_alert(active, state)
+            if active.lock.locked():
+                continue  # a launch step is storing; the next state snapshot catches up
+            async with active.lock:
+                transitions = active.tracker.observe(state)
+                if transitions:
+                    await self._store(active, transitions)
+
+    async def _watch_events(self) -> None:
+        async for event in self._fleet.events():
+            flight_id = self._by_drone.get(event.vehicle_id)
+            active = self._active.get(flight_id) if flight_id is not None else None
+            if active is not None:
+                active.tracker.observe_event(event)
+            self._alert_for_event(event, flight_id)
+
+    def _alert_for_event(self, event: VehicleEvent, flight_id: int | None) -> None:
+        level: str | None = None
+        if event.kind == VehicleEventKind.STATUSTEXT and (event.severity or 6) <= 4:
+            level = "critical" if (event.severity or 6) <= 2 else "warning"
+        elif event.kind == VehicleEventKind.LINK and event.detail in ("lost", "degraded"):
+            level = "critical" if event.detail == "lost" else "warning"
+        if level is None:
+            return
+        at = event.time
+        self._hub.publish(
+            alert_message(
+                f"{event.vehicle_id}:{event.kind}:{at.timestamp():.3f}",
+                {
+                    "level": level,
+                    "drone_id": str(event.vehicle_id),
+                    "flight_id": flight_id,
+                    "kind": str(event.kind),
+                    "text": event.detail
+                    if event.kind == VehicleEventKind.STATUSTEXT
+                    else f"link {event.detail}",
+                },
+                at,
+            )
+        )
+
+    def _battery_alert(self, active: _Active, state: VehicleState) -> None:
+        pct = state.battery_pct
+        if pct is None or active.low_battery_alerted or pct > LOW_BATTERY_ALERT_PCT:
+            return
+        active.low_battery_alerted = True
+        self._hub.publish(
+            alert_message(
+                f"{active.drone_id}:battery:{active.flight_id}",
+                {
+                    "level": "warning",
+                    "drone_id": str(active.drone_id),
+                    "flight_id": active.flight_id,
+                    "kind": "battery",
+                    "text": f"battery {pct:.0f} %",
+                },
+                state.time,
+            )
+        )
+
+    def _record_track(self, active: _Active, state: VehicleState) -> None:
+        now_s = self._clock.monotonic()
+        if state.position is None or state.alt_amsl_m is None:
+            return
+        if now_s - active.last_track_s < TRACK_INTERVAL_S or not state.armed:
+            return
+        active.last_track_s = now_s
+        self._track_buffer.append(
+            TrackPoint(
+                flight_id=active.flight_id,
+                at=state.time,
+                lat=state.position.lat_deg,
+                lon=state.position.lon_deg,
+                alt_amsl_m=state.alt_amsl_m,
+                alt_agl_m=state.alt_agl_m,
+            )
+        )
+
+    async def _flush_tracks_forever(self) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            if self._track_buffer:
+                await asyncio.to_thread(self._flush_tracks)
+
+    def _flush_tracks(self) -> None:
+        batch, self._track_buffer = self._track_buffer, []
+        if not batch:
+            return
+        with session_scope(self._engine) as session:
+            session.add_all(batch)
+
+    # ------------------------------------------------------------------ persistence
+
+    async def _store(self, active: _Active, transitions: Sequence[FlightTransition]) -> None:
+        machine = active.tracker.machine
+        record = machine.to_record()
+
+        def write() -> None:
+            with session_scope(self._engine) as session:
+                row = session.get(Flight, active.flight_id)
+                if row is None:
+                    return
+                for t in transitions:
+                    session.add(
+                        FlightEvent(
+                            flight_id=active.flight_id,
+                            at=t.time,
+                            from_state=str(t.from_phase),
+                            to_state=str(t.to_phase),
+                            reason=(t.reason + (f" (cause: {t.cause})" if t.cause else ""))[:1000],
+                            snapshot=t.as_record().get("snapshot") or {},
+                        )
+                    )
+                    row.state = str(t.to_phase)
+                    row.state_reason = t.reason[:1000]
+                    row.updated_at = t.time
+                    if t.to_phase == FlightPhase.EN_ROUTE and row.started_at is None:
+                        row.started_at = t.time
+                    if t.to_phase in TERMINAL:
+                        row.ended_at = t.time
+                    row.machine = record
+                    session.add(row)
+                    session.flush()
+                    for hook in self.hooks:
+                        hook(session, row, t)
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:
+            log.exception("could not store transitions of flight %s", active.flight_id)
+            raise
+        if machine.finished:
+            self._forget(active)
+        self._publish_flight(active.flight_id)
+
+    async def _store_note(self, active: _Active, text: str) -> None:
+        def write() -> None:
+            with session_scope(self._engine) as session:
+                row = session.get(Flight, active.flight_id)
+                if row is None:
+                    return
+                session.add(
+                    FlightEvent(
+                        flight_id=active.flight_id,
+                        at=self._clock.now(),
+                        from_state=row.state,
+                        to_state=row.state,
+                        reason=text[:1000],
+                    )
+                )
+
+        await asyncio.to_thread(write)
+
+    def _publish_flight(self, flight_id: int) -> None:
+        try:
+            row = self._flight_row(flight_id)
+        except NotFoundError:
+            return
+        self._hub.publish(
+            flight_message(
+                flight_id,
+                {
+                    "drone_id": row.drone_id,
+                    "call_id": row.call_id,
+                    "state": row.state,
+                    "reason": row.state_reason,
+                    "target": {"lat": row.target_lat, "lon": row.target_lon},
+                    "route": row.plan.get("legs"),
+                    "eta_s": row.plan.get("summary", {}).get("eta_s"),
+                },
+                self._clock.now(),
+            )
+        )
+
+    # ------------------------------------------------------------------ adoption after restart
+
+    async def _restore_unfinished(self) -> None:
+        def load() -> list[Flight]:
+            with Session(self._engine) as session:
+                return list(
+                    session.exec(
+                        select(Flight).where(col(Flight.state).not_in([str(p) for p in TERMINAL]))
+                    ).all()
+                )
+
+        for row in await asyncio.to_thread(load):
+            assert row.id is not None
+            record = row.machine or {
+                "flight_id": str(row.id),
+                "vehicle_id": row.drone_id,
+                "phase": row.state,
+            }
+            machine = FlightStateMachine.from_record(record, self._clock)
+            mission = items_from_json(row.plan.get("mission_items", []))
+            active = _Active(
+                flight_id=row.id,
+                drone_id=VehicleId(row.drone_id),
+                call_id=row.call_id,
+                tracker=FlightTracker(
+                    machine,
+                    self._clock,
+                    on_scene_seq=row.plan.get("on_scene_seq"),
+                    target=GeoPoint(row.target_lat, row.target_lon),
+                ),
+                mission=mission,
+                adopted=False,
+            )
+            if active.drone_id not in self._fleet.vehicle_ids():
+                log.warning("flight %s: drone %s has no link; cannot adopt", row.id, row.drone_id)
+                continue
+            self._register(active)
+            self._spawn(self._adopt(active))
+
+    async def _adopt(self, active: _Active) -> None:
+        link = self._fleet.vehicle(active.drone_id)
+        try:
+            state = await link.wait_connected(self._adopt_timeout_s)
+            downloaded = await link.download_mission(MissionType.MISSION)
+        except FlightError as exc:
+            await self._store_note(active, f"not adopted after restart: {exc}")
+            active.adopted = True  # keep following the vehicle's reports anyway
+            return
+        phase = active.tracker.machine.phase
+        if phase in (FlightPhase.PLANNED, FlightPhase.UPLOADING) and not state.armed:
+            async with active.lock:
+                await self._store(
+                    active, [active.tracker.abort("the service restarted before take-off")]
+                )
+            return
+        if missions_match(active.mission, downloaded):
+            await self._store_note(active, "adopted after restart: vehicle mission matches")
+        else:
+            await self._store_note(
+                active, "adopted after restart, but the vehicle's mission differs from the plan"
+            )
+        active.adopted = True
