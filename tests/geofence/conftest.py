@@ -20,7 +20,9 @@ def point(x_m: float, y_m: float) -> GeoPoint:
     return PROJECTION.to_geo(x_m, y_m)
 
 
-def polygon_feature(zone_id: str, ring_xy: Sequence[tuple[float, float]], **props: Any) -> dict[str, Any]:
+def polygon_feature(
+    zone_id: str, ring_xy: Sequence[tuple[float, float]], **props: Any
+) -> dict[str, Any]:
     ring = [lonlat(x, y) for x, y in ring_xy]
     return {
         "type": "Feature",
@@ -29,7 +31,9 @@ def polygon_feature(zone_id: str, ring_xy: Sequence[tuple[float, float]], **prop
     }
 
 
-def circle_feature(zone_id: str, x_m: float, y_m: float, radius_m: float, **props: Any) -> dict[str, Any]:
+def circle_feature(
+    zone_id: str, x_m: float, y_m: float, radius_m: float, **props: Any
+) -> dict[str, Any]:
     return {
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": lonlat(x_m, y_m)},

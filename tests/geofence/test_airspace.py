@@ -37,7 +37,9 @@ def alt(m: float) -> Altitude:
     return Altitude(m, AGL)
 
 
-def cell_feature(cell_id: int, x: float, y: float, size: float, ceiling_ft: float) -> dict[str, object]:
+def cell_feature(
+    cell_id: int, x: float, y: float, size: float, ceiling_ft: float
+) -> dict[str, object]:
     f = polygon_feature(str(cell_id), box(x, y, x + size, y + size))
     f["properties"] = {"OBJECTID": cell_id, "CEILING": ceiling_ft, "UNIT": "Feet"}
     return f
@@ -63,7 +65,9 @@ def airspace() -> Airspace:
                     }
                 ],
             ),
-            polygon_feature("park", box(-1800, -1800, -1500, -1500), kind="advisory", reason="wildlife"),
+            polygon_feature(
+                "park", box(-1800, -1800, -1500, -1500), kind="advisory", reason="wildlife"
+            ),
         )
     )
     grid = load_zones(
@@ -101,8 +105,11 @@ def test_ceiling_cell_limits_altitude_with_reason_in_feet(airspace: Airspace) ->
 
 
 def test_check_route_reports_each_leg_that_crosses(airspace: Airspace) -> None:
-    route = [RoutePoint(point(-1000, 0), alt(60)), RoutePoint(point(1000, 0), alt(60)),
-             RoutePoint(point(1000, -1800), alt(60))]
+    route = [
+        RoutePoint(point(-1000, 0), alt(60)),
+        RoutePoint(point(1000, 0), alt(60)),
+        RoutePoint(point(1000, -1800), alt(60)),
+    ]
     v = airspace.check_route(route, NOW)
     assert {(x.zone_id, x.leg_index) for x in v} == {("hospital", 0), ("prison", 1)}
 
@@ -149,7 +156,9 @@ def test_altitude_profile_takes_lowest_ceiling_crossed(airspace: Airspace) -> No
     assert route.leg_alt_agl_m == (pytest.approx(100 * FEET_TO_M),)
 
 
-def test_zero_ceiling_cell_is_flown_around_and_target_in_it_gets_standoff(airspace: Airspace) -> None:
+def test_zero_ceiling_cell_is_flown_around_and_target_in_it_gets_standoff(
+    airspace: Airspace,
+) -> None:
     route = airspace.plan_route(point(500, 1250), point(1750, 1250), NOW)
     assert isinstance(route, LegalRoute)
     assert route.standoff is not None
@@ -183,7 +192,9 @@ def test_no_route_when_the_target_is_walled_in() -> None:
         polygon_feature("wall-e", box(200, -300, 300, 300)),
         polygon_feature("wall-w", box(-300, -300, -200, 300)),
     ]
-    zones = load_zones(collection(polygon_feature("area", box(-2000, -2000, 2000, 2000), kind="inclusion"), *ring))
+    zones = load_zones(
+        collection(polygon_feature("area", box(-2000, -2000, 2000, 2000), kind="inclusion"), *ring)
+    )
     walled = Airspace(zones, AirspacePolicy(margin_m=0), centre=CENTRE)
     refusal = walled.plan_route(point(-1000, 0), point(0, 0), NOW)
     assert isinstance(refusal, RouteRefusal)
@@ -204,7 +215,8 @@ def test_legal_mask_matches_point_checks(airspace: Airspace) -> None:
     mask = airspace.legal_mask([p.lat_deg for p in pts], [p.lon_deg for p in pts], NOW)
     for p, ok in zip(pts, mask, strict=True):
         horizontal = [
-            v for v in airspace.check_point(p, alt(10), NOW)
+            v
+            for v in airspace.check_point(p, alt(10), NOW)
             if v.kind in (ViolationKind.INSIDE_EXCLUSION, ViolationKind.OUTSIDE_OPERATING_AREA)
         ]
         low_cell = airspace.ceiling_agl_m(p) < airspace.policy.min_safe_alt_agl_m

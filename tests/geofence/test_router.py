@@ -35,7 +35,9 @@ convex_st = st.tuples(
 )
 
 
-def _build(obstacles: list[tuple[object, ...]], margin_m: float) -> tuple[Airspace, list[BaseGeometry]]:
+def _build(
+    obstacles: list[tuple[object, ...]], margin_m: float
+) -> tuple[Airspace, list[BaseGeometry]]:
     features = [polygon_feature("area", box(-HALF, -HALF, HALF, HALF), kind="inclusion")]
     truth: list[BaseGeometry] = []
     for i, ob in enumerate(obstacles):
@@ -51,7 +53,9 @@ def _build(obstacles: list[tuple[object, ...]], margin_m: float) -> tuple[Airspa
             ring = list(hull.exterior.coords)[:-1]
             features.append(polygon_feature(f"z{i}", ring))
             truth.append(hull)
-    airspace = Airspace(load_zones(collection(*features)), AirspacePolicy(margin_m=margin_m), centre=CENTRE)
+    airspace = Airspace(
+        load_zones(collection(*features)), AirspacePolicy(margin_m=margin_m), centre=CENTRE
+    )
     # The truth is in the same local metres as the airspace (conftest projection shares its centre).
     return airspace, truth
 
@@ -60,7 +64,9 @@ def _xy(airspace: Airspace, route: LegalRoute) -> list[tuple[float, float]]:
     return [airspace.projection.to_xy(p) for p in route.waypoints]
 
 
-def _reference_length(field: ObstacleField, start: tuple[float, float], goal: tuple[float, float]) -> float | None:
+def _reference_length(
+    field: ObstacleField, start: tuple[float, float], goal: tuple[float, float]
+) -> float | None:
     """Brute force: every vertex pair, every obstacle, networkx Dijkstra."""
     nodes = [start, goal]
     for poly in field.obstacles:
@@ -69,7 +75,11 @@ def _reference_length(field: ObstacleField, start: tuple[float, float], goal: tu
     area = field.area
     assert area is not None
     nodes.extend(list(area.exterior.coords)[:-1])
-    blocked = shapely.union_all([o.buffer(-0.05, join_style="mitre") for o in field.obstacles]) if field.obstacles else Polygon()
+    blocked = (
+        shapely.union_all([o.buffer(-0.05, join_style="mitre") for o in field.obstacles])
+        if field.obstacles
+        else Polygon()
+    )
     inside = area.buffer(0.05, join_style="mitre")
     graph = nx.Graph()
     pairs = [(i, j) for i in range(len(nodes)) for j in range(i + 1, len(nodes))]
@@ -138,15 +148,21 @@ def test_standoff_is_legal_and_near_the_target(
     t_xy = airspace.projection.to_xy(point(*target))
     assume(not field.is_free(t_xy))
     start = next(
-        (p for p in [(-1450.0, -1450.0), (1450.0, 1450.0), (-1450.0, 1450.0), (1450.0, -1450.0)]
-         if field.is_free(airspace.projection.to_xy(point(*p)))),
+        (
+            p
+            for p in [(-1450.0, -1450.0), (1450.0, 1450.0), (-1450.0, 1450.0), (1450.0, -1450.0)]
+            if field.is_free(airspace.projection.to_xy(point(*p)))
+        ),
         None,
     )
     assume(start is not None)
     assert start is not None
     result = airspace.plan_route(point(*start), point(*target), NOW)
     if isinstance(result, RouteRefusal):
-        assert {v.kind for v in result.reasons} <= {ViolationKind.NO_ROUTE, ViolationKind.NO_STANDOFF}
+        assert {v.kind for v in result.reasons} <= {
+            ViolationKind.NO_ROUTE,
+            ViolationKind.NO_STANDOFF,
+        }
         return
     assert result.standoff is not None
     s_xy = airspace.projection.to_xy(result.standoff.point)
