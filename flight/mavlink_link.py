@@ -916,6 +916,11 @@ class MavlinkVehicleLink:
 
     # ------------------------------------------------------------------ waiting helpers
 
+    def _require_airborne(self, operation: str) -> None:
+        # In-flight commands to a drone that reports itself on the ground are refused unsent.
+        if self._landed == LandedState.ON_GROUND and not self._armed:
+            raise InvalidCommandError(f"{self._vehicle_id}: {operation} refused: vehicle is landed")
+
     def _require_link(self, operation: str) -> None:
         if self._link_state not in (LinkState.CONNECTED, LinkState.DEGRADED):
             raise LinkLostError(self._vehicle_id, operation)
@@ -1047,15 +1052,18 @@ class MavlinkVehicleLink:
 
     async def resume(self) -> CommandAck:
         """Continue the mission (AUTO.MISSION)."""
+        self._require_airborne("resume")
         return await self._set_mode("resume", FlightMode.MISSION)
 
     async def return_to_launch(self) -> CommandAck:
         """Return to launch (DO_SET_MODE AUTO.RTL, as MAVSDK does on PX4)."""
+        self._require_airborne("rtl")
         return await self._set_mode("rtl", FlightMode.RTL)
 
     async def land(self) -> CommandAck:
         """Land at the current position (NAV_LAND)."""
         nan = math.nan
+        self._require_airborne("land")
         return await self._command("land", _CMD_NAV_LAND, (0, 0, 0, nan, nan, nan, nan))
 
     def _alt_amsl(self, alt: Altitude) -> float:
@@ -1083,6 +1091,7 @@ class MavlinkVehicleLink:
         self, point: GeoPoint, alt: Altitude, speed_m_s: float | None = None
     ) -> CommandAck:
         """Fly to a point and hold there (DO_REPOSITION as COMMAND_INT, altitude AMSL)."""
+        self._require_airborne("goto")
         if speed_m_s is not None:
             self._check_speed(speed_m_s)
         z = self._alt_amsl(alt)
@@ -1095,6 +1104,7 @@ class MavlinkVehicleLink:
         self, center: GeoPoint, radius_m: float, speed_m_s: float, alt: Altitude | None = None
     ) -> CommandAck:
         """Orbit a point (DO_ORBIT as COMMAND_INT); radius > 0 clockwise; alt None keeps altitude."""
+        self._require_airborne("orbit")
         cfg = self._cfg
         if (
             not math.isfinite(radius_m)
@@ -1112,6 +1122,7 @@ class MavlinkVehicleLink:
 
     async def change_speed(self, speed_m_s: float) -> CommandAck:
         """Change ground speed (DO_CHANGE_SPEED p1=1 ground speed, p3=-1 throttle unchanged)."""
+        self._require_airborne("change_speed")
         self._check_speed(speed_m_s)
         return await self._command(
             "change_speed", _CMD_DO_CHANGE_SPEED, (1, speed_m_s, -1, 0, 0, 0, 0)

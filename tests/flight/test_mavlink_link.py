@@ -63,6 +63,12 @@ def sent(peer: Px4Peer, type_: str) -> list[Any]:
     return [m for m in peer.received if m.get_type() == type_]
 
 
+async def fly(link: MavlinkVehicleLink, peer: Px4Peer) -> None:
+    """Make the peer report itself armed and in the air."""
+    peer.landed_state, peer.armed = 2, True
+    await wait_for(lambda: link.state().landed_state == LandedState.IN_AIR and link.state().armed)
+
+
 async def wait_for(cond: Any, timeout_s: float = 10.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not cond():  # noqa: ASYNC110 - conditions on a peer's state have no event to await
@@ -172,6 +178,7 @@ async def test_rejected_command_carries_result_and_statustext(
 async def test_unanswered_command_retries_then_times_out(
     link: MavlinkVehicleLink, peer: Px4Peer
 ) -> None:
+    await fly(link, peer)
     peer.answer_commands = False
     with pytest.raises(LinkTimeoutError) as info:
         await link.land()
@@ -184,6 +191,7 @@ async def test_unanswered_command_retries_then_times_out(
 async def test_goto_sends_reposition_command_int_in_amsl(
     link: MavlinkVehicleLink, peer: Px4Peer
 ) -> None:
+    await fly(link, peer)
     await wait_for(lambda: link.state().alt_amsl_m is not None)
     await link.goto(GeoPoint(47.4, 8.55), Altitude(40.0, AltitudeDatum.TAKEOFF), speed_m_s=8.0)
     cmd = sent(peer, "COMMAND_INT")[-1]
@@ -198,6 +206,7 @@ async def test_goto_sends_reposition_command_int_in_amsl(
 async def test_orbit_sends_do_orbit_and_refuses_bad_radius_before_sending(
     link: MavlinkVehicleLink, peer: Px4Peer
 ) -> None:
+    await fly(link, peer)
     with pytest.raises(InvalidCommandError):
         await link.orbit(GeoPoint(47.4, 8.55), radius_m=1.0, speed_m_s=5.0)
     with pytest.raises(InvalidCommandError):
@@ -212,6 +221,7 @@ async def test_orbit_sends_do_orbit_and_refuses_bad_radius_before_sending(
 async def test_change_speed_rtl_land_disarm_are_acknowledged(
     link: MavlinkVehicleLink, peer: Px4Peer
 ) -> None:
+    await fly(link, peer)
     assert (await link.change_speed(7.5)).result == 0
     assert (await link.return_to_launch()).result == 0
     assert (peer.custom_main, peer.custom_sub) == (4, 5)
@@ -387,6 +397,7 @@ async def test_silent_param_protocol_refuses_launch(
 async def test_lost_heartbeat_marks_link_lost_and_refuses_commands(
     peer: Px4Peer, link: MavlinkVehicleLink
 ) -> None:
+    await fly(link, peer)
     events = []
 
     async def collect() -> None:
@@ -466,3 +477,22 @@ async def test_link_advances_its_sequence_number_per_frame(
     seqs = [m.get_seq() for m in peer.received]
     assert len(seqs) >= 2
     assert all((b - a) % 256 == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+
+
+async def test_in_flight_commands_to_a_landed_drone_are_refused_unsent(
+    link: MavlinkVehicleLink, peer: Px4Peer
+) -> None:
+    await wait_for(lambda: link.state().landed_state == LandedState.ON_GROUND)
+    for call in (
+        link.return_to_launch(),
+        link.land(),
+        link.resume(),
+        link.change_speed(5.0),
+        link.goto(GeoPoint(47.4, 8.55), Altitude(500.0, AltitudeDatum.AMSL)),
+        link.orbit(GeoPoint(47.4, 8.55), 50.0, 5.0),
+    ):
+        with pytest.raises(InvalidCommandError, match="landed"):
+            await call
+    # only the link's own HOME_POSITION requests (REQUEST_MESSAGE 512) may have gone out
+    assert all(c.command == 512 for c in sent(peer, "COMMAND_LONG"))
+    assert not sent(peer, "COMMAND_INT")
