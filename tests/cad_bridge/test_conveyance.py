@@ -56,11 +56,12 @@ async def test_events_are_stored_then_acknowledged_and_survive_a_terminate(
             cad.publisher.publish_incident(incident)
         await _until(lambda: len(stored) == 2)
         # The failed store was answered 500, so the publisher kept and resent that event.
-        assert all(i.acked for i in cad.publisher.items)
+        await _until(lambda: all(i.acked for i in cad.publisher.items))
+        assert max(i.attempts for i in cad.publisher.items) == 2
         await cad.publisher.terminate_all()
         await _until(lambda: subscriber.connects >= 2 and subscriber.subscription_id is not None)
         cad.publisher.publish_incident(incidents[2])
-        await _until(lambda: len(stored) == 3)
+        await _until(lambda: len(stored) == 3 and subscriber.events_acked == 3)
     finally:
         await subscriber.stop()
         await asyncio.wait_for(task, 30)
