@@ -1,9 +1,15 @@
 """`VehicleLink` over MAVLink with pymavlink and pure asyncio: one UDP socket per drone, one process.
 
-Why pymavlink and not MAVSDK (measured by `python bench/link.py --compare-mavsdk`, figures in
-bench/README.md "link"): the mavsdk 4.1 package is a ctypes binding over the C++ core. Every awaited
-call occupies a thread of the loop's executor and its receive threads run per connection, so a fleet of
-100+ drones needs an executor sized for the fleet and pays thread hand-offs for every telemetry value.
+Why pymavlink and not MAVSDK, measured with `python bench/link.py --compare-mavsdk` on the 2-core
+machine (bench/README.md "link"): with PX4 SITL's onboard-link rates (≈320 msg/s per drone) 50 drones
+cost this link 10.5–15.5 % of one core against 24.7–30.3 % for mavsdk 4.1 (0.43–0.51×); at GCS-link
+rates 200 drones cost 12.5–13.0 % against 12.7–16.3 %, but mavsdk ran 207 threads and delivered only
+67–75 % of the positions sent. RSS: 78 MB against 97 MB at 200 drones. mavsdk 4.1 is a ctypes binding
+over the C++ core: every awaited call occupies a thread of the loop's default executor (6 here), so
+uploads and commands across a fleet queue unless the executor is sized for the fleet, and each value
+crosses a thread. Faithfulness decided it too: PX4 specifics MAVSDK hides are explicit here (first
+non-INT MISSION_REQUEST, MISSION_START/AUTO.MISSION refused right after upload, bytewise INT32
+params, pause = Hold, not DO_PAUSE_CONTINUE), and errors keep PX4's own MAV_RESULT and STATUSTEXT.
 Here the receive path runs in the event loop: a datagram is split into frames by reading the MAVLink
 header only, and `MAVLink.decode` (CRC check + unpack) runs only for the message ids the link uses;
 high-rate position messages are decoded at most `state_rate_hz` times a second. Frames we do not need
