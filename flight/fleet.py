@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from types import TracebackType
 from typing import Self
 
@@ -138,7 +138,7 @@ class FleetLink:
                 q.get_nowait()
             q.put_nowait(event)
 
-    async def states(self) -> AsyncIterator[VehicleState]:
+    async def states(self) -> AsyncGenerator[VehicleState, None]:
         """States of all vehicles (latest per vehicle; a slow reader skips, never lags)."""
         sub = _StateFanIn()
         self._state_subs.add(sub)
@@ -155,7 +155,7 @@ class FleetLink:
         finally:
             self._state_subs.discard(sub)
 
-    async def events(self) -> AsyncIterator[VehicleEvent]:
+    async def events(self) -> AsyncGenerator[VehicleEvent, None]:
         """Events of all vehicles (bounded; a stalled reader drops the oldest)."""
         q: asyncio.Queue[VehicleEvent] = asyncio.Queue(maxsize=5000)
         self._event_subs.add(q)

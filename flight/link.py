@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol, runtime_checkable
 
 from flight.mission_items import MissionItem, MissionType
@@ -39,11 +39,11 @@ class VehicleLink(Protocol):
         """Latest normalised state snapshot."""
         ...
 
-    def states(self) -> AsyncIterator[VehicleState]:
+    def states(self) -> AsyncGenerator[VehicleState, None]:
         """Stream of state snapshots (latest-value semantics: a slow reader skips, never lags)."""
         ...
 
-    def events(self) -> AsyncIterator[VehicleEvent]:
+    def events(self) -> AsyncGenerator[VehicleEvent, None]:
         """Stream of link, mode, armed, landed, STATUSTEXT and mission events."""
         ...
 
