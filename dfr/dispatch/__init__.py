@@ -26,6 +26,12 @@ from dfr.dispatch.facts import (
     WeatherFacts,
 )
 from dfr.dispatch.policy import DispatchDecision, DroneEvaluation, RouteSource, evaluate
+from dfr.dispatch.routes import (
+    performance_of,
+    plan_route_facts,
+    route_facts_from_plan,
+    route_facts_from_rejection,
+)
 from dfr.dispatch.rules import Rule, RuleVerdict, Trip, estimate_trip
 from dfr.dispatch.weather import (
     ManualWeatherSource,
@@ -70,4 +76,8 @@ __all__ = [
     "estimate_trip",
     "evaluate",
     "parse_metar",
+    "performance_of",
+    "plan_route_facts",
+    "route_facts_from_plan",
+    "route_facts_from_rejection",
 ]
