@@ -1,0 +1,43 @@
+"""`dfr-sim scenario run` on the CI configuration, and bad input at the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-c", "from simulator.cli import main; main()", "scenario", "run"]
+REPORT_DIR = Path("test-artifacts") / "scenarios"
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_ci_suite_passes_and_writes_the_report() -> None:
+    result = subprocess.run(
+        [*CLI, "simulator/scenarios/configs/ci.yaml", "--report-dir", str(REPORT_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=590,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((REPORT_DIR / "report.json").read_text())
+    assert record["scenarios"] and all(s["outcome"] == "passed" for s in record["scenarios"])
+    assert (REPORT_DIR / "junit.xml").read_text().count("<testcase") == len(record["scenarios"])
+
+
+@pytest.mark.integration
+def test_bad_config_exits_2_naming_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("resources:\n  fleet:\n    resource_type: Nope\n", encoding="utf-8")
+    result = subprocess.run([*CLI, str(bad)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"{bad}:3" in result.stderr.replace("\n", "") or "bad.yaml:3" in result.stderr
+
+
+@pytest.mark.integration
+def test_unknown_scenario_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run([*CLI, "no_such_scenario"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "no_such_scenario" in result.stderr
