@@ -436,3 +436,15 @@ def test_tfr_avoided_by_the_route_passes() -> None:
     verdict = check_tfr(route, DENVER)
     assert verdict.passed
     assert "avoided" in verdict.reason
+
+
+@given(
+    wind=st.floats(min_value=0, max_value=40, allow_nan=False),
+    gust=st.one_of(st.none(), st.floats(min_value=0, max_value=40, allow_nan=False)),
+)
+def test_weather_passes_exactly_when_wind_and_gust_are_within_limits(
+    wind: float, gust: float | None
+) -> None:
+    verdict = check_weather(calm(wind_speed_m_s=wind, wind_gust_m_s=gust), LIMITS, NOON, DENVER)
+    within = wind <= LIMITS.max_wind_m_s and (gust is None or gust <= LIMITS.max_gust_m_s)
+    assert verdict.passed is within
