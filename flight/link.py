@@ -73,6 +73,10 @@ class VehicleLink(Protocol):
         """Clear the vehicle's mission, fence or rally items."""
         ...
 
+    async def set_mission_current(self, seq: int) -> None:
+        """Continue the mission at item `seq` (release from the scene loiter onto the return)."""
+        ...
+
     async def apply_safety_config(self) -> None:
         """Set the agency's failsafe parameters and read them back; SafetyConfigError if not confirmed."""
         ...

@@ -1437,6 +1437,34 @@ class MavlinkVehicleLink:
                 self._send_mission_ack(0, mtype)
                 return items
 
+    async def set_mission_current(self, seq: int) -> None:
+        """Continue the mission at item `seq` (MISSION_SET_CURRENT; confirmed by MISSION_CURRENT).
+
+        Used to release a drone from an unlimited loiter over the scene onto the planned return.
+        """
+        op = f"set mission current {seq}"
+        self._require_link(op)
+        if seq < 0 or (self._mission_total is not None and seq >= self._mission_total):
+            raise InvalidCommandError(f"{self._vehicle_id}: {op}: outside the mission")
+        for _ in range(self._cfg.command_retries + 1):
+            self._require_link(op)
+            self._send(
+                self._mav.mission_set_current_encode(
+                    self._target_sysid or 0, self._target_compid, seq
+                )
+            )
+            msg = await self._wait_msg(
+                frozenset({_MISSION_CURRENT}),
+                lambda m: int(m.seq) == seq,
+                self._cfg.command_timeout_s,
+            )
+            if msg is not None:
+                self._emit(VehicleEventKind.COMMAND, f"{op} confirmed", value=seq)
+                return
+        raise LinkTimeoutError(
+            self._vehicle_id, op, self._cfg.command_timeout_s * (self._cfg.command_retries + 1)
+        )
+
     async def clear_mission(self, mission_type: MissionType = MissionType.MISSION) -> None:
         """Clear the vehicle's mission, fence or rally items (MISSION_CLEAR_ALL)."""
         mtype = mission_type

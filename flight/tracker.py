@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from flight.clock import Clock
-from flight.mission_items import MissionItem
+from flight.mission_items import MavCmd, MissionItem
 from flight.models import (
     FlightMode,
     LandedState,
@@ -20,6 +20,7 @@ from flight.models import (
     VehicleEventKind,
     VehicleState,
 )
+from flight.plan import FlightPlan
 from flight.state import FailsafeCause, FlightPhase, FlightStateMachine, FlightTransition
 from geofence import GeoPoint, distance_m
 
@@ -91,6 +92,23 @@ class FlightTracker:
         self._prev_mode: FlightMode | None = None
         self._link_lost_at: float | None = None
         self._link_loss_window_s = link_loss_window_s
+
+    @classmethod
+    def for_plan(
+        cls, machine: FlightStateMachine, clock: Clock, plan: FlightPlan, margin_m: float = 50.0
+    ) -> FlightTracker:
+        """A tracker for a planned flight: on scene at the plan's loiter item, near its scene."""
+        loiters = (MavCmd.NAV_LOITER_UNLIM, MavCmd.NAV_LOITER_TIME, MavCmd.NAV_LOITER_TURNS)
+        seq = next(
+            (i for i, it in enumerate(plan.mission_items) if int(it.command) in loiters), None
+        )
+        return cls(
+            machine,
+            clock,
+            on_scene_seq=seq,
+            target=plan.scene,
+            on_scene_radius_m=plan.orbit_radius_m + margin_m,
+        )
 
     @property
     def phase(self) -> FlightPhase:
@@ -209,6 +227,14 @@ class FlightTracker:
             return self._go(_P.ON_SCENE, s, f"on scene ({s.mode})")
         if phase == _P.RETURNING and s.mode == FlightMode.ORBIT:
             return self._go(_P.ON_SCENE, s, "re-tasked: orbit")
+        if (
+            phase == _P.ON_SCENE
+            and s.mode == FlightMode.MISSION
+            and self.on_scene_seq is not None
+            and s.mission_current_seq is not None
+            and s.mission_current_seq > self.on_scene_seq
+        ):
+            return self._go(_P.RETURNING, s, "released: flying the planned return")
         if phase in (_P.ON_SCENE, _P.RETURNING) and s.mode == FlightMode.MISSION:
             if self._commanded_recently(FlightMode.MISSION) and not self._at_scene(s):
                 return self._go(_P.EN_ROUTE, s, "mission resumed")

@@ -17,7 +17,7 @@ from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
 from flight.models import FlightMode, LinkState, VehicleId
 from flight.state import FailsafeCause, FlightPhase, FlightStateMachine
 from flight.tracker import FlightTracker, missions_match
-from geofence import Altitude, AltitudeDatum, GeoPoint, destination
+from geofence import Altitude, AltitudeDatum, GeoPoint, destination, distance_m
 from simulator.vehicle import SimFleet, build_fleet_config
 from tests.flight.conftest import free_udp_port
 
@@ -220,3 +220,66 @@ async def test_service_restart_adopts_flight_and_completes() -> None:
             phases = await track_until(link2, adopted, {P.COMPLETED, P.FAILSAFE})
             assert phases[-2:] == [P.LANDED, P.COMPLETED]
             assert P.RETURNING in phases
+
+
+async def test_planned_flight_from_planner_flies_scene_release_and_planned_return() -> None:
+    from datetime import UTC, datetime
+
+    from flight.plan import DronePerformance
+    from flight.planner import plan_response
+    from geofence import Airspace, AirspacePolicy, load_zones
+    from tests.geofence.conftest import CENTRE, box, collection, point, polygon_feature
+
+    airspace = Airspace(
+        load_zones(
+            collection(
+                polygon_feature("area", box(-3000, -3000, 3000, 3000), kind="operating_area"),
+                polygon_feature("school", box(-400, -150, -200, 150), name="School"),
+            )
+        ),
+        AirspacePolicy(margin_m=30),
+        centre=CENTRE,
+    )
+    dock, target = point(-900, 0), point(300, 100)
+    plan = plan_response(
+        dock,
+        target,
+        airspace,
+        DronePerformance(),
+        datetime.now(UTC),
+        orbit_radius_m=40,
+        alt_agl_m=60,
+    )
+    api, client = free_udp_port(), free_udp_port()
+    cfg = build_fleet_config(
+        1,
+        [(dock.lat_deg, dock.lon_deg, 1850.0)],
+        speedup=SPEEDUP,
+        api_base_port=api,
+        client_base_port=client,
+        gcs_base_port=None,
+        video_base_port=free_udp_port(),
+    )
+    clock = SystemClock(speed=SPEEDUP)
+    async with SimFleet(cfg), FleetLink(clock=clock) as fleet:
+        link = fleet.add_vehicle(VID, f"udpin://127.0.0.1:{client}", sysid=1)
+        await link.wait_connected(timeout_s=30)
+        async with asyncio.timeout(60):
+            while link.state().home is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        tracker = FlightTracker.for_plan(FlightStateMachine("f2", VID, clock), clock, plan)
+        assert tracker.on_scene_seq is not None
+        tracker.begin_upload(link.state())
+        await link.upload_fence(plan.fence_items)
+        await link.upload_rally(plan.rally_items)
+        await link.upload_mission(plan.mission_items)
+        await link.arm()
+        tracker.note_command("start_mission")
+        await link.start_mission()
+        phases = await track_until(link, tracker, {P.ON_SCENE, P.FAILSAFE, P.ABORTED})
+        assert phases == [P.ARMED, P.EN_ROUTE, P.ON_SCENE]
+        await link.set_mission_current(tracker.on_scene_seq + 1)
+        phases = await track_until(link, tracker, {P.COMPLETED, P.FAILSAFE})
+        assert phases == [P.RETURNING, P.LANDED, P.COMPLETED]
+        home = link.state().position
+        assert home is not None and distance_m(home, dock) < 30.0
