@@ -14,14 +14,26 @@ from sqlalchemy.engine import Engine
 from dfr import __version__
 from dfr.airspace import AirspaceService, read_zone_source
 from dfr.api.errors import install_error_handlers
-from dfr.api.routes import admin, cad, calls, fleet, flights, health, me, stream, video, zones
+from dfr.api.routes import (
+    admin,
+    cad,
+    calls,
+    dispatch,
+    fleet,
+    flights,
+    health,
+    me,
+    stream,
+    video,
+    zones,
+)
 from dfr.audit import AuditMiddleware
 from dfr.console import mount_console
 from dfr.db import make_engine, session_scope, upgrade_schema
 from dfr.fleet import apply_fleet_file, ensure_agency, read_fleet_file
 from dfr.http_limits import RequestLimitsMiddleware
 from dfr.outbox import cad_component
-from dfr.runtime import flight_component
+from dfr.runtime import dispatch_component, flight_component
 from dfr.settings import Settings, load_settings
 from dfr.video_service import video_component
 from telemetry import Hub
@@ -41,13 +53,19 @@ ROUTERS: list[APIRouter] = [
     cad.router,
     zones.router,
     flights.router,
+    dispatch.router,
     video.router,
 ]
 
 #: Long-lived parts of the service (link manager, outbox delivery, telemetry hub ...): each is a
 #: factory returning an async context manager entered at startup and left at shutdown, in order.
 Component = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-COMPONENTS: list[Component] = [flight_component, cad_component, video_component]
+COMPONENTS: list[Component] = [
+    flight_component,
+    cad_component,
+    dispatch_component,
+    video_component,
+]
 
 
 def bootstrap_database(

@@ -274,6 +274,7 @@ class Decision(SQLModel, table=True):
     rules: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 # --- flights ----------------------------------------------------------------------------------------

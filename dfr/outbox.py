@@ -317,7 +317,10 @@ async def cad_component(app: FastAPI) -> AsyncIterator[None]:
 
             async def store(document: dict[str, Any]) -> None:
                 call = parse_eido(document, agency=default_agency, mapper=mapper)
-                await asyncio.to_thread(store_call, engine, call)
+                result = await asyncio.to_thread(store_call, engine, call)
+                dispatcher = getattr(app.state, "dispatcher", None)
+                if dispatcher is not None and (result.created or result.changed):
+                    dispatcher.submit(result.call_id, ended=result.ended)
 
             token = settings.cad.token.get_secret_value() if settings.cad.token else None
             subscriber = EidoSubscriber(settings.cad.eido_subscribe_url, store, token=token)

@@ -5,12 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
+from dfr.dispatch import (
+    AgencyPolicy,
+    ManualWeatherSource,
+    MetarWeatherSource,
+    StaticWeatherSource,
+    WeatherFacts,
+    WeatherSource,
+)
+from dfr.dispatch.service import Dispatcher
+from dfr.fleet import read_fleet_file
 from dfr.flights import FlightService
 from dfr.models import Drone
+from dfr.outbox import notify_delivery
 from dfr.settings import Settings
 from flight import FleetLink, FlightError, LinkConfig, SafetyConfig, SystemClock, VehicleId
 
@@ -67,3 +79,63 @@ async def flight_component(app: FastAPI) -> AsyncIterator[None]:
             finally:
                 app.state.flights = None
                 app.state.fleet = None
+
+
+def weather_source(settings: Settings, now: datetime) -> ManualWeatherSource:
+    """The pilot's override on top of the configured METAR or fixed observation."""
+    w = settings.weather
+    fallback: WeatherSource | None = None
+    if w.metar:
+        station = w.metar.split()[0] if w.metar.split()[0] != "METAR" else w.metar.split()[1]
+        metar = MetarWeatherSource(station)
+        metar.update(w.metar, now)
+        fallback = metar
+    elif w.static_wind_mps is not None:
+        fallback = StaticWeatherSource(
+            WeatherFacts(
+                observed_at=now,
+                source="configured observation",
+                wind_speed_m_s=w.static_wind_mps,
+                wind_gust_m_s=w.static_gust_mps,
+                visibility_m=w.static_visibility_m,
+            )
+        )
+    return ManualWeatherSource(fallback)
+
+
+@asynccontextmanager
+async def dispatch_component(app: FastAPI) -> AsyncIterator[None]:
+    """The dispatcher: decisions, launches, and flight transitions turned into call and CAD facts."""
+    settings: Settings = app.state.settings
+    policy = AgencyPolicy()
+    if settings.fleet_file is not None:
+        policy = read_fleet_file(settings.fleet_file).policy or policy
+    clock = getattr(app.state, "clock", None) or SystemClock(speed=settings.speedup)
+
+    def notify() -> None:
+        notify_delivery(app)
+
+    async with Dispatcher(
+        engine=app.state.engine,
+        airspace=app.state.airspace,
+        hub=app.state.hub,
+        weather=weather_source(settings, clock.now()),
+        policy=policy,
+        clock=clock,
+        flights=lambda: getattr(app.state, "flights", None),
+        notify_outbox=notify,
+    ) as dispatcher:
+        app.state.dispatcher = dispatcher
+        app.state.flight_hooks.append(dispatcher.on_transition)
+        try:
+            yield
+        finally:
+            app.state.flight_hooks.remove(dispatcher.on_transition)
+            app.state.dispatcher = None
+
+
+def dispatch_call(app: FastAPI, call_id: int, *, ended: bool = False) -> None:
+    """Hand a stored or updated call to the dispatcher (no-op when dispatch is not running)."""
+    dispatcher: Dispatcher | None = getattr(app.state, "dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.submit(call_id, ended=ended)

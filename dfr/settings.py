@@ -75,6 +75,19 @@ class FlightSettings(BaseModel):
         return self
 
 
+class WeatherSettings(BaseModel):
+    """Where dispatch gets its weather: a METAR report, or a fixed observation (demo, test)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metar: str | None = Field(default=None, description="a METAR report of the agency's station")
+    static_wind_mps: float | None = Field(
+        default=None, ge=0, description="a fixed observation when no METAR is given (demo, test)"
+    )
+    static_gust_mps: float | None = Field(default=None, ge=0)
+    static_visibility_m: float = Field(default=10_000.0, ge=0)
+
+
 class TelemetrySettings(BaseModel):
     """Live stream fan-out limits."""
 
@@ -128,6 +141,7 @@ class Settings(BaseSettings):
     cad: CadSettings = CadSettings()
     flight: FlightSettings = FlightSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    weather: WeatherSettings = WeatherSettings()
     console: ConsoleSettings = ConsoleSettings()
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from dfr.deps import DefaultAgencyDep, EngineDep, SettingsDep
 from dfr.errors import InvalidInputError
 from dfr.models import Role
 from dfr.outbox import add_note, cancel_call, notify_delivery
+from dfr.runtime import dispatch_call
 
 router = APIRouter(tags=["cad"])
 CadCaller = Annotated[Principal, Depends(require_roles(Role.CAD))]
@@ -104,6 +105,8 @@ async def post_incident(
     except CadInputError as exc:
         raise InvalidInputError(exc.reason, field=exc.field) from exc
     result = await asyncio.to_thread(store_call, engine, call)
+    if result.created or result.changed:
+        dispatch_call(request.app, result.call_id, ended=result.ended)
     request.state.audit_detail = f"call {result.call_id} {call.cad_incident_id} " + (
         "created" if result.created else "updated" if result.changed else "unchanged"
     )
@@ -155,6 +158,7 @@ async def post_cancel(
 ) -> OutboundQueued:
     """Cancel the call (no emergency found); CAD gets disposition 10 Event Cancelled."""
     queued = await asyncio.to_thread(_cancel, engine, call_id, principal.name, cancel.reason)
+    dispatch_call(request.app, call_id, ended=True)
     request.state.audit_detail = f"cancel call {call_id}: {cancel.reason[:200]}"
     notify_delivery(request.app)
     return queued

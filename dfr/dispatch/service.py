@@ -1,0 +1,496 @@
+"""The dispatcher: applies the policy to each call, stores the decision, launches, and keeps CAD told.
+
+It gathers the facts (stored call and drones, live vehicle state, a response plan per candidate
+drone, the weather), asks the pure policy, and stores the decision with the call. A launch (by
+the dispatcher, or by the agency's auto-launch policy) plans the flight and hands it to the flight
+service. Flight transitions come back through `on_transition`, inside the transaction that stores
+them, and become call lifecycle changes, CAD unit statuses and notes in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import tzinfo
+from types import TracebackType
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from cad_bridge import EventKind, UnitReport, UnitStatus
+from dfr.airspace import AirspaceService
+from dfr.db import session_scope
+from dfr.dispatch.agency_policy import AgencyPolicy
+from dfr.dispatch.facts import (
+    Assignment,
+    CallFacts,
+    DockFacts,
+    DroneFacts,
+    RouteFacts,
+)
+from dfr.dispatch.policy import DispatchDecision, evaluate
+from dfr.dispatch.routes import route_facts_from_plan, route_facts_from_rejection
+from dfr.dispatch.weather import ManualWeatherSource
+from dfr.errors import ConflictError, DfrError, NotFoundError
+from dfr.flights import FlightService
+from dfr.models import (
+    Agency,
+    Call,
+    CallLifecycle,
+    Decision,
+    Dock,
+    Drone,
+    Flight,
+    Note,
+    as_utc,
+    utcnow,
+)
+from dfr.outbox import enqueue_event
+from dfr.planning import performance_of
+from flight import (
+    Clock,
+    FlightPhase,
+    FlightPlan,
+    FlightTransition,
+    PlanRejectedError,
+    plan_response,
+)
+from geofence import GeoPoint
+from telemetry import Hub, call_message, decision_message
+
+log = logging.getLogger(__name__)
+AUTHOR = "DFR"
+_ACTIVE_FLIGHT_STATES = [
+    str(p) for p in FlightPhase if p not in (FlightPhase.COMPLETED, FlightPhase.ABORTED)
+]
+
+
+class LaunchRefusedError(DfrError):
+    """No drone may fly this call now; the reason is the policy's."""
+
+    http_status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class _Evaluated:
+    decision: DispatchDecision
+    plans: dict[str, FlightPlan]
+    lifecycle: CallLifecycle
+    target: GeoPoint
+
+
+def call_public_data(call: Call) -> dict[str, Any]:
+    """What the stream's `call` message carries."""
+    return {
+        "cad_incident_id": call.cad_incident_id,
+        "call_type": call.call_type,
+        "call_type_text": call.call_type_text,
+        "category": call.category,
+        "priority": call.priority,
+        "lat": call.lat,
+        "lon": call.lon,
+        "address": call.address,
+        "lifecycle": str(call.lifecycle.value),
+        "cad_status": call.cad_status,
+        "received_at": call.received_at.isoformat(),
+    }
+
+
+class Dispatcher:
+    """Decides and launches for calls; one per service."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        airspace: AirspaceService,
+        hub: Hub,
+        weather: ManualWeatherSource,
+        policy: AgencyPolicy,
+        clock: Clock,
+        flights: Callable[[], FlightService | None],
+        notify_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._engine = engine
+        self._airspace = airspace
+        self._hub = hub
+        self.weather = weather
+        self.policy = policy
+        self._clock = clock
+        self._flights = flights
+        self._notify_outbox = notify_outbox
+        self._tg: asyncio.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._call_locks: dict[int, asyncio.Lock] = {}
+
+    @property
+    def clock(self) -> Clock:
+        """The clock decisions are made on."""
+        return self._clock
+
+    async def __aenter__(self) -> Self:
+        self._tg = asyncio.TaskGroup()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        tg, self._tg = self._tg, None
+        if tg is not None:
+            with contextlib.suppress(Exception):
+                await tg.__aexit__(None, None, None)
+
+    def submit(self, call_id: int, *, ended: bool = False) -> None:
+        """Evaluate a stored or updated call in the background (or end its flight when CAD ended it)."""
+        if self._tg is None:
+            return
+        coro = (
+            self.end_call(call_id, "the call was ended in CAD") if ended else self.evaluate(call_id)
+        )
+        task = self._tg.create_task(self._guard(coro, call_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, coro: Any, call_id: int) -> None:
+        try:
+            await coro
+        except DfrError as exc:
+            log.info("call %s: %s", call_id, exc)
+        except Exception:
+            log.exception("dispatch of call %s failed", call_id)
+
+    def _lock(self, call_id: int) -> asyncio.Lock:
+        return self._call_locks.setdefault(call_id, asyncio.Lock())
+
+    # ------------------------------------------------------------------ facts
+
+    def _tz(self, session: Session, agency_id: str) -> tzinfo:
+        agency = session.get(Agency, agency_id)
+        try:
+            return ZoneInfo(agency.timezone) if agency else ZoneInfo("UTC")
+        except (KeyError, ValueError):
+            return ZoneInfo("UTC")
+
+    def _drone_facts(self, session: Session, drone: Drone, dock: Dock) -> DroneFacts:
+        flights = self._flights()
+        live = flights.live_state(drone.id) if flights is not None else None
+        assignment: Assignment | None = None
+        active = session.exec(
+            select(Flight).where(
+                Flight.drone_id == drone.id, col(Flight.state).in_(_ACTIVE_FLIGHT_STATES)
+            )
+        ).first()
+        if active is not None and active.call_id is not None:
+            other = session.get(Call, active.call_id)
+            if other is not None and other.id is not None:
+                assignment = Assignment(str(other.id), other.priority, other.call_type)
+        problems: list[str] = []
+        link_up = live is not None and live.available
+        docked = live is not None and not live.armed and not live.in_air and active is None
+        if live is not None and live.gps_fix_type is not None and live.gps_fix_type < 3:
+            problems.append("no 3D GPS fix")
+        if active is not None and active.call_id is None:
+            problems.append(f"flying pilot flight {active.id}")
+        return DroneFacts(
+            drone_id=drone.id,
+            name=drone.name,
+            dock=DockFacts(
+                dock_id=dock.id,
+                name=dock.name,
+                location=GeoPoint(dock.lat, dock.lon),
+                response_radius_m=dock.response_radius_m,
+            ),
+            cruise_speed_m_s=drone.cruise_speed_mps,
+            climb_rate_m_s=drone.climb_rate_mps,
+            battery_capacity_wh=drone.battery_capacity_wh,
+            hover_power_w=drone.hover_power_w,
+            cruise_power_w=drone.cruise_power_w,
+            battery_pct=None if live is None else live.battery_pct,
+            link_up=link_up,
+            docked=docked,
+            in_maintenance=drone.in_maintenance,
+            health_problems=tuple(problems),
+            assignment=assignment,
+            position=None if live is None else live.position,
+        )
+
+    def _route(
+        self,
+        drone: Drone,
+        dock: Dock,
+        target: GeoPoint,
+        plans: dict[str, FlightPlan],
+    ) -> RouteFacts:
+        now = self._clock.now()
+        try:
+            airspace = self._airspace.airspace()
+        except DfrError as exc:
+            return RouteFacts(legal=False, reasons=(str(exc),))
+        try:
+            plan = plan_response(
+                GeoPoint(dock.lat, dock.lon), target, airspace, performance_of(drone), now
+            )
+        except PlanRejectedError as exc:
+            return route_facts_from_rejection(exc, airspace=airspace, now=now)
+        plans[drone.id] = plan
+        return route_facts_from_plan(
+            plan, on_scene_min=self.policy.on_scene_min, airspace=airspace, now=now
+        )
+
+    def _evaluate(self, session: Session, call: Call) -> _Evaluated:
+        assert call.id is not None
+        target = GeoPoint(call.lat, call.lon)
+        drones = session.exec(
+            select(Drone).where(Drone.agency_id == call.agency_id).order_by(col(Drone.id))
+        ).all()
+        docks = {d.id: d for d in session.exec(select(Dock)).all()}
+        facts = [self._drone_facts(session, d, docks[d.dock_id]) for d in drones]
+        by_id = {d.id: d for d in drones}
+        plans: dict[str, FlightPlan] = {}
+
+        def route_for(drone: DroneFacts) -> RouteFacts | None:
+            record = by_id[drone.drone_id]
+            return self._route(record, docks[record.dock_id], target, plans)
+
+        flags = call.flags or {}
+        now = self._clock.now()
+        decision = evaluate(
+            CallFacts(
+                call_id=str(call.id),
+                call_type=call.call_type,
+                priority=call.priority,
+                location=target,
+                category=call.category,
+                in_progress=bool(flags.get("in_progress")),
+                weapons=bool(flags.get("weapons")),
+                outdoor=bool(flags.get("outdoor")),
+                received_at=as_utc(call.received_at),
+            ),
+            facts,
+            routes=route_for,
+            weather=self.weather.current(now),
+            agency=self.policy,
+            now=now,
+            tz=self._tz(session, call.agency_id),
+        )
+        return _Evaluated(decision, plans, call.lifecycle, target)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _decide_and_store(self, call_id: int) -> _Evaluated:
+        with session_scope(self._engine) as session:
+            call = session.get(Call, call_id)
+            if call is None:
+                raise NotFoundError("call", call_id)
+            evaluated = self._evaluate(session, call)
+            decision = evaluated.decision
+            previous = session.exec(
+                select(Decision)
+                .where(Decision.call_id == call_id)
+                .order_by(col(Decision.id).desc())
+            ).first()
+            record = decision.to_record()
+            session.add(
+                Decision(
+                    call_id=call_id,
+                    created_at=decision.evaluated_at,
+                    detail=decision.to_public(),
+                    **record,
+                )
+            )
+            if call.lifecycle == CallLifecycle.NEW and decision.eligible:
+                call.lifecycle = CallLifecycle.RECOMMENDED
+                call.updated_at = utcnow()
+                session.add(call)
+            if previous is None or previous.summary != decision.summary:
+                self._note(session, call, f"DFR recommendation: {decision.summary}")
+            self._hub.publish(
+                decision_message(call_id, decision.to_public(), decision.evaluated_at)
+            )
+            self._hub.publish(call_message(call_id, call_public_data(call), self._clock.now()))
+            return _Evaluated(decision, evaluated.plans, call.lifecycle, evaluated.target)
+
+    async def evaluate(self, call_id: int, *, allow_auto_launch: bool = True) -> DispatchDecision:
+        """Decide for a call, store and publish the decision; auto-launch when the policy says so."""
+        async with self._lock(call_id):
+            evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
+            self._notify_outbox()
+            decision = evaluated.decision
+            if (
+                allow_auto_launch
+                and decision.auto_launch
+                and decision.recommended is not None
+                and evaluated.lifecycle in (CallLifecycle.NEW, CallLifecycle.RECOMMENDED)
+                and self._flights() is not None
+            ):
+                drone_id = decision.recommended.drone_id
+                await self._launch_locked(
+                    call_id,
+                    drone_id,
+                    evaluated.target,
+                    evaluated.plans.get(drone_id),
+                    f"{AUTHOR} auto-launch",
+                    decision,
+                )
+            return decision
+
+    # ------------------------------------------------------------------ launch
+
+    async def launch(self, call_id: int, drone_id: str | None, author: str) -> int:
+        """Launch a drone to the call (the recommended one when `drone_id` is None)."""
+        async with self._lock(call_id):
+            evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
+            self._notify_outbox()
+            decision = evaluated.decision
+            if evaluated.lifecycle not in (CallLifecycle.NEW, CallLifecycle.RECOMMENDED):
+                raise ConflictError(
+                    f"call {call_id} is {evaluated.lifecycle.value}; it cannot be launched"
+                )
+            if drone_id is None:
+                if decision.recommended is None:
+                    raise LaunchRefusedError(decision.summary)
+                drone_id = decision.recommended.drone_id
+            evaluation = decision.evaluation_of(drone_id)
+            if evaluation is None:
+                raise NotFoundError("drone", drone_id)
+            if not evaluation.eligible:
+                reasons = " ".join(v.reason for v in evaluation.failed)
+                raise LaunchRefusedError(f"{drone_id} may not fly this call: {reasons}")
+            return await self._launch_locked(
+                call_id, drone_id, evaluated.target, evaluated.plans.get(drone_id), author, decision
+            )
+
+    async def _launch_locked(
+        self,
+        call_id: int,
+        drone_id: str,
+        target: GeoPoint,
+        plan: FlightPlan | None,
+        author: str,
+        decision: DispatchDecision,
+    ) -> int:
+        flights = self._flights()
+        if flights is None:
+            raise LaunchRefusedError("the flight link is not running")
+        flight_id = await flights.launch(
+            drone_id, target, call_id=call_id, created_by=author, plan=plan
+        )
+        eta_s = plan.eta_s if plan is not None else decision.eta_s
+
+        def record() -> None:
+            with session_scope(self._engine) as session:
+                call = session.get(Call, call_id)
+                if call is None:
+                    return
+                call.lifecycle = CallLifecycle.DISPATCHED
+                call.updated_at = utcnow()
+                session.add(call)
+                eta_text = f"; ETA {eta_s:.0f} s" if eta_s is not None else ""
+                self._note(session, call, f"Drone {drone_id} launched by {author}{eta_text}.")
+                enqueue_event(
+                    session,
+                    call,
+                    EventKind.UNIT_STATUS,
+                    author=AUTHOR,
+                    unit=UnitReport(id=drone_id, status=UnitStatus.DISPATCHED, eta_s=eta_s),
+                )
+                self._hub.publish(call_message(call_id, call_public_data(call), self._clock.now()))
+
+        await asyncio.to_thread(record)
+        self._notify_outbox()
+        return flight_id
+
+    # ------------------------------------------------------------------ end of a call
+
+    async def end_call(self, call_id: int, reason: str) -> None:
+        """The call is over (cancelled or closed): its flight returns to the dock."""
+        flights = self._flights()
+
+        def active_flights() -> list[int]:
+            with Session(self._engine) as session:
+                rows = session.exec(
+                    select(Flight.id).where(
+                        Flight.call_id == call_id, col(Flight.state).in_(_ACTIVE_FLIGHT_STATES)
+                    )
+                ).all()
+                return [r for r in rows if r is not None]
+
+        if flights is None:
+            return
+        for flight_id in await asyncio.to_thread(active_flights):
+            await flights.recall(flight_id, reason)
+
+    # ------------------------------------------------------------------ flight transitions
+
+    def _note(self, session: Session, call: Call, text: str) -> None:
+        assert call.id is not None
+        note = Note(call_id=call.id, author=AUTHOR, source="dfr", text=text)
+        session.add(note)
+        enqueue_event(session, call, EventKind.NOTE, author=AUTHOR, text=text, at=note.at)
+
+    def on_transition(self, session: Session, flight: Flight, t: FlightTransition) -> None:
+        """Inside the transaction storing a flight transition: call lifecycle, unit status, notes."""
+        if flight.call_id is None:
+            return
+        call = session.get(Call, flight.call_id)
+        if call is None:
+            return
+        snap = t.snapshot
+        if t.cad_status is not None and t.cad_status.value != UnitStatus.DISPATCHED.value:
+            pos = snap.position if snap is not None else None
+            enqueue_event(
+                session,
+                call,
+                EventKind.UNIT_STATUS,
+                author=AUTHOR,
+                at=t.time,
+                unit=UnitReport(
+                    id=flight.drone_id,
+                    status=UnitStatus(t.cad_status.value),
+                    lat=None if pos is None else pos.lat_deg,
+                    lon=None if pos is None else pos.lon_deg,
+                ),
+            )
+        text: str | None = None
+        lifecycle = call.lifecycle
+        if t.to_phase == FlightPhase.EN_ROUTE and t.from_phase == FlightPhase.ARMED:
+            text = f"Drone {flight.drone_id} airborne, en route."
+        elif t.to_phase == FlightPhase.ON_SCENE and t.from_phase != FlightPhase.ON_SCENE:
+            text = f"Drone {flight.drone_id} on scene."
+            if lifecycle == CallLifecycle.DISPATCHED:
+                call.lifecycle = CallLifecycle.ON_SCENE
+        elif t.to_phase == FlightPhase.RETURNING:
+            text = f"Drone {flight.drone_id} returning to its dock."
+        elif t.to_phase == FlightPhase.FAILSAFE:
+            text = f"Drone {flight.drone_id} failsafe: {t.reason}."
+        elif t.to_phase == FlightPhase.LINK_LOST:
+            text = f"Drone {flight.drone_id}: link lost; the vehicle's own failsafe applies."
+        elif t.to_phase == FlightPhase.LANDED:
+            text = f"Drone {flight.drone_id} landed."
+        elif t.to_phase == FlightPhase.COMPLETED:
+            text = f"Drone {flight.drone_id} back in service."
+            if lifecycle in (CallLifecycle.DISPATCHED, CallLifecycle.ON_SCENE):
+                call.lifecycle = CallLifecycle.CLEARED
+        elif t.to_phase == FlightPhase.ABORTED:
+            text = f"Drone {flight.drone_id} launch aborted: {t.reason}."
+            if lifecycle == CallLifecycle.DISPATCHED:
+                call.lifecycle = CallLifecycle.RECOMMENDED
+        if text is not None:
+            self._note(session, call, text)
+        if call.lifecycle != lifecycle:
+            call.updated_at = utcnow()
+            session.add(call)
+        assert call.id is not None
+        self._hub.publish(call_message(call.id, call_public_data(call), t.time))
+        self._notify_outbox()
