@@ -39,7 +39,7 @@ from flight.state import (
     FlightStateMachine,
     FlightTransition,
 )
-from flight.tracker import FlightTracker, failsafe_cause_of, missions_match
+from flight.tracker import FlightTracker, adopt_flight, failsafe_cause_of, missions_match
 
 __all__ = [
     "DronePerformance",
@@ -87,6 +87,7 @@ __all__ = [
     "VehicleId",
     "VehicleLink",
     "VehicleState",
+    "adopt_flight",
     "failsafe_cause_of",
     "missions_match",
     "parse_connection_url",

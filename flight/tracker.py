@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from flight.clock import Clock
-from flight.mission_items import MavCmd, MissionItem
+from flight.errors import MissionTransferError
+from flight.link import VehicleLink
+from flight.mission_items import MavCmd, MissionItem, MissionType
 from flight.models import (
     FlightMode,
     LandedState,
@@ -296,3 +299,29 @@ class FlightTracker:
             target = _P.EN_ROUTE if before == _P.ARMED and s.in_air else before
             return self._go(target, s, f"link back ({s.mode})")
         return self._go(_P.EN_ROUTE, s, f"link back ({s.mode})")
+
+
+async def adopt_flight(
+    link: VehicleLink,
+    record: dict[str, Any],
+    stored_mission: Sequence[MissionItem],
+    clock: Clock,
+    plan: FlightPlan | None = None,
+) -> FlightTracker:
+    """After a restart: check the vehicle flies the stored mission, restore the flight's tracker.
+
+    `record` is `FlightStateMachine.to_record()` as persisted. Raises MissionTransferError when the
+    download fails or the vehicle's mission is not the stored one (the flight is then not adopted).
+    """
+    downloaded = await link.download_mission(MissionType.MISSION)
+    if not missions_match(stored_mission, downloaded):
+        raise MissionTransferError(
+            link.vehicle_id,
+            "adopt flight",
+            "mission on the vehicle differs from the stored flight",
+            detail=f"vehicle has {len(downloaded)} items, stored {len(stored_mission)}",
+        )
+    machine = FlightStateMachine.from_record(record, clock)
+    if plan is not None:
+        return FlightTracker.for_plan(machine, clock, plan)
+    return FlightTracker(machine, clock)

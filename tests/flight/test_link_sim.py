@@ -16,7 +16,7 @@ from flight.mavlink_link import LinkConfig, MavlinkVehicleLink
 from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
 from flight.models import FlightMode, LinkState, VehicleId
 from flight.state import FailsafeCause, FlightPhase, FlightStateMachine
-from flight.tracker import FlightTracker, missions_match
+from flight.tracker import FlightTracker, adopt_flight
 from geofence import Altitude, AltitudeDatum, GeoPoint, destination, distance_m
 from simulator.vehicle import SimFleet, build_fleet_config
 from tests.flight.conftest import free_udp_port
@@ -211,12 +211,11 @@ async def test_service_restart_adopts_flight_and_completes() -> None:
         async with FleetLink(clock=r.clock) as fleet2:
             link2 = fleet2.add_vehicle(VID, f"udpin://127.0.0.1:{r.client_port}")
             await link2.wait_connected(timeout_s=30)
-            downloaded = await link2.download_mission()
-            assert missions_match(items, downloaded)
-            machine = FlightStateMachine.from_record(record, r.clock)
-            adopted = FlightTracker(
-                machine, r.clock, on_scene_seq=2, target=TARGET, on_scene_radius_m=60.0
-            )
+            with pytest.raises(MissionTransferError):
+                await adopt_flight(link2, record, items[:-1], r.clock)  # not this flight
+            adopted = await adopt_flight(link2, record, items, r.clock)
+            assert adopted.phase == P.EN_ROUTE
+            adopted.on_scene_seq, adopted.target, adopted.on_scene_radius_m = 2, TARGET, 60.0
             phases = await track_until(link2, adopted, {P.COMPLETED, P.FAILSAFE})
             assert phases[-2:] == [P.LANDED, P.COMPLETED]
             assert P.RETURNING in phases

@@ -496,3 +496,24 @@ async def test_in_flight_commands_to_a_landed_drone_are_refused_unsent(
     # only the link's own HOME_POSITION requests (REQUEST_MESSAGE 512) may have gone out
     assert all(c.command == 512 for c in sent(peer, "COMMAND_LONG"))
     assert not sent(peer, "COMMAND_INT")
+
+
+async def test_mavlink1_frames_are_understood(link: MavlinkVehicleLink, peer: Px4Peer) -> None:
+    # PX4 may talk MAVLink 1 until it hears MAVLink 2 from the GCS.
+    msg = peer.mav.statustext_encode(6, b"v1 hello\t")
+    peer.send_raw(msg.pack(peer.mav, force_mavlink1=True))
+    await wait_for(lambda: any(text == "v1 hello" for _t, _s, text in link._statustexts))
+
+
+async def test_other_systems_on_the_port_are_ignored(
+    link: MavlinkVehicleLink, peer: Px4Peer
+) -> None:
+    from pymavlink.dialects.v20 import common as mavlink
+
+    other = mavlink.MAVLink(None, 42, 1)
+    # Another autopilot (sysid 42) in RTL on the same port must not change our vehicle's state.
+    peer.send_raw(other.heartbeat_encode(2, 12, 1 | 128, 4 << 16 | 5 << 24, 4, 3).pack(other))
+    peer.send_raw(other.statustext_encode(2, b"not ours").pack(other))
+    await link.hold()  # a round trip after the foreign frames
+    assert link.state().mode == FlightMode.HOLD and not link.state().armed
+    assert all(text != "not ours" for _t, _s, text in link._statustexts)
