@@ -604,9 +604,12 @@ class MavlinkVehicleLink:
     # ------------------------------------------------------------------ receiving
 
     def _on_datagram(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if self._endpoint.scheme == "udpin":
-            # Answer whoever sent last, as PX4 itself does with its partner address.
-            self._remote = (str(addr[0]), int(addr[1]))
+        if self._endpoint.scheme == "udpin" and len(data) > 5:
+            # Answer whoever sent last, as PX4 itself does with its partner address, but only when
+            # the datagram comes from our vehicle (another system on the port must not hijack it).
+            sysid = data[5] if data[0] == 0xFD else data[3] if data[0] == 0xFE else None
+            if sysid is not None and (self._target_sysid is None or sysid == self._target_sysid):
+                self._remote = (str(addr[0]), int(addr[1]))
         self._parse(data)
 
     def _on_stream(self, data: bytes) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import socket
 from typing import Any
 
 import pytest
@@ -511,6 +512,12 @@ async def test_other_systems_on_the_port_are_ignored(
     from pymavlink.dialects.v20 import common as mavlink
 
     other = mavlink.MAVLink(None, 42, 1)
+    intruder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    intruder.bind(("127.0.0.1", 0))
+    intruder.sendto(
+        other.heartbeat_encode(2, 12, 1, 0, 4, 3).pack(other), ("127.0.0.1", link.local_port() or 0)
+    )
+    intruder.close()
     # Another autopilot (sysid 42) in RTL on the same port must not change our vehicle's state.
     peer.send_raw(other.heartbeat_encode(2, 12, 1 | 128, 4 << 16 | 5 << 24, 4, 3).pack(other))
     peer.send_raw(other.statustext_encode(2, b"not ours").pack(other))
