@@ -72,9 +72,9 @@ PROFILES: dict[str, list[tuple[str, float]]] = {
 }
 
 
-def free_base_port(n: int) -> int:
+def free_base_port(n: int, start: int = 30000) -> int:
     """A base port with n consecutive free UDP ports, outside PX4's default ranges."""
-    for base in range(30000, 60000, 500):
+    for base in range(start, 60000, 500):
         socks = []
         try:
             for i in range(n):
@@ -261,6 +261,30 @@ async def measure_cpu(window_s: float) -> float:
 
 
 def spawn_generator(n: int, base: int, profile: str, duration_s: float) -> subprocess.Popen[bytes]:
+    """Telemetry source in a child process: our generator, or the simulator (`--profile sim`)."""
+    if profile == "sim":
+        # dfr-sim fleet: PX4-like drones at PX4's onboard-link rates; drone i sends to base + i.
+        api = free_base_port(n + 1, start=base + 1000)
+        dfr_sim = os.path.join(os.path.dirname(sys.executable), "dfr-sim")
+        return subprocess.Popen(
+            [
+                dfr_sim,
+                "fleet",
+                "--drones",
+                str(n),
+                "--api-base-port",
+                str(api),
+                "--client-base-port",
+                str(base),
+                "--gcs-base-port",
+                "0",
+                "--control-port",
+                str(api + n),
+                "--home",
+                "47.397742,8.545594,488",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
     return subprocess.Popen(
         [sys.executable, __file__, "_generate", str(n), str(base), profile, str(duration_s)]
     )
@@ -416,7 +440,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--drones", type=int, nargs="*", default=[50, 200])
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="normal")
+    parser.add_argument("--profile", choices=[*sorted(PROFILES), "sim"], default="normal")
     parser.add_argument("--window-s", type=float, default=10.0)
     parser.add_argument("--compare-mavsdk", action="store_true")
     args = parser.parse_args()
