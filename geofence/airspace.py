@@ -26,8 +26,7 @@ from geofence.zones import Zone, ZoneCircle, ZoneKind, ZoneSet, agl_limit_m
 #: The FAA Part 107 limit, used as the default policy maximum.
 PART107_MAX_AGL_M: Final = 400 * FEET_TO_M
 
-_CIRCLE_SEGMENTS: Final = 16
-_JOIN_QUAD_SEGS: Final = 3
+_CIRCLE_SEGMENTS: Final = 8
 _SNAPSHOT_CACHE: Final = 16
 
 
@@ -244,6 +243,7 @@ class Airspace:
             for i, g in enumerate(self._cell_geoms)
         ]
         self._cell_tree = shapely.STRtree(self._cell_checked) if cells else None
+        shapely.prepare(np.array(self._cell_checked, dtype=object))
         self._snapshots: OrderedDict[tuple[bool, ...], _Snapshot] = OrderedDict()
 
     # -- construction ---------------------------------------------------------------------------
@@ -262,13 +262,14 @@ class Airspace:
             else:
                 poly = self.projection.project(z.shape.to_shapely_lonlat())
                 if margin_m > 0:
-                    # GEOS rounds the number of arc segments, so one may span 1.5 quanta:
-                    # grow the offset until such a chord still clears the margin.
-                    d = margin_m / math.cos(0.75 * math.pi / (2 * _JOIN_QUAD_SEGS))
-                    poly = poly.buffer(d, quad_segs=_JOIN_QUAD_SEGS)
+                    # Mitred corners add no vertices (fewer graph nodes) and stay >= margin away;
+                    # the limit bevels needle-sharp corners, still no closer than the margin.
+                    poly = poly.buffer(margin_m, join_style="mitre", mitre_limit=2.0)
                 buffered.append(poly)
         arr = np.array(buffered, dtype=object)
         checked = list(shapely.buffer(arr, -CLEARANCE_M, join_style="mitre")) if len(arr) else []
+        # Prepare now: a first query would otherwise pay for it in the middle of a check.
+        shapely.prepare(np.array(checked, dtype=object))
         ground = self.policy.ground_amsl_m
         return _ZoneGeoms(
             zones=zones,

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
 from shapely.ops import nearest_points
 
 #: Obstacles are shrunk by this much for crossing tests, so that edges running along an obstacle
@@ -39,16 +40,27 @@ def _polygons(geom: BaseGeometry) -> list[Polygon]:
     return [g for part in getattr(geom, "geoms", []) for g in _polygons(part)]
 
 
-def _ring_nodes(poly: Polygon) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Vertices of every ring of `poly` with their ring predecessors and successors."""
+def _ring_nodes(poly: Polygon, keep_left_turns: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Vertices where a shortest path may bend, with their ring predecessors and successors.
+
+    Rings are oriented with the polygon on their left. A path around an obstacle only bends at its
+    convex corners (left turns); a path inside an area only at the area's reflex corners (right turns).
+    """
+    poly = orient(poly, 1.0)
     pts, prev, nxt = [], [], []
     for ring in [poly.exterior, *poly.interiors]:
         c = np.asarray(ring.coords, float)[:-1]
         if len(c) < 3:
             continue
-        pts.append(c)
-        prev.append(np.roll(c, 1, axis=0))
-        nxt.append(np.roll(c, -1, axis=0))
+        pv = np.roll(c, 1, axis=0)
+        nx = np.roll(c, -1, axis=0)
+        turn = (c[:, 0] - pv[:, 0]) * (nx[:, 1] - c[:, 1]) - (c[:, 1] - pv[:, 1]) * (
+            nx[:, 0] - c[:, 0]
+        )
+        keep = turn > 1e-9 if keep_left_turns else turn < -1e-9
+        pts.append(c[keep])
+        prev.append(pv[keep])
+        nxt.append(nx[keep])
     if not pts:
         empty = np.zeros((0, 2))
         return empty, empty, empty
@@ -81,15 +93,16 @@ class ObstacleField:
         shrunk = shapely.buffer(
             np.array(self.obstacles, dtype=object), -CLEARANCE_M, join_style="mitre"
         )
+        shapely.prepare(shrunk)
         self._shrunk = list(shrunk)
         self._tree = shapely.STRtree(self._shrunk)
-        self._nodes = [_ring_nodes(p) for p in self.obstacles]
+        self._nodes = [_ring_nodes(p, True) for p in self.obstacles]
         self._union_shrunk = shapely.union_all(shrunk) if len(shrunk) else Polygon()
         shapely.prepare(self._union_shrunk)
         if self.area is not None:
             self._area_grown = self.area.buffer(CLEARANCE_M, join_style="mitre")
             shapely.prepare(self._area_grown)
-            parts = [_ring_nodes(p) for p in _polygons(self.area)]
+            parts = [_ring_nodes(p, False) for p in _polygons(self.area)]
             self._area_nodes = (
                 np.vstack([p[0] for p in parts]),
                 np.vstack([p[1] for p in parts]),
@@ -160,6 +173,7 @@ class ObstacleField:
     def _search(
         self, start: XY, goal: XY, used: set[int], use_area: bool
     ) -> tuple[list[XY] | None, set[int], bool]:
+        """A* over the visibility graph of the obstacles in `used`, edges found as nodes are expanded."""
         pts = [np.array([start, goal], float)]
         prev = [np.array([start, goal], float)]
         nxt = [np.array([start, goal], float)]
@@ -176,53 +190,75 @@ class ObstacleField:
         pv_all = np.vstack(prev)
         nx_all = np.vstack(nxt)
         n = len(p_all)
-        ii, jj = np.triu_indices(n, k=1)
-        d = p_all[jj] - p_all[ii]
-
-        def side(base: FloatArray, other: FloatArray, dvec: FloatArray) -> FloatArray:
-            rel = other - base
-            return np.asarray(dvec[:, 0] * rel[:, 1] - dvec[:, 1] * rel[:, 0], float)
-
-        # A shortest path only bends at a vertex where the obstacle lies wholly on one side of it.
+        used_list = sorted(used)
+        # Only the obstacles in play block edges here; the path is checked against all of them below.
+        local = shapely.STRtree([self._shrunk[i] for i in used_list]) if used_list else None
+        check_area = use_area and self._area_grown is not None
+        h = np.hypot(p_all[:, 0] - goal[0], p_all[:, 1] - goal[1])
+        # Tangency at the far end does not depend on where we come from up to sign: precompute parts.
+        is_free = np.zeros(n, bool)
+        is_free[:2] = True
+        closed = np.zeros(n, bool)
+        g_best = np.full(n, math.inf)
+        g_best[0] = 0.0
+        parent = np.full(n, -1, np.intp)
+        heap: list[tuple[float, float, int]] = [(float(h[0]), 0.0, 0)]
         tol = 1e-9
-        tan_i = side(p_all[ii], pv_all[ii], d) * side(p_all[ii], nx_all[ii], d) >= -tol
-        tan_j = side(p_all[jj], pv_all[jj], d) * side(p_all[jj], nx_all[jj], d) >= -tol
-        free = np.zeros(n, bool)
-        free[:2] = True
-        keep = (tan_i | free[ii]) & (tan_j | free[jj]) & (np.hypot(d[:, 0], d[:, 1]) > 0)
-        ii, jj = ii[keep], jj[keep]
-        coords = np.stack([p_all[ii], p_all[jj]], axis=1)
-        lines = shapely.linestrings(coords)
-        line_idx, obs_idx = self.segment_hits(lines)
-        used_arr = np.fromiter(used, np.intp, len(used)) if used else np.zeros(0, np.intp)
-        blocked = np.zeros(len(lines), bool)
-        in_used = np.isin(obs_idx, used_arr)
-        blocked[line_idx[in_used]] = True
-        in_area = np.ones(len(lines), bool)
-        if self._area_grown is not None:
-            candidates = ~blocked
-            in_area[candidates] = self.lines_in_area(lines[candidates])
-            if use_area:
-                blocked |= ~in_area
-        ok = ~blocked
-        edges_i, edges_j = ii[ok], jj[ok]
-        lengths = np.hypot(*(p_all[edges_j] - p_all[edges_i]).T)
-        adjacency: list[list[tuple[int, float, int]]] = [[] for _ in range(n)]
-        edge_ids = np.nonzero(ok)[0]
-        for a, b, w, e in zip(
-            edges_i.tolist(), edges_j.tolist(), lengths.tolist(), edge_ids.tolist(), strict=True
-        ):
-            adjacency[a].append((b, w, e))
-            adjacency[b].append((a, w, e))
-        route = _astar(p_all, adjacency, 0, 1)
-        if route is None:
+        while heap:
+            _, g, u = heapq.heappop(heap)
+            if closed[u]:
+                continue
+            if u == 1:
+                break
+            closed[u] = True
+            d = p_all - p_all[u]
+            cand = ~closed & (np.hypot(d[:, 0], d[:, 1]) > 0)
+            if not is_free[u]:
+                # A shortest path only leaves a corner along a line with the obstacle on one side.
+                ru_p = pv_all[u] - p_all[u]
+                ru_n = nx_all[u] - p_all[u]
+                su = (d[:, 0] * ru_p[1] - d[:, 1] * ru_p[0]) * (
+                    d[:, 0] * ru_n[1] - d[:, 1] * ru_n[0]
+                )
+                cand &= su >= -tol
+            rv_p = pv_all - p_all
+            rv_n = nx_all - p_all
+            sv = (d[:, 0] * rv_p[:, 1] - d[:, 1] * rv_p[:, 0]) * (
+                d[:, 0] * rv_n[:, 1] - d[:, 1] * rv_n[:, 0]
+            )
+            cand &= (sv >= -tol) | is_free
+            idx = np.nonzero(cand)[0]
+            if len(idx) == 0:
+                continue
+            new_g = g + np.hypot(d[idx, 0], d[idx, 1])
+            better = new_g < g_best[idx]
+            idx, new_g = idx[better], new_g[better]
+            if len(idx) == 0:
+                continue
+            coords = np.stack([np.broadcast_to(p_all[u], (len(idx), 2)), p_all[idx]], axis=1)
+            lines = shapely.linestrings(coords)
+            ok = np.ones(len(idx), bool)
+            if local is not None:
+                hit_lines, _ = local.query(lines, predicate="intersects")
+                ok[hit_lines] = False
+            if check_area:
+                ok[ok] = self.lines_in_area(lines[ok])
+            for v, gv in zip(idx[ok].tolist(), new_g[ok].tolist(), strict=True):
+                g_best[v] = gv
+                parent[v] = u
+                heapq.heappush(heap, (gv + float(h[v]), gv, v))
+        if not math.isfinite(g_best[1]):
             return None, set(), False
-        node_path, edge_path = route
-        hits: set[int] = set()
-        hit_lines = np.isin(line_idx, np.asarray(edge_path, np.intp))
-        hits.update(int(o) for o in obs_idx[hit_lines])
-        leaves = not bool(np.all(in_area[edge_path]))
-        return [(float(p_all[k, 0]), float(p_all[k, 1])) for k in node_path], hits, leaves
+        node_path = [1]
+        while node_path[-1] != 0:
+            node_path.append(int(parent[node_path[-1]]))
+        node_path.reverse()
+        path = [(float(p_all[k, 0]), float(p_all[k, 1])) for k in node_path]
+        path_lines = shapely.linestrings([[a, b] for a, b in zip(path, path[1:], strict=False)])
+        _, obs_idx = self.segment_hits(path_lines)
+        hits = {int(o) for o in obs_idx}
+        leaves = not bool(np.all(self.lines_in_area(path_lines)))
+        return path, hits, leaves
 
     def standoff(self, target: XY, spacing_m: float = 5.0) -> XY | None:
         """The nearest free point to `target` on the boundary of the obstacles that contain it."""
@@ -251,36 +287,6 @@ class ObstacleField:
             if best is None or dist[k] < best[0]:
                 best = (float(dist[k]), (float(arr[k, 0]), float(arr[k, 1])))
         return None if best is None else best[1]
-
-
-def _astar(
-    pts: FloatArray, adjacency: list[list[tuple[int, float, int]]], source: int, goal: int
-) -> tuple[list[int], list[int]] | None:
-    gx, gy = pts[goal]
-    h = np.hypot(pts[:, 0] - gx, pts[:, 1] - gy).tolist()
-    dist = {source: 0.0}
-    came: dict[int, tuple[int, int]] = {}
-    heap = [(h[source], 0.0, source)]
-    done: set[int] = set()
-    while heap:
-        _, g, u = heapq.heappop(heap)
-        if u in done:
-            continue
-        if u == goal:
-            nodes, edges = [goal], []
-            while nodes[-1] != source:
-                parent, edge = came[nodes[-1]]
-                nodes.append(parent)
-                edges.append(edge)
-            return nodes[::-1], edges[::-1]
-        done.add(u)
-        for v, w, e in adjacency[u]:
-            ng = g + w
-            if ng < dist.get(v, math.inf):
-                dist[v] = ng
-                came[v] = (u, e)
-                heapq.heappush(heap, (ng + h[v], ng, v))
-    return None
 
 
 def path_length_m(path: Sequence[XY]) -> float:
