@@ -28,12 +28,14 @@ from dfr.db import session_scope
 from dfr.errors import ConflictError, InvalidInputError, NotFoundError
 from dfr.models import Dock, Drone, Flight, FlightEvent, TrackPoint
 from dfr.planning import performance_of
+from dfr.stream_payloads import flight_data
 from dfr.telemetry_bridge import drone_frame
 from flight import (
     Clock,
     CommandAck,
     FleetLink,
     FlightError,
+    FlightMode,
     FlightPhase,
     FlightPlan,
     FlightStateMachine,
@@ -320,12 +322,7 @@ class FlightService:
             flight_id=flight_id,
             drone_id=VehicleId(drone_id),
             call_id=call_id,
-            tracker=FlightTracker(
-                machine,
-                self._clock,
-                on_scene_seq=_on_scene_seq(flight_plan.mission_items),
-                target=flight_plan.scene,
-            ),
+            tracker=FlightTracker.for_plan(machine, self._clock, flight_plan),
             mission=list(flight_plan.mission_items),
         )
         self._register(active)
@@ -460,6 +457,17 @@ class FlightService:
                 if active.tracker.machine.can(FlightPhase.ABORTED):
                     await self._store(active, [active.tracker.abort(f"recalled: {reason}")])
             return
+        seq = active.tracker.on_scene_seq
+        if (
+            active.tracker.phase == FlightPhase.ON_SCENE
+            and state.mode == FlightMode.MISSION
+            and seq is not None
+            and seq + 1 < len(active.mission)
+        ):
+            # Over the scene in the planned loiter: fly the planned (legal) return route home.
+            await link.set_mission_current(seq + 1)
+            await self._store_note(active, f"released to the planned return: {reason}")
+            return
         active.tracker.note_command("rtl")
         await link.return_to_launch()
         await self._store_note(active, f"recalled to the dock: {reason}")
@@ -496,8 +504,11 @@ class FlightService:
         level: str | None = None
         if event.kind == VehicleEventKind.STATUSTEXT and (event.severity or 6) <= 4:
             level = "critical" if (event.severity or 6) <= 2 else "warning"
-        elif event.kind == VehicleEventKind.LINK and event.detail in ("lost", "degraded"):
-            level = "critical" if event.detail == "lost" else "warning"
+        elif event.kind == VehicleEventKind.LINK and event.extra.get("state") in (
+            "lost",
+            "degraded",
+        ):
+            level = "critical" if event.extra.get("state") == "lost" else "warning"
         if level is None:
             return
         at = event.time
@@ -505,13 +516,15 @@ class FlightService:
             alert_message(
                 f"{event.vehicle_id}:{event.kind}:{at.timestamp():.3f}",
                 {
-                    "level": level,
+                    "severity": level,
                     "drone_id": str(event.vehicle_id),
                     "flight_id": flight_id,
-                    "kind": str(event.kind),
-                    "text": event.detail
-                    if event.kind == VehicleEventKind.STATUSTEXT
-                    else f"link {event.detail}",
+                    "kind": "link_lost"
+                    if event.extra.get("state") == "lost"
+                    else "link_degraded"
+                    if event.kind == VehicleEventKind.LINK
+                    else "vehicle",
+                    "text": f"{event.vehicle_id}: {event.detail}",
                 },
                 at,
             )
@@ -526,11 +539,11 @@ class FlightService:
             alert_message(
                 f"{active.drone_id}:battery:{active.flight_id}",
                 {
-                    "level": "warning",
+                    "severity": "warning",
                     "drone_id": str(active.drone_id),
                     "flight_id": active.flight_id,
-                    "kind": "battery",
-                    "text": f"battery {pct:.0f} %",
+                    "kind": "low_battery",
+                    "text": f"{active.drone_id} battery at {pct:.0f} %",
                 },
                 state.time,
             )
@@ -634,21 +647,7 @@ class FlightService:
             row = self._flight_row(flight_id)
         except NotFoundError:
             return
-        self._hub.publish(
-            flight_message(
-                flight_id,
-                {
-                    "drone_id": row.drone_id,
-                    "call_id": row.call_id,
-                    "state": row.state,
-                    "reason": row.state_reason,
-                    "target": {"lat": row.target_lat, "lon": row.target_lon},
-                    "route": row.plan.get("legs"),
-                    "eta_s": row.plan.get("summary", {}).get("eta_s"),
-                },
-                self._clock.now(),
-            )
-        )
+        self._hub.publish(flight_message(flight_id, flight_data(row), self._clock.now()))
 
     # ------------------------------------------------------------------ adoption after restart
 

@@ -52,6 +52,7 @@ from dfr.models import (
 )
 from dfr.outbox import enqueue_event
 from dfr.planning import performance_of
+from dfr.stream_payloads import call_data, decision_data
 from flight import (
     Clock,
     FlightPhase,
@@ -61,7 +62,7 @@ from flight import (
     plan_response,
 )
 from geofence import GeoPoint
-from telemetry import Hub, call_message, decision_message
+from telemetry import Hub, StreamMessage, call_message, decision_message
 
 log = logging.getLogger(__name__)
 AUTHOR = "DFR"
@@ -82,23 +83,6 @@ class _Evaluated:
     plans: dict[str, FlightPlan]
     lifecycle: CallLifecycle
     target: GeoPoint
-
-
-def call_public_data(call: Call) -> dict[str, Any]:
-    """What the stream's `call` message carries."""
-    return {
-        "cad_incident_id": call.cad_incident_id,
-        "call_type": call.call_type,
-        "call_type_text": call.call_type_text,
-        "category": call.category,
-        "priority": call.priority,
-        "lat": call.lat,
-        "lon": call.lon,
-        "address": call.address,
-        "lifecycle": str(call.lifecycle.value),
-        "cad_status": call.cad_status,
-        "received_at": call.received_at.isoformat(),
-    }
 
 
 class Dispatcher:
@@ -125,6 +109,7 @@ class Dispatcher:
         self._flights = flights
         self._notify_outbox = notify_outbox
         self._tg: asyncio.TaskGroup | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._call_locks: dict[int, asyncio.Lock] = {}
 
@@ -133,7 +118,22 @@ class Dispatcher:
         """The clock decisions are made on."""
         return self._clock
 
+    def _publish(self, message: StreamMessage) -> None:
+        """Publish from any thread: the hub is only touched on the event loop."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._hub.publish(message)
+        else:
+            loop.call_soon_threadsafe(self._hub.publish, message)
+
     async def __aenter__(self) -> Self:
+        self._loop = asyncio.get_running_loop()
         self._tg = asyncio.TaskGroup()
         await self._tg.__aenter__()
         return self
@@ -315,10 +315,8 @@ class Dispatcher:
                 session.add(call)
             if previous is None or previous.summary != decision.summary:
                 self._note(session, call, f"DFR recommendation: {decision.summary}")
-            self._hub.publish(
-                decision_message(call_id, decision.to_public(), decision.evaluated_at)
-            )
-            self._hub.publish(call_message(call_id, call_public_data(call), self._clock.now()))
+            self._publish(decision_message(call_id, decision_data(decision), decision.evaluated_at))
+            self._publish(call_message(call_id, call_data(call), self._clock.now()))
             return _Evaluated(decision, evaluated.plans, call.lifecycle, evaluated.target)
 
     async def evaluate(self, call_id: int, *, allow_auto_launch: bool = True) -> DispatchDecision:
@@ -405,7 +403,9 @@ class Dispatcher:
                     author=AUTHOR,
                     unit=UnitReport(id=drone_id, status=UnitStatus.DISPATCHED, eta_s=eta_s),
                 )
-                self._hub.publish(call_message(call_id, call_public_data(call), self._clock.now()))
+                self._publish(
+                    call_message(call_id, call_data(call, flight_id=flight_id), self._clock.now())
+                )
 
         await asyncio.to_thread(record)
         self._notify_outbox()
@@ -492,5 +492,5 @@ class Dispatcher:
             call.updated_at = utcnow()
             session.add(call)
         assert call.id is not None
-        self._hub.publish(call_message(call.id, call_public_data(call), t.time))
+        self._publish(call_message(call.id, call_data(call, flight_id=flight.id), t.time))
         self._notify_outbox()
