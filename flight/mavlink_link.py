@@ -1125,8 +1125,8 @@ class MavlinkVehicleLink:
         self._check_speed(speed_m_s)
         z = self._alt_amsl(alt) if alt is not None else math.nan
         lat, lon = center.to_dege7()
-        # p3 0: yaw front to circle centre; p4 0 orbits = unlimited.
-        params = (radius_m, speed_m_s, 0.0, 0.0)
+        # p3 0: yaw front to circle centre; p4 NaN as MAVSDK sends it (orbit until told otherwise).
+        params = (radius_m, speed_m_s, 0.0, math.nan)
         return await self._command("orbit", _CMD_DO_ORBIT, params, as_int=(lat, lon, z))
 
     async def change_speed(self, speed_m_s: float) -> CommandAck:
