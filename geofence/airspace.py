@@ -472,7 +472,8 @@ class Airspace:
     def legal_mask(
         self, lat_deg: npt.ArrayLike, lon_deg: npt.ArrayLike, at: datetime
     ) -> npt.NDArray[np.bool_]:
-        """Vectorised horizontal check: inside the operating area and clear of active keep-outs."""
+        """Vectorised horizontal check: in the operating area, clear of active keep-outs (with margin)
+        and of ceiling cells too low to fly in (below the minimum safe altitude)."""
         snap = self._snapshot(at)
         x, y = self.projection.to_xy_arrays(lat_deg, lon_deg)
         return snap.field.free_mask(x, y)

@@ -57,7 +57,7 @@ Json = dict[str, Any]
 # -- entry point ------------------------------------------------------------------------------------
 
 
-def load_zones(document: bytes | str | Mapping[str, Any], format: str | None = None) -> ZoneSet:  # noqa: A002
+def load_zones(document: bytes | str | Mapping[str, Any], format: str | None = None) -> ZoneSet:
     """Parse a zone document into a validated ZoneSet; raise on the first bad zone, importing nothing."""
     if format is not None and format not in FORMATS:
         raise ImportFormatError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")

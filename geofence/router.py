@@ -212,7 +212,9 @@ class ObstacleField:
                 break
             closed[u] = True
             d = p_all - p_all[u]
-            cand = ~closed & (np.hypot(d[:, 0], d[:, 1]) > 0)
+            # Products of two cross products scale with |d|^2 |r1| |r2|: compare relative to that.
+            dd = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
+            cand = ~closed & (dd > 0)
             if not is_free[u]:
                 # A shortest path only leaves a corner along a line with the obstacle on one side.
                 ru_p = pv_all[u] - p_all[u]
@@ -220,13 +222,14 @@ class ObstacleField:
                 su = (d[:, 0] * ru_p[1] - d[:, 1] * ru_p[0]) * (
                     d[:, 0] * ru_n[1] - d[:, 1] * ru_n[0]
                 )
-                cand &= su >= -tol
+                cand &= su >= -tol * dd * math.hypot(*ru_p) * math.hypot(*ru_n)
             rv_p = pv_all - p_all
             rv_n = nx_all - p_all
             sv = (d[:, 0] * rv_p[:, 1] - d[:, 1] * rv_p[:, 0]) * (
                 d[:, 0] * rv_n[:, 1] - d[:, 1] * rv_n[:, 0]
             )
-            cand &= (sv >= -tol) | is_free
+            scale_v = dd * np.hypot(rv_p[:, 0], rv_p[:, 1]) * np.hypot(rv_n[:, 0], rv_n[:, 1])
+            cand &= (sv >= -tol * scale_v) | is_free
             idx = np.nonzero(cand)[0]
             if len(idx) == 0:
                 continue

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import networkx as nx
 import numpy as np
 import shapely
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -100,6 +100,20 @@ def _reference_length(
     start=st.tuples(st.floats(-1450, 1450), st.floats(-1450, 1450)),
     goal=st.tuples(st.floats(-1450, 1450), st.floats(-1450, 1450)),
     margin_m=st.sampled_from([0.0, 25.0]),
+)
+# Found by earlier runs: a needle corner under the margin, start == goal, a goal on a long edge.
+@example(
+    obstacles=[("poly", 28.0, 0.0, [(0.0, 0.0), (7.0, 200.0), (-1.0, 0.0)])],
+    start=(0.0, 0.0),
+    goal=(56.0, 0.0),
+    margin_m=25.0,
+)
+@example(obstacles=[("circle", 1.0, -807.0, 30.0)], start=(0.0, 0.0), goal=(0.0, 0.0), margin_m=0.0)
+@example(
+    obstacles=[("poly", -1.0, 0.0, [(0.0, 2.0), (0.0, -198.0), (1.0, 0.0)])],
+    start=(0.0, 0.0),
+    goal=(-1.0, 0.0),
+    margin_m=0.0,
 )
 def test_planned_route_is_legal_and_within_1_01_of_brute_force(
     obstacles: list[tuple[object, ...]],
