@@ -140,11 +140,24 @@ def recordings_verify(
 def demo(
     port: Annotated[int, typer.Option(help="port of the service")] = 8000,
     data_dir: DataDirOpt = Path("data/demo"),
+    speedup: Annotated[
+        float, typer.Option(min=1.0, max=50.0, help="simulated time speed-up")
+    ] = 5.0,
+    calls: Annotated[int, typer.Option(min=0, help="calls the simulated CAD posts")] = 40,
+    interval_s: Annotated[
+        float, typer.Option(min=1.0, help="seconds between simulated calls")
+    ] = 45.0,
 ) -> None:
-    """Run the demo: the service with the demo fleet of Colorado Springs."""
+    """Run the demo: service, simulated fleet of Colorado Springs and a simulated CAD posting calls."""
     from dfr.demo import run_demo
 
-    run_demo(port=port, data_dir=data_dir or Path("data/demo"))
+    run_demo(
+        port=port,
+        data_dir=data_dir or Path("data/demo"),
+        speedup=speedup,
+        calls=calls,
+        interval_s=interval_s,
+    )
 
 
 def main() -> None:

@@ -1,20 +1,36 @@
-"""`dfr demo`: the service on embedded defaults with the demo fleet, and a dispatcher token printed."""
+"""`dfr demo`: the service, a simulated fleet and a simulated CAD, each its own process on real sockets.
+
+The simulated fleet and CAD are started as `dfr-sim` child processes (this package never imports the
+simulator); they stop with the service on Ctrl-C.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+from fastapi import FastAPI
 from sqlmodel import select
 
 from dfr.auth import create_token
 from dfr.db import make_engine, session_scope, upgrade_schema
 from dfr.fleet import DEMO_FLEET_FILE
 from dfr.models import ApiToken, Role
-from dfr.settings import load_settings
+from dfr.settings import Settings, load_settings
+
+#: The demo's simulated fleet control API (faults, true state); away from PX4's ports.
+SIM_CONTROL_PORT = 24799
 
 
 def _demo_token(url: str, name: str, role: Role) -> str:
@@ -31,27 +47,155 @@ def _demo_token(url: str, name: str, role: Role) -> str:
         engine.dispose()
 
 
-def run_demo(port: int, data_dir: Path) -> None:
-    """Start the demo service and print how to reach it."""
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _dfr_sim() -> list[str]:
+    sibling = Path(sys.executable).parent / "dfr-sim"
+    found = str(sibling) if sibling.exists() else shutil.which("dfr-sim")
+    if found is None:
+        raise SystemExit("dfr demo: the dfr-sim command is not installed")
+    return [found]
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(proc.wait(), 10)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+def demo_children(
+    settings: Settings,
+    *,
+    cad_port: int,
+    cad_token: str,
+    cad_secret: str,
+    calls: int,
+    interval_s: float,
+) -> Any:
+    """A service component that runs the simulated fleet and CAD beside the service."""
+
+    @asynccontextmanager
+    async def component(app: FastAPI) -> AsyncIterator[None]:
+        log_dir = settings.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        fleet_log = (log_dir / "sim-fleet.log").open("ab")
+        cad_log = (log_dir / "sim-cad.log").open("ab")
+        fleet = await asyncio.create_subprocess_exec(
+            *_dfr_sim(),
+            "fleet",
+            "--fleet",
+            str(DEMO_FLEET_FILE),
+            "--speedup",
+            str(settings.speedup),
+            "--gcs-base-port",
+            "0",
+            "--control-port",
+            str(SIM_CONTROL_PORT),
+            stdout=fleet_log,
+            stderr=fleet_log,
+        )
+        procs = [fleet]
+
+        async def start_cad() -> None:
+            base = f"http://{settings.host}:{settings.port}"
+            async with httpx.AsyncClient() as client:
+                for _ in range(600):
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get(f"{base}/api/v1/health")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+            procs.append(
+                await asyncio.create_subprocess_exec(
+                    *_dfr_sim(),
+                    "cad",
+                    "serve",
+                    "--port",
+                    str(cad_port),
+                    "--dfr-url",
+                    base,
+                    "--token",
+                    cad_token,
+                    "--cad-token",
+                    cad_secret,
+                    "--count",
+                    str(calls),
+                    "--interval-s",
+                    str(interval_s),
+                    stdout=cad_log,
+                    stderr=cad_log,
+                )
+            )
+
+        starter = asyncio.create_task(start_cad())
+        try:
+            yield
+        finally:
+            starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starter
+            for proc in reversed(procs):
+                await _stop(proc)
+            fleet_log.close()
+            cad_log.close()
+
+    return component
+
+
+def run_demo(
+    port: int, data_dir: Path, *, speedup: float = 5.0, calls: int = 40, interval_s: float = 45.0
+) -> None:
+    """Start the demo and print how to reach it."""
     from dfr.cli import serve_app
 
+    cad_port = _free_port()
+    cad_secret = os.environ.get("DFR_DEMO_CAD_SECRET") or secrets.token_urlsafe(16)
     settings = load_settings(
-        None, mode="demo", port=port, data_dir=data_dir, fleet_file=DEMO_FLEET_FILE
+        None,
+        mode="demo",
+        port=port,
+        data_dir=data_dir,
+        fleet_file=DEMO_FLEET_FILE,
+        speedup=speedup,
+        cad={"base_url": f"http://127.0.0.1:{cad_port}", "token": cad_secret, "format": "plain"},
+        weather={"static_wind_mps": 3.0, "static_gust_mps": 5.0},
     )
     dispatcher = _demo_token(settings.database_url, "demo-dispatcher", Role.DISPATCHER)
+    pilot = _demo_token(settings.database_url, "demo-pilot", Role.PILOT)
     admin = _demo_token(settings.database_url, "demo-admin", Role.ADMIN)
+    cad_token = _demo_token(settings.database_url, "demo-cad", Role.CAD)
 
     @asynccontextmanager
     async def announce(_app: Any) -> AsyncIterator[None]:
         base = f"http://{settings.host}:{settings.port}"
         sys.stderr.write(
-            "\nDFR demo is running.\n"
+            f"\nDFR demo is running (simulated fleet and CAD, time x{settings.speedup:g}).\n"
             f"  console:          {base}/\n"
             f"  API docs:         {base}/docs\n"
             f"  dispatcher token: {dispatcher}\n"
+            f"  pilot token:      {pilot}\n"
             f"  admin token:      {admin}\n"
+            f"  simulated CAD:    http://127.0.0.1:{cad_port}/events (what DFR wrote back)\n"
             "Press Ctrl-C to stop.\n\n"
         )
         yield
 
-    serve_app(settings, extra_components=[announce])
+    children = demo_children(
+        settings,
+        cad_port=cad_port,
+        cad_token=cad_token,
+        cad_secret=cad_secret,
+        calls=calls,
+        interval_s=interval_s,
+    )
+    serve_app(settings, extra_components=[children, announce])
