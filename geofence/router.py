@@ -222,7 +222,8 @@ class ObstacleField:
                 su = (d[:, 0] * ru_p[1] - d[:, 1] * ru_p[0]) * (
                     d[:, 0] * ru_n[1] - d[:, 1] * ru_n[0]
                 )
-                cand &= su >= -tol * dd * math.hypot(*ru_p) * math.hypot(*ru_n)
+                # Start and goal are exempt: either may sit in the clearance band inside a corner.
+                cand &= (su >= -tol * dd * math.hypot(*ru_p) * math.hypot(*ru_n)) | is_free
             rv_p = pv_all - p_all
             rv_n = nx_all - p_all
             sv = (d[:, 0] * rv_p[:, 1] - d[:, 1] * rv_p[:, 0]) * (

@@ -115,6 +115,12 @@ def _reference_length(
     goal=(-1.0, 0.0),
     margin_m=0.0,
 )
+@example(
+    obstacles=[("poly", -0.03125, -46.0, [(0.0, 0.0), (0.0, 100.0), (2.0, 0.0)])],
+    start=(0.0, 0.0),
+    goal=(1.0, 0.0),
+    margin_m=0.0,
+)
 def test_planned_route_is_legal_and_within_1_01_of_brute_force(
     obstacles: list[tuple[object, ...]],
     start: tuple[float, float],
