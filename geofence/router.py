@@ -230,7 +230,7 @@ class ObstacleField:
                 d[:, 0] * rv_n[:, 1] - d[:, 1] * rv_n[:, 0]
             )
             scale_v = dd * np.hypot(rv_p[:, 0], rv_p[:, 1]) * np.hypot(rv_n[:, 0], rv_n[:, 1])
-            cand &= (sv >= -tol * scale_v) | is_free
+            cand &= (sv >= -tol * scale_v) | is_free | bool(is_free[u])
             idx = np.nonzero(cand)[0]
             if len(idx) == 0:
                 continue
