@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
@@ -94,7 +93,7 @@ def plan_response(
     points_out = route.route_points(cap)
     points_back = back.route_points(cap)
     mission = _mission_items(points_out, points_back, target, radius, orbit_alt, performance)
-    fence = fence_items(_fence_zones(airspace, now, route), route.waypoints)
+    fence = fence_items(_fence_zones(airspace, now, route))
     rally = (
         _item(
             MavCmd.NAV_RALLY_POINT,
@@ -251,11 +250,12 @@ def _fence_zones(airspace: Airspace, now: datetime, route: LegalRoute) -> list[Z
     return inclusions + sorted(exclusions, key=nearness)
 
 
-def fence_items(
-    zones: Iterable[Zone], near: Sequence[GeoPoint] = (), max_items: int = MAX_FENCE_ITEMS
-) -> tuple[MissionItem, ...]:
-    """MAV_CMD_NAV_FENCE_* items (GLOBAL_INT, 1e7 lat/lon) for inclusion and exclusion zones, in order."""
-    del near  # ordering is the caller's; kept for a symmetric call site
+def fence_items(zones: Iterable[Zone], max_items: int = MAX_FENCE_ITEMS) -> tuple[MissionItem, ...]:
+    """MAV_CMD_NAV_FENCE_* items (GLOBAL_INT, 1e7 lat/lon) for inclusion and exclusion zones, in order.
+
+    Exclusions that would exceed `max_items` are left out (callers order them nearest first);
+    an operating area that does not fit is refused.
+    """
     items: list[MissionItem] = []
     for zone in zones:
         if zone.kind is ZoneKind.ADVISORY:
@@ -338,11 +338,3 @@ def zones_from_fence_items(items: Sequence[MissionItem]) -> list[Zone]:
         else:
             raise PlanRejectedError((f"fence item {i}: command {cmd} is not a fence command",))
     return zones
-
-
-def with_mission_speed(items: Sequence[MissionItem], speed_m_s: float) -> tuple[MissionItem, ...]:
-    """The mission with every DO_CHANGE_SPEED set to `speed_m_s`."""
-    return tuple(
-        replace(it, param2=speed_m_s) if int(it.command) == MavCmd.DO_CHANGE_SPEED else it
-        for it in items
-    )
