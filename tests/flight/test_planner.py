@@ -31,7 +31,7 @@ from geofence import (
     distance_m,
     load_zones,
 )
-from tests.geofence.conftest import CENTRE, box, circle_feature, collection, point, polygon_feature
+from tests.geofence.synthetic import CENTRE, box, circle_feature, collection, point, polygon_feature
 
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 PERF = DronePerformance(cruise_speed_m_s=15, climb_rate_m_s=3, descent_rate_m_s=2)

@@ -19,7 +19,7 @@ from geofence import (
     load_zones,
 )
 from geofence.loaders import UASFM_CELL_DEG
-from tests.geofence.conftest import (
+from tests.geofence.synthetic import (
     CENTRE,
     box,
     circle_feature,

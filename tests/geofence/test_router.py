@@ -15,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geofence import Airspace, AirspacePolicy, LegalRoute, RouteRefusal, ViolationKind, load_zones
 from geofence.router import ObstacleField
-from tests.geofence.conftest import CENTRE, box, circle_feature, collection, point, polygon_feature
+from tests.geofence.synthetic import CENTRE, box, circle_feature, collection, point, polygon_feature
 
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 HALF = 1500.0
@@ -56,7 +56,7 @@ def _build(
     airspace = Airspace(
         load_zones(collection(*features)), AirspacePolicy(margin_m=margin_m), centre=CENTRE
     )
-    # The truth is in the same local metres as the airspace (conftest projection shares its centre).
+    # The truth is in the same local metres as the airspace (the synthetic projection shares its centre).
     return airspace, truth
 
 
