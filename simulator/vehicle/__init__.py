@@ -1,15 +1,18 @@
 """PX4-compatible simulated drones speaking MAVLink over UDP (independent of the service's code)."""
 
+from .camera_fleet import FleetCameraOptions, FleetCameras
 from .clock import SimClock
 from .drone import DroneConfig, SimDrone
 from .errors import SimConfigError, SimControlError, SimVehicleError, UnknownDroneError
-from .fleet import FleetConfig, SimFleet, build_fleet_config, load_fleet_file
+from .fleet import FleetConfig, SimFleet, build_fleet_config, load_fleet_file, with_cameras
 from .modes import FlightMode, custom_mode
 from .snapshot import DroneSnapshot
 
 __all__ = [
     "DroneConfig",
     "DroneSnapshot",
+    "FleetCameraOptions",
+    "FleetCameras",
     "FleetConfig",
     "FlightMode",
     "SimClock",
@@ -22,4 +25,5 @@ __all__ = [
     "build_fleet_config",
     "custom_mode",
     "load_fleet_file",
+    "with_cameras",
 ]

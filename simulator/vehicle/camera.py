@@ -222,14 +222,15 @@ class SimCamera:
         self._encoder = None
         self._frame_index = 0
 
-    def render_encode(self) -> list[bytes]:
-        """Render, stamp and encode the next frame; returns its RTP packets (CPU-bound)."""
+    def render_encode(self, pose: CameraPose | None = None) -> list[bytes]:
+        """Render, stamp and encode the next frame from `pose` (default: the pose source); its RTP packets."""
         cfg = self.config
         if self._encoder is None:
             self._encoder = H264Encoder(
                 cfg.width_px, cfg.height_px, cfg.fps, cfg.bitrate_kbps, cfg.keyint_frames
             )
-        pose = self._pose_source()
+        if pose is None:
+            pose = self._pose_source()
         if not all(map(math.isfinite, (pose.lat_deg, pose.lon_deg, pose.alt_agl_m, pose.yaw_deg))):
             raise ValueError(f"pose is not finite: {pose}")
         picture = self._renderer.render(pose, self._now_ms())
@@ -248,7 +249,10 @@ class SimCamera:
             sock.setblocking(False)
             next_at = self._monotonic()
             while True:
-                packets = await asyncio.to_thread(self.render_encode)
+                # The pose is read here, on the loop that moves the vehicle, so the worker thread
+                # never sees a half-updated state; only rendering and encoding run off the loop.
+                pose = self._pose_source()
+                packets = await asyncio.to_thread(self.render_encode, pose)
                 self._send(sock, packets)
                 next_at += period_s
                 delay_s = next_at - self._monotonic()

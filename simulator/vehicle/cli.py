@@ -13,16 +13,19 @@ from typing import Annotated
 import httpx
 import typer
 
+from .camera_fleet import FleetCameraOptions, parse_camera_size
 from .control import ControlServer
 from .errors import SimVehicleError
 from .fleet import (
     PX4_API_BASE_PORT,
     PX4_CLIENT_BASE_PORT,
     PX4_GCS_BASE_PORT,
+    VIDEO_BASE_PORT,
     FleetConfig,
     SimFleet,
     build_fleet_config,
     load_fleet_file,
+    with_cameras,
 )
 
 DEFAULT_CONTROL_PORT = 8799
@@ -62,6 +65,7 @@ async def _run(cfg: FleetConfig, control_port: int) -> None:
                 f"drone {d.index} sysid {d.sysid}: api udp {c.host}:{c.api_port} -> {c.client_port}"
                 + (f", gcs {c.gcs_port} -> {c.gcs_remote_port}" if c.gcs_port else "")
                 + f", video {c.video_port}"
+                + (" (camera on)" if cfg.camera is not None else "")
             )
         typer.echo(
             f"control API http://127.0.0.1:{control.port}  speed-up {cfg.speedup}x  (Ctrl-C stops)"
@@ -97,6 +101,19 @@ def fleet(
         int, typer.Option(help="Control API port on 127.0.0.1")
     ] = DEFAULT_CONTROL_PORT,
     seed: Annotated[int, typer.Option(help="Seed for gusts and GPS noise")] = 0,
+    camera: Annotated[
+        bool, typer.Option("--camera/--no-camera", help="Stream each drone's camera (RTP/H.264)")
+    ] = False,
+    video_base_port: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="UDP video port of drone 0 (PX4 SITL: 5600); a fleet file's video_url wins",
+        ),
+    ] = VIDEO_BASE_PORT,
+    camera_fps: Annotated[int, typer.Option(min=1, max=60, help="Camera frame rate")] = 10,
+    camera_size: Annotated[str, typer.Option(help="Camera picture WIDTHxHEIGHT")] = "640x360",
 ) -> None:
     """Run the fleet (unless a subcommand was given)."""
     if ctx.invoked_subcommand is not None:
@@ -105,7 +122,13 @@ def fleet(
     try:
         gcs = gcs_base_port or None
         if fleet_file is not None:
-            cfg = load_fleet_file(fleet_file, speedup=speedup, gcs_base_port=gcs, seed=seed)
+            cfg = load_fleet_file(
+                fleet_file,
+                speedup=speedup,
+                gcs_base_port=gcs,
+                video_base_port=video_base_port,
+                seed=seed,
+            )
         else:
             homes = [_parse_home(h) for h in (home or [DEFAULT_HOME])]
             cfg = build_fleet_config(
@@ -115,7 +138,13 @@ def fleet(
                 api_base_port=api_base_port,
                 client_base_port=client_base_port,
                 gcs_base_port=gcs,
+                video_base_port=video_base_port,
                 seed=seed,
+            )
+        if camera:
+            width_px, height_px = parse_camera_size(camera_size)
+            cfg = with_cameras(
+                cfg, FleetCameraOptions(width_px=width_px, height_px=height_px, fps=camera_fps)
             )
         asyncio.run(_run(cfg, control_port))
     except SimVehicleError as exc:

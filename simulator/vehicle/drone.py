@@ -60,6 +60,11 @@ class DroneConfig:
     gcs_port: int | None = None
     gcs_remote_port: int = 14550
     video_port: int = 5600
+    #: What VIDEO_STREAM_INFORMATION announces; the fleet sets it to what its camera really sends.
+    video_fps: float = 30.0
+    video_width_px: int = 640
+    video_height_px: int = 360
+    video_bitrate_kbps: int = 2048
     seed: int = 0
     params: dict[str, float] = field(default_factory=dict)
     max_stream_hz: float | None = None
@@ -1156,8 +1161,8 @@ class SimDrone:
             4.5,
             6.17,
             4.55,
-            640,
-            360,
+            self.cfg.video_width_px,
+            self.cfg.video_height_px,
             0,
             256,
             0,
@@ -1173,10 +1178,10 @@ class SimDrone:
             1,
             1,
             1,
-            30.0,
-            640,
-            360,
-            2048,
+            self.cfg.video_fps,
+            self.cfg.video_width_px,
+            self.cfg.video_height_px,
+            self.cfg.video_bitrate_kbps,
             0,
             90,
             b"Visual Spectrum",

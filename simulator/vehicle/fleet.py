@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlparse
 
+from .camera_fleet import FleetCameraOptions, FleetCameras
 from .clock import SimClock
 from .drone import DroneConfig, SimDrone
 from .errors import SimConfigError, UnknownDroneError
@@ -33,6 +34,22 @@ class FleetConfig:
 
     drones: tuple[DroneConfig, ...]
     speedup: float = 1.0
+    camera: FleetCameraOptions | None = None  # None: no video is sent (only announced)
+
+
+def with_cameras(config: FleetConfig, options: FleetCameraOptions) -> FleetConfig:
+    """`config` with a camera on every drone; VIDEO_STREAM_INFORMATION announces what it sends."""
+    drones = tuple(
+        replace(
+            d,
+            video_fps=float(options.fps),
+            video_width_px=options.width_px,
+            video_height_px=options.height_px,
+            video_bitrate_kbps=options.bitrate_kbps,
+        )
+        for d in config.drones
+    )
+    return replace(config, drones=drones, camera=options)
 
 
 def build_fleet_config(
@@ -57,8 +74,8 @@ def build_fleet_config(
     for lat, lon, _ in homes:
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise SimConfigError(f"impossible home position {lat},{lon}")
-    top = max(api_base_port, client_base_port, gcs_base_port or 0) + count - 1
-    if top > 65535 or min(api_base_port, client_base_port) < 1:
+    top = max(api_base_port, client_base_port, gcs_base_port or 0, video_base_port) + count - 1
+    if top > 65535 or min(api_base_port, client_base_port, video_base_port) < 1:
         raise SimConfigError("ports out of range")
     drones = []
     for i in range(count):
@@ -115,6 +132,7 @@ def load_fleet_file(
             raise SimConfigError(f"drone {entry.get('id')!r} has no port in mavlink_url")
         client_port = url.port
         api_port = int(entry.get("sim_api_port", client_port + API_PORT_OFFSET))
+        video_port = _video_port(entry, video_base_port + i)
         lat, lon, alt = docks[dock_id]
         drones.append(
             DroneConfig(
@@ -125,13 +143,32 @@ def load_fleet_file(
                 api_port=api_port,
                 client_port=client_port,
                 gcs_port=None if gcs_base_port is None else gcs_base_port + i,
-                video_port=video_base_port + i,
+                video_port=video_port,
                 seed=seed,
             )
         )
     if not drones:
         raise SimConfigError(f"fleet file {path} lists no drones")
     return FleetConfig(tuple(drones), speedup)
+
+
+def _video_port(entry: dict[str, object], default: int) -> int:
+    """The port of the drone's `video_url` (where the service listens), else `default`."""
+    raw = entry.get("video_url")
+    if raw is None:
+        port = default
+    else:
+        try:
+            port = urlparse(str(raw)).port or 0
+        except ValueError:
+            port = 0
+        if not port:
+            raise SimConfigError(
+                f"drone {entry.get('id')!r} has no usable port in video_url {raw!r}"
+            )
+    if not 0 < port < 65536:
+        raise SimConfigError(f"drone {entry.get('id')!r}: video port {port} out of range")
+    return port
 
 
 @dataclass(slots=True)
@@ -149,6 +186,9 @@ class SimFleet:
         self.config = config
         self.clock = SimClock(config.speedup)
         self.drones: list[SimDrone] = [SimDrone(dc, self.clock) for dc in config.drones]
+        self.cameras: FleetCameras | None = (
+            None if config.camera is None else FleetCameras(self.drones, config.camera)
+        )
         self._runner = _Runner()
 
     def drone(self, index: int) -> SimDrone:
@@ -166,6 +206,8 @@ class SimFleet:
             self.close()
             raise SimConfigError(f"cannot bind simulator ports: {exc}") from exc
         self._runner.task = asyncio.create_task(self._run(), name="sim-fleet")
+        if self.cameras is not None:
+            self.cameras.start()
 
     async def _run(self) -> None:
         wall_tick = max(TICK_S / self.clock.speedup, MIN_TICK_WALL_S)
@@ -194,6 +236,8 @@ class SimFleet:
 
     async def stop(self) -> None:
         """Stop ticking and close sockets."""
+        if self.cameras is not None:
+            await self.cameras.stop()
         self._runner.stop.set()
         task = self._runner.task
         if task is not None:
