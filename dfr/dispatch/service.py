@@ -315,8 +315,9 @@ class Dispatcher:
                 session.add(call)
             if previous is None or previous.summary != decision.summary:
                 self._note(session, call, f"DFR recommendation: {decision.summary}")
-            self._publish(decision_message(call_id, decision_data(decision), decision.evaluated_at))
+            # The call first: the console attaches a decision to a call it already knows.
             self._publish(call_message(call_id, call_data(call), self._clock.now()))
+            self._publish(decision_message(call_id, decision_data(decision), decision.evaluated_at))
             return _Evaluated(decision, evaluated.plans, call.lifecycle, evaluated.target)
 
     async def evaluate(self, call_id: int, *, allow_auto_launch: bool = True) -> DispatchDecision:

@@ -1,0 +1,221 @@
+"""The dispatcher's whole flow in real headless Chromium against the real service and simulated drones.
+
+Sign in, see a CAD call arrive with its recommendation, press Launch, watch the drone move on the map,
+cancel the call, and see it leave the queue while the drone flies home.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from dfr.console import leaflet_dir
+from dfr.fleet import DEMO_FLEET_FILE
+from dfr.main import COMPONENTS, create_app
+from dfr.models import Role
+from dfr.settings import Settings
+from tests.conftest import free_tcp_port
+from tests.dfr.console.conftest import ARTIFACTS, LiveService
+from tests.dfr.console.test_console_browser import ConsoleSteps
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.sim]
+SPEEDUP = 20.0
+
+
+def _free_udp_block(count: int) -> int:
+    """A base port with `count` free UDP ports at base and base+40 (drone client and vehicle sides)."""
+    import socket
+
+    for base in range(31000, 39000, 97):
+        socks: list[socket.socket] = []
+        try:
+            for port in [base + i for i in range(count)] + [base + 40 + i for i in range(count)]:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP port block")
+
+
+@pytest.fixture
+def flow_service(tmp_path: Path) -> Iterator[LiveService]:
+    if leaflet_dir() is None:
+        pytest.fail("Leaflet is not installed: run scripts/setup.sh (npm ci)")
+    base = _free_udp_block(4)
+    fleet_file = tmp_path / "fleet.toml"
+    text = DEMO_FLEET_FILE.read_text()
+    for i in range(4):
+        text = text.replace(f"udpin://127.0.0.1:{24540 + i}", f"udpin://127.0.0.1:{base + i}")
+    fleet_file.write_text(text)
+    control_port = free_tcp_port()
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from simulator.cli import main; main()",
+            "fleet",
+            "--fleet",
+            str(fleet_file),
+            "--speedup",
+            str(SPEEDUP),
+            "--gcs-base-port",
+            "0",
+            "--control-port",
+            str(control_port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DFR_")},
+    )
+    loop_box: list[asyncio.AbstractEventLoop] = []
+
+    def record_loop(_: FastAPI) -> Any:
+        @asynccontextmanager
+        async def component() -> AsyncIterator[None]:
+            loop_box.append(asyncio.get_running_loop())
+            yield
+
+        return component()
+
+    settings = Settings(
+        mode="test",
+        data_dir=tmp_path / "data",
+        fleet_file=fleet_file,
+        speedup=SPEEDUP,
+        weather={"static_wind_mps": 3.0},
+    )
+    app = create_app(settings, components=[*COMPONENTS, record_loop])
+    port = free_tcp_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="dfr-flow-service", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("the service did not start")
+            time.sleep(0.05)
+        yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=loop_box[0])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sim.send_signal(signal.SIGINT)
+        try:
+            sim.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait()
+
+
+def _wait_until(predicate: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_dispatcher_launches_from_the_call_screen_watches_the_drone_and_cancels(
+    flow_service: LiveService, browser_page: Any
+) -> None:
+    steps = ConsoleSteps(browser_page, flow_service)
+    me = steps.sign_in(Role.DISPATCHER)
+    assert me["may"]["launch"] and me["may"]["cancel"]
+    with flow_service.http(Role.DISPATCHER) as desk:
+        _wait_until(
+            lambda: (
+                sum(
+                    1
+                    for d in desk.get("/api/v1/drones").json()["data"]
+                    if browser_page.evaluate("id => !!window.dfrConsole.droneLatLng(id)", d["id"])
+                )
+                == 4
+            ),
+            60,
+            "the four drones on the map",
+        )
+        with flow_service.http(Role.CAD) as cad:
+            response = cad.post(
+                "/api/v1/cad/incidents",
+                json={
+                    "cad_incident_id": "CSPD-26-004711",
+                    "agency": "cspd",
+                    "call_type": "SUSP",
+                    "call_type_text": "Suspicious person in a parking lot",
+                    "priority": 3,
+                    "location": {"lat": 38.8450, "lon": -104.7600, "address": "3150 N Powers Blvd"},
+                    "received_at": "2026-11-21T18:00:00Z",
+                    "status": "Active",
+                    "flags": {"outdoor": True},
+                },
+            )
+        assert response.status_code == 202, response.text
+        call_id = int(response.json()["id"])
+        card = steps.call_card(call_id)
+        card.locator('[data-action="launch"]').wait_for(timeout=60_000)
+        assert "Suspicious person" in card.inner_text()
+        assert re.search(r"Recommend (Sand Creek \d \()?D[12]", card.inner_text())
+        steps.screenshot("flow-01-call-recommended")
+
+        steps.click_call_action(call_id, "launch")
+        flight = _wait_until(
+            lambda: next(
+                (f for f in desk.get("/api/v1/flights").json()["data"] if f["call_id"] == call_id),
+                None,
+            ),
+            30,
+            "the flight of the launched call",
+        )
+        drone_id = flight["drone_id"]
+        start = browser_page.evaluate("id => window.dfrConsole.droneLatLng(id)", drone_id)
+        browser_page.wait_for_function(
+            "([id, lat, lon]) => { const p = window.dfrConsole.droneLatLng(id);"
+            " return p && (Math.abs(p.lat - lat) > 0.002 || Math.abs(p.lon - lon) > 0.002); }",
+            arg=[drone_id, start["lat"], start["lon"]],
+            timeout=90_000,
+        )
+        steps.screenshot("flow-02-drone-en-route")
+        assert desk.get(f"/api/v1/calls/{call_id}").json()["lifecycle"] in (
+            "dispatched",
+            "on_scene",
+        )
+
+        browser_page.on("dialog", lambda dialog: dialog.accept("no one there"))
+        steps.click_call_action(call_id, "cancel")
+        card.wait_for(state="detached", timeout=30_000)
+        detail = desk.get(f"/api/v1/calls/{call_id}").json()
+        assert detail["lifecycle"] == "cancelled"
+        assert [o["kind"] for o in detail["outbound"]].count("cancel") == 1
+        _wait_until(
+            lambda: (
+                desk.get(f"/api/v1/flights/{flight['id']}").json()["state"]
+                in ("returning", "landed", "completed")
+            ),
+            60,
+            "the drone turning home",
+        )
+        steps.screenshot("flow-03-cancelled")
+    assert (ARTIFACTS / "flow-03-cancelled.png").exists()
