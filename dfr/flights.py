@@ -504,11 +504,9 @@ class FlightService:
         level: str | None = None
         if event.kind == VehicleEventKind.STATUSTEXT and (event.severity or 6) <= 4:
             level = "critical" if (event.severity or 6) <= 2 else "warning"
-        elif event.kind == VehicleEventKind.LINK and event.extra.get("state") in (
-            "lost",
-            "degraded",
-        ):
-            level = "critical" if event.extra.get("state") == "lost" else "warning"
+        elif event.kind == VehicleEventKind.LINK and event.extra.get("state") == "lost":
+            # A degraded link shows on the drone itself; only a lost one is worth an alert.
+            level = "critical"
         if level is None:
             return
         at = event.time
@@ -519,11 +517,7 @@ class FlightService:
                     "severity": level,
                     "drone_id": str(event.vehicle_id),
                     "flight_id": flight_id,
-                    "kind": "link_lost"
-                    if event.extra.get("state") == "lost"
-                    else "link_degraded"
-                    if event.kind == VehicleEventKind.LINK
-                    else "vehicle",
+                    "kind": "link_lost" if event.kind == VehicleEventKind.LINK else "vehicle",
                     "text": f"{event.vehicle_id}: {event.detail}",
                 },
                 at,
