@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -337,8 +337,3 @@ def agl_limit_m(alt: Altitude | None, ground_amsl_m: float | None, default: floa
     if alt.datum is AltitudeDatum.AMSL and ground_amsl_m is not None:
         return alt.value_m - ground_amsl_m
     return default
-
-
-def with_id(zone: Zone, new_id: str) -> Zone:
-    """A copy of `zone` under another id."""
-    return replace(zone, id=new_id)
