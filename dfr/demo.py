@@ -31,6 +31,8 @@ from dfr.settings import Settings, load_settings
 
 #: The demo's simulated fleet control API (faults, true state); away from PX4's ports.
 SIM_CONTROL_PORT = 24799
+#: Where the demo's simulated cameras send (the demo fleet file's video_url ports, away from 5600).
+SIM_VIDEO_BASE_PORT = 25600
 
 
 def _demo_token(url: str, name: str, role: Role) -> str:
@@ -102,6 +104,9 @@ def demo_children(
             "0",
             "--control-port",
             str(SIM_CONTROL_PORT),
+            "--camera",
+            "--video-base-port",
+            str(SIM_VIDEO_BASE_PORT),
             stdout=fleet_log,
             stderr=fleet_log,
         )

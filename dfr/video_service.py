@@ -1,25 +1,32 @@
 """The service's video side: one ingest per drone (from its video_url), WHEP viewers, flight recordings.
 
 Ingests open lazily when the first viewer or recorder asks for a drone's stream. Recordings live in
-`<data_dir>/recordings/flight-<id>/`. Who watched (session start and end) and who exported is
+`<data_dir>/recordings/flight-<id>/`; `FlightRecordingHook` starts one when a flight goes en route
+and stops it when the flight lands or ends. Who watched (session start and end) and who exported is
 written to the audit log; each closed segment's chain head is too, so a rewritten manifest shows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from dfr.audit import record_audit
-from dfr.errors import NotFoundError
+from dfr.errors import DfrError, NotFoundError
+from dfr.models import Drone, Flight
+from flight import FlightPhase, FlightTransition
 from telemetry.video import (
     RtpIngest,
+    VideoError,
     WhepAnswer,
     WhepSessionInfo,
     WhepSessions,
@@ -27,9 +34,14 @@ from telemetry.video import (
     parse_stream_uri,
 )
 from telemetry.video.manifest import Manifest
-from telemetry.video.recorder import StreamRecorder
+from telemetry.video.recorder import RecordingStatus, StreamRecorder
 
 log = logging.getLogger(__name__)
+
+#: A flight is recorded from the transition into one of these phases ...
+RECORD_FROM = frozenset({FlightPhase.EN_ROUTE})
+#: ... until the transition into one of these (failsafe and link loss keep recording: evidence).
+RECORD_UNTIL = frozenset({FlightPhase.LANDED, FlightPhase.COMPLETED, FlightPhase.ABORTED})
 
 
 class VideoService:
@@ -133,6 +145,11 @@ class VideoService:
         self._recorders[flight_id] = (recorder, task)
         return recorder
 
+    def recording_status(self, flight_id: int) -> RecordingStatus | None:
+        """The running recorder's status (None when this process is not recording the flight)."""
+        entry = self._recorders.get(flight_id)
+        return None if entry is None else entry[0].status()
+
     async def stop_recording(self, flight_id: int) -> None:
         """Stop and finalise a flight's recording (no-op when not recording)."""
         entry = self._recorders.pop(flight_id, None)
@@ -148,12 +165,99 @@ class VideoService:
         await self._stack.aclose()
 
 
+class FlightRecordingHook:
+    """Flight transition hook: record a flight's video from en route until it lands or ends.
+
+    The flight service calls hooks synchronously, on a worker thread, inside the transaction that
+    stores the transition; recording needs the event loop. So the hook only reads the drone's
+    `video_url` and, once the transaction has committed, hands the start or stop to the loop.
+    Actions of one flight run in order (a stop never overtakes its start). A drone without
+    `video_url` is simply not recorded; a stream that cannot be opened is logged, not raised.
+    """
+
+    def __init__(self, video: VideoService, loop: asyncio.AbstractEventLoop) -> None:
+        self._video = video
+        self._loop = loop
+        self._chains: dict[int, asyncio.Task[None]] = {}  # touched on the loop only
+        self._finished: set[int] = set()  # touched on the loop only
+
+    def __call__(self, session: Session, flight: Flight, transition: FlightTransition) -> None:
+        """Schedule the recording change `transition` implies (called by the flight service)."""
+        flight_id = flight.id
+        if flight_id is None:
+            return
+        action: Callable[[], Awaitable[None]]
+        if transition.to_phase in RECORD_FROM:
+            drone = session.get(Drone, flight.drone_id)
+            video_url = drone.video_url if drone is not None else None
+            if not video_url:
+                return
+            action = functools.partial(self._start, flight_id, flight.drone_id, video_url)
+        elif transition.to_phase in RECORD_UNTIL:
+            action = functools.partial(self._stop, flight_id)
+        else:
+            return
+
+        def committed(_: object) -> None:
+            try:
+                self._loop.call_soon_threadsafe(self._enqueue, flight_id, action)
+            except RuntimeError:  # the loop is closed: the service is shutting down
+                log.warning("flight %s: recording change dropped at shutdown", flight_id)
+
+        event.listen(session, "after_commit", committed, once=True)
+
+    def _enqueue(self, flight_id: int, action: Callable[[], Awaitable[None]]) -> None:
+        previous = self._chains.get(flight_id)
+        task = self._loop.create_task(
+            self._after(previous, action), name=f"recording-flight-{flight_id}"
+        )
+        self._chains[flight_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._chains.get(flight_id) is done:
+                del self._chains[flight_id]
+
+        task.add_done_callback(forget)
+
+    async def _after(
+        self, previous: asyncio.Task[None] | None, action: Callable[[], Awaitable[None]]
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        await action()
+
+    async def _start(self, flight_id: int, drone_id: str, video_url: str) -> None:
+        if flight_id in self._finished:
+            return
+        try:
+            await self._video.start_recording(flight_id, drone_id, video_url)
+        except (DfrError, VideoError) as exc:
+            log.warning("flight %s: drone %s video not recorded: %s", flight_id, drone_id, exc)
+            return
+        log.info("flight %s: recording drone %s video from %s", flight_id, drone_id, video_url)
+
+    async def _stop(self, flight_id: int) -> None:
+        self._finished.add(flight_id)
+        await self._video.stop_recording(flight_id)
+
+    async def aclose(self) -> None:
+        """Wait for scheduled starts and stops (the service's `aclose` then stops recorders)."""
+        pending = list(self._chains.values())
+        if pending:
+            await asyncio.wait(pending, timeout=30)
+
+
 @asynccontextmanager
 async def video_component(app: FastAPI) -> AsyncIterator[None]:
-    """Lifespan component: `app.state.video` for the routes."""
+    """Lifespan component: `app.state.video` for the routes, flights recorded via the flight hooks."""
     service = VideoService(app.state.engine, app.state.settings.data_dir)
     app.state.video = service
+    hooks: list[Callable[..., None]] = app.state.flight_hooks
+    hook = FlightRecordingHook(service, asyncio.get_running_loop())
+    hooks.append(hook)
     try:
         yield
     finally:
+        hooks.remove(hook)
+        await hook.aclose()
         await service.aclose()

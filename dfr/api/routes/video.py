@@ -50,6 +50,9 @@ class RecordingPublic(BaseModel):
     bytes: int
     head: str
     verification: VerifyReport
+    #: recording | waiting | failed | stopped while this service process records it, else None.
+    state: str | None = None
+    error: str | None = None
 
 
 class RecordingsPublic(BaseModel):
@@ -128,11 +131,13 @@ def _recording(service: VideoService, flight_id: int) -> Path:
 @router.get("/flights/{flight_id}/recordings", response_model=RecordingsPublic)
 async def list_recordings(flight_id: int, request: Request, _: Analyst) -> RecordingsPublic:
     """The flight's recordings, each re-verified."""
-    directory = _video(request).recording_dir(flight_id)
+    service = _video(request)
+    directory = service.recording_dir(flight_id)
     if not (directory / "manifest.json").is_file():
         return RecordingsPublic(data=[], count=0)
     manifest = await asyncio.to_thread(read_manifest, directory)
     report = await asyncio.to_thread(verify_recording, directory)
+    live = service.recording_status(flight_id)
     item = RecordingPublic(
         flight_id=flight_id,
         stream_key=manifest.stream_key,
@@ -140,6 +145,8 @@ async def list_recordings(flight_id: int, request: Request, _: Analyst) -> Recor
         bytes=sum(s.bytes for s in manifest.segments),
         head=manifest.head,
         verification=report,
+        state=None if live is None else str(live.state),
+        error=None if live is None else live.error,
     )
     return RecordingsPublic(data=[item], count=1)
 

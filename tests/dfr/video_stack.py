@@ -1,0 +1,199 @@
+"""`dfr serve` and `dfr-sim fleet --camera` as real processes on free loopback ports (video tests).
+
+The fleet is the demo's drone D1 only (one camera keeps the CPU low), with its MAVLink and video
+ports replaced by free ones; the service listens for D1's video at the fleet file's `video_url`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import httpx
+
+from dfr.fleet import DEMO_FLEET_FILE
+from tests.conftest import free_tcp_port
+
+DFR = [sys.executable, "-m", "dfr"]
+#: The simulated vehicle binds its MAVLink port at the client port + 40 (as PX4 SITL pairs them).
+SIM_API_OFFSET = 40
+SAND_CREEK = (38.8339, -104.7470)
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("DFR_")}
+
+
+def _dfr_sim() -> str:
+    sibling = Path(sys.executable).parent / "dfr-sim"
+    return str(sibling) if sibling.exists() else shutil.which("dfr-sim") or "dfr-sim"
+
+
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_udp_port(avoid: set[int], pair_offset: int | None = None) -> int:
+    """A free UDP port (and port + `pair_offset`), outside PX4's 5000-19999 ranges."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        partner = None if pair_offset is None else port + pair_offset
+        if 5000 <= port <= 19999 or port in avoid or partner in avoid:
+            continue
+        if partner is not None and (partner > 65535 or not _udp_free(partner)):
+            continue
+        avoid.update({port} if partner is None else {port, partner})
+        return port
+
+
+def one_drone_fleet_file(directory: Path, mavlink_port: int, video_port: int) -> Path:
+    """The demo fleet file reduced to D1, on the given ports."""
+    text = DEMO_FLEET_FILE.read_text(encoding="utf-8")
+    text = text[: text.index("[[drones]]", text.index('id = "D1"'))]
+    text = re.sub(r"udpin://127\.0\.0\.1:\d+", f"udpin://127.0.0.1:{mavlink_port}", text)
+    text = re.sub(r"udp://127\.0\.0\.1:\d+", f"udp://127.0.0.1:{video_port}", text)
+    # Zone documents named `package:...` resolve wherever the file is.
+    path = directory / "fleet.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass
+class VideoStack:
+    """The running service and simulated drone with camera."""
+
+    work_dir: Path
+    speedup: float = 5.0
+    camera_size: str = "320x180"
+    camera_fps: int = 15
+    base_url: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+    data_dir: Path = field(init=False)
+    fleet_file: Path = field(init=False)
+    control_port: int = field(init=False)
+    video_port: int = field(init=False)
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        used: set[int] = set()
+        mavlink_port = free_udp_port(used, SIM_API_OFFSET)
+        self.video_port = free_udp_port(used)
+        self.control_port = free_tcp_port()
+        self.data_dir = self.work_dir / "data"
+        self.fleet_file = one_drone_fleet_file(self.work_dir, mavlink_port, self.video_port)
+
+    def token(self, role: str) -> str:
+        """A token of `role` (made once per role)."""
+        if role not in self.tokens:
+            out = subprocess.run(
+                [*DFR, "token", "create", "--role", role, "--name", f"video-{role}"]
+                + ["--data-dir", str(self.data_dir)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+                env=_clean_env(),
+            )
+            self.tokens[role] = out.stdout.strip()
+        return self.tokens[role]
+
+    def client(self, role: str) -> httpx.AsyncClient:
+        """An HTTP client of the service with a `role` token."""
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.token(role)}"},
+            timeout=30,
+        )
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log = (self.work_dir / f"{name}.log").open("ab")
+        self._logs.append(log)
+        self._procs.append(subprocess.Popen(argv, stdout=log, stderr=log, env=env))
+
+    async def __aenter__(self) -> Self:
+        for role in ("pilot", "analyst"):
+            self.token(role)
+        dfr_sim = _dfr_sim()
+        self._spawn(
+            "fleet",
+            [dfr_sim, "fleet", "--fleet", str(self.fleet_file), "--speedup", f"{self.speedup:g}"]
+            + ["--gcs-base-port", "0", "--control-port", str(self.control_port), "--camera"]
+            + ["--camera-size", self.camera_size, "--camera-fps", str(self.camera_fps)],
+            _clean_env(),
+        )
+        port = free_tcp_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        env = _clean_env()
+        env.update(
+            DFR_MODE="test",
+            DFR_SPEEDUP=f"{self.speedup:g}",
+            DFR_WEATHER__STATIC_WIND_MPS="3",
+        )
+        self._spawn(
+            "service",
+            [*DFR, "serve", "--port", str(port), "--data-dir", str(self.data_dir)]
+            + ["--fleet", str(self.fleet_file)],
+            env,
+        )
+        try:
+            await self._wait_up(f"{self.base_url}/api/v1/health")
+            await self._wait_up(f"http://127.0.0.1:{self.control_port}/drones")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def _wait_up(self, url: str) -> None:
+        async with httpx.AsyncClient() as client, asyncio.timeout(120):
+            while True:
+                for proc in self._procs:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"{proc.args!r} exited; see logs in {self.work_dir}")
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        """SIGTERM the service, SIGINT the fleet; kill what does not stop."""
+        for proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM if proc.args[0] == DFR[0] else signal.SIGINT)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+        for log in self._logs:
+            log.close()
+        self._procs.clear()
+        self._logs.clear()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
