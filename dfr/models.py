@@ -192,6 +192,10 @@ class DronePublic(DroneBase):
     id: str
     agency_id: str
     dock_id: str
+    live: dict[str, Any] | None = Field(
+        default=None, description="the drone's latest reported state (stream `drone` payload)"
+    )
+    flight_id: int | None = None
 
 
 class DronesPublic(SQLModel):

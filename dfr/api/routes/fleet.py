@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from sqlmodel import col, select
 
 from dfr import fleet
 from dfr.auth import STAFF_ROLES, Principal, require_roles
 from dfr.deps import DefaultAgencyDep, SessionDep
+from dfr.flights import FlightService
 from dfr.models import (
     Dock,
     DockCreate,
@@ -23,6 +24,7 @@ from dfr.models import (
     DroneUpdate,
     Role,
 )
+from dfr.telemetry_bridge import drone_frame
 
 router = APIRouter(tags=["fleet"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
@@ -68,17 +70,28 @@ def delete_dock(dock_id: str, session: SessionDep, _: Admin) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def _with_live(request: Request, drone: Drone) -> DronePublic:
+    flights: FlightService | None = getattr(request.app.state, "flights", None)
+    public = DronePublic.model_validate(drone)
+    if flights is None:
+        return public
+    state = flights.live_state(drone.id)
+    flight_id = flights.active_flight_of(drone.id)
+    live = None if state is None else drone_frame(state, flight_id).model_dump(mode="json")
+    return public.model_copy(update={"live": live, "flight_id": flight_id})
+
+
 @router.get("/drones", response_model=DronesPublic)
-def list_drones(session: SessionDep, _: Reader) -> DronesPublic:
-    """Every drone (records; live state comes with the flight link)."""
+def list_drones(request: Request, session: SessionDep, _: Reader) -> DronesPublic:
+    """Every drone with its live state (null when the service has no link to it)."""
     drones = session.exec(select(Drone).order_by(col(Drone.id))).all()
-    return DronesPublic(data=[DronePublic.model_validate(d) for d in drones], count=len(drones))
+    return DronesPublic(data=[_with_live(request, d) for d in drones], count=len(drones))
 
 
 @router.get("/drones/{drone_id}", response_model=DronePublic)
-def get_drone(drone_id: str, session: SessionDep, _: Reader) -> DronePublic:
-    """One drone."""
-    return DronePublic.model_validate(fleet.get_drone(session, drone_id))
+def get_drone(drone_id: str, request: Request, session: SessionDep, _: Reader) -> DronePublic:
+    """One drone with its live state."""
+    return _with_live(request, fleet.get_drone(session, drone_id))
 
 
 @router.post("/drones", response_model=DronePublic, status_code=status.HTTP_201_CREATED)

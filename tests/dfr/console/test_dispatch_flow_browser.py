@@ -157,6 +157,9 @@ def test_dispatcher_launches_from_the_call_screen_watches_the_drone_and_cancels(
             60,
             "the four drones on the map",
         )
+        live = {d["id"]: d["live"] for d in desk.get("/api/v1/drones").json()["data"]}
+        assert all(v is not None and v["link"] in ("connected", "degraded") for v in live.values())
+        assert all(v["armed"] is False and v["lat"] is not None for v in live.values())
         with flow_service.http(Role.CAD) as cad:
             response = cad.post(
                 "/api/v1/cad/incidents",
@@ -190,6 +193,11 @@ def test_dispatcher_launches_from_the_call_screen_watches_the_drone_and_cancels(
             "the flight of the launched call",
         )
         drone_id = flight["drone_id"]
+        _wait_until(
+            lambda: desk.get(f"/api/v1/drones/{drone_id}").json()["flight_id"] == flight["id"],
+            30,
+            "the drone's record naming its flight",
+        )
         start = browser_page.evaluate("id => window.dfrConsole.droneLatLng(id)", drone_id)
         browser_page.wait_for_function(
             "([id, lat, lon]) => { const p = window.dfrConsole.droneLatLng(id);"
