@@ -13,9 +13,13 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+import telemetry.video
+
 STATIC_DIR = Path(__file__).parent / "static"
 VENDOR_LEAFLET_DIR = STATIC_DIR / "vendor" / "leaflet"
 _NODE_LEAFLET_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "leaflet" / "dist"
+#: The WHEP viewer the video panel loads (shipped with the video package, served here).
+WHEP_CLIENT_JS = Path(telemetry.video.__file__).parent / "static" / "whep_client.js"
 #: Paths served without a token (the static shell).
 CONSOLE_PUBLIC_PATHS = frozenset({"/", "/console/", "/console/index.html"})
 
@@ -34,7 +38,13 @@ def mount_console(app: FastAPI) -> None:
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    async def whep_client() -> FileResponse:
+        return FileResponse(WHEP_CLIENT_JS, media_type="text/javascript")
+
     app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    app.add_api_route(
+        "/console/vendor/whep_client.js", whep_client, methods=["GET"], include_in_schema=False
+    )
     leaflet = leaflet_dir()
     if leaflet is not None and leaflet != VENDOR_LEAFLET_DIR:
         app.mount("/console/vendor/leaflet", StaticFiles(directory=leaflet), name="leaflet")
