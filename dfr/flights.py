@@ -350,7 +350,10 @@ class FlightService:
                 await link.upload_rally(plan.rally_items)
                 active.tracker.note_command("start_mission")
                 await link.arm()
-                await link.start_mission()
+                ack = await link.start_mission()
+            await self._store_note(
+                active, f"mission started: the vehicle accepted AUTO.MISSION ({ack.attempts} tries)"
+            )
         except (FlightError, TimeoutError) as exc:
             reason = str(exc) or "launch timed out"
             log.warning("flight %s launch failed: %s", active.flight_id, reason)
