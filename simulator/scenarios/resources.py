@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import importlib.resources
 import json
 import logging
 import math
@@ -45,6 +46,7 @@ from simulator.scenarios.record import MapPoint, ScenarioRecord, Track, TrackPoi
 
 log = logging.getLogger(__name__)
 
+PACKAGE_PREFIX = "package:"
 ROLES: tuple[str, ...] = ("admin", "dispatcher", "pilot", "analyst", "tester", "cad")
 _SPEC = ConfigDict(frozen=True, extra="forbid")
 _R = TypeVar("_R", bound="Resource")
@@ -102,11 +104,14 @@ class Resource(abc.ABC):
 
 
 class ZoneSetSpec(BaseModel):
-    """GeoJSON zones (the geofence importer's property names), inline or from a file."""
+    """GeoJSON zones (the geofence importer's property names), inline or from a file.
+
+    `file` is a path or `package:<package>/<path inside it>` (e.g. the zones shipped with geofence).
+    """
 
     model_config = _SPEC
 
-    file: Path | None = None
+    file: str | None = None
     features: list[dict[str, Any]] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -136,8 +141,8 @@ class ZoneSet(Resource):
         assert isinstance(spec, ZoneSetSpec)
         if spec.file is not None:
             try:
-                document = json.loads(spec.file.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                document = json.loads(_read_source(spec.file))
+            except (OSError, ValueError, ModuleNotFoundError) as exc:
                 raise ConfigurationError(f"zone file {spec.file}: {exc}") from exc
         else:
             document = {"type": "FeatureCollection", "features": list(spec.features)}
@@ -159,6 +164,13 @@ class ZoneSet(Resource):
         """Draw every zone."""
         for k in self.keep_outs:
             record.zones.append(ZoneShape(name=k.name, kind="exclusion", vertices=list(k.vertices)))
+
+
+def _read_source(source: str) -> str:
+    if source.startswith(PACKAGE_PREFIX):
+        package, _, inner = source[len(PACKAGE_PREFIX) :].partition("/")
+        return (importlib.resources.files(package) / inner).read_text(encoding="utf-8")
+    return Path(source).read_text(encoding="utf-8")
 
 
 def _keep_out(feature: Mapping[str, Any]) -> KeepOut:
@@ -220,7 +232,7 @@ class WeatherSpec(BaseModel):
 
 
 class Weather(Resource):
-    """Weather data: given to the service as a METAR and to the simulated fleet as wind."""
+    """Weather data: given to the service as a fixed observation and to the simulated fleet as wind."""
 
     type_name = "Weather"
     spec_type = WeatherSpec
@@ -803,9 +815,19 @@ class DfrService(Resource):
             "dfr", "serve", "--host", "127.0.0.1", "--port", str(self.port)
         )
         if fleet is not None and fleet.fleet_file is not None:
-            self._argv += ["--fleet", str(fleet.fleet_file)]
+            self._argv += ["--fleet", str(self._fleet_file(fleet, zones))]
         await asyncio.to_thread(self._create_tokens)
         await self._launch()
+
+    def _fleet_file(self, fleet: SimFleet, zones: ZoneSet | None) -> Path:
+        # The service loads its zones from the fleet file's top-level `zones` list.
+        if zones is None or zones.path is None:
+            assert fleet.fleet_file is not None
+            return fleet.fleet_file
+        path = self.context.work_dir / f"fleet-{self.name}-with-zones.toml"
+        header = f"zones = [{json.dumps(str(zones.path.resolve()))}]\n\n"
+        path.write_text(header + fleet.fleet_toml(), encoding="utf-8")
+        return path
 
     def _create_tokens(self) -> None:
         # Tokens are set up before the first start, straight in the service's own store.
@@ -890,7 +912,13 @@ def _service_settings(
         env["DFR_CAD__BASE_URL"] = cad.base_url
         env["DFR_CAD__FORMAT"] = cad.cad.format
     if weather is not None and "weather" in fields:
-        env["DFR_WEATHER__METAR"] = weather.metar()
+        # A fixed observation, not a METAR: a METAR's stamp ages with the sped-up service clock
+        # (90 simulated minutes pass in 4.5 wall minutes at 20x) and would then be refused as stale.
+        w = weather.weather
+        env["DFR_WEATHER__STATIC_WIND_MPS"] = f"{w.wind_speed_m_s:g}"
+        if w.gust_m_s > w.wind_speed_m_s:
+            env["DFR_WEATHER__STATIC_GUST_MPS"] = f"{w.gust_m_s:g}"
+        env["DFR_WEATHER__STATIC_VISIBILITY_M"] = f"{w.visibility_m:g}"
     env.update(extra)
     return env
 

@@ -1,14 +1,25 @@
-"""In-range priority call auto-launch and on-scene (see the .md beside this file). Documented first; not implemented yet."""
+"""In-range priority call auto-launch and on-scene (see the .md beside this file)."""
 
 from __future__ import annotations
 
-from simulator.scenarios.errors import ScenarioNotImplementedError
+from typing import Any
+
+from geofence import GeoPoint, destination
+from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
+from simulator.scenarios.stimuli import make_incident
+
+CALL_DISTANCE_M = 1500.0
+CALL_BEARING_DEG = 0.0  # due north of Sand Creek: open city, no zone in the way
+ON_SCENE_RADIUS_M = 100.0
+AUTO_LAUNCH_SIM_S = 30.0
 
 
 class PriorityCallLaunch(Scenario):
     """In-range priority call auto-launch and on-scene."""
+
+    default_timeout_s = 240.0
 
     def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet, zones: ZoneSet) -> None:
         super().__init__()
@@ -18,9 +29,169 @@ class PriorityCallLaunch(Scenario):
         self.zones = zones
 
     async def run(self) -> None:
-        raise ScenarioNotImplementedError(
-            "In-range priority call auto-launch and on-scene: needs POST /api/v1/calls/{id}/launch and the dispatch decisions, which the service does not offer yet"
-        )
+        dock = self.fleet.fleet.docks[0]
+        scene = destination(GeoPoint(dock.lat, dock.lon), CALL_BEARING_DEG, CALL_DISTANCE_M)
+        incident = make_incident(scene.lat_deg, scene.lon_deg, address="1500 m north of Sand Creek")
+        ref = incident.incident_id
+        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
+        nearest = [v.id for v in self.fleet.fleet.vehicles if v.dock == dock.id]
+        call_id = 0
+
+        self.begin_test_case("Launch")
+        self.begin_test_step("Post call")
+        self.record_event("call_posted", "CAD posted the call", ref)
+        with self.check("Call accepted", [ref]) as check:
+            response = await self.cad.post_call(self.service, incident)
+            if response.status_code != 202:
+                check.record_failed(
+                    f"POST /api/v1/cad/incidents answered {response.status_code}",
+                    response.text[:500],
+                )
+            else:
+                call_id = int(response.json()["id"])
+
+        self.begin_test_step("Decision")
+        decision: dict[str, Any] | None = None
+        with self.check("Eligible with best drone", [ref]) as check:
+
+            async def decided() -> bool:
+                nonlocal decision
+                decision = await flying.latest_decision(self.service, call_id)
+                return decision is not None
+
+            if not await self.wait_until(decided, 20.0, "the dispatch decision"):
+                check.record_failed(f"no decision for call {call_id} within 20 s")
+            else:
+                assert decision is not None
+                self.record_event(
+                    "decision", "Decision", decision.get("summary", ""), latency_from="call_posted"
+                )
+                best = (decision.get("recommended") or {}).get("drone_id")
+                if not decision.get("eligible"):
+                    check.record_failed(
+                        f"the call was refused: {decision.get('summary')}",
+                        "; ".join(flying.failed_rule_reasons(decision)),
+                    )
+                elif best not in nearest:
+                    check.record_failed(
+                        f"recommended {best}, but the nearest available drones are {nearest} "
+                        f"at {dock.name}",
+                        str(decision.get("summary")),
+                    )
+
+        self.begin_test_step("Auto launch")
+        flown: str | None = None
+        with self.check("Drone airborne", [ref]) as check:
+            budget = flying.wall_s(self.service, AUTO_LAUNCH_SIM_S, floor_s=30.0)
+
+            async def in_air() -> bool:
+                nonlocal flown
+                up = flying.airborne_vehicles(self.fleet)
+                flown = up[0] if up else None
+                return flown is not None
+
+            if not await self.wait_until(in_air, budget, "a drone in the air without any action"):
+                flights = await flying.flights_of_call(self.service, call_id)
+                check.record_failed(
+                    f"no drone took off within {budget:.0f} s of the call without dispatcher action",
+                    f"flights of the call: {[(f['id'], f['state'], f['state_reason']) for f in flights]}",
+                )
+            else:
+                self.record_event("airborne", f"{flown} airborne", latency_from="call_posted")
+        assert flown is not None
+        with self.check("Dispatched status at CAD", [ref, flown]) as check:
+
+            async def dispatched() -> bool:
+                events = await flying.cad_events(self.cad, ref)
+                return "Dispatched" in flying.unit_statuses(events)
+
+            if not await self.wait_until(dispatched, 20.0, "Dispatched at CAD"):
+                events = await flying.cad_events(self.cad, ref)
+                check.record_failed(
+                    "CAD did not receive the unit status Dispatched",
+                    f"CAD received: {[(k, t) for k, t, _ in events]}",
+                )
+            else:
+                self.record_event("dispatched_at_cad", "CAD: Dispatched", latency_from="call_posted")
+                body = next(
+                    b
+                    for k, _, b in await flying.cad_events(self.cad, ref)
+                    if k == "unit_status" and "Dispatched" in flying.unit_statuses([(k, "", b)])
+                )
+                if not _has_eta(body):
+                    check.record_failed("the Dispatched unit status carries no ETA", str(body)[:500])
+
+        self.begin_test_case("On scene")
+        self.begin_test_step("Reach scene")
+        with self.check("Holding over scene", [ref, flown]) as check:
+
+            async def holding() -> bool:
+                flights = await flying.flights_of_call(self.service, call_id)
+                away = flying.distance_to_m(self.fleet, flown, scene.lat_deg, scene.lon_deg)
+                return (
+                    bool(flights)
+                    and flights[-1]["state"] == "on_scene"
+                    and away is not None
+                    and away <= ON_SCENE_RADIUS_M
+                )
+
+            budget = flying.wall_s(self.service, 2 * CALL_DISTANCE_M / 10.0, floor_s=30.0)
+            if not await self.wait_until(holding, budget, "the drone holding over the scene"):
+                flights = await flying.flights_of_call(self.service, call_id)
+                state = flights[-1]["state"] if flights else "no flight"
+                away = flying.distance_to_m(self.fleet, flown, scene.lat_deg, scene.lon_deg)
+                check.record_failed(
+                    f"the drone is not holding within {ON_SCENE_RADIUS_M:.0f} m of the call "
+                    f"after {budget:.0f} s: flight {state}, "
+                    f"{'?' if away is None else f'{away:.0f}'} m away",
+                    flying.where_is(self.fleet, flown),
+                )
+            else:
+                self.record_event("on_scene", f"{flown} on scene", latency_from="call_posted")
+        with self.check("OnScene status at CAD", [ref, flown]) as check:
+
+            async def on_scene_at_cad() -> bool:
+                statuses = flying.unit_statuses(await flying.cad_events(self.cad, ref))
+                return "OnScene" in statuses
+
+            if not await self.wait_until(on_scene_at_cad, 20.0, "OnScene at CAD"):
+                statuses = flying.unit_statuses(await flying.cad_events(self.cad, ref))
+                check.record_failed(f"CAD did not receive OnScene; unit statuses: {statuses}")
+            else:
+                statuses = flying.unit_statuses(await flying.cad_events(self.cad, ref))
+                if "Dispatched" not in statuses or statuses.index("OnScene") < statuses.index(
+                    "Dispatched"
+                ):
+                    check.record_failed(f"OnScene came before Dispatched: {statuses}")
+                self.record_event("on_scene_at_cad", "CAD: OnScene", latency_from="call_posted")
+
+        self.begin_test_step("Watch flight")
+        with self.check("Never in keep-out", [flown]) as check:
+            inside = flying.keep_out_violations(self.fleet, self.zones)
+            if inside:
+                check.record_failed(
+                    f"{len(inside)} observed position(s) inside a keep-out zone", "\n".join(inside[:20])
+                )
+            else:
+                check.record_passed(
+                    f"{flying.observed_points(self.fleet)} airborne positions, none in a keep-out"
+                )
+        with self.check("Under ceiling", [flown]) as check:
+            high = flying.ceiling_violations(self.fleet)
+            if high:
+                check.record_failed(
+                    f"{len(high)} observed altitude(s) above the ceiling", "\n".join(high[:20])
+                )
 
     async def cleanup(self) -> None:
-        """Nothing to clean up until run() flies."""
+        with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
+            if not await flying.recall_everything(self.service, self.fleet, 90.0):
+                check.record_failed(
+                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
+                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
+                )
+
+
+def _has_eta(body: dict[str, Any]) -> bool:
+    unit = body.get("unit") or {}
+    return unit.get("eta_s") is not None

@@ -1,0 +1,293 @@
+"""What flight scenarios share: reading calls, decisions and flights as a user sees them, and watching drones.
+
+These helpers only measure; the checks (and their names, which the narratives declare) stay in each
+scenario's own module. Everything read here is user-visible: the service's HTTP API and live stream,
+what the simulated CAD received, and the drones' positions (simulator truth or their MAVLink).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+import websockets
+
+from geofence import GeoPoint, distance_m
+from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
+from simulator.scenarios.stimuli import event_kind, event_text
+
+log = logging.getLogger(__name__)
+
+#: The regulatory and default policy ceiling (400 ft AGL), plus the simulator's altitude noise.
+CEILING_AGL_M = 121.92
+CEILING_TOLERANCE_M = 3.0
+#: A drone counts as airborne above this height over its home.
+AIRBORNE_ALT_M = 2.0
+#: "At the dock" means landed within this distance of the dock.
+AT_DOCK_RADIUS_M = 100.0
+#: Flight states after which the flight is no longer flying.
+FINISHED_FLIGHT_STATES = frozenset({"landed", "completed", "aborted"})
+
+
+def wall_s(service: DfrService, simulated_s: float, floor_s: float = 5.0) -> float:
+    """Wall-clock seconds to allow for `simulated_s` of simulated time (generous: a busy machine)."""
+    return max(floor_s, 3.0 * simulated_s / max(1.0, service.context.speedup))
+
+
+async def get_json(client: httpx.AsyncClient, path: str) -> Any | None:
+    """The JSON body of a GET, or None when it is not 200."""
+    try:
+        response = await client.get(path)
+    except httpx.HTTPError as exc:
+        log.debug("GET %s failed: %s", path, exc)
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+async def latest_decision(service: DfrService, call_id: int) -> dict[str, Any] | None:
+    """`GET /calls/{id}/decision` (None until the dispatcher has decided)."""
+    body = await get_json(service.client("dispatcher"), f"/calls/{call_id}/decision")
+    return body if isinstance(body, dict) else None
+
+
+async def call_detail(service: DfrService, call_id: int) -> dict[str, Any] | None:
+    """`GET /calls/{id}`."""
+    body = await get_json(service.client("dispatcher"), f"/calls/{call_id}")
+    return body if isinstance(body, dict) else None
+
+
+async def flights_of_call(service: DfrService, call_id: int) -> list[dict[str, Any]]:
+    """The call's flights, oldest first (`GET /flights`)."""
+    body = await get_json(service.client("dispatcher"), "/flights?limit=500")
+    if not isinstance(body, dict):
+        return []
+    rows = [f for f in body.get("data", []) if f.get("call_id") == call_id]
+    return sorted(rows, key=lambda f: int(f["id"]))
+
+
+async def all_flights(service: DfrService) -> list[dict[str, Any]]:
+    """Every flight, oldest first."""
+    body = await get_json(service.client("dispatcher"), "/flights?limit=500")
+    rows = body.get("data", []) if isinstance(body, dict) else []
+    return sorted(rows, key=lambda f: int(f["id"]))
+
+
+async def flight_detail(service: DfrService, flight_id: int) -> dict[str, Any] | None:
+    """`GET /flights/{id}` with events, route and track."""
+    body = await get_json(service.client("dispatcher"), f"/flights/{flight_id}")
+    return body if isinstance(body, dict) else None
+
+
+def flight_states(detail: dict[str, Any]) -> list[str]:
+    """The states a flight went through, in order (from its events)."""
+    states: list[str] = []
+    for event in detail.get("events", []):
+        to_state = str(event.get("to_state", ""))
+        if to_state and (not states or states[-1] != to_state):
+            states.append(to_state)
+    return states
+
+
+def failed_rule_reasons(decision: dict[str, Any]) -> list[str]:
+    """Every failed rule's reason in a decision (call rules and per-drone rules)."""
+    reasons = [
+        str(r.get("reason", ""))
+        for r in decision.get("call_rules", [])
+        if r.get("checked", True) and not r.get("passed", True)
+    ]
+    for drone in decision.get("drones", []):
+        reasons += [
+            str(r.get("reason", ""))
+            for r in drone.get("rules", [])
+            if r.get("checked", True) and not r.get("passed", True)
+        ]
+    return [r for r in reasons if r]
+
+
+def airborne(fleet: SimFleet, vehicle_id: str) -> bool:
+    """Armed and above the ground, as the drone itself reports."""
+    seen = fleet.observed(vehicle_id)
+    return seen is not None and seen.armed and (seen.alt_rel_m or 0.0) > AIRBORNE_ALT_M
+
+
+def airborne_vehicles(fleet: SimFleet) -> list[str]:
+    """Every drone in the air now."""
+    return [v for v in fleet.vehicle_ids() if airborne(fleet, v)]
+
+
+def armed_vehicles(fleet: SimFleet) -> list[str]:
+    """Every drone armed now."""
+    return [
+        v for v in fleet.vehicle_ids() if (seen := fleet.observed(v)) is not None and seen.armed
+    ]
+
+
+def dock_of(fleet: SimFleet, vehicle_id: str) -> GeoPoint:
+    """The dock a drone belongs to."""
+    vehicle = next(v for v in fleet.fleet.vehicles if v.id == vehicle_id)
+    dock = next(d for d in fleet.fleet.docks if d.id == vehicle.dock)
+    return GeoPoint(dock.lat, dock.lon)
+
+
+def distance_to_m(fleet: SimFleet, vehicle_id: str, lat: float, lon: float) -> float | None:
+    """Horizontal distance of a drone from a point (None before any position)."""
+    seen = fleet.observed(vehicle_id)
+    if seen is None or seen.lat is None or seen.lon is None:
+        return None
+    return distance_m(GeoPoint(seen.lat, seen.lon), GeoPoint(lat, lon))
+
+
+def landed_at_dock(fleet: SimFleet, vehicle_id: str) -> bool:
+    """Disarmed on the ground within AT_DOCK_RADIUS_M of its dock."""
+    seen = fleet.observed(vehicle_id)
+    if seen is None or seen.armed or (seen.alt_rel_m or 0.0) > AIRBORNE_ALT_M:
+        return False
+    dock = dock_of(fleet, vehicle_id)
+    away = distance_to_m(fleet, vehicle_id, dock.lat_deg, dock.lon_deg)
+    return away is not None and away <= AT_DOCK_RADIUS_M
+
+
+def where_is(fleet: SimFleet, vehicle_id: str) -> str:
+    """A one-line description of a drone's state, for a failure reason."""
+    seen = fleet.observed(vehicle_id)
+    if seen is None or seen.lat is None or seen.lon is None:
+        return f"{vehicle_id}: never seen"
+    dock = dock_of(fleet, vehicle_id)
+    away = distance_to_m(fleet, vehicle_id, dock.lat_deg, dock.lon_deg) or 0.0
+    return (
+        f"{vehicle_id}: mode {seen.mode or '?'}, {'armed' if seen.armed else 'disarmed'}, "
+        f"{seen.alt_rel_m or 0.0:.0f} m above home, {away:.0f} m from its dock"
+    )
+
+
+def keep_out_violations(
+    fleet: SimFleet, zones: ZoneSet, vehicle_ids: Iterable[str] | None = None
+) -> list[str]:
+    """Each observed position inside a keep-out zone, as `D1 at t=12.3 s inside <zone>`."""
+    found: list[str] = []
+    for vehicle_id in vehicle_ids or fleet.vehicle_ids():
+        seen = fleet.observed(vehicle_id)
+        for point in [] if seen is None else seen.track:
+            if point.alt_m <= AIRBORNE_ALT_M:
+                continue  # on the ground (a dock is never in a keep-out, but be exact)
+            for zone in zones.containing(point.lat, point.lon):
+                found.append(
+                    f"{vehicle_id} at t={point.t_s:.1f} s ({point.lat:.5f}, {point.lon:.5f}) "
+                    f"inside {zone.name}"
+                )
+    return found
+
+
+def ceiling_violations(fleet: SimFleet, ceiling_agl_m: float = CEILING_AGL_M) -> list[str]:
+    """Each observed altitude above the ceiling (height over home stands in for AGL)."""
+    found: list[str] = []
+    for vehicle_id in fleet.vehicle_ids():
+        seen = fleet.observed(vehicle_id)
+        for point in [] if seen is None else seen.track:
+            if point.alt_m > ceiling_agl_m + CEILING_TOLERANCE_M:
+                found.append(
+                    f"{vehicle_id} at t={point.t_s:.1f} s: {point.alt_m:.1f} m "
+                    f"(ceiling {ceiling_agl_m:.1f} m)"
+                )
+    return found
+
+
+def observed_points(fleet: SimFleet, vehicle_ids: Iterable[str] | None = None) -> int:
+    """How many positions were observed in the air (evidence that a watch check watched)."""
+    total = 0
+    for vehicle_id in vehicle_ids or fleet.vehicle_ids():
+        seen = fleet.observed(vehicle_id)
+        if seen is not None:
+            total += sum(1 for p in seen.track if p.alt_m > AIRBORNE_ALT_M)
+    return total
+
+
+async def cad_events(cad: SimCad, incident_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """What CAD received for an incident, in order: (kind, note text, body)."""
+    return [(event_kind(e), event_text(e), dict(e.get("body") or {})) for e in await cad.received(incident_id)]
+
+
+def unit_statuses(events: Iterable[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """The unit statuses CAD received, in order."""
+    found: list[str] = []
+    for kind, _, body in events:
+        if kind == "unit_status":
+            unit = body.get("unit") or {}
+            found.append(str(unit.get("status") or body.get("status") or ""))
+    return found
+
+
+class StreamWatcher:
+    """Keeps the live stream (`WS /api/v1/stream`) open and records every message, as the console would."""
+
+    def __init__(self, service: DfrService, role: str = "dispatcher") -> None:
+        self._service = service
+        self._role = role
+        self.messages: list[dict[str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    async def start(self, timeout_s: float = 10.0) -> None:
+        """Connect (and keep reconnecting after a service restart) until `stop()`."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), timeout_s)
+
+    async def _run(self) -> None:
+        url = f"{self._service.ws_url}?token={self._service.token(self._role)}"
+        while True:
+            try:
+                async with websockets.connect(url, open_timeout=10.0) as ws:
+                    self.connected.set()
+                    async for raw in ws:
+                        self._take(json.loads(raw))
+            except (OSError, websockets.WebSocketException, TimeoutError, ValueError) as exc:
+                log.debug("stream connection ended: %s", exc)
+            await asyncio.sleep(0.5)
+
+    def _take(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "snapshot":
+            for inner in (message.get("data") or {}).get("messages", []):
+                self._take(inner)
+            return
+        self.messages.append(message)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert payload seen (snapshots included, so repeats are possible)."""
+        return [dict(m.get("data") or {}) for m in self.messages if m.get("type") == "alert"]
+
+    async def stop(self) -> None:
+        """Close the stream."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+async def recall_everything(service: DfrService, fleet: SimFleet, timeout_s: float) -> bool:
+    """Send every unfinished flight home (`rtl`, as a dispatcher may) and wait until all drones land."""
+    client = service.client("dispatcher")
+
+    async def recall() -> None:
+        for row in await all_flights(service):
+            if row.get("state") not in FINISHED_FLIGHT_STATES:
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.post(f"/flights/{row['id']}/commands", json={"command": "rtl"})
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    next_recall = 0.0
+    while loop.time() < deadline:
+        if not armed_vehicles(fleet):
+            return True
+        if loop.time() >= next_recall:
+            await recall()
+            next_recall = loop.time() + 5.0
+        await asyncio.sleep(0.3)
+    return not armed_vehicles(fleet)
