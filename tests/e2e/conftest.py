@@ -167,6 +167,8 @@ class Stack:
     tokens: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     service: Child | None = None
+    #: Extra DFR_* settings of the service (a module's SERVICE_ENV).
+    service_env: dict[str, str] = field(default_factory=dict)
     _clients: dict[str, httpx.Client] = field(default_factory=dict)
 
     @property
@@ -287,6 +289,33 @@ class Stack:
             ),
         )
 
+    def start_pilot_flight(self, drone_id: str, lat: float, lon: float) -> int:
+        """A pilot's flight without a call (POST /flights); returns its id."""
+        response = self.api("pilot").post(
+            "/flights", json={"drone_id": drone_id, "target": {"lat": lat, "lon": lon}}
+        )
+        assert response.status_code == 201, response.text
+        return int(response.json()["id"])
+
+    def command(self, flight_id: int, command: str, **params: Any) -> httpx.Response:
+        """A pilot command (POST /flights/{id}/commands)."""
+        return self.api("pilot").post(
+            f"/flights/{flight_id}/commands", json={"command": command, **params}
+        )
+
+    def wait_truth(
+        self, drone_id: str, check: Callable[[dict[str, Any]], bool], timeout_s: float, what: str
+    ) -> dict[str, Any]:
+        """Poll the simulator's truth of a drone until `check` holds."""
+        last: dict[str, Any] = {}
+
+        def probe() -> dict[str, Any] | None:
+            nonlocal last
+            last = self.truth(drone_id)
+            return last if check(last) else None
+
+        return wait_for(probe, timeout_s, f"{drone_id}: {what}", 0.1, lambda: str(last))
+
     def drone_frames(self) -> dict[str, dict[str, Any]]:
         """Every drone's latest frame from the live stream's snapshot."""
         url = f"ws://127.0.0.1:{self.service_port}/api/v1/stream?token={self.tokens['tester']}"
@@ -331,6 +360,7 @@ class Stack:
             DFR_CAD__TOKEN=self.tokens["_cad_secret"],
             DFR_CAD__FORMAT="plain",
         )
+        env.update(self.service_env)
         argv = [sys.executable, "-m", "dfr", "serve", "--host", "127.0.0.1"]
         argv += ["--port", str(self.service_port), "--data-dir", str(self.data_dir)]
         argv += ["--fleet", str(self.fleet_file)]
@@ -426,8 +456,13 @@ def _create_tokens(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Simulated fleet, simulated CAD and the service, up with every drone linked."""
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Simulated fleet, simulated CAD and the service, up with every drone linked.
+
+    A test module may set `SERVICE_ENV = {"DFR_...": "..."}` for settings of its own.
+    """
     work = tmp_path_factory.mktemp("e2e")
     used: set[int] = set()
     ports = {d: _free_udp_pair(used) for d in DRONE_IDS}
@@ -442,6 +477,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         service_port=free_port(avoid=used),
         cad_port=free_port(avoid=used),
         control_port=free_port(avoid=used),
+        service_env=dict(getattr(request.module, "SERVICE_ENV", {})),
     )
     sim = [sys.executable, "-c", "from simulator.cli import main; main()"]
     cad_secret = secrets.token_urlsafe(16)
