@@ -231,18 +231,31 @@ class Dispatcher:
         dock: Dock,
         target: GeoPoint,
         plans: dict[str, FlightPlan],
+        shared: dict[tuple[object, ...], RouteFacts | FlightPlan],
     ) -> RouteFacts:
         now = self._clock.now()
         try:
             airspace = self._airspace.airspace()
         except DfrError as exc:
             return RouteFacts(legal=False, reasons=(str(exc),))
-        try:
-            plan = plan_response(
-                GeoPoint(dock.lat, dock.lon), target, airspace, performance_of(drone), now
+        performance = performance_of(drone)
+        # Drones of one dock with the same airframe fly the same plan: plan it once per decision.
+        key = (dock.id, performance)
+        known = shared.get(key)
+        if isinstance(known, RouteFacts):
+            return known
+        if isinstance(known, FlightPlan):
+            plans[drone.id] = known
+            return route_facts_from_plan(
+                known, on_scene_min=self.policy.on_scene_min, airspace=airspace, now=now
             )
+        try:
+            plan = plan_response(GeoPoint(dock.lat, dock.lon), target, airspace, performance, now)
         except PlanRejectedError as exc:
-            return route_facts_from_rejection(exc, airspace=airspace, now=now)
+            refused = route_facts_from_rejection(exc, airspace=airspace, now=now)
+            shared[key] = refused
+            return refused
+        shared[key] = plan
         plans[drone.id] = plan
         return route_facts_from_plan(
             plan, on_scene_min=self.policy.on_scene_min, airspace=airspace, now=now
@@ -258,10 +271,11 @@ class Dispatcher:
         facts = [self._drone_facts(session, d, docks[d.dock_id]) for d in drones]
         by_id = {d.id: d for d in drones}
         plans: dict[str, FlightPlan] = {}
+        shared: dict[tuple[object, ...], RouteFacts | FlightPlan] = {}
 
         def route_for(drone: DroneFacts) -> RouteFacts | None:
             record = by_id[drone.drone_id]
-            return self._route(record, docks[record.dock_id], target, plans)
+            return self._route(record, docks[record.dock_id], target, plans, shared)
 
         flags = call.flags or {}
         now = self._clock.now()
