@@ -29,6 +29,7 @@ from dfr.errors import ConflictError, InvalidInputError, NotFoundError
 from dfr.models import Dock, Drone, Flight, FlightEvent, TrackPoint
 from dfr.planning import performance_of
 from dfr.stream_payloads import flight_data
+from dfr.tasks import TaskOwner
 from dfr.telemetry_bridge import drone_frame
 from flight import (
     Clock,
@@ -138,7 +139,7 @@ class _Active:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-class FlightService:
+class FlightService(TaskOwner):
     """Owns the flights of the agency's drones over a running FleetLink."""
 
     def __init__(
@@ -153,6 +154,7 @@ class FlightService:
         adopt_timeout_s: float = 120.0,
         launch_timeout_s: float = 90.0,
     ) -> None:
+        super().__init__()
         self._engine = engine
         self._fleet = fleet
         self._airspace = airspace
@@ -164,15 +166,12 @@ class FlightService:
         self._launch_timeout_s = launch_timeout_s
         self._active: dict[int, _Active] = {}
         self._by_drone: dict[VehicleId, int] = {}
-        self._tg: asyncio.TaskGroup | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._track_buffer: list[TrackPoint] = []
 
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Self:
-        self._tg = asyncio.TaskGroup()
-        await self._tg.__aenter__()
+        await super().__aenter__()
         self._spawn(self._watch_states())
         self._spawn(self._watch_events())
         self._spawn(self._flush_tracks_forever())
@@ -185,21 +184,9 @@ class FlightService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        tg, self._tg = self._tg, None
-        if tg is not None:
-            with contextlib.suppress(Exception):
-                await tg.__aexit__(None, None, None)
+        await super().__aexit__(exc_type, exc, tb)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self._flush_tracks)
-
-    def _spawn(self, coro: Any) -> None:
-        if self._tg is None:
-            raise RuntimeError("FlightService is not running")
-        task = self._tg.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ queries
 

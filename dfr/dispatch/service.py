@@ -10,12 +10,10 @@ them, and become call lifecycle changes, CAD unit statuses and notes in the outb
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
-from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
@@ -53,6 +51,7 @@ from dfr.models import (
 from dfr.outbox import enqueue_event
 from dfr.planning import performance_of
 from dfr.stream_payloads import call_data, decision_data
+from dfr.tasks import TaskOwner
 from flight import (
     Clock,
     FlightPhase,
@@ -85,7 +84,7 @@ class _Evaluated:
     target: GeoPoint
 
 
-class Dispatcher:
+class Dispatcher(TaskOwner):
     """Decides and launches for calls; one per service."""
 
     def __init__(
@@ -100,6 +99,7 @@ class Dispatcher:
         flights: Callable[[], FlightService | None],
         notify_outbox: Callable[[], None] = lambda: None,
     ) -> None:
+        super().__init__()
         self._engine = engine
         self._airspace = airspace
         self._hub = hub
@@ -108,9 +108,7 @@ class Dispatcher:
         self._clock = clock
         self._flights = flights
         self._notify_outbox = notify_outbox
-        self._tg: asyncio.TaskGroup | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._call_locks: dict[int, asyncio.Lock] = {}
 
     @property
@@ -134,33 +132,16 @@ class Dispatcher:
 
     async def __aenter__(self) -> Self:
         self._loop = asyncio.get_running_loop()
-        self._tg = asyncio.TaskGroup()
-        await self._tg.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        tg, self._tg = self._tg, None
-        if tg is not None:
-            with contextlib.suppress(Exception):
-                await tg.__aexit__(None, None, None)
+        return await super().__aenter__()
 
     def submit(self, call_id: int, *, ended: bool = False) -> None:
         """Evaluate a stored or updated call in the background (or end its flight when CAD ended it)."""
-        if self._tg is None:
+        if not self.running:
             return
         coro = (
             self.end_call(call_id, "the call was ended in CAD") if ended else self.evaluate(call_id)
         )
-        task = self._tg.create_task(self._guard(coro, call_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._guard(coro, call_id))
 
     async def _guard(self, coro: Any, call_id: int) -> None:
         try:
