@@ -164,3 +164,33 @@ def test_link_cut_in_flight_is_seen_then_the_vehicles_own_return_and_the_flight_
     final = stack.truth("D3")
     assert final["landed"] and not final["armed"], final
     assert distance_m(*_pos(final), *dock) < 10.0, final
+
+
+def test_service_crash_during_the_vehicles_own_failsafe_return_is_adopted_and_completes(
+    stack: Stack,
+) -> None:
+    # Last in this module: it restarts the shared service. At x20 the restart outlasts the
+    # vehicle's 10 s data-link-loss timeout many times over, so the drone flies home on its own
+    # while the service is down; the restarted service must adopt the flight wherever it is.
+    dock = (38.8339, -104.7470)
+    flight_id = stack.start_pilot_flight("D2", *destination(*dock, 0.0, 1500.0))
+    stack.wait_flight_state(flight_id, "en_route", 60)
+    stack.wait_truth(
+        "D2",
+        lambda t: t["mode"] == "MISSION" and distance_m(*_pos(t), *dock) > 300.0,
+        60,
+        "en route, 300 m out",
+    )
+    stack.kill_service()
+    stack.wait_truth("D2", lambda t: t["mode"] == "RTL", 60, "its own RTL with no ground station")
+    stack.start_service()
+    stack.wait_links_up()
+    done = stack.wait_flight_state(flight_id, {"completed", "aborted"}, 120)
+    assert done["state"] == "completed", done["state_reason"]
+    reasons = [e["reason"] for e in done["events"]]
+    assert any(r.startswith("adopted after restart") for r in reasons), reasons
+    changes = [e["to_state"] for e in done["events"] if e["from_state"] != e["to_state"]]
+    assert changes[-2:] == ["landed", "completed"], changes
+    final = stack.truth("D2")
+    assert final["landed"] and not final["armed"], final
+    assert distance_m(*_pos(final), *dock) < 10.0, final
