@@ -13,6 +13,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -22,7 +23,7 @@ from sqlmodel import Session
 
 from dfr.audit import record_audit
 from dfr.errors import DfrError, NotFoundError
-from dfr.models import Drone, Flight
+from dfr.models import Drone, Flight, utcnow
 from flight import FlightPhase, FlightTransition
 from telemetry.video import (
     RtpIngest,
@@ -47,9 +48,19 @@ RECORD_UNTIL = frozenset({FlightPhase.LANDED, FlightPhase.COMPLETED, FlightPhase
 class VideoService:
     """Owns ingests, WHEP sessions and recorders; built and closed by `video_component`."""
 
-    def __init__(self, engine: Engine, data_dir: Path) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        data_dir: Path,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        snapshot_workers: int = 2,
+    ) -> None:
         self._engine = engine
         self.recordings_root = data_dir / "recordings"
+        self.now = now
+        #: Snapshots decode a GOP on a worker thread: a burst of them must not take every core.
+        self.snapshot_slots = asyncio.Semaphore(snapshot_workers)
         self._stack = AsyncExitStack()
         self._ingests: dict[str, RtpIngest] = {}
         self._recorders: dict[int, tuple[StreamRecorder, asyncio.Task[None]]] = {}
@@ -95,6 +106,10 @@ class VideoService:
                 )
                 self._ingests[drone_id] = ingest
             return ingest
+
+    def running_ingest(self, drone_id: str) -> RtpIngest | None:
+        """The drone's ingest when one is open (a viewer or a recorder asked for it), else None."""
+        return self._ingests.get(drone_id)
 
     async def watch(
         self, drone_id: str, video_url: str | None, offer_sdp: str, actor: str, role: str

@@ -1,7 +1,8 @@
 """`dfr serve` and `dfr-sim fleet --camera` as real processes on free loopback ports (video tests).
 
-The fleet is the demo's drone D1 only (one camera keeps the CPU low), with its MAVLink and video
-ports replaced by free ones; the service listens for D1's video at the fleet file's `video_url`.
+The fleet is the demo's first `drones` drones (D1 by default: one camera keeps the CPU low), with
+their MAVLink and video ports replaced by free ones; the service listens for each drone's video at
+the fleet file's `video_url`.
 """
 
 from __future__ import annotations
@@ -65,10 +66,21 @@ def free_udp_port(avoid: set[int], pair_offset: int | None = None) -> int:
 
 def one_drone_fleet_file(directory: Path, mavlink_port: int, video_port: int) -> Path:
     """The demo fleet file reduced to D1, on the given ports."""
+    return demo_fleet_file(directory, [(mavlink_port, video_port)])
+
+
+def demo_fleet_file(directory: Path, ports: list[tuple[int, int]]) -> Path:
+    """The demo fleet file reduced to D1..Dn, drone i on ports[i] (MAVLink, video)."""
     text = DEMO_FLEET_FILE.read_text(encoding="utf-8")
-    text = text[: text.index("[[drones]]", text.index('id = "D1"'))]
-    text = re.sub(r"udpin://127\.0\.0\.1:\d+", f"udpin://127.0.0.1:{mavlink_port}", text)
-    text = re.sub(r"udp://127\.0\.0\.1:\d+", f"udp://127.0.0.1:{video_port}", text)
+    last = f'id = "D{len(ports)}"'
+    end = text.find("[[drones]]", text.index(last))
+    text = text if end < 0 else text[:end]
+    mavlink = iter(ports)
+    text = re.sub(
+        r"udpin://127\.0\.0\.1:\d+", lambda _: f"udpin://127.0.0.1:{next(mavlink)[0]}", text
+    )
+    video = iter(ports)
+    text = re.sub(r"udp://127\.0\.0\.1:\d+", lambda _: f"udp://127.0.0.1:{next(video)[1]}", text)
     # Zone documents named `package:...` resolve wherever the file is.
     path = directory / "fleet.toml"
     path.write_text(text, encoding="utf-8")
@@ -83,22 +95,27 @@ class VideoStack:
     speedup: float = 5.0
     camera_size: str = "320x180"
     camera_fps: int = 15
+    drones: int = 1
     base_url: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     data_dir: Path = field(init=False)
     fleet_file: Path = field(init=False)
     control_port: int = field(init=False)
     video_port: int = field(init=False)
+    video_ports: list[int] = field(init=False)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         used: set[int] = set()
-        mavlink_port = free_udp_port(used, SIM_API_OFFSET)
-        self.video_port = free_udp_port(used)
+        ports = [
+            (free_udp_port(used, SIM_API_OFFSET), free_udp_port(used)) for _ in range(self.drones)
+        ]
+        self.video_ports = [video for _, video in ports]
+        self.video_port = self.video_ports[0]
         self.control_port = free_tcp_port()
         self.data_dir = self.work_dir / "data"
-        self.fleet_file = one_drone_fleet_file(self.work_dir, mavlink_port, self.video_port)
+        self.fleet_file = demo_fleet_file(self.work_dir, ports)
 
     def token(self, role: str) -> str:
         """A token of `role` (made once per role)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import tempfile
 from pathlib import Path
@@ -10,14 +11,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from dfr import fleet
 from dfr.auth import Principal, require_roles
-from dfr.deps import SessionDep
+from dfr.deps import EngineDep, SessionDep
 from dfr.errors import ConflictError, InvalidInputError, NotFoundError
 from dfr.models import Role
+from dfr.outbox import notify_delivery
+from dfr.snapshots import (
+    SnapshotPublic,
+    SnapshotsPublic,
+    list_snapshots,
+    public,
+    snapshot_file,
+    take_snapshot,
+)
 from dfr.video_service import VideoService
 from telemetry.video import (
     WHEP_CONTENT_TYPE,
@@ -174,4 +184,80 @@ async def export_recordings(flight_id: int, request: Request, principal: Analyst
         media_type="application/zip",
         filename=tmp.name,
         background=BackgroundTask(shutil.rmtree, tmp.parent, ignore_errors=True),
+    )
+
+
+class SnapshotCreate(BaseModel):
+    """What the person marking the moment says about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/flights/{flight_id}/snapshots",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SnapshotPublic,
+)
+async def create_snapshot(
+    principal: Viewer,
+    flight_id: int,
+    body: SnapshotCreate,
+    request: Request,
+    engine: EngineDep,
+) -> SnapshotPublic:
+    """Mark a moment: a still of the drone's live picture, hashed, noted on the call and to CAD."""
+    note = body.note.strip()
+    if not note:
+        raise InvalidInputError("the note is empty", field="note")
+    record = await take_snapshot(
+        _video(request),
+        engine,
+        flight_id=flight_id,
+        author=principal.name,
+        role=principal.role.value,
+        note=note,
+    )
+    if record.call_id is not None:
+        notify_delivery(request.app)
+    request.state.audit_detail = (
+        f"snapshot {record.id} of flight {flight_id} drone {record.drone_id} "
+        f"call {record.call_id} sha256={record.sha256}"
+    )
+    return public(record)
+
+
+@router.get("/flights/{flight_id}/snapshots", response_model=SnapshotsPublic)
+async def get_snapshots(
+    _: Viewer, flight_id: int, request: Request, engine: EngineDep
+) -> SnapshotsPublic:
+    """The flight's snapshots, oldest first."""
+    return await list_snapshots(_video(request), engine, flight_id)
+
+
+@router.get(
+    "/flights/{flight_id}/snapshots/{snapshot_id}.jpg",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def get_snapshot_image(
+    principal: Viewer, flight_id: int, snapshot_id: str, request: Request
+) -> FileResponse:
+    """The still (audited as a view); `Repr-Digest` carries its recorded SHA-256."""
+    service = _video(request)
+    record, path = await snapshot_file(service, flight_id, snapshot_id)
+    await asyncio.to_thread(
+        service.audit,
+        principal.name,
+        principal.role.value,
+        "video.snapshot.view",
+        f"/flights/{flight_id}/snapshots/{snapshot_id}",
+        f"sha256={record.sha256}",
+    )
+    digest = base64.b64encode(bytes.fromhex(record.sha256)).decode("ascii")
+    return FileResponse(
+        path,
+        media_type="image/jpeg",
+        headers={"Repr-Digest": f"sha-256=:{digest}:", "Cache-Control": "private, no-store"},
     )
