@@ -39,6 +39,7 @@ async function signIn(candidate) {
   $("login").hidden = true;
   $("app").hidden = false;
   $("who").textContent = `${state.me.name} (${state.me.role})`;
+  $("wall-link").hidden = !state.me.may.video;
   await start();
 }
 
