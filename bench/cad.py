@@ -1,7 +1,16 @@
-"""CAD bench: durable call ingest rate (SQLite WAL) and outbound delivery latency with CAD up.
+"""CAD bench: durable call ingest through the real HTTP route, and outbound delivery latency.
 
-Usage: python bench/cad.py [--calls 3000] [--batch 200] [--notes 200]
-Bounded in count; prints figures and ratios against a raw-sqlite baseline measured in the same run.
+Usage: python bench/cad.py [--calls 4000 --clients 32 --seconds 60 --repost-share 0.2 --notes 200]
+
+(1) Ingest: the service runs in a child process (real uvicorn on 127.0.0.1, a free port, SQLite WAL
+file); `--clients` keep-alive connections POST generated plain JSON calls to
+`/api/v1/cad/incidents` as fast as they are answered, a share of them re-posts (identical or
+updated) of earlier incidents. Bounded by `--calls` and `--seconds`. After the run the service is
+killed with SIGKILL and the database is read back: every call answered 202 must be there.
+Baselines in the same run: a raw `sqlite3` insert+commit loop (storage ceiling) and the same
+clients on `GET /api/v1/health` (HTTP ceiling of this service on this machine).
+(2) Delivery: commit of a note (outbox row in the same transaction) until the simulated CAD (real
+HTTP on loopback) has recorded it, the worker woken by `notify()`.
 """
 
 from __future__ import annotations
@@ -9,50 +18,230 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import random
+import signal
+import socket
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import httpx
-from sqlmodel import Session
-
-from cad_bridge import CallTypeMapper, OutboxDelivery, PlainJsonCadAdapter, parse_call
-from dfr.cad_ingest import ingest_call, store_call
-from dfr.db import make_engine, upgrade_schema
-from dfr.fleet import ensure_agency
-from dfr.outbox import SqlOutboxStore, add_note
-from simulator.cad import CallGenerator, SimulatedCad, plain_document
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+AGENCY = "cspd"
+URL = "/api/v1/cad/incidents"
 
 
-def _documents(n: int) -> list[bytes]:
-    gen = CallGenerator(seed=5)
-    return [
-        json.dumps(plain_document(gen.next_incident(), agency="cspd")).encode() for _ in range(n)
-    ]
+def free_port() -> int:
+    """A free loopback port outside PX4's ranges."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if not 14000 <= port <= 19000:
+            return port
 
 
-def _engine(directory: Path) -> tuple[object, str]:
-    url = f"sqlite:///{directory / 'bench.sqlite3'}"
+def fleet_file(directory: Path) -> Path:
+    path = directory / "fleet.toml"
+    path.write_text(f'[agency]\nid = "{AGENCY}"\nname = "CSPD"\n')
+    return path
+
+
+# --- service side ------------------------------------------------------------------------------
+
+
+def serve(port: int, data_dir: Path) -> None:
+    import uvicorn
+
+    from dfr.main import create_app
+    from dfr.settings import Settings
+
+    settings = Settings(mode="test", data_dir=data_dir, fleet_file=fleet_file(data_dir))
+    app = create_app(settings, components=[])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def start_service(data_dir: Path) -> tuple[subprocess.Popen[bytes], int, str]:
+    """The service child process, its port and a CAD token."""
+    from dfr.auth import create_token
+    from dfr.db import make_engine, session_scope, upgrade_schema
+    from dfr.fleet import ensure_agency
+    from dfr.models import Role
+
+    url = f"sqlite:///{data_dir / 'dfr.sqlite3'}"
     upgrade_schema(url)
     engine = make_engine(url)
-    with Session(engine) as session:
-        ensure_agency(session, "cspd", "CSPD")
-        session.commit()
-    return engine, url
+    with session_scope(engine) as session:
+        ensure_agency(session, AGENCY, "CSPD")
+        _, token = create_token(session, "bench-cad", Role.CAD)
+    engine.dispose()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--data-dir", str(data_dir)], cwd=ROOT
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server, port, token
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("the service did not start") from None
+            time.sleep(0.1)
 
 
-def bench_baseline(directory: Path, n: int) -> float:
+# --- client side: a minimal keep-alive HTTP/1.1 client (cheap, so the service is what is measured)
+
+
+class Connection:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(head.encode() + b"\r\n" + body)
+        async with asyncio.timeout(30):
+            status_line = await self.reader.readline()
+            length = 0
+            while True:
+                line = await self.reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value.strip())
+            payload = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def documents(n: int, repost_share: float, seed: int = 5) -> list[tuple[str, bytes]]:
+    """(incident id, body): new calls, with identical and updated re-posts of earlier ones mixed in."""
+    from simulator.cad import CallGenerator, plain_document
+
+    gen = CallGenerator(seed=seed)
+    rng = random.Random(seed)
+    sent: list[dict[str, Any]] = []
+    out: list[tuple[str, bytes]] = []
+    for _ in range(n):
+        if sent and rng.random() < repost_share:
+            doc = dict(rng.choice(sent))
+            if rng.random() < 0.5:  # an update: priority and a new note
+                doc["priority"] = rng.randint(1, 5)
+                doc["notes"] = [*doc.get("notes", []), f"update {rng.randint(0, 10**6)}"]
+        else:
+            doc = plain_document(gen.next_incident(), agency=AGENCY)
+            sent.append(doc)
+        out.append((str(doc["cad_incident_id"]), json.dumps(doc).encode()))
+    return out
+
+
+async def load(
+    port: int,
+    token: str,
+    requests: list[tuple[str, str, bytes]],
+    clients: int,
+    seconds: float,
+) -> tuple[int, float, list[float], dict[int, int], set[str]]:
+    """Send `requests` over `clients` connections; (answered, elapsed s, latencies ms, statuses, 2xx keys)."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    queue = iter(requests)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    accepted: set[str] = set()
+    stop_at = time.monotonic() + seconds
+
+    async def worker() -> None:
+        conn = Connection(port)
+        try:
+            for method, key, body in queue:
+                if time.monotonic() > stop_at:
+                    return
+                t0 = time.perf_counter()
+                path = URL if method == "POST" else "/api/v1/health"
+                status, _ = await conn.request(method, path, body, headers)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                statuses[status] = statuses.get(status, 0) + 1
+                if 200 <= status < 300:
+                    accepted.add(key)
+        finally:
+            conn.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - start
+    return len(latencies), elapsed, latencies, statuses, accepted
+
+
+def stored_incidents(data_dir: Path) -> set[str]:
+    db = sqlite3.connect(data_dir / "dfr.sqlite3")
+    try:
+        return {r[0] for r in db.execute("SELECT cad_incident_id FROM calls")}
+    finally:
+        db.close()
+
+
+def bench_http(args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="dfr-bench-cad-"))
+    server, port, token = start_service(data_dir)
+    docs = documents(args.calls, args.repost_share)
+    try:
+        warm = [("POST", k, b) for k, b in documents(50, 0.0, seed=99)]
+        asyncio.run(load(port, token, warm, 4, 30))
+        health = [("GET", "", b"")] * args.calls
+        n_h, t_h, lat_h, _, _ = asyncio.run(load(port, token, health, args.clients, args.seconds))
+        posts = [("POST", k, b) for k, b in docs]
+        n, t, lat, statuses, accepted = asyncio.run(
+            load(port, token, posts, args.clients, args.seconds)
+        )
+    finally:
+        server.send_signal(
+            signal.SIGKILL
+        )  # no clean shutdown: what was answered 202 must be on disk
+        server.wait(30)
+    stored = stored_incidents(data_dir)
+    lost = accepted - stored
+    return {
+        "health_rps": n_h / t_h,
+        "health_p50": statistics.median(lat_h),
+        "calls": n,
+        "rate": n / t,
+        "p50": statistics.median(lat),
+        "p95": statistics.quantiles(lat, n=20)[18],
+        "statuses": statuses,
+        "lost": len(lost),
+        "accepted_incidents": len(accepted),
+    }
+
+
+def bench_raw_sqlite(directory: Path, n: int) -> float:
     """Raw sqlite3 (WAL, synchronous=NORMAL) insert of the JSON text, one commit per row."""
     db = sqlite3.connect(directory / "raw.sqlite3")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, doc TEXT)")
-    docs = _documents(n)
+    docs = documents(n, 0.0)
     start = time.perf_counter()
-    for i, doc in enumerate(docs):
+    for i, (_, doc) in enumerate(docs):
         db.execute("INSERT INTO t (k, doc) VALUES (?, ?)", (str(i), doc.decode()))
         db.commit()
     rate = n / (time.perf_counter() - start)
@@ -60,43 +249,43 @@ def bench_baseline(directory: Path, n: int) -> float:
     return rate
 
 
-def bench_ingest(directory: Path, n: int, batch: int) -> tuple[float, float]:
-    """Parse + validate + store, one transaction per call, then `batch` calls per transaction."""
-    mapper = CallTypeMapper()
-    docs = _documents(2 * n)
-    engine, _ = _engine(directory)
-    start = time.perf_counter()
-    for body in docs[:n]:
-        store_call(engine, parse_call(body, default_agency="cspd", mapper=mapper))  # type: ignore[arg-type]
-    single = n / (time.perf_counter() - start)
-    start = time.perf_counter()
-    rest = docs[n:]
-    for i in range(0, len(rest), batch):
-        with Session(engine) as session:  # type: ignore[call-overload]
-            for body in rest[i : i + batch]:
-                ingest_call(session, parse_call(body, default_agency="cspd", mapper=mapper))
-            session.commit()
-    batched = n / (time.perf_counter() - start)
-    return single, batched
+# --- delivery --------------------------------------------------------------------------------------
 
 
 async def bench_delivery(directory: Path, notes: int) -> list[float]:
     """Commit a note (outbox row in the same transaction) -> CAD has it; milliseconds each."""
-    engine, _ = _engine(directory)
-    doc = parse_call(_documents(1)[0], default_agency="cspd", mapper=CallTypeMapper())
-    call_id = store_call(engine, doc).call_id  # type: ignore[arg-type]
+    import httpx
+    from sqlmodel import Session
+
+    from cad_bridge import CallTypeMapper, OutboxDelivery, PlainJsonCadAdapter, parse_call
+    from dfr.cad_ingest import store_calls
+    from dfr.db import make_engine, upgrade_schema
+    from dfr.fleet import ensure_agency
+    from dfr.outbox import SqlOutboxStore, add_note
+    from simulator.cad import SimulatedCad
+
+    url = f"sqlite:///{directory / 'delivery.sqlite3'}"
+    upgrade_schema(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        ensure_agency(session, AGENCY, "CSPD")
+        session.commit()
+    doc = parse_call(documents(1, 0.0)[0][1], default_agency=AGENCY, mapper=CallTypeMapper())
+    stored = store_calls(engine, [doc])[0]
+    assert not isinstance(stored, Exception)
+    call_id = stored.call_id
     cad = SimulatedCad()
     await cad.start()
     latencies: list[float] = []
     async with httpx.AsyncClient() as client:
         adapter = PlainJsonCadAdapter(client, cad.base_url)
-        delivery = OutboxDelivery(SqlOutboxStore(engine), lambda _a: adapter)  # type: ignore[arg-type]
+        delivery = OutboxDelivery(SqlOutboxStore(engine), lambda _a: adapter)
         task = asyncio.create_task(delivery.run())
         try:
             for i in range(notes):
 
                 def write(k: int = i) -> datetime:
-                    with Session(engine) as session:  # type: ignore[call-overload]
+                    with Session(engine) as session:
                         add_note(session, call_id, author="bench", text=f"n{k}")
                         session.commit()
                     return datetime.now(UTC)
@@ -104,9 +293,7 @@ async def bench_delivery(directory: Path, notes: int) -> list[float]:
                 committed = await asyncio.to_thread(write)
                 delivery.notify()
                 async with asyncio.timeout(30):
-                    while True:
-                        if len(cad.state.events) > i:
-                            break
+                    while len(cad.state.events) <= i:
                         await asyncio.sleep(0.0005)
                 received = cad.state.events[i].received_at
                 latencies.append((received - committed).total_seconds() * 1000)
@@ -114,33 +301,50 @@ async def bench_delivery(directory: Path, notes: int) -> list[float]:
             delivery.stop()
             await task
             await cad.close()
+    engine.dispose()
     return latencies
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--calls", type=int, default=4000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--repost-share", type=float, default=0.2)
     parser.add_argument("--notes", type=int, default=200)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.data_dir)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        baseline = bench_baseline(directory, args.calls)
-        single, batched = bench_ingest(directory, args.calls, args.batch)
-        (directory / "d").mkdir()
-        latencies = asyncio.run(bench_delivery(directory / "d", args.notes))
+        raw = bench_raw_sqlite(Path(tmp), min(args.calls, 3000))
+        http = bench_http(args)
+        latencies = asyncio.run(bench_delivery(Path(tmp), args.notes))
     q = statistics.quantiles(latencies, n=20)
-    print(f"baseline raw sqlite3 insert+commit:      {baseline:8.0f} rows/s")
+    print(f"baseline raw sqlite3 insert+commit:  {raw:8.0f} rows/s")
     print(
-        f"ingest, 1 call per transaction:          {single:8.0f} calls/s  ({single / baseline:.2f}x baseline)"
+        f"baseline GET /health, {args.clients} clients: {http['health_rps']:8.0f} req/s"
+        f"  (p50 {http['health_p50']:.1f} ms)"
     )
     print(
-        f"ingest, {args.batch} calls per transaction:      {batched:8.0f} calls/s  ({batched / baseline:.2f}x baseline)"
+        f"ingest POST {URL}, {args.clients} clients, {http['calls']} calls "
+        f"({args.repost_share:.0%} re-posts): {http['rate']:8.0f} calls/s"
+        f"  ({http['rate'] / http['health_rps']:.2f}x GET /health, {http['rate'] / raw:.2f}x raw sqlite3)"
+        f"  latency p50 {http['p50']:.1f} ms, p95 {http['p95']:.1f} ms"
     )
     print(
-        f"delivery latency commit->CAD ({args.notes} notes): p50 {statistics.median(latencies):.1f} ms, p95 {q[18]:.1f} ms"
+        f"  statuses {http['statuses']}; after SIGKILL: {http['accepted_incidents']} accepted"
+        f" incidents, {http['lost']} missing from the database"
+    )
+    print(
+        f"delivery latency commit->CAD ({args.notes} notes): "
+        f"p50 {statistics.median(latencies):.1f} ms, p95 {q[18]:.1f} ms"
     )
 
 
 if __name__ == "__main__":
+    if os.environ.get("PYTHONHASHSEED") is None:
+        os.environ["PYTHONHASHSEED"] = "0"
     main()

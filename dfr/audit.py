@@ -83,6 +83,8 @@ class AuditMiddleware:
 
     async def _write(self, scope: Scope, status_code: int) -> None:
         state: dict[str, Any] = scope.get("state", {})
+        if state.get("audit_recorded"):
+            return  # the handler wrote it in the same transaction as its change
         principal = state.get("principal")
         app = scope.get("app")
         engine: Engine | None = getattr(getattr(app, "state", None), "engine", None)

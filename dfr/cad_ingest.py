@@ -1,18 +1,39 @@
-"""Storing calls from CAD: idempotent by (agency, cad_incident_id), updates in place, never duplicates."""
+"""Storing calls from CAD: idempotent by (agency, cad_incident_id), updates in place, never duplicates.
+
+The store is one SQL upsert per call (`INSERT ... ON CONFLICT (agency_id, cad_incident_id) DO
+UPDATE ... WHERE content_hash differs`, SQLite and PostgreSQL), and a batch of calls shares one
+transaction: `CallWriter` collects the calls posted while the previous commit runs and commits them
+together, each poster waiting for its own result (a 202 is only sent after the commit).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlalchemy import Table, and_, bindparam, case, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 from cad_bridge import CadCall
-from dfr.errors import InvalidInputError
-from dfr.models import Agency, Call, CallLifecycle, Note, utcnow
+from dfr.errors import DfrError, InvalidInputError
+from dfr.models import Agency, ApiToken, AuditEntry, Call, CallLifecycle, Note, utcnow
+
+log = logging.getLogger(__name__)
 
 _LIFECYCLE_FOR_STATUS = {"Cancelled": CallLifecycle.CANCELLED, "Closed": CallLifecycle.CLEARED}
+_FINAL_LIFECYCLES = (CallLifecycle.CANCELLED, CallLifecycle.CLEARED)
+
+_CALLS: Table = Call.__table__  # type: ignore[attr-defined]
+_NOTES: Table = Note.__table__  # type: ignore[attr-defined]
+_AGENCIES: Table = Agency.__table__  # type: ignore[attr-defined]
+_AUDIT: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+_TOKENS: Table = ApiToken.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,99 +45,363 @@ class IngestResult:
     changed: bool
     ended: bool  # CAD cancelled or closed the call just now
 
-
-def _apply(row: Call, call: CadCall, digest: str) -> None:
-    row.call_type = call.call_type
-    row.call_type_text = call.call_type_text
-    row.category = call.category
-    row.priority = call.priority
-    row.lat = call.location.lat_deg
-    row.lon = call.location.lon_deg
-    row.address = call.address
-    row.received_at = call.received_at
-    row.cad_status = call.status
-    row.flags = call.flags.model_dump()
-    row.raw_format = call.raw_format
-    row.raw_document = call.raw_document
-    row.content_hash = digest
-    lifecycle = _LIFECYCLE_FOR_STATUS.get(call.status)
-    if lifecycle is not None and row.lifecycle not in (
-        CallLifecycle.CANCELLED,
-        CallLifecycle.CLEARED,
-    ):
-        row.lifecycle = lifecycle
+    @property
+    def verb(self) -> str:
+        """created | updated | unchanged."""
+        return "created" if self.created else "updated" if self.changed else "unchanged"
 
 
-def _add_notes(session: Session, call_id: int, call: CadCall) -> None:
-    existing = {
-        (n.author, n.text)
-        for n in session.exec(select(Note).where(Note.call_id == call_id, Note.source == "cad"))
-    }
-    for note in call.notes:
-        if (note.author, note.text) not in existing:
-            existing.add((note.author, note.text))
-            session.add(
-                Note(
-                    call_id=call_id,
-                    author=note.author,
-                    source="cad",
-                    text=note.text,
-                    at=note.at or utcnow(),
-                )
-            )
+class CallerNotAdmittedError(DfrError):
+    """The token that posted the call is unknown, revoked or of a role not admitted at commit time."""
 
 
-def ingest_call(session: Session, call: CadCall) -> IngestResult:
-    """Create or update the call in `session` (the caller commits)."""
-    if session.get(Agency, call.agency) is None:
-        raise InvalidInputError(f"agency {call.agency!r} is not known here", field="agency")
-    digest = call.content_hash()
-    row = session.exec(
-        select(Call).where(
-            Call.agency_id == call.agency, Call.cad_incident_id == call.cad_incident_id
-        )
-    ).first()
-    if row is not None and row.id is not None:
-        if row.content_hash == digest:
-            return IngestResult(row.id, created=False, changed=False, ended=False)
-        was_terminal = row.cad_status in _LIFECYCLE_FOR_STATUS
-        _apply(row, call, digest)
-        row.updated_at = utcnow()
-        session.add(row)
-        _add_notes(session, row.id, call)
-        session.flush()
-        return IngestResult(
-            row.id, created=False, changed=True, ended=call.is_terminal and not was_terminal
-        )
-    row = Call(
-        agency_id=call.agency,
-        cad_incident_id=call.cad_incident_id,
-        call_type=call.call_type,
-        priority=call.priority,
-        lat=call.location.lat_deg,
-        lon=call.location.lon_deg,
-        received_at=call.received_at,
+@dataclass(frozen=True, slots=True)
+class AuditStamp:
+    """Who posted a call: checked and audited in the call's own transaction.
+
+    With `token_hash` set, the call is stored only if that token still exists, is not revoked and
+    has one of `admitted` roles when the transaction runs.
+    """
+
+    actor: str
+    role: str
+    token_hash: str = ""
+    admitted: frozenset[str] = frozenset()
+    method: str = "POST"
+    path: str = "/api/v1/cad/incidents"
+    action: str = "post_incident"
+
+
+@dataclass(slots=True)
+class _Known:
+    call_id: int
+    content_hash: str
+    cad_status: str
+
+
+_UPDATED_COLUMNS = (
+    "call_type",
+    "call_type_text",
+    "category",
+    "priority",
+    "lat",
+    "lon",
+    "address",
+    "received_at",
+    "cad_status",
+    "flags",
+    "raw_format",
+    "raw_document",
+    "content_hash",
+    "updated_at",
+)
+_INSERTED_COLUMNS = (*_UPDATED_COLUMNS, "agency_id", "cad_incident_id", "lifecycle", "created_at")
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """`INSERT ... ON CONFLICT (agency_id, cad_incident_id) DO UPDATE ... WHERE the content differs
+    RETURNING id`, built once per dialect (building it is far dearer than running it)."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is not None:
+        return stmt
+    if dialect == "sqlite":
+        insert: Any = sqlite.insert(_CALLS)
+    elif dialect == "postgresql":
+        insert = postgresql.insert(_CALLS)
+    else:
+        raise NotImplementedError(f"call upsert is not written for {dialect!r}")
+    c = _CALLS.c
+    insert = insert.values(
+        {name: bindparam(name, type_=c[name].type) for name in _INSERTED_COLUMNS}
     )
-    _apply(row, call, digest)
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    _add_notes(session, row.id, call)
-    session.flush()
-    return IngestResult(row.id, created=True, changed=True, ended=call.is_terminal)
+    update: dict[str, Any] = {name: insert.excluded[name] for name in _UPDATED_COLUMNS}
+    # CAD ending the call moves DFR's lifecycle, unless DFR ended the call itself already; any
+    # other status leaves the lifecycle to DFR (the inserted lifecycle is NEW then).
+    update["lifecycle"] = case(
+        (
+            or_(
+                c.lifecycle.in_(_FINAL_LIFECYCLES),
+                insert.excluded.lifecycle == CallLifecycle.NEW,
+            ),
+            c.lifecycle,
+        ),
+        else_=insert.excluded.lifecycle,
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=[c.agency_id, c.cad_incident_id],
+        set_=update,
+        where=c.content_hash != insert.excluded.content_hash,
+    ).returning(c.id)
+    _UPSERTS[dialect] = stmt
+    return stmt
+
+
+def _upsert(conn: Connection, call: CadCall, digest: str, now: datetime) -> int | None:
+    """Insert or update the call; its id, or None when the stored content was already equal."""
+    params: dict[str, Any] = {
+        "call_type": call.call_type,
+        "call_type_text": call.call_type_text,
+        "category": call.category,
+        "priority": call.priority,
+        "lat": call.location.lat_deg,
+        "lon": call.location.lon_deg,
+        "address": call.address,
+        "received_at": call.received_at,
+        "cad_status": call.status,
+        "flags": call.flags.model_dump(),
+        "raw_format": call.raw_format,
+        "raw_document": call.raw_document,
+        "content_hash": digest,
+        "updated_at": now,
+        "agency_id": call.agency,
+        "cad_incident_id": call.cad_incident_id,
+        "lifecycle": _LIFECYCLE_FOR_STATUS.get(call.status, CallLifecycle.NEW),
+        "created_at": now,
+    }
+    row = conn.execute(_upsert_statement(conn.dialect.name), params).first()
+    return None if row is None else int(row[0])
+
+
+def _known_calls(conn: Connection, calls: Sequence[CadCall]) -> dict[tuple[str, str], _Known]:
+    c = _CALLS.c
+    rows = conn.execute(
+        select(c.id, c.agency_id, c.cad_incident_id, c.content_hash, c.cad_status).where(
+            c.cad_incident_id.in_({x.cad_incident_id for x in calls}),
+            c.agency_id.in_({x.agency for x in calls}),
+        )
+    )
+    return {
+        (r.agency_id, r.cad_incident_id): _Known(r.id, r.content_hash, r.cad_status) for r in rows
+    }
+
+
+def _cad_notes(conn: Connection, call_ids: set[int]) -> dict[int, set[tuple[str, str]]]:
+    seen: dict[int, set[tuple[str, str]]] = {i: set() for i in call_ids}
+    if call_ids:
+        n = _NOTES.c
+        rows = conn.execute(
+            select(n.call_id, n.author, n.text).where(n.call_id.in_(call_ids), n.source == "cad")
+        )
+        for r in rows:
+            seen[r.call_id].add((r.author, r.text))
+    return seen
+
+
+def _refused_callers(conn: Connection, stamps: Sequence[AuditStamp | None]) -> set[str]:
+    """Token hashes of the batch that are unknown, revoked or not admitted now."""
+    wanted = {s.token_hash: s.admitted for s in stamps if s is not None and s.token_hash}
+    if not wanted:
+        return set()
+    t = _TOKENS.c
+    valid = {
+        r.token_hash
+        for r in conn.execute(
+            select(t.token_hash, t.role).where(t.token_hash.in_(wanted), t.revoked_at.is_(None))
+        )
+        if str(getattr(r.role, "value", r.role)) in wanted[r.token_hash]
+    }
+    return set(wanted) - valid
+
+
+def _store_batch(
+    conn: Connection, calls: Sequence[CadCall], stamps: Sequence[AuditStamp | None]
+) -> list[IngestResult | Exception]:
+    """Every call of the batch in `conn`'s transaction (the caller commits)."""
+    now = utcnow()
+    agencies = set(
+        conn.execute(
+            select(_AGENCIES.c.id).where(_AGENCIES.c.id.in_({c.agency for c in calls}))
+        ).scalars()
+    )
+    refused = _refused_callers(conn, stamps)
+    known = _known_calls(conn, calls)
+    results: list[IngestResult | Exception] = []
+    touched: list[tuple[int, CadCall]] = []
+    for call, stamp in zip(calls, stamps, strict=True):
+        if stamp is not None and stamp.token_hash in refused:
+            results.append(CallerNotAdmittedError("the bearer token is unknown or revoked"))
+            continue
+        if call.agency not in agencies:
+            results.append(
+                InvalidInputError(f"agency {call.agency!r} is not known here", field="agency")
+            )
+            continue
+        key = (call.agency, call.cad_incident_id)
+        digest = call.content_hash()
+        before = known.get(key)
+        if before is not None and before.content_hash == digest:
+            results.append(IngestResult(before.call_id, created=False, changed=False, ended=False))
+            continue
+        call_id = _upsert(conn, call, digest, now)
+        if call_id is None:
+            # Another writer stored this very content since we looked.
+            row = conn.execute(
+                select(_CALLS.c.id).where(
+                    and_(_CALLS.c.agency_id == call.agency, _CALLS.c.cad_incident_id == key[1])
+                )
+            ).scalar_one()
+            results.append(IngestResult(int(row), created=False, changed=False, ended=False))
+            continue
+        was_terminal = before is not None and before.cad_status in _LIFECYCLE_FOR_STATUS
+        results.append(
+            IngestResult(
+                call_id,
+                created=before is None,
+                changed=True,
+                ended=call.is_terminal and not was_terminal,
+            )
+        )
+        known[key] = _Known(call_id, digest, call.status)
+        touched.append((call_id, call))
+    _add_notes(conn, touched, {k.call_id for k in known.values()}, now)
+    _audit(conn, results, calls, stamps, now)
+    return results
+
+
+def _add_notes(
+    conn: Connection, touched: list[tuple[int, CadCall]], existing_ids: set[int], now: datetime
+) -> None:
+    """CAD notes not yet on the call, in posting order (a re-post repeats the earlier notes)."""
+    seen = _cad_notes(conn, {i for i, _ in touched} & existing_ids)
+    rows: list[dict[str, Any]] = []
+    for call_id, call in touched:
+        have = seen.setdefault(call_id, set())
+        for note in call.notes:
+            if (note.author, note.text) not in have:
+                have.add((note.author, note.text))
+                rows.append(
+                    {
+                        "call_id": call_id,
+                        "author": note.author,
+                        "source": "cad",
+                        "text": note.text,
+                        "at": note.at or now,
+                    }
+                )
+    if rows:
+        conn.execute(_NOTES.insert(), rows)
+
+
+def _audit(
+    conn: Connection,
+    results: Sequence[IngestResult | Exception],
+    calls: Sequence[CadCall],
+    stamps: Sequence[AuditStamp | None],
+    now: datetime,
+) -> None:
+    rows = [
+        {
+            "at": now,
+            "actor": s.actor[:200],
+            "role": s.role[:16],
+            "method": s.method,
+            "path": s.path[:500],
+            "action": s.action[:200],
+            "status_code": 202,
+            "outcome": "ok",
+            "detail": f"call {r.call_id} {c.cad_incident_id} {r.verb}"[:2000],
+        }
+        for r, c, s in zip(results, calls, stamps, strict=True)
+        if s is not None and isinstance(r, IngestResult)
+    ]
+    if rows:
+        conn.execute(_AUDIT.insert(), rows)
+
+
+def store_calls(
+    engine: Engine,
+    calls: Sequence[CadCall],
+    stamps: Sequence[AuditStamp | None] | None = None,
+) -> list[IngestResult | Exception]:
+    """Store `calls` in one transaction, in order (blocking; run in a worker thread).
+
+    Each call gets its result or its error; a call that fails the batch's transaction is retried
+    alone, so one bad call never costs the others theirs.
+    """
+    stamps = stamps if stamps is not None else [None] * len(calls)
+    if not calls:
+        return []
+    try:
+        with engine.begin() as conn:
+            return _store_batch(conn, calls, stamps)
+    except Exception as exc:
+        if len(calls) == 1:
+            return [exc]
+        log.warning("a batch of %d calls failed (%s); storing them one by one", len(calls), exc)
+    return [store_calls(engine, [c], [s])[0] for c, s in zip(calls, stamps, strict=True)]
 
 
 def store_call(engine: Engine, call: CadCall) -> IngestResult:
-    """Ingest in its own transaction (blocking; run in a worker thread)."""
-    for attempt in range(2):
-        with Session(engine, expire_on_commit=False) as session:
+    """Store one call in its own transaction, raising its error (blocking)."""
+    result = store_calls(engine, [call])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def ingest_call(session: Session, call: CadCall) -> IngestResult:
+    """Create or update the call within `session`'s transaction (the caller commits)."""
+    result = _store_batch(session.connection(), [call], [None])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+@dataclass(slots=True)
+class _Pending:
+    call: CadCall
+    stamp: AuditStamp | None
+    done: asyncio.Future[IngestResult]
+
+
+class CallWriter:
+    """Group commit: calls submitted while a commit runs are stored together in the next one.
+
+    One writer per engine and event loop; its drain task exists only while there is work, so it
+    needs no start or stop. `store` returns once the call is committed (or raises its error).
+    """
+
+    def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.stored = 0
+
+    async def store(self, call: CadCall, stamp: AuditStamp | None = None) -> IngestResult:
+        """Store `call` (idempotently); returns after its transaction committed."""
+        done: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(call, stamp, done))
+        task = self._task
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            self._task = asyncio.create_task(self._drain(), name="cad-call-writer")
+        # The caller going away must not cancel the batch others wait on.
+        return await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             try:
-                result = ingest_call(session, call)
-                session.commit()
-                return result
-            except IntegrityError:
-                # Two first posts of one incident raced; the second becomes an update.
-                session.rollback()
-                if attempt == 1:
+                results = await asyncio.to_thread(
+                    store_calls, self._engine, [p.call for p in batch], [p.stamp for p in batch]
+                )
+            except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
+                for p in batch:
+                    if not p.done.done():
+                        p.done.set_exception(
+                            exc if isinstance(exc, Exception) else RuntimeError("writer stopped")
+                        )
+                if not isinstance(exc, Exception):
                     raise
-    raise AssertionError("unreachable")
+                continue
+            self.batches += 1
+            self.stored += len(batch)
+            for p, result in zip(batch, results, strict=True):
+                if p.done.done():
+                    continue
+                if isinstance(result, Exception):
+                    p.done.set_exception(result)
+                else:
+                    p.done.set_result(result)

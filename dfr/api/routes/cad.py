@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
 from cad_bridge import CadInputError, CallTypeMapper, PlainCall, parse_call
-from dfr.auth import Principal, require_roles
-from dfr.cad_ingest import store_call
+from dfr.auth import Principal, hash_token, principal_for, require_roles
+from dfr.cad_ingest import AuditStamp, CallerNotAdmittedError, CallWriter
 from dfr.db import session_scope
 from dfr.deps import DefaultAgencyDep, EngineDep, SettingsDep
 from dfr.errors import InvalidInputError
@@ -20,7 +22,59 @@ from dfr.outbox import add_note, cancel_call, notify_delivery
 from dfr.runtime import dispatch_call
 
 router = APIRouter(tags=["cad"])
-CadCaller = Annotated[Principal, Depends(require_roles(Role.CAD))]
+_bearer = HTTPBearer(auto_error=False)
+_CAD_ROLES = frozenset({Role.CAD, Role.ADMIN})
+#: How long a token seen valid skips the pre-check; the commit itself checks it again, so a
+#: revoked token never stores a call (it is refused with 401 at its next post).
+PRINCIPAL_TTL_S = 5.0
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def cad_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The CAD (or admin) posting a call: 401 / 403 like require_roles, looked up off the loop."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise _unauthorized("a bearer token is required")
+    app = request.app
+    cache: dict[str, tuple[Principal, float]] | None = getattr(app.state, "cad_principals", None)
+    if cache is None:
+        cache = app.state.cad_principals = {}
+    digest = hash_token(credentials.credentials)
+    seen = cache.get(digest)
+    now = time.monotonic()
+    if seen is not None and seen[1] > now:
+        principal = seen[0]
+    else:
+        found = await asyncio.to_thread(principal_for, app.state.engine, credentials.credentials)
+        if found is None:
+            cache.pop(digest, None)
+            raise _unauthorized("the bearer token is unknown or revoked")
+        if len(cache) > 1000:
+            cache.clear()
+        cache[digest] = (found, now + PRINCIPAL_TTL_S)
+        principal = found
+    request.state.principal = principal
+    request.state.token_hash = digest
+    if principal.role not in _CAD_ROLES:
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"role {principal.role.value!r} may not do this; admitted: "
+            + ", ".join(sorted(r.value for r in _CAD_ROLES)),
+        )
+    return principal
+
+
+cad_caller.dfr_roles = _CAD_ROLES  # type: ignore[attr-defined]
+CadCaller = Annotated[Principal, Depends(cad_caller)]
 NoteWriter = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.PILOT, Role.ANALYST))]
 Dispatcher = Annotated[Principal, Depends(require_roles(Role.DISPATCHER))]
 
@@ -54,6 +108,15 @@ class OutboundQueued(BaseModel):
     note_id: int | None = None
 
 
+def call_writer(app: FastAPI, engine: Engine) -> CallWriter:
+    """The app's group-commit writer of CAD calls (made on first use)."""
+    writer: CallWriter | None = getattr(app.state, "cad_call_writer", None)
+    if writer is None:
+        writer = CallWriter(engine)
+        app.state.cad_call_writer = writer
+    return writer
+
+
 _EIDO_EXAMPLE = {"eidoVersion": "1.0", "$id": "urn:emergency:uid:incidentid:...", "...": "..."}
 
 
@@ -80,7 +143,7 @@ _EIDO_EXAMPLE = {"eidoVersion": "1.0", "$id": "urn:emergency:uid:incidentid:..."
 )
 async def post_incident(
     request: Request,
-    _: CadCaller,
+    principal: CadCaller,
     engine: EngineDep,
     settings: SettingsDep,
     default_agency: DefaultAgencyDep,
@@ -104,12 +167,23 @@ async def post_incident(
         )
     except CadInputError as exc:
         raise InvalidInputError(exc.reason, field=exc.field) from exc
-    result = await asyncio.to_thread(store_call, engine, call)
+    stamp = AuditStamp(
+        actor=principal.name,
+        role=principal.role.value,
+        token_hash=request.state.token_hash,
+        admitted=frozenset(r.value for r in _CAD_ROLES),
+        path=request.url.path,
+    )
+    try:
+        result = await call_writer(request.app, engine).store(call, stamp)
+    except CallerNotAdmittedError as exc:
+        getattr(request.app.state, "cad_principals", {}).pop(stamp.token_hash, None)
+        raise _unauthorized(str(exc)) from exc
+    # The audit row went into the call's own transaction.
+    request.state.audit_recorded = True
     if result.created or result.changed:
         dispatch_call(request.app, result.call_id, ended=result.ended)
-    request.state.audit_detail = f"call {result.call_id} {call.cad_incident_id} " + (
-        "created" if result.created else "updated" if result.changed else "unchanged"
-    )
+    request.state.audit_detail = f"call {result.call_id} {call.cad_incident_id} {result.verb}"
     return CallAccepted(
         id=result.call_id,
         cad_incident_id=call.cad_incident_id,
