@@ -50,7 +50,7 @@ def _plain_call(incident: str, lat: float, lon: float) -> dict[str, Any]:
 
 
 def _decoded_size(jpeg: bytes) -> tuple[int, int]:
-    with av.open(io.BytesIO(jpeg), format="mjpeg") as container:
+    with av.open(io.BytesIO(jpeg), mode="r", format="mjpeg") as container:
         frame = next(container.decode(video=0))
         return int(frame.width), int(frame.height)
 

@@ -195,7 +195,8 @@ class VideoStack:
         """SIGTERM the service, SIGINT the fleet; kill what does not stop."""
         for proc in reversed(self._procs):
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM if proc.args[0] == DFR[0] else signal.SIGINT)
+                service = isinstance(proc.args, list) and proc.args[0] == DFR[0]
+                proc.send_signal(signal.SIGTERM if service else signal.SIGINT)
         for proc in self._procs:
             try:
                 proc.wait(timeout=30)
