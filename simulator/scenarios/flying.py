@@ -11,13 +11,18 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import websockets
 
 from geofence import GeoPoint, distance_m
+from simulator.cad import SimIncident
+
+__all__ = ["SimIncident", "event_kind", "event_text"]
+from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
 from simulator.scenarios.stimuli import event_kind, event_text
 
@@ -209,7 +214,10 @@ def observed_points(fleet: SimFleet, vehicle_ids: Iterable[str] | None = None) -
 
 async def cad_events(cad: SimCad, incident_id: str) -> list[tuple[str, str, dict[str, Any]]]:
     """What CAD received for an incident, in order: (kind, note text, body)."""
-    return [(event_kind(e), event_text(e), dict(e.get("body") or {})) for e in await cad.received(incident_id)]
+    return [
+        (event_kind(e), event_text(e), dict(e.get("body") or {}))
+        for e in await cad.received(incident_id)
+    ]
 
 
 def unit_statuses(events: Iterable[tuple[str, str, dict[str, Any]]]) -> list[str]:
@@ -246,14 +254,26 @@ class StreamWatcher:
                     self.connected.set()
                     async for raw in ws:
                         self._take(json.loads(raw))
-            except (OSError, websockets.WebSocketException, TimeoutError, ValueError) as exc:
+            except (
+                OSError,
+                websockets.WebSocketException,
+                TimeoutError,
+                ValueError,
+            ) as exc:
                 log.debug("stream connection ended: %s", exc)
             await asyncio.sleep(0.5)
 
-    def _take(self, message: dict[str, Any]) -> None:
+    def _take(self, message: Any) -> None:
+        if isinstance(message, list):  # a frame may carry a batch of envelopes
+            for item in message:
+                self._take(item)
+            return
+        if not isinstance(message, dict):
+            return
         if message.get("type") == "snapshot":
-            for inner in (message.get("data") or {}).get("messages", []):
-                self._take(inner)
+            data = message.get("data") or {}
+            inner = data if isinstance(data, list) else data.get("messages", [])
+            self._take(list(inner))
             return
         self.messages.append(message)
 
@@ -291,3 +311,144 @@ async def recall_everything(service: DfrService, fleet: SimFleet, timeout_s: flo
             next_recall = loop.time() + 5.0
         await asyncio.sleep(0.3)
     return not armed_vehicles(fleet)
+
+
+@dataclass(slots=True)
+class Launch:
+    """How a call-and-launch went: what was created, and the first problem met (if any)."""
+
+    call_id: int = 0
+    flight_id: int | None = None
+    drone_id: str | None = None
+    problem: str = ""
+    detail: str = ""
+
+
+async def post_and_launch(
+    scenario: Scenario,
+    service: DfrService,
+    cad: SimCad,
+    fleet: SimFleet,
+    incident: SimIncident,
+    *,
+    auto: bool = False,
+    drone_id: str | None = None,
+    airborne_timeout_s: float = 30.0,
+) -> Launch:
+    """Post a call, launch (the dispatcher's `POST /calls/{id}/launch`, or wait for the
+    auto-launch), and wait until the flight's drone is in the air."""
+    out = Launch()
+    scenario.record_event("call_posted", "CAD posted the call", incident.incident_id)
+    response = await cad.post_call(service, incident)
+    if response.status_code != 202:
+        out.problem = f"POST /api/v1/cad/incidents answered {response.status_code}"
+        out.detail = response.text[:500]
+        return out
+    out.call_id = int(response.json()["id"])
+    decision: dict[str, Any] | None = None
+
+    async def decided() -> bool:
+        nonlocal decision
+        decision = await latest_decision(service, out.call_id)
+        return decision is not None
+
+    if not await scenario.wait_until(decided, 20.0, "the dispatch decision"):
+        out.problem = f"no dispatch decision for call {out.call_id} within 20 s"
+        return out
+    assert decision is not None
+    scenario.record_event(
+        "decision", "Decision", str(decision.get("summary", "")), latency_from="call_posted"
+    )
+    if auto:
+
+        async def flight_created() -> bool:
+            flights = await flights_of_call(service, out.call_id)
+            if flights:
+                out.flight_id = int(flights[-1]["id"])
+            return out.flight_id is not None
+
+        if not await scenario.wait_until(flight_created, 20.0, "the auto-launch"):
+            out.problem = f"the call was not auto-launched: {decision.get('summary')}"
+            return out
+    else:
+        body = {"drone_id": drone_id} if drone_id else {}
+        launched = await service.client("dispatcher").post(
+            f"/calls/{out.call_id}/launch", json=body
+        )
+        scenario.record_event("launch", "Dispatcher launched", latency_from="call_posted")
+        if launched.status_code != 202:
+            out.problem = f"POST /calls/{out.call_id}/launch answered {launched.status_code}"
+            out.detail = launched.text[:500]
+            return out
+        out.flight_id = int(launched.json()["flight_id"])
+    detail = await flight_detail(service, out.flight_id)
+    out.drone_id = None if detail is None else str(detail["drone_id"])
+    if out.drone_id is None:
+        out.problem = f"flight {out.flight_id} is not shown by GET /flights/{out.flight_id}"
+        return out
+    flown = out.drone_id
+
+    async def up() -> bool:
+        return airborne(fleet, flown)
+
+    if not await scenario.wait_until(up, airborne_timeout_s, f"{flown} in the air"):
+        detail = await flight_detail(service, out.flight_id)
+        out.problem = f"{flown} did not take off within {airborne_timeout_s:.0f} s of the launch"
+        out.detail = (
+            f"flight {out.flight_id}: {None if detail is None else flight_states(detail)}; "
+            f"{where_is(fleet, flown)}"
+        )
+        return out
+    scenario.record_event("airborne", f"{flown} airborne", latency_from="call_posted")
+    return out
+
+
+async def wait_flight_state(
+    scenario: Scenario,
+    service: DfrService,
+    flight_id: int,
+    states: Iterable[str],
+    timeout_s: float,
+    reason: str,
+) -> dict[str, Any] | None:
+    """Wait until the flight is in one of `states`; its detail then (or None on timeout)."""
+    wanted = set(states)
+    found: dict[str, Any] | None = None
+
+    async def reached() -> bool:
+        nonlocal found
+        found = await flight_detail(service, flight_id)
+        return found is not None and found.get("state") in wanted
+
+    return found if await scenario.wait_until(reached, timeout_s, reason) else None
+
+
+async def wait_landed_at_dock(
+    scenario: Scenario, fleet: SimFleet, vehicle_id: str, timeout_s: float
+) -> bool:
+    """Wait until the drone is disarmed on the ground at its dock."""
+
+    async def home() -> bool:
+        return landed_at_dock(fleet, vehicle_id)
+
+    return await scenario.wait_until(home, timeout_s, f"{vehicle_id} landed at its dock")
+
+
+async def wait_cad(
+    scenario: Scenario,
+    cad: SimCad,
+    incident_id: str,
+    predicate: Callable[[list[tuple[str, str, dict[str, Any]]]], bool],
+    timeout_s: float,
+    reason: str,
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Wait until what CAD received satisfies `predicate`; returns what CAD has then."""
+    events: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def satisfied() -> bool:
+        nonlocal events
+        events = await cad_events(cad, incident_id)
+        return predicate(events)
+
+    await scenario.wait_until(satisfied, timeout_s, reason)
+    return events

@@ -609,6 +609,9 @@ class SimFleet(Resource):
                 "",
                 "[[drones]]",
                 f"id = {json.dumps(v.id)}",
+                # Named explicitly: the service cannot re-apply a fleet file with unnamed drones
+                # on a restart (every drone's name becomes "" and collides).
+                f"name = {json.dumps(v.id)}",
                 f"dock = {json.dumps(v.dock)}",
                 f"mavlink_url = {json.dumps(by_id[v.id].mavlink_url)}",
                 f"cruise_speed_mps = {v.cruise_speed_mps!r}",

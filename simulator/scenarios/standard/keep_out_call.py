@@ -1,14 +1,25 @@
-"""Call inside a keep-out zone (see the .md beside this file). Documented first; not implemented yet."""
+"""Call inside a keep-out zone (see the .md beside this file)."""
 
 from __future__ import annotations
 
-from simulator.scenarios.errors import ScenarioNotImplementedError
+from typing import Any
+
+from geofence import GeoPoint, destination
+from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
+from simulator.scenarios.stimuli import make_incident
+
+DOCK_ID = "airport-south"
+CALL_BEARING_DEG = 0.0
+CALL_DISTANCE_M = 750.0  # about 200 m inside the airport's southern boundary: a stand-off is near
+ON_SCENE_TIMEOUT_S = 60.0
 
 
 class KeepOutCall(Scenario):
     """Call inside a keep-out zone."""
+
+    default_timeout_s = 240.0
 
     def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet, zones: ZoneSet) -> None:
         super().__init__()
@@ -18,9 +29,126 @@ class KeepOutCall(Scenario):
         self.zones = zones
 
     async def run(self) -> None:
-        raise ScenarioNotImplementedError(
-            "Call inside a keep-out zone: needs the dispatch decisions and the planned stand-off, which the service does not offer yet"
+        dock = next(d for d in self.fleet.fleet.docks if d.id == DOCK_ID)
+        scene = destination(GeoPoint(dock.lat, dock.lon), CALL_BEARING_DEG, CALL_DISTANCE_M)
+        incident = make_incident(scene.lat_deg, scene.lon_deg, address="airport grounds")
+        ref = incident.incident_id
+        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
+        zones = self.zones.containing(scene.lat_deg, scene.lon_deg)
+        call_id = 0
+
+        self.begin_test_case("Keep out")
+        self.begin_test_step("Post call")
+        self.record_event("call_posted", "CAD posted the call", ref)
+        with self.check("Call accepted", [ref]) as check:
+            response = await self.cad.post_call(self.service, incident)
+            if response.status_code != 202:
+                check.record_failed(
+                    f"POST /api/v1/cad/incidents answered {response.status_code}",
+                    response.text[:500],
+                )
+            else:
+                call_id = int(response.json()["id"])
+
+        self.begin_test_step("Decision")
+        decision: dict[str, Any] | None = None
+        flight: dict[str, Any] | None = None
+        with self.check("Stand-off or refusal", [ref]) as check:
+
+            async def decided() -> bool:
+                nonlocal decision
+                decision = await flying.latest_decision(self.service, call_id)
+                return decision is not None
+
+            if not zones:
+                check.record_failed("the scenario's call point is not inside any keep-out zone")
+            elif not await self.wait_until(decided, 20.0, "the dispatch decision"):
+                check.record_failed(f"no decision for call {call_id} within 20 s")
+            else:
+                assert decision is not None
+                summary = str(decision.get("summary", ""))
+                self.record_event("decision", "Decision", summary, latency_from="call_posted")
+                texts = [
+                    summary,
+                    *flying.failed_rule_reasons(decision),
+                    *_airspace_reasons(decision),
+                ]
+                if decision.get("eligible"):
+                    # A stand-off: the plan must say so, and the flight must hold outside the zone.
+                    if not any("stand-off" in t for t in texts):
+                        check.record_failed(
+                            "the call inside a keep-out was found eligible without a stand-off",
+                            summary,
+                        )
+                    else:
+                        flight = await self._stand_off_flight(call_id, check)
+                elif not any(z.name in t for z in zones for t in texts):
+                    check.record_failed(
+                        f"the refusal does not name the zone ({', '.join(z.name for z in zones)})",
+                        f"summary: {summary}\nreasons: {texts}",
+                    )
+
+        self.begin_test_step("Watch flight")
+        watched = [flight["drone_id"]] if flight else self.fleet.vehicle_ids()
+        with self.check("Never in keep-out", watched) as check:
+            inside = flying.keep_out_violations(self.fleet, self.zones)
+            if inside:
+                check.record_failed(
+                    f"{len(inside)} observed position(s) inside a keep-out zone",
+                    "\n".join(inside[:20]),
+                )
+            else:
+                check.record_passed(
+                    f"{flying.observed_points(self.fleet)} airborne positions, none in a keep-out"
+                )
+        with self.check("Under ceiling", watched) as check:
+            high = flying.ceiling_violations(self.fleet)
+            if high:
+                check.record_failed(
+                    f"{len(high)} observed altitude(s) above the ceiling", "\n".join(high[:20])
+                )
+
+    async def _stand_off_flight(self, call_id: int, check: Any) -> dict[str, Any] | None:
+        """Launch (unless auto-launched) and wait until the drone holds at its stand-off."""
+        flights = await flying.flights_of_call(self.service, call_id)
+        if not flights:
+            r = await self.service.client("dispatcher").post(f"/calls/{call_id}/launch", json={})
+            if r.status_code != 202:
+                check.record_failed(
+                    f"launch to the stand-off answered {r.status_code}", r.text[:500]
+                )
+                return None
+            flights = await flying.flights_of_call(self.service, call_id)
+        flight_id = int(flights[-1]["id"])
+        detail = await flying.wait_flight_state(
+            self, self.service, flight_id, {"on_scene"}, ON_SCENE_TIMEOUT_S, "the stand-off reached"
         )
+        if detail is None:
+            check.record_failed(f"flight {flight_id} did not reach its stand-off")
+            return None
+        self.record_event("on_scene", f"{detail['drone_id']} at the stand-off")
+        drone = str(detail["drone_id"])
+        seen = self.fleet.observed(drone)
+        if seen is not None and seen.lat is not None and seen.lon is not None:
+            if self.zones.containing(seen.lat, seen.lon):
+                check.record_failed(
+                    f"{drone} holds inside the keep-out: {flying.where_is(self.fleet, drone)}"
+                )
+        return detail
 
     async def cleanup(self) -> None:
-        """Nothing to clean up until run() flies."""
+        with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
+            if not await flying.recall_everything(self.service, self.fleet, 90.0):
+                check.record_failed(
+                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
+                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
+                )
+
+
+def _airspace_reasons(decision: dict[str, Any]) -> list[str]:
+    return [
+        str(r.get("reason", ""))
+        for d in decision.get("drones", [])
+        for r in d.get("rules", [])
+        if r.get("rule") == "airspace"
+    ]

@@ -1,14 +1,26 @@
-"""Out-of-range refusal (see the .md beside this file). Documented first; not implemented yet."""
+"""Out-of-range refusal (see the .md beside this file)."""
 
 from __future__ import annotations
 
-from simulator.scenarios.errors import ScenarioNotImplementedError
+import re
+from typing import Any
+
+from geofence import GeoPoint, destination, distance_m
+from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.stimuli import make_incident
+
+CALL_DISTANCE_M = 6000.0
+CALL_BEARING_DEG = 0.0  # due north of Sand Creek: still inside the operating area
+WATCH_SIM_S = 20.0
+_KM = re.compile(r"(\d+(?:\.\d+)?)\s*km")
 
 
 class OutOfRangeRefusal(Scenario):
     """Out-of-range refusal."""
+
+    default_timeout_s = 120.0
 
     def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
         super().__init__()
@@ -17,6 +29,69 @@ class OutOfRangeRefusal(Scenario):
         self.fleet = fleet
 
     async def run(self) -> None:
-        raise ScenarioNotImplementedError(
-            "Out-of-range refusal: needs the dispatch decisions on calls, which the service does not offer yet"
-        )
+        dock = self.fleet.fleet.docks[0]
+        scene = destination(GeoPoint(dock.lat, dock.lon), CALL_BEARING_DEG, CALL_DISTANCE_M)
+        incident = make_incident(scene.lat_deg, scene.lon_deg, address="6 km north of Sand Creek")
+        ref = incident.incident_id
+        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
+        call_id = 0
+
+        self.begin_test_case("Refusal")
+        self.begin_test_step("Post call")
+        self.record_event("call_posted", "CAD posted the call", ref)
+        with self.check("Call accepted", [ref]) as check:
+            response = await self.cad.post_call(self.service, incident)
+            if response.status_code != 202:
+                check.record_failed(
+                    f"POST /api/v1/cad/incidents answered {response.status_code}",
+                    response.text[:500],
+                )
+            else:
+                call_id = int(response.json()["id"])
+
+        self.begin_test_step("Decision")
+        decision: dict[str, Any] | None = None
+        with self.check("Not eligible with distance reason", [ref]) as check:
+
+            async def decided() -> bool:
+                nonlocal decision
+                decision = await flying.latest_decision(self.service, call_id)
+                return decision is not None
+
+            if not await self.wait_until(decided, 20.0, "the dispatch decision"):
+                check.record_failed(f"no decision for call {call_id} within 20 s")
+            else:
+                assert decision is not None
+                summary = str(decision.get("summary", ""))
+                self.record_event("decision", "Decision", summary, latency_from="call_posted")
+                reasons = flying.failed_rule_reasons(decision)
+                if decision.get("eligible"):
+                    check.record_failed(f"the out-of-range call was found eligible: {summary}")
+                for d in self.fleet.fleet.docks:
+                    away_km = distance_m(GeoPoint(d.lat, d.lon), scene) / 1000.0
+                    if not any(
+                        d.name in r and _names_km(r, away_km) and "radius" in r for r in reasons
+                    ):
+                        check.record_failed(
+                            f"no refusal reason names the {away_km:.2f} km from {d.name} "
+                            "and its response radius",
+                            f"summary: {summary}\nreasons: {reasons}",
+                        )
+
+        self.begin_test_step("No flight")
+        with self.check("No drone armed", [ref]) as check:
+            await self.sleep(
+                flying.wall_s(self.service, WATCH_SIM_S, floor_s=2.0),
+                f"watch the drones for {WATCH_SIM_S:.0f} s (simulated) after the refusal",
+            )
+            armed = flying.armed_vehicles(self.fleet)
+            flights = await flying.flights_of_call(self.service, call_id)
+            if armed or flights:
+                check.record_failed(
+                    f"after the refusal: armed {armed}, flights {[f['id'] for f in flights]}"
+                )
+
+
+def _names_km(reason: str, km: float) -> bool:
+    """The reason states this distance in km (to the precision it is written with, within 1 %)."""
+    return any(abs(float(m) - km) <= max(0.05, 0.01 * km) for m in _KM.findall(reason))

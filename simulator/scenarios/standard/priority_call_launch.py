@@ -112,14 +112,18 @@ class PriorityCallLaunch(Scenario):
                     f"CAD received: {[(k, t) for k, t, _ in events]}",
                 )
             else:
-                self.record_event("dispatched_at_cad", "CAD: Dispatched", latency_from="call_posted")
+                self.record_event(
+                    "dispatched_at_cad", "CAD: Dispatched", latency_from="call_posted"
+                )
                 body = next(
                     b
                     for k, _, b in await flying.cad_events(self.cad, ref)
                     if k == "unit_status" and "Dispatched" in flying.unit_statuses([(k, "", b)])
                 )
                 if not _has_eta(body):
-                    check.record_failed("the Dispatched unit status carries no ETA", str(body)[:500])
+                    check.record_failed(
+                        "the Dispatched unit status carries no ETA", str(body)[:500]
+                    )
 
         self.begin_test_case("On scene")
         self.begin_test_step("Reach scene")
@@ -170,7 +174,8 @@ class PriorityCallLaunch(Scenario):
             inside = flying.keep_out_violations(self.fleet, self.zones)
             if inside:
                 check.record_failed(
-                    f"{len(inside)} observed position(s) inside a keep-out zone", "\n".join(inside[:20])
+                    f"{len(inside)} observed position(s) inside a keep-out zone",
+                    "\n".join(inside[:20]),
                 )
             else:
                 check.record_passed(
