@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from dfr.airspace import AirspaceService
 from dfr.db import session_scope
-from dfr.errors import ConflictError, InvalidInputError, NotFoundError
+from dfr.errors import ConflictError, DfrError, InvalidInputError, NotFoundError
 from dfr.models import Dock, Drone, Flight, FlightEvent, TrackPoint
 from dfr.planning import performance_of
 from dfr.stream_payloads import flight_data
@@ -66,6 +66,7 @@ LOITER_COMMANDS = frozenset(
 TransitionHook = Callable[[Session, Flight, FlightTransition], None]
 PilotCommand = Literal["hold", "resume", "goto", "orbit", "rtl", "land"]
 LOW_BATTERY_ALERT_PCT = 25.0
+ORBIT_SPEED_M_S = 5.0
 TRACK_INTERVAL_S = 1.0
 
 
@@ -117,6 +118,14 @@ def items_from_json(rows: Sequence[dict[str, Any]]) -> list[MissionItem]:
     ]
 
 
+def _scene_of(row: Flight) -> GeoPoint:
+    """Where a stored flight loiters: its stand-off point, or its target."""
+    standoff = (row.plan or {}).get("summary", {}).get("standoff")
+    if standoff:
+        return GeoPoint(standoff["point"]["lat"], standoff["point"]["lon"])
+    return GeoPoint(row.target_lat, row.target_lon)
+
+
 def _on_scene_seq(items: Sequence[MissionItem]) -> int | None:
     for seq, item in enumerate(items):
         if int(item.command) in LOITER_COMMANDS:
@@ -133,6 +142,10 @@ class _Active:
     call_id: int | None
     tracker: FlightTracker
     mission: list[MissionItem]
+    scene: GeoPoint | None = None
+    orbit_radius_m: float = 0.0
+    orbit_alt_agl_m: float = 0.0
+    orbiting: bool = False
     adopted: bool = True
     last_track_s: float = -math.inf
     low_battery_alerted: bool = False
@@ -311,6 +324,9 @@ class FlightService(TaskOwner):
             call_id=call_id,
             tracker=FlightTracker.for_plan(machine, self._clock, flight_plan),
             mission=list(flight_plan.mission_items),
+            scene=flight_plan.scene,
+            orbit_radius_m=flight_plan.orbit_radius_m,
+            orbit_alt_agl_m=flight_plan.orbit_alt_agl_m,
         )
         self._register(active)
         self._publish_flight(flight_id)
@@ -435,6 +451,34 @@ class FlightService(TaskOwner):
                 field="target",
             )
 
+    def _maybe_orbit(self, active: _Active) -> None:
+        """On arrival, circle the scene: a multicopter hovers at the plan's loiter item otherwise."""
+        if active.orbiting or active.orbit_radius_m <= 0 or active.scene is None:
+            return
+        active.orbiting = True
+        self._spawn(self._orbit_scene(active))
+
+    async def _orbit_scene(self, active: _Active) -> None:
+        link = self._fleet.vehicle(active.drone_id)
+        home_amsl = link.state().home_alt_amsl_m
+        assert active.scene is not None
+        try:
+            if home_amsl is None:
+                raise ConflictError("the vehicle has not reported its home altitude")
+            active.tracker.note_command("orbit")
+            await link.orbit(
+                active.scene,
+                active.orbit_radius_m,
+                ORBIT_SPEED_M_S,
+                Altitude(home_amsl + active.orbit_alt_agl_m, AltitudeDatum.AMSL),
+            )
+        except (FlightError, DfrError) as exc:
+            await self._store_note(active, f"orbit over the scene refused, hovering: {exc}")
+            return
+        await self._store_note(
+            active, f"orbiting the scene at {active.orbit_radius_m:.0f} m radius"
+        )
+
     async def recall(self, flight_id: int, reason: str) -> None:
         """End a flight's task: return to the dock (or abort it if it has not taken off)."""
         active = self._active.get(flight_id)
@@ -450,12 +494,15 @@ class FlightService(TaskOwner):
         seq = active.tracker.on_scene_seq
         if (
             active.tracker.phase == FlightPhase.ON_SCENE
-            and state.mode == FlightMode.MISSION
+            and state.mode in (FlightMode.MISSION, FlightMode.ORBIT, FlightMode.HOLD)
             and seq is not None
             and seq + 1 < len(active.mission)
         ):
-            # Over the scene in the planned loiter: fly the planned (legal) return route home.
+            # Over the scene: fly the planned (legal) return route home rather than PX4's straight RTL.
             await link.set_mission_current(seq + 1)
+            if state.mode != FlightMode.MISSION:
+                active.tracker.note_command("resume")
+                await link.resume()
             await self._store_note(active, f"released to the planned return: {reason}")
             return
         active.tracker.note_command("rtl")
@@ -481,6 +528,8 @@ class FlightService(TaskOwner):
                 transitions = active.tracker.observe(state)
                 if transitions:
                     await self._store(active, transitions)
+            if any(t.to_phase == FlightPhase.ON_SCENE for t in transitions):
+                self._maybe_orbit(active)
 
     async def _watch_events(self) -> None:
         async for event in self._fleet.events():
@@ -653,6 +702,7 @@ class FlightService(TaskOwner):
             }
             machine = FlightStateMachine.from_record(record, self._clock)
             mission = items_from_json(row.plan.get("mission_items", []))
+            summary = row.plan.get("summary", {})
             active = _Active(
                 flight_id=row.id,
                 drone_id=VehicleId(row.drone_id),
@@ -664,6 +714,10 @@ class FlightService(TaskOwner):
                     target=GeoPoint(row.target_lat, row.target_lon),
                 ),
                 mission=mission,
+                scene=_scene_of(row),
+                orbit_radius_m=float(summary.get("orbit_radius_m") or 0.0),
+                orbit_alt_agl_m=float(summary.get("orbit_alt_agl_m") or 0.0),
+                orbiting=machine.phase == FlightPhase.ON_SCENE,
                 adopted=False,
             )
             if active.drone_id not in self._fleet.vehicle_ids():

@@ -238,7 +238,16 @@ class FlightTracker:
             and s.mission_current_seq > self.on_scene_seq
         ):
             return self._go(_P.RETURNING, s, "released: flying the planned return")
-        if phase in (_P.ON_SCENE, _P.RETURNING) and s.mode == FlightMode.MISSION:
+        on_return_leg = (
+            self.on_scene_seq is not None
+            and s.mission_current_seq is not None
+            and s.mission_current_seq > self.on_scene_seq
+        )
+        if (
+            phase in (_P.ON_SCENE, _P.RETURNING)
+            and s.mode == FlightMode.MISSION
+            and not on_return_leg
+        ):
             if self._commanded_recently(FlightMode.MISSION) and not self._at_scene(s):
                 return self._go(_P.EN_ROUTE, s, "mission resumed")
         return None

@@ -202,3 +202,20 @@ def test_planned_rtl_after_scene_is_returning_without_failsafe() -> None:
     tr.observe(st(c, armed=True, mode=FlightMode.MISSION, landed_state=LandedState.IN_AIR))
     out = tr.observe(st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR))
     assert [t.to_phase for t in out] == [P.RETURNING]
+
+
+def test_a_drone_released_from_an_orbit_onto_the_return_leg_stays_returning() -> None:
+    c = ManualClock()
+    tr = tracker(c, P.ON_SCENE)
+    airborne = {"armed": True, "landed_state": LandedState.IN_AIR}
+    assert tr.observe(st(c, mode=FlightMode.ORBIT, position=TARGET, **airborne)) == []
+    tr.note_command("resume")  # the service moves the mission past the loiter, then resumes it
+    released = tr.observe(
+        st(c, mode=FlightMode.MISSION, position=TARGET, mission_current_seq=4, **airborne)
+    )
+    assert [t.to_phase for t in released] == [P.RETURNING]
+    c.advance(5.0)
+    away = tr.observe(
+        st(c, mode=FlightMode.MISSION, position=HOME, mission_current_seq=6, **airborne)
+    )
+    assert away == [] and tr.phase == P.RETURNING
