@@ -310,6 +310,7 @@ class FlightService(TaskOwner):
                 session.add(
                     FlightEvent(
                         flight_id=row.id,
+                        at=self._clock.now(),
                         to_state=str(FlightPhase.PLANNED),
                         reason=f"planned by {created_by or 'dfr'}; ETA {flight_plan.eta_s:.0f} s",
                     )
@@ -537,6 +538,13 @@ class FlightService(TaskOwner):
             active = self._active.get(flight_id) if flight_id is not None else None
             if active is not None:
                 active.tracker.observe_event(event)
+                if (
+                    event.kind == VehicleEventKind.STATUSTEXT
+                    and active.tracker.phase == FlightPhase.UPLOADING
+                ):
+                    # PX4 refuses AUTO.MISSION for a moment after an upload and the launch retries;
+                    # a launch that really fails is reported by its abort, with the reason.
+                    continue
             self._alert_for_event(event, flight_id)
 
     def _alert_for_event(self, event: VehicleEvent, flight_id: int | None) -> None:

@@ -431,7 +431,8 @@ class Dispatcher(TaskOwner):
 
     def _note(self, session: Session, call: Call, text: str) -> None:
         assert call.id is not None
-        note = Note(call_id=call.id, author=AUTHOR, source="dfr", text=text)
+        # The service clock, like flight events (they differ from wall time only when sped up).
+        note = Note(call_id=call.id, author=AUTHOR, source="dfr", text=text, at=self._clock.now())
         session.add(note)
         enqueue_event(session, call, EventKind.NOTE, author=AUTHOR, text=text, at=note.at)
 

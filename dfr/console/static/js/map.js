@@ -7,6 +7,13 @@ const ZONE_STYLES = {
   inclusion: { color: "#2e7d32", fillOpacity: 0.04 },
 };
 
+// UAS Facility Map cells: a faint grid whose fill deepens as the ceiling drops (0 ft = no flight).
+function ceilingStyle(feature) {
+  const ft = Number(feature.properties && feature.properties.ceiling_ft);
+  const tight = Number.isFinite(ft) ? Math.max(0, Math.min(1, 1 - ft / 400)) : 0;
+  return { color: "#6a1b9a", weight: 0.5, opacity: 0.35, fillOpacity: 0.03 + 0.22 * tight };
+}
+
 function gridLayer() {
   // Drawn locally so the map is usable with no tile server at all.
   const Grid = L.GridLayer.extend({
@@ -159,7 +166,8 @@ export class ConsoleMap {
     const old = this.zones.get(key);
     if (old) this.layers.zones.removeLayer(old);
     const kind = String((feature.properties && (feature.properties.kind || feature.properties.type)) || "exclusion").toLowerCase();
-    const layer = L.geoJSON(feature, { style: ZONE_STYLES[kind] || ZONE_STYLES.exclusion, interactive: false });
+    const style = kind === "ceiling_cell" ? ceilingStyle(feature) : ZONE_STYLES[kind] || ZONE_STYLES.exclusion;
+    const layer = L.geoJSON(feature, { style, interactive: false });
     const name = feature.properties && feature.properties.name;
     if (name) layer.bindTooltip(name);
     layer.addTo(this.layers.zones);
