@@ -180,11 +180,11 @@ def keep_out_violations(
         for point in [] if seen is None else seen.track:
             if point.alt_m <= AIRBORNE_ALT_M:
                 continue  # on the ground (a dock is never in a keep-out, but be exact)
-            for zone in zones.containing(point.lat, point.lon):
-                found.append(
-                    f"{vehicle_id} at t={point.t_s:.1f} s ({point.lat:.5f}, {point.lon:.5f}) "
-                    f"inside {zone.name}"
-                )
+            found.extend(
+                f"{vehicle_id} at t={point.t_s:.1f} s ({point.lat:.5f}, {point.lon:.5f}) "
+                f"inside {zone.name}"
+                for zone in zones.containing(point.lat, point.lon)
+            )
     return found
 
 
@@ -193,12 +193,12 @@ def ceiling_violations(fleet: SimFleet, ceiling_agl_m: float = CEILING_AGL_M) ->
     found: list[str] = []
     for vehicle_id in fleet.vehicle_ids():
         seen = fleet.observed(vehicle_id)
-        for point in [] if seen is None else seen.track:
-            if point.alt_m > ceiling_agl_m + CEILING_TOLERANCE_M:
-                found.append(
-                    f"{vehicle_id} at t={point.t_s:.1f} s: {point.alt_m:.1f} m "
-                    f"(ceiling {ceiling_agl_m:.1f} m)"
-                )
+        found.extend(
+            f"{vehicle_id} at t={point.t_s:.1f} s: {point.alt_m:.1f} m "
+            f"(ceiling {ceiling_agl_m:.1f} m)"
+            for point in ([] if seen is None else seen.track)
+            if point.alt_m > ceiling_agl_m + CEILING_TOLERANCE_M
+        )
     return found
 
 
@@ -381,7 +381,9 @@ async def post_and_launch(
             out.detail = launched.text[:500]
             return out
         out.flight_id = int(launched.json()["flight_id"])
-    detail = await flight_detail(service, out.flight_id)
+    flight_id = out.flight_id
+    assert flight_id is not None
+    detail = await flight_detail(service, flight_id)
     out.drone_id = None if detail is None else str(detail["drone_id"])
     if out.drone_id is None:
         out.problem = f"flight {out.flight_id} is not shown by GET /flights/{out.flight_id}"
@@ -392,7 +394,7 @@ async def post_and_launch(
         return airborne(fleet, flown)
 
     if not await scenario.wait_until(up, airborne_timeout_s, f"{flown} in the air"):
-        detail = await flight_detail(service, out.flight_id)
+        detail = await flight_detail(service, flight_id)
         out.problem = f"{flown} did not take off within {airborne_timeout_s:.0f} s of the launch"
         out.detail = (
             f"flight {out.flight_id}: {None if detail is None else flight_states(detail)}; "

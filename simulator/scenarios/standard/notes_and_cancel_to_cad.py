@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
 from simulator.scenarios.stimuli import event_kind, event_text, make_incident
@@ -120,10 +121,9 @@ class NotesAndCancelToCad(Scenario):
 
     async def cleanup(self) -> None:
         with self.check("Fleet on the ground", self.fleet.vehicle_ids()) as check:
-            airborne = [
-                v
-                for v in self.fleet.vehicle_ids()
-                if (seen := self.fleet.observed(v)) is not None and seen.armed
-            ]
-            if airborne:
-                check.record_failed(f"still armed: {', '.join(airborne)}")
+            # The priority-1 burglary auto-launches; the cancellation sends the drone home.
+            if not await flying.recall_everything(self.service, self.fleet, 90.0):
+                check.record_failed(
+                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
+                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
+                )

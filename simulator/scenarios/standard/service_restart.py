@@ -5,8 +5,8 @@ from __future__ import annotations
 from geofence import GeoPoint, destination
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet
 from simulator.scenarios.process import http_ok
+from simulator.scenarios.resources import DfrService, SimCad, SimFleet
 from simulator.scenarios.stimuli import make_incident
 
 IN_PROGRESS = frozenset({"en_route", "on_scene", "armed", "uploading"})
@@ -67,7 +67,7 @@ class ServiceRestart(Scenario):
 
             met = await self.wait_until(adopted, ADOPT_TIMEOUT_S, "the flight adopted")
             detail = await flying.flight_detail(self.service, flight_id)
-            state = None if detail is None else detail.get("state")
+            adopted_state = None if detail is None else detail.get("state")
             notes = (
                 []
                 if detail is None
@@ -77,9 +77,10 @@ class ServiceRestart(Scenario):
                     if "adopt" in str(e.get("reason"))
                 ]
             )
-            if not met or state not in IN_PROGRESS:
+            if not met or adopted_state not in IN_PROGRESS:
                 check.record_failed(
-                    f"after the restart flight {flight_id} is {state!r}, adoption notes {notes}",
+                    f"after the restart flight {flight_id} is {adopted_state!r}, "
+                    f"adoption notes {notes}",
                     flying.where_is(self.fleet, flown),
                 )
             elif any("not adopted" in n or "differs" in n for n in notes):
