@@ -9,8 +9,9 @@ updated) of earlier incidents. Bounded by `--calls` and `--seconds`. After the r
 killed with SIGKILL and the database is read back: every call answered 202 must be there.
 Baselines in the same run: a raw `sqlite3` insert+commit loop (storage ceiling) and the same
 clients on `GET /api/v1/health` (HTTP ceiling of this service on this machine).
-(2) Delivery: commit of a note (outbox row in the same transaction) until the simulated CAD (real
-HTTP on loopback) has recorded it, the worker woken by `notify()`.
+(2) Delivery: commit of a note (outbox row in the same transaction) until the simulated CAD (its
+own process, real HTTP on loopback) has recorded it, the worker woken by `notify()`; one note every
+`--note-interval-ms`.
 """
 
 from __future__ import annotations
@@ -252,17 +253,39 @@ def bench_raw_sqlite(directory: Path, n: int) -> float:
 # --- delivery --------------------------------------------------------------------------------------
 
 
-async def bench_delivery(directory: Path, notes: int) -> list[float]:
-    """Commit a note (outbox row in the same transaction) -> CAD has it; milliseconds each."""
+def serve_cad(port: int) -> None:
+    """The simulated CAD alone in this process (as a real CAD would be), on uvloop.
+
+    On the default asyncio loop its accepted sockets keep Nagle on (the listening socket is made
+    with proto 0, so asyncio's TCP_NODELAY is skipped): every answer then waits ~40 ms for our
+    delayed ACK, which would be the CAD's cost, not DFR's.
+    """
+    import uvloop
+
+    from simulator.cad import SimulatedCad
+
+    async def run() -> None:
+        cad = SimulatedCad(port=port)
+        await cad.start()
+        await asyncio.Event().wait()
+
+    uvloop.run(run())
+
+
+async def bench_delivery(directory: Path, port: int, notes: int, interval_s: float) -> list[float]:
+    """Commit a note (outbox row in the same transaction) -> CAD has it; milliseconds each.
+
+    The CAD runs in its own process; one note is committed every `interval_s`, the worker woken
+    by notify(); CAD's receive times are read back from its event log at the end.
+    """
     import httpx
     from sqlmodel import Session
 
     from cad_bridge import CallTypeMapper, OutboxDelivery, PlainJsonCadAdapter, parse_call
-    from dfr.cad_ingest import store_calls
+    from dfr.cad_ingest import store_call
     from dfr.db import make_engine, upgrade_schema
     from dfr.fleet import ensure_agency
     from dfr.outbox import SqlOutboxStore, add_note
-    from simulator.cad import SimulatedCad
 
     url = f"sqlite:///{directory / 'delivery.sqlite3'}"
     upgrade_schema(url)
@@ -271,38 +294,47 @@ async def bench_delivery(directory: Path, notes: int) -> list[float]:
         ensure_agency(session, AGENCY, "CSPD")
         session.commit()
     doc = parse_call(documents(1, 0.0)[0][1], default_agency=AGENCY, mapper=CallTypeMapper())
-    stored = store_calls(engine, [doc])[0]
-    assert not isinstance(stored, Exception)
-    call_id = stored.call_id
-    cad = SimulatedCad()
-    await cad.start()
-    latencies: list[float] = []
-    async with httpx.AsyncClient() as client:
-        adapter = PlainJsonCadAdapter(client, cad.base_url)
-        delivery = OutboxDelivery(SqlOutboxStore(engine), lambda _a: adapter)
-        task = asyncio.create_task(delivery.run())
-        try:
-            for i in range(notes):
+    call_id = store_call(engine, doc).call_id
+    base_url = f"http://127.0.0.1:{port}"
+    committed: dict[str, datetime] = {}
+    try:
+        async with httpx.AsyncClient() as client:
+            async with asyncio.timeout(60):
+                while True:
+                    try:
+                        await client.get(f"{base_url}/events", timeout=1)
+                        break
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.1)
+            adapter = PlainJsonCadAdapter(client, base_url)
+            delivery = OutboxDelivery(SqlOutboxStore(engine), lambda _a: adapter)
+            task = asyncio.create_task(delivery.run())
+            try:
+                for i in range(notes):
 
-                def write(k: int = i) -> datetime:
-                    with Session(engine) as session:
-                        add_note(session, call_id, author="bench", text=f"n{k}")
-                        session.commit()
-                    return datetime.now(UTC)
+                    def write(k: int = i) -> tuple[str, datetime]:
+                        with Session(engine) as session:
+                            _, item = add_note(session, call_id, author="bench", text=f"n{k}")
+                            session.commit()
+                            return item.event_id, datetime.now(UTC)
 
-                committed = await asyncio.to_thread(write)
-                delivery.notify()
-                async with asyncio.timeout(30):
-                    while len(cad.state.events) <= i:
-                        await asyncio.sleep(0.0005)
-                received = cad.state.events[i].received_at
-                latencies.append((received - committed).total_seconds() * 1000)
-        finally:
-            delivery.stop()
-            await task
-            await cad.close()
-    engine.dispose()
-    return latencies
+                    event_id, at = await asyncio.to_thread(write)
+                    committed[event_id] = at
+                    delivery.notify()
+                    await asyncio.sleep(interval_s)
+                async with asyncio.timeout(60):
+                    # The worker's count has no event to wait on; a bounded poll is enough here.
+                    while delivery.delivered_count < notes:  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)
+            finally:
+                delivery.stop()
+                await task
+            log = (await client.get(f"{base_url}/events", timeout=10)).json()["data"]
+    finally:
+        engine.dispose()
+    received = {e["idempotency_key"]: datetime.fromisoformat(e["received_at"]) for e in log}
+    assert set(received) == set(committed), "CAD did not receive every note"
+    return [(received[k] - at).total_seconds() * 1000 for k, at in committed.items()]
 
 
 def main() -> None:
@@ -312,16 +344,29 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repost-share", type=float, default=0.2)
     parser.add_argument("--notes", type=int, default=200)
+    parser.add_argument("--note-interval-ms", type=float, default=20.0)
+    parser.add_argument("--serve-cad", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.data_dir)
         return
+    if args.serve_cad:
+        serve_cad(args.serve_cad)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         raw = bench_raw_sqlite(Path(tmp), min(args.calls, 3000))
         http = bench_http(args)
-        latencies = asyncio.run(bench_delivery(Path(tmp), args.notes))
+        port = free_port()
+        cad_proc = subprocess.Popen([sys.executable, __file__, "--serve-cad", str(port)], cwd=ROOT)
+        try:
+            latencies = asyncio.run(
+                bench_delivery(Path(tmp), port, args.notes, args.note_interval_ms / 1000)
+            )
+        finally:
+            cad_proc.kill()
+            cad_proc.wait(30)
     q = statistics.quantiles(latencies, n=20)
     print(f"baseline raw sqlite3 insert+commit:  {raw:8.0f} rows/s")
     print(

@@ -37,7 +37,7 @@ from cad_bridge.models import (
     UnitReport,
     UnitStatus,
 )
-from cad_bridge.outbox import Backoff, OutboxDelivery, OutboxRecord, OutboxStore
+from cad_bridge.outbox import Backoff, Delivered, OutboxDelivery, OutboxRecord, OutboxStore
 from cad_bridge.pidf import PidfLocation, parse_pidf, pidf_point
 from cad_bridge.plain import PlainCall, parse_plain
 
@@ -62,6 +62,7 @@ __all__ = [
     "CallFlags",
     "CallTypeMapper",
     "ConveyanceError",
+    "Delivered",
     "Disposition",
     "EidoCadAdapter",
     "EidoSchemaError",

@@ -32,16 +32,23 @@ class OutboxRecord:
     event: OutboundEvent
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """CAD accepted (or already had) the row's event at `at`."""
+
+    record_id: int
+    at: datetime
+
+
 class OutboxStore(Protocol):
     """Durable storage of outbound events (implemented by the service on its database)."""
 
-    async def due(self, now: datetime, limit: int) -> Sequence[OutboxRecord]:
-        """Pending rows to send now: for each incident its oldest pending rows, in id order,
-        only when the oldest is due (a row waiting for retry holds back the ones after it)."""
-        ...
-
-    async def mark_delivered(self, record_id: int, at: datetime) -> None:
-        """CAD has the event."""
+    async def due(
+        self, now: datetime, limit: int, delivered: Sequence[Delivered] = ()
+    ) -> Sequence[OutboxRecord]:
+        """Mark `delivered` rows delivered (CAD has them), then return the pending rows to send
+        now: for each incident its oldest pending rows, in id order, only when the oldest is due
+        (a row waiting for retry holds back the ones after it). One round trip to the store."""
         ...
 
     async def mark_retry(
@@ -96,6 +103,7 @@ class OutboxDelivery:
     on_dead: DeadLetterHook | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _stopping: bool = field(default=False, init=False)
+    _delivered: list[Delivered] = field(default_factory=list, init=False)
     delivered_count: int = field(default=0, init=False)
 
     def notify(self) -> None:
@@ -110,6 +118,8 @@ class OutboxDelivery:
     async def run(self) -> None:
         """Deliver until stop() or cancellation."""
         while not self._stopping:
+            # Cleared before looking, so a notify() during the look is never lost.
+            self._wake.clear()
             try:
                 sent = await self.run_once()
             except asyncio.CancelledError:
@@ -119,16 +129,27 @@ class OutboxDelivery:
                 log.exception("outbox delivery pass failed; retrying after the poll interval")
                 sent = 0
             if sent == 0 and not self._stopping:
-                self._wake.clear()
                 try:
                     async with asyncio.timeout(self.poll_interval_s):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Record the deliveries not yet written to the store."""
+        if self._delivered:
+            await self.store.due(self.clock(), 0, self._delivered)
+            self._delivered = []
 
     async def run_once(self) -> int:
-        """One pass over due rows; returns how many were delivered."""
-        records = await self.store.due(self.clock(), self.batch_size)
+        """One pass over due rows; returns how many were delivered.
+
+        The deliveries of the previous pass are recorded in the same store call that reads the
+        next rows; until then a crash re-sends them, which CAD drops by idempotency key.
+        """
+        records = await self.store.due(self.clock(), self.batch_size, self._delivered)
+        self._delivered = []
         if not records:
             return 0
         by_incident: dict[int, list[OutboxRecord]] = {}
@@ -193,5 +214,5 @@ class OutboxDelivery:
                 exc.reason,
             )
             return "retry"
-        await self.store.mark_delivered(record.id, self.clock())
+        self._delivered.append(Delivered(record.id, self.clock()))
         return "delivered"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import Table, and_, bindparam, case, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -346,6 +347,15 @@ def ingest_call(session: Session, call: CadCall) -> IngestResult:
     if isinstance(result, Exception):
         raise result
     return result
+
+
+def call_writer(app: FastAPI) -> CallWriter:
+    """The app's group-commit writer of CAD calls (made on first use)."""
+    writer: CallWriter | None = getattr(app.state, "cad_call_writer", None)
+    if writer is None:
+        writer = CallWriter(app.state.engine)
+        app.state.cad_call_writer = writer
+    return writer
 
 
 @dataclass(slots=True)

@@ -14,14 +14,15 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import Table, bindparam, func
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, SQLModel, col, func, select
+from sqlmodel import Session, SQLModel, col, select
 
 from cad_bridge import (
     EVENT_CANCELLED,
     CadAdapter,
     CallTypeMapper,
+    Delivered,
     EidoCadAdapter,
     EidoSubscriber,
     EventKind,
@@ -33,7 +34,7 @@ from cad_bridge import (
     parse_eido,
 )
 from dfr.audit import record_audit
-from dfr.cad_ingest import store_call
+from dfr.cad_ingest import call_writer
 from dfr.errors import ConflictError, NotFoundError
 from dfr.models import Call, CallLifecycle, CallPublic, Note, OutboxItem, as_utc, utcnow
 from dfr.settings import Settings
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 NO_CAD_REASON = "no CAD is configured for this agency"
+SHUTDOWN_GRACE_S = 2.0
 
 
 # --- writing rows (same transaction as the change) ----------------------------------------------
@@ -118,6 +120,31 @@ def cancel_call(session: Session, call_id: int, *, author: str, reason: str) -> 
 
 # --- the store the delivery worker uses ---------------------------------------------------------
 
+_OUTBOX: Table = OutboxItem.__table__  # type: ignore[attr-defined]
+
+
+def _due_query() -> Any:
+    """Per incident its pending rows in id order, when the incident's oldest pending row is due."""
+    o = _OUTBOX.c
+    head = (
+        select(o.call_id, func.min(o.id).label("head_id"))
+        .where(o.state == PENDING)
+        .group_by(o.call_id)
+        .subquery()
+    )
+    first = _OUTBOX.alias("head_row")
+    return (
+        select(o.id, o.call_id, o.attempts, o.payload)
+        .join(head, head.c.call_id == o.call_id)
+        .join(first, first.c.id == head.c.head_id)
+        .where(o.state == PENDING, first.c.next_attempt_at <= bindparam("now"))
+        .order_by(o.call_id, o.id)
+        .limit(bindparam("limit"))
+    )
+
+
+_DUE = _due_query()
+
 
 class SqlOutboxStore:
     """OutboxStore on the service database (each method runs in a worker thread)."""
@@ -125,37 +152,33 @@ class SqlOutboxStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def _due(self, now: datetime, limit: int) -> list[OutboxRecord]:
-        head = (
-            select(OutboxItem.call_id, func.min(OutboxItem.id).label("head_id"))
-            .where(OutboxItem.state == PENDING)
-            .group_by(col(OutboxItem.call_id))
-            .subquery()
-        )
-        first = aliased(OutboxItem)
-        query = (
-            select(OutboxItem)
-            .join(head, head.c.call_id == OutboxItem.call_id)
-            .join(first, first.id == head.c.head_id)  # type: ignore[arg-type]
-            .where(OutboxItem.state == PENDING, first.next_attempt_at <= now)
-            .order_by(col(OutboxItem.call_id), col(OutboxItem.id))
-            .limit(limit)
-        )
-        with Session(self._engine) as session:
-            rows = session.exec(query).all()
-            return [
-                OutboxRecord(
-                    id=r.id or 0,
-                    call_id=r.call_id,
-                    attempts=r.attempts,
-                    event=OutboundEvent.model_validate(r.payload),
+    def _due(self, now: datetime, limit: int, delivered: Sequence[Delivered]) -> list[OutboxRecord]:
+        with self._engine.begin() as conn:
+            if delivered:
+                conn.execute(
+                    _OUTBOX.update()
+                    .where(_OUTBOX.c.id == bindparam("record_id"))
+                    .values(state=DELIVERED, delivered_at=bindparam("at"), last_error=""),
+                    [{"record_id": d.record_id, "at": d.at} for d in delivered],
                 )
-                for r in rows
-            ]
+            if limit <= 0:
+                return []
+            rows = conn.execute(_DUE, {"now": now, "limit": limit}).all()
+        return [
+            OutboxRecord(
+                id=r.id,
+                call_id=r.call_id,
+                attempts=r.attempts,
+                event=OutboundEvent.model_validate(r.payload),
+            )
+            for r in rows
+        ]
 
-    async def due(self, now: datetime, limit: int) -> Sequence[OutboxRecord]:
+    async def due(
+        self, now: datetime, limit: int, delivered: Sequence[Delivered] = ()
+    ) -> Sequence[OutboxRecord]:
         """See cad_bridge.OutboxStore.due."""
-        return await asyncio.to_thread(self._due, now, limit)
+        return await asyncio.to_thread(self._due, now, limit, delivered)
 
     def _update(self, record_id: int, **changes: Any) -> None:
         with Session(self._engine) as session:
@@ -166,12 +189,6 @@ class SqlOutboxStore:
                 setattr(row, key, value)
             session.add(row)
             session.commit()
-
-    async def mark_delivered(self, record_id: int, at: datetime) -> None:
-        """See cad_bridge.OutboxStore."""
-        await asyncio.to_thread(
-            self._update, record_id, state=DELIVERED, delivered_at=at, last_error=""
-        )
 
     async def mark_retry(
         self, record_id: int, *, attempts: int, next_attempt_at: datetime, error: str
@@ -317,7 +334,7 @@ async def cad_component(app: FastAPI) -> AsyncIterator[None]:
 
             async def store(document: dict[str, Any]) -> None:
                 call = parse_eido(document, agency=default_agency, mapper=mapper)
-                result = await asyncio.to_thread(store_call, engine, call)
+                result = await call_writer(app).store(call)
                 dispatcher = getattr(app.state, "dispatcher", None)
                 if dispatcher is not None and (result.created or result.changed):
                     dispatcher.submit(result.call_id, ended=result.ended)
@@ -332,6 +349,8 @@ async def cad_component(app: FastAPI) -> AsyncIterator[None]:
             delivery.stop()
             if subscriber is not None:
                 await subscriber.stop()
+            # A moment to record the last deliveries (a hung CAD must not hold the shutdown).
+            await asyncio.wait(tasks[:1], timeout=SHUTDOWN_GRACE_S)
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from cad_bridge import (
     CadAdapter,
     CadRejectedError,
     CadUnavailableError,
+    Delivered,
     OutboundEvent,
     OutboxDelivery,
     OutboxRecord,
@@ -36,7 +38,11 @@ class MemoryStore:
 
     rows: list[Row] = field(default_factory=list)
 
-    async def due(self, now: datetime, limit: int) -> Sequence[OutboxRecord]:
+    async def due(
+        self, now: datetime, limit: int, delivered: Sequence[Delivered] = ()
+    ) -> Sequence[OutboxRecord]:
+        for d in delivered:
+            self._row(d.record_id).state = "delivered"
         out: list[OutboxRecord] = []
         heads: set[int] = set()
         blocked: set[int] = set()
@@ -54,9 +60,6 @@ class MemoryStore:
 
     def _row(self, record_id: int) -> Row:
         return next(r for r in self.rows if r.record.id == record_id)
-
-    async def mark_delivered(self, record_id: int, at: datetime) -> None:
-        self._row(record_id).state = "delivered"
 
     async def mark_retry(
         self, record_id: int, *, attempts: int, next_attempt_at: datetime, error: str
@@ -139,6 +142,7 @@ async def test_a_rejected_event_is_dead_and_the_next_one_still_goes() -> None:
     dead: list[str] = []
     worker = OutboxDelivery(store, lambda _a: cad, on_dead=lambda r, why: dead.append(why))
     await worker.run_once()
+    await worker.flush()
     assert [r.state for r in store.rows] == ["dead", "delivered"]
     assert dead == ["400 bad"] and cad.delivered == ["a2"]
 
@@ -196,3 +200,41 @@ async def test_many_events_arrive_in_order_per_incident(n_incidents: int) -> Non
     for call in range(n_incidents):
         expected = [eid for c, eid in events if c == call]
         assert [e for e in cad.delivered if e.startswith(f"{call}-")] == expected
+
+
+async def test_deliveries_are_recorded_by_the_next_look_at_the_store() -> None:
+    store = _store([(1, "a1"), (2, "b1")])
+    cad = ScriptedCad()
+    worker = OutboxDelivery(store, lambda _a: cad)
+    assert await worker.run_once() == 2
+    assert [r.state for r in store.rows] == ["pending", "pending"]  # not written yet
+    assert await worker.run_once() == 0  # this look records them and finds nothing new
+    assert [r.state for r in store.rows] == ["delivered", "delivered"]
+    assert cad.delivered == ["a1", "b1"]
+
+
+@dataclass
+class NotifyingStore(MemoryStore):
+    """Rows are written (and notify() called) while the worker is looking at the store."""
+
+    worker: OutboxDelivery | None = None
+    looks: int = 0
+
+    async def due(
+        self, now: datetime, limit: int, delivered: Sequence[Delivered] = ()
+    ) -> Sequence[OutboxRecord]:
+        self.looks += 1
+        if self.looks == 1 and self.worker is not None:
+            self.worker.notify()  # too late for this look's answer
+        elif self.looks == 2 and self.worker is not None:
+            self.worker.stop()
+        return await super().due(now, limit, delivered)
+
+
+async def test_a_notify_during_a_look_is_not_lost() -> None:
+    store = NotifyingStore()
+    worker = OutboxDelivery(store, lambda _a: None, poll_interval_s=3600)
+    store.worker = worker
+    async with asyncio.timeout(60):  # without the wake-up the worker would sleep an hour
+        await worker.run()
+    assert store.looks >= 2

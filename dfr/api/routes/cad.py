@@ -6,20 +6,21 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
 from cad_bridge import CadInputError, CallTypeMapper, PlainCall, parse_call
 from dfr.auth import Principal, hash_token, principal_for, require_roles
-from dfr.cad_ingest import AuditStamp, CallerNotAdmittedError, CallWriter
+from dfr.cad_ingest import AuditStamp, CallerNotAdmittedError, call_writer
 from dfr.db import session_scope
-from dfr.deps import DefaultAgencyDep, EngineDep, SettingsDep
+from dfr.deps import EngineDep
 from dfr.errors import InvalidInputError
 from dfr.models import Role
 from dfr.outbox import add_note, cancel_call, notify_delivery
 from dfr.runtime import dispatch_call
+from dfr.settings import Settings
 
 router = APIRouter(tags=["cad"])
 _bearer = HTTPBearer(auto_error=False)
@@ -108,15 +109,6 @@ class OutboundQueued(BaseModel):
     note_id: int | None = None
 
 
-def call_writer(app: FastAPI, engine: Engine) -> CallWriter:
-    """The app's group-commit writer of CAD calls (made on first use)."""
-    writer: CallWriter | None = getattr(app.state, "cad_call_writer", None)
-    if writer is None:
-        writer = CallWriter(engine)
-        app.state.cad_call_writer = writer
-    return writer
-
-
 _EIDO_EXAMPLE = {"eidoVersion": "1.0", "$id": "urn:emergency:uid:incidentid:...", "...": "..."}
 
 
@@ -144,15 +136,15 @@ _EIDO_EXAMPLE = {"eidoVersion": "1.0", "$id": "urn:emergency:uid:incidentid:..."
 async def post_incident(
     request: Request,
     principal: CadCaller,
-    engine: EngineDep,
-    settings: SettingsDep,
-    default_agency: DefaultAgencyDep,
 ) -> CallAccepted:
     """A call or call update from CAD, as NENA EIDO JSON or the plain JSON form.
 
     Idempotent by (agency, cad_incident_id): a re-post updates priority, location, notes and
     status; an identical re-post changes nothing.
     """
+    # Read from the app directly: a sync dependency would cost a worker-thread hop per call.
+    settings: Settings = request.app.state.settings
+    default_agency: str = request.app.state.default_agency_id
     body = await request.body()
     mapper: CallTypeMapper = (
         getattr(request.app.state, "call_type_mapper", None) or CallTypeMapper()
@@ -175,7 +167,7 @@ async def post_incident(
         path=request.url.path,
     )
     try:
-        result = await call_writer(request.app, engine).store(call, stamp)
+        result = await call_writer(request.app).store(call, stamp)
     except CallerNotAdmittedError as exc:
         getattr(request.app.state, "cad_principals", {}).pop(stamp.token_hash, None)
         raise _unauthorized(str(exc)) from exc
