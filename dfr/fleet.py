@@ -260,6 +260,7 @@ def apply_fleet_file(session: Session, fleet: FleetFile) -> None:
             update_dock(session, dock.id, DockUpdate(**fields))
     for drone in fleet.drones:
         fields = drone.model_dump(exclude={"id", "dock"})
+        fields["name"] = drone.name or drone.id  # as create_drone names an unnamed drone
         if session.get(Drone, drone.id) is None:
             create_drone(session, DroneCreate(id=drone.id, dock_id=drone.dock, **fields))
         else:

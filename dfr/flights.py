@@ -179,6 +179,9 @@ class FlightService(TaskOwner):
         self._launch_timeout_s = launch_timeout_s
         self._active: dict[int, _Active] = {}
         self._by_drone: dict[VehicleId, int] = {}
+        self._reserved: set[VehicleId] = (
+            set()
+        )  # launches between the readiness check and registration
         self._track_buffer: list[TrackPoint] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -317,7 +320,14 @@ class FlightService(TaskOwner):
                 )
                 return row.id, flight_plan
 
-        flight_id, flight_plan = await asyncio.to_thread(create)
+        vehicle = VehicleId(drone_id)
+        if vehicle in self._reserved or vehicle in self._by_drone:
+            raise ConflictError(f"drone {drone_id} is already being launched or flying")
+        self._reserved.add(vehicle)
+        try:
+            flight_id, flight_plan = await asyncio.to_thread(create)
+        finally:
+            self._reserved.discard(vehicle)
         machine = FlightStateMachine(str(flight_id), VehicleId(drone_id), self._clock)
         active = _Active(
             flight_id=flight_id,

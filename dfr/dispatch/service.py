@@ -110,6 +110,7 @@ class Dispatcher(TaskOwner):
         self._notify_outbox = notify_outbox
         self._loop: asyncio.AbstractEventLoop | None = None
         self._call_locks: dict[int, asyncio.Lock] = {}
+        self._launch_lock = asyncio.Lock()
 
     @property
     def clock(self) -> Clock:
@@ -315,35 +316,52 @@ class Dispatcher(TaskOwner):
             self._publish(decision_message(call_id, decision_data(decision), decision.evaluated_at))
             return _Evaluated(decision, evaluated.plans, call.lifecycle, evaluated.target)
 
+    def _auto_launch_drone(self, evaluated: _Evaluated) -> str | None:
+        decision = evaluated.decision
+        if (
+            decision.auto_launch
+            and decision.recommended is not None
+            and evaluated.lifecycle in (CallLifecycle.NEW, CallLifecycle.RECOMMENDED)
+            and self._flights() is not None
+        ):
+            return decision.recommended.drone_id
+        return None
+
+    def _taken(self, drone_id: str) -> bool:
+        flights = self._flights()
+        return flights is not None and flights.active_flight_of(drone_id) is not None
+
     async def evaluate(self, call_id: int, *, allow_auto_launch: bool = True) -> DispatchDecision:
         """Decide for a call, store and publish the decision; auto-launch when the policy says so."""
         async with self._lock(call_id):
             evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
             self._notify_outbox()
-            decision = evaluated.decision
-            if (
-                allow_auto_launch
-                and decision.auto_launch
-                and decision.recommended is not None
-                and evaluated.lifecycle in (CallLifecycle.NEW, CallLifecycle.RECOMMENDED)
-                and self._flights() is not None
-            ):
-                drone_id = decision.recommended.drone_id
+            drone_id = self._auto_launch_drone(evaluated) if allow_auto_launch else None
+            if drone_id is None:
+                return evaluated.decision
+            # Launches are one at a time, so two calls deciding at once cannot take the same drone.
+            async with self._launch_lock:
+                if self._taken(drone_id):
+                    evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
+                    self._notify_outbox()
+                    drone_id = self._auto_launch_drone(evaluated)
+                    if drone_id is None:
+                        return evaluated.decision
                 await self._launch_locked(
                     call_id,
                     drone_id,
                     evaluated.target,
                     evaluated.plans.get(drone_id),
                     f"{AUTHOR} auto-launch",
-                    decision,
+                    evaluated.decision,
                 )
-            return decision
+            return evaluated.decision
 
     # ------------------------------------------------------------------ launch
 
     async def launch(self, call_id: int, drone_id: str | None, author: str) -> int:
         """Launch a drone to the call (the recommended one when `drone_id` is None)."""
-        async with self._lock(call_id):
+        async with self._lock(call_id), self._launch_lock:
             evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
             self._notify_outbox()
             decision = evaluated.decision

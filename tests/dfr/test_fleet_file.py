@@ -65,3 +65,17 @@ def test_bad_fleet_file_is_refused_with_the_reason(tmp_path: Path, text: str, me
     path.write_text(text)
     with pytest.raises(FleetFileError, match=message):
         read_fleet_file(path)
+
+
+def test_unnamed_drones_are_named_by_id_and_survive_reapplying(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "fleet.toml"
+    path.write_text(
+        "[agency]\nid='a'\nname='A'\n[[docks]]\nid='d'\nname='D'\nlat=38.8\nlon=-104.7\n"
+        "[[drones]]\nid='X1'\ndock='d'\nmavlink_url='udpin://127.0.0.1:24601'\n"
+        "[[drones]]\nid='X2'\ndock='d'\nmavlink_url='udpin://127.0.0.1:24602'\n"
+    )
+    for _ in range(2):  # a service restart applies the same file again
+        with session_scope(engine) as session:
+            apply_fleet_file(session, read_fleet_file(path))
+    with Session(engine) as session:
+        assert sorted(d.name for d in session.exec(select(Drone)).all()) == ["X1", "X2"]
