@@ -514,7 +514,16 @@ class Airspace:
         else:
             containing = fld.obstacles_at(goal)
             if containing:
-                zone_ids = tuple(z for i in containing for z in snap.obstacle_zone_ids[i])
+                merged = tuple(z for i in containing for z in snap.obstacle_zone_ids[i])
+                # A merged keep-out may join several zones: name only those the target is in.
+                inside = {
+                    v.zone_id
+                    for v in self.check_point(
+                        target, Altitude(self.policy.min_safe_alt_agl_m, AltitudeDatum.AGL), at
+                    )
+                    if v.zone_id is not None
+                }
+                zone_ids = tuple(z for z in merged if z in inside) or merged
                 names = self._describe(zone_ids)
                 stand = fld.standoff(goal)
                 if stand is None:
