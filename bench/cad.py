@@ -1,12 +1,14 @@
 """CAD bench: durable call ingest through the real HTTP route, and outbound delivery latency.
 
-Usage: python bench/cad.py [--calls 4000 --clients 32 --seconds 60 --repost-share 0.2 --notes 200]
+Usage: python bench/cad.py [--calls 20000 --eido-calls 2000 --clients 32 --seconds 60
+                            --repost-share 0.2 --notes 200 --note-interval-ms 20]
 
 (1) Ingest: the service runs in a child process (real uvicorn on 127.0.0.1, a free port, SQLite WAL
 file); `--clients` keep-alive connections POST generated plain JSON calls to
 `/api/v1/cad/incidents` as fast as they are answered, a share of them re-posts (identical or
 updated) of earlier incidents. Bounded by `--calls` and `--seconds`. After the run the service is
 killed with SIGKILL and the database is read back: every call answered 202 must be there.
+Then the same with NENA EIDO documents (validated against the published schema).
 Baselines in the same run: a raw `sqlite3` insert+commit loop (storage ceiling) and the same
 clients on `GET /api/v1/health` (HTTP ceiling of this service on this machine).
 (2) Delivery: commit of a note (outbox row in the same transaction) until the simulated CAD (its
@@ -135,6 +137,18 @@ class Connection:
             self.writer.close()
 
 
+def eido_documents(n: int, seed: int = 7) -> list[tuple[str, bytes]]:
+    """(incident id, body): new calls as NENA EIDO 1.0 documents."""
+    from simulator.cad import CallGenerator, eido_document
+
+    gen = CallGenerator(seed=seed, prefix="EI")
+    out: list[tuple[str, bytes]] = []
+    for _ in range(n):
+        incident = gen.next_incident()
+        out.append((incident.incident_id, json.dumps(eido_document(incident)).encode()))
+    return out
+
+
 def documents(n: int, repost_share: float, seed: int = 5) -> list[tuple[str, bytes]]:
     """(incident id, body): new calls, with identical and updated re-posts of earlier ones mixed in."""
     from simulator.cad import CallGenerator, plain_document
@@ -174,16 +188,17 @@ async def load(
     async def worker() -> None:
         conn = Connection(port)
         try:
-            for method, key, body in queue:
+            for method, _key, body in queue:
                 if time.monotonic() > stop_at:
                     return
                 t0 = time.perf_counter()
                 path = URL if method == "POST" else "/api/v1/health"
-                status, _ = await conn.request(method, path, body, headers)
+                status, answer = await conn.request(method, path, body, headers)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 statuses[status] = statuses.get(status, 0) + 1
-                if 200 <= status < 300:
-                    accepted.add(key)
+                if status == 202:
+                    # The incident id the service says it committed (an EIDO's is its $id).
+                    accepted.add(json.loads(answer)["cad_incident_id"])
         finally:
             conn.close()
 
@@ -214,13 +229,17 @@ def bench_http(args: argparse.Namespace) -> dict[str, Any]:
         n, t, lat, statuses, accepted = asyncio.run(
             load(port, token, posts, args.clients, args.seconds)
         )
+        eido = [("POST", k, b) for k, b in eido_documents(args.eido_calls)]
+        n_e, t_e, lat_e, statuses_e, accepted_e = asyncio.run(
+            load(port, token, eido, args.clients, args.seconds)
+        )
     finally:
         server.send_signal(
             signal.SIGKILL
         )  # no clean shutdown: what was answered 202 must be on disk
         server.wait(30)
     stored = stored_incidents(data_dir)
-    lost = accepted - stored
+    lost = (accepted | accepted_e) - stored
     return {
         "health_rps": n_h / t_h,
         "health_p50": statistics.median(lat_h),
@@ -230,7 +249,11 @@ def bench_http(args: argparse.Namespace) -> dict[str, Any]:
         "p95": statistics.quantiles(lat, n=20)[18],
         "statuses": statuses,
         "lost": len(lost),
-        "accepted_incidents": len(accepted),
+        "accepted_incidents": len(accepted | accepted_e),
+        "eido_calls": n_e,
+        "eido_rate": n_e / t_e,
+        "eido_p50": statistics.median(lat_e),
+        "eido_statuses": statuses_e,
     }
 
 
@@ -339,7 +362,8 @@ async def bench_delivery(directory: Path, port: int, notes: int, interval_s: flo
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=4000)
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--eido-calls", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repost-share", type=float, default=0.2)
@@ -380,7 +404,12 @@ def main() -> None:
         f"  latency p50 {http['p50']:.1f} ms, p95 {http['p95']:.1f} ms"
     )
     print(
-        f"  statuses {http['statuses']}; after SIGKILL: {http['accepted_incidents']} accepted"
+        f"ingest of NENA EIDO documents (schema-validated), {http['eido_calls']} calls: "
+        f"{http['eido_rate']:8.0f} calls/s  ({http['eido_rate'] / http['health_rps']:.2f}x GET /health)"
+        f"  latency p50 {http['eido_p50']:.1f} ms; statuses {http['eido_statuses']}"
+    )
+    print(
+        f"  plain statuses {http['statuses']}; after SIGKILL: {http['accepted_incidents']} accepted"
         f" incidents, {http['lost']} missing from the database"
     )
     print(

@@ -138,9 +138,8 @@ def _upsert_statement(dialect: str) -> Any:
     return stmt
 
 
-def _upsert(conn: Connection, call: CadCall, digest: str, now: datetime) -> int | None:
-    """Insert or update the call; its id, or None when the stored content was already equal."""
-    params: dict[str, Any] = {
+def _params(call: CadCall, digest: str, now: datetime) -> dict[str, Any]:
+    return {
         "call_type": call.call_type,
         "call_type_text": call.call_type_text,
         "category": call.category,
@@ -160,8 +159,22 @@ def _upsert(conn: Connection, call: CadCall, digest: str, now: datetime) -> int 
         "lifecycle": _LIFECYCLE_FOR_STATUS.get(call.status, CallLifecycle.NEW),
         "created_at": now,
     }
+
+
+def _upsert(conn: Connection, params: dict[str, Any]) -> int | None:
+    """Insert or update one call; its id, or None when the stored content was already equal."""
     row = conn.execute(_upsert_statement(conn.dialect.name), params).first()
     return None if row is None else int(row[0])
+
+
+def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Calls not stored yet, in one statement run for all (a row stored meanwhile is skipped)."""
+    name = conn.dialect.name
+    insert: Any = sqlite.insert(_CALLS) if name == "sqlite" else postgresql.insert(_CALLS)
+    c = _CALLS.c
+    conn.execute(
+        insert.on_conflict_do_nothing(index_elements=[c.agency_id, c.cad_incident_id]), rows
+    )
 
 
 def _known_calls(conn: Connection, calls: Sequence[CadCall]) -> dict[tuple[str, str], _Known]:
@@ -208,7 +221,7 @@ def _refused_callers(conn: Connection, stamps: Sequence[AuditStamp | None]) -> s
 def _store_batch(
     conn: Connection, calls: Sequence[CadCall], stamps: Sequence[AuditStamp | None]
 ) -> list[IngestResult | Exception]:
-    """Every call of the batch in `conn`'s transaction (the caller commits)."""
+    """Every call of the batch in `conn`'s transaction, in order (the caller commits)."""
     now = utcnow()
     agencies = set(
         conn.execute(
@@ -217,47 +230,74 @@ def _store_batch(
     )
     refused = _refused_callers(conn, stamps)
     known = _known_calls(conn, calls)
-    results: list[IngestResult | Exception] = []
-    touched: list[tuple[int, CadCall]] = []
-    for call, stamp in zip(calls, stamps, strict=True):
+    stored_before = {k.call_id for k in known.values()}
+    results: list[IngestResult | Exception | None] = [None] * len(calls)
+    params: list[dict[str, Any] | None] = [None] * len(calls)
+    new: dict[tuple[str, str], int] = {}  # first post of an incident not stored yet -> index
+    for i, (call, stamp) in enumerate(zip(calls, stamps, strict=True)):
         if stamp is not None and stamp.token_hash in refused:
-            results.append(CallerNotAdmittedError("the bearer token is unknown or revoked"))
-            continue
-        if call.agency not in agencies:
-            results.append(
-                InvalidInputError(f"agency {call.agency!r} is not known here", field="agency")
+            results[i] = CallerNotAdmittedError("the bearer token is unknown or revoked")
+        elif call.agency not in agencies:
+            results[i] = InvalidInputError(
+                f"agency {call.agency!r} is not known here", field="agency"
             )
-            continue
-        key = (call.agency, call.cad_incident_id)
-        digest = call.content_hash()
-        before = known.get(key)
-        if before is not None and before.content_hash == digest:
-            results.append(IngestResult(before.call_id, created=False, changed=False, ended=False))
-            continue
-        call_id = _upsert(conn, call, digest, now)
-        if call_id is None:
-            # Another writer stored this very content since we looked.
-            row = conn.execute(
-                select(_CALLS.c.id).where(
-                    and_(_CALLS.c.agency_id == call.agency, _CALLS.c.cad_incident_id == key[1])
+        else:
+            params[i] = _params(call, call.content_hash(), now)
+            key = (call.agency, call.cad_incident_id)
+            if key not in known and key not in new:
+                new[key] = i
+    if new:
+        # New incidents go in with one executemany; ids are read back with the stored hash, so
+        # a row another writer stored meanwhile is told apart and goes the upsert way below.
+        _insert_new(conn, [p for i in new.values() if (p := params[i]) is not None])
+        created = _known_calls(conn, [calls[i] for i in new.values()])
+        for key, i in new.items():
+            row, p = created.get(key), params[i]
+            if row is None or p is None:
+                continue
+            known[key] = row
+            if row.content_hash == p["content_hash"]:
+                results[i] = IngestResult(
+                    row.call_id, created=True, changed=True, ended=calls[i].is_terminal
                 )
-            ).scalar_one()
-            results.append(IngestResult(int(row), created=False, changed=False, ended=False))
+    touched: list[tuple[int, CadCall]] = []
+    for i, call in enumerate(calls):
+        p = params[i]
+        if p is None:
             continue
-        was_terminal = before is not None and before.cad_status in _LIFECYCLE_FOR_STATUS
-        results.append(
-            IngestResult(
-                call_id,
-                created=before is None,
-                changed=True,
-                ended=call.is_terminal and not was_terminal,
+        result = results[i]
+        if result is None:
+            result = results[i] = _update(conn, call, p, known)
+        if isinstance(result, IngestResult) and result.changed:
+            touched.append((result.call_id, call))
+    _add_notes(conn, touched, stored_before, now)
+    final = [r if r is not None else RuntimeError("not stored") for r in results]
+    _audit(conn, final, calls, stamps, now)
+    return final
+
+
+def _update(
+    conn: Connection, call: CadCall, params: dict[str, Any], known: dict[tuple[str, str], _Known]
+) -> IngestResult:
+    """A post of an incident already stored (or stored by another writer since we looked)."""
+    key = (call.agency, call.cad_incident_id)
+    before = known.get(key)
+    if before is not None and before.content_hash == params["content_hash"]:
+        return IngestResult(before.call_id, created=False, changed=False, ended=False)
+    call_id = _upsert(conn, params)
+    if call_id is None:
+        # Another writer stored this very content since we looked.
+        found = conn.execute(
+            select(_CALLS.c.id).where(
+                and_(_CALLS.c.agency_id == call.agency, _CALLS.c.cad_incident_id == key[1])
             )
-        )
-        known[key] = _Known(call_id, digest, call.status)
-        touched.append((call_id, call))
-    _add_notes(conn, touched, {k.call_id for k in known.values()}, now)
-    _audit(conn, results, calls, stamps, now)
-    return results
+        ).scalar_one()
+        return IngestResult(int(found), created=False, changed=False, ended=False)
+    was_terminal = before is not None and before.cad_status in _LIFECYCLE_FOR_STATUS
+    known[key] = _Known(call_id, params["content_hash"], call.status)
+    return IngestResult(
+        call_id, created=before is None, changed=True, ended=call.is_terminal and not was_terminal
+    )
 
 
 def _add_notes(

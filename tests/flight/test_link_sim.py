@@ -227,7 +227,7 @@ async def test_planned_flight_from_planner_flies_scene_release_and_planned_retur
     from flight.plan import DronePerformance
     from flight.planner import plan_response
     from geofence import Airspace, AirspacePolicy, load_zones
-    from tests.geofence.conftest import CENTRE, box, collection, point, polygon_feature
+    from tests.geofence.synthetic import CENTRE, box, collection, point, polygon_feature
 
     airspace = Airspace(
         load_zones(
