@@ -31,7 +31,12 @@ from flight.models import (
     VehicleState,
 )
 from flight.plan import DronePerformance, EnergyEstimate, FlightPlan, PlanRejectedError
-from flight.planner import fence_items, plan_response, zones_from_fence_items
+from flight.planner import (
+    fence_items,
+    plan_response,
+    plan_response_from_air,
+    zones_from_fence_items,
+)
 from flight.state import (
     CadUnitStatus,
     FailsafeCause,
@@ -48,6 +53,7 @@ __all__ = [
     "PlanRejectedError",
     "fence_items",
     "plan_response",
+    "plan_response_from_air",
     "zones_from_fence_items",
     "MavCmd",
     "MavFrame",

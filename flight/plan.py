@@ -80,6 +80,19 @@ class FlightPlan:
     energy_wh: EnergyEstimate
     planned_at: datetime
     notes: tuple[str, ...] = ()
+    #: Flown altitude of each return leg; empty: the outbound legs' reversed.
+    return_leg_alt_agl_m: tuple[float, ...] = ()
+    start_alt_agl_m: float | None = None  # None: takes off from the dock; else starts in the air
+
+    @property
+    def from_air(self) -> bool:
+        """True for a plan that starts where an airborne drone is (no take-off)."""
+        return self.start_alt_agl_m is not None
+
+    @property
+    def back_leg_alt_agl_m(self) -> tuple[float, ...]:
+        """Flown altitude of each return leg."""
+        return self.return_leg_alt_agl_m or tuple(reversed(self.leg_alt_agl_m))
 
     @property
     def standoff(self) -> Standoff | None:
@@ -105,7 +118,7 @@ class FlightPlan:
         features: list[dict[str, Any]] = []
         for phase, route, alts in (
             ("out", self.route_out, self.leg_alt_agl_m),
-            ("back", self.route_back, tuple(reversed(self.leg_alt_agl_m))),
+            ("back", self.route_back, self.back_leg_alt_agl_m),
         ):
             for i, (a, b) in enumerate(zip(route.waypoints, route.waypoints[1:], strict=False)):
                 features.append(
@@ -160,4 +173,5 @@ class FlightPlan:
             },
             "notes": list(self.notes),
             "planned_at": self.planned_at.isoformat(),
+            "start_alt_agl_m": self.start_alt_agl_m,
         }

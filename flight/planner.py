@@ -56,17 +56,8 @@ def _item(
     )
 
 
-def plan_response(
-    dock: GeoPoint,
-    target: GeoPoint,
-    airspace: Airspace,
-    performance: DronePerformance,
-    now: datetime,
-    *,
-    orbit_radius_m: float = 50.0,
-    alt_agl_m: float | None = None,
-) -> FlightPlan:
-    """Plan dock -> scene -> orbit until released -> dock; PlanRejectedError with every reason if illegal."""
+def _check_request(airspace: Airspace, orbit_radius_m: float, alt_agl_m: float | None) -> None:
+    """Refuse a requested altitude outside the policy band or an impossible orbit radius."""
     policy = airspace.policy
     if alt_agl_m is not None and not (
         policy.min_safe_alt_agl_m <= alt_agl_m <= policy.max_alt_agl_m
@@ -79,30 +70,123 @@ def plan_response(
         )
     if orbit_radius_m < 0 or not math.isfinite(orbit_radius_m):
         raise PlanRejectedError((f"orbit radius {orbit_radius_m} m must be >= 0",))
-    route = airspace.plan_route(dock, target, now)
+
+
+def _route_or_refuse(
+    airspace: Airspace, origin: GeoPoint, target: GeoPoint, now: datetime, prefix: str = ""
+) -> LegalRoute:
+    route = airspace.plan_route(origin, target, now)
     if isinstance(route, RouteRefusal):
-        raise PlanRejectedError(tuple(v.reason for v in route.reasons), route.reasons)
+        raise PlanRejectedError(tuple(prefix + v.reason for v in route.reasons), route.reasons)
+    return route
+
+
+def plan_response(
+    dock: GeoPoint,
+    target: GeoPoint,
+    airspace: Airspace,
+    performance: DronePerformance,
+    now: datetime,
+    *,
+    orbit_radius_m: float = 50.0,
+    alt_agl_m: float | None = None,
+) -> FlightPlan:
+    """Plan dock -> scene -> orbit until released -> dock; PlanRejectedError with every reason if illegal."""
+    _check_request(airspace, orbit_radius_m, alt_agl_m)
+    route = _route_or_refuse(airspace, dock, target, now)
+    return _assemble(
+        route,
+        _reverse(route),
+        dock,
+        target,
+        airspace,
+        performance,
+        now,
+        orbit_radius_m=orbit_radius_m,
+        alt_agl_m=alt_agl_m,
+        start_alt_agl_m=None,
+    )
+
+
+def plan_response_from_air(
+    position: GeoPoint,
+    position_alt_agl_m: float,
+    dock: GeoPoint,
+    target: GeoPoint,
+    airspace: Airspace,
+    performance: DronePerformance,
+    now: datetime,
+    *,
+    orbit_radius_m: float = 50.0,
+    alt_agl_m: float | None = None,
+) -> FlightPlan:
+    """Plan for a drone in the air: here -> scene -> orbit until released -> its dock (no take-off).
+
+    The transit starts with a waypoint where the drone is, at the first leg's legal altitude, so
+    it changes altitude before it crosses anything; the return is the dock's own legal route.
+    """
+    _check_request(airspace, orbit_radius_m, alt_agl_m)
+    if not math.isfinite(position_alt_agl_m) or position_alt_agl_m < 0:
+        raise PlanRejectedError((f"current altitude {position_alt_agl_m} m AGL is not usable",))
+    route = _route_or_refuse(airspace, position, target, now)
+    # The shortest legal path is the same both ways: the return is the dock's route reversed, and
+    # it starts where the transit ends (the target, or the same stand-off point).
+    home = _route_or_refuse(airspace, dock, target, now, "no legal return to the dock: ")
+    return _assemble(
+        route,
+        _reverse(home),
+        dock,
+        target,
+        airspace,
+        performance,
+        now,
+        orbit_radius_m=orbit_radius_m,
+        alt_agl_m=alt_agl_m,
+        start_alt_agl_m=position_alt_agl_m,
+    )
+
+
+def _assemble(
+    route: LegalRoute,
+    back: LegalRoute,
+    dock: GeoPoint,
+    target: GeoPoint,
+    airspace: Airspace,
+    performance: DronePerformance,
+    now: datetime,
+    *,
+    orbit_radius_m: float,
+    alt_agl_m: float | None,
+    start_alt_agl_m: float | None,
+) -> FlightPlan:
+    """The plan for a legal route out and back; `start_alt_agl_m` None means a take-off from the dock."""
+    policy = airspace.policy
     cap = policy.max_alt_agl_m if alt_agl_m is None else alt_agl_m
     leg_alts = tuple(min(a, cap) for a in route.leg_alt_agl_m)
+    back_alts = tuple(min(a, cap) for a in back.leg_alt_agl_m)
     scene = route.destination
     notes = list(route.advisories)
     if route.standoff is not None:
         notes.append(route.standoff.reason)
     radius, orbit_alt = _orbit(airspace, scene, orbit_radius_m, leg_alts[-1], route, now, notes)
-    back = _reverse(route)
     points_out = route.route_points(cap)
     points_back = back.route_points(cap)
-    mission = _mission_items(points_out, points_back, target, radius, orbit_alt, performance)
-    fence = fence_items(_fence_zones(airspace, now, route))
+    from_air = start_alt_agl_m is not None
+    mission = _mission_items(
+        points_out, points_back, target, radius, orbit_alt, performance, from_air=from_air
+    )
+    fence = fence_items(_fence_zones(airspace, now, route.waypoints + back.waypoints))
     rally = (
         _item(
             MavCmd.NAV_RALLY_POINT,
             dock,
-            z=leg_alts[0],
+            z=back_alts[-1],
             mission_type=MissionType.RALLY,
         ),
     )
-    eta_s, energy = _timing(points_out, points_back, radius, orbit_alt, performance)
+    eta_s, energy = _timing(
+        points_out, points_back, radius, orbit_alt, performance, start_alt_agl_m or 0.0
+    )
     return FlightPlan(
         dock=dock,
         target=target,
@@ -119,6 +203,8 @@ def plan_response(
         energy_wh=energy,
         planned_at=now,
         notes=tuple(notes),
+        return_leg_alt_agl_m=back_alts,
+        start_alt_agl_m=start_alt_agl_m,
     )
 
 
@@ -169,10 +255,18 @@ def _mission_items(
     radius_m: float,
     orbit_alt_m: float,
     perf: DronePerformance,
+    *,
+    from_air: bool = False,
 ) -> tuple[MissionItem, ...]:
-    dock = out[0].point
+    start, dock = out[0].point, back[-1].point
+    first = (
+        # In the air: reach the first leg's altitude where the drone is before crossing anything.
+        _item(MavCmd.NAV_WAYPOINT, start, z=out[0].alt.value_m, param2=ACCEPTANCE_RADIUS_M)
+        if from_air
+        else _item(MavCmd.NAV_TAKEOFF, start, z=out[0].alt.value_m, param4=math.nan)
+    )
     items = [
-        _item(MavCmd.NAV_TAKEOFF, dock, z=out[0].alt.value_m, param4=math.nan),
+        first,
         _item(
             MavCmd.DO_CHANGE_SPEED,
             frame=MavFrame.MISSION,
@@ -224,8 +318,9 @@ def _timing(
     radius_m: float,
     orbit_alt_m: float,
     perf: DronePerformance,
+    start_alt_m: float = 0.0,
 ) -> tuple[float, EnergyEstimate]:
-    out_s, out_wh = _profile(out, 0.0, orbit_alt_m, perf)
+    out_s, out_wh = _profile(out, start_alt_m, orbit_alt_m, perf)
     entry_s = radius_m / perf.cruise_speed_m_s
     _, back_wh = _profile(back, orbit_alt_m, 0.0, perf)
     scene_power_w = perf.cruise_power_w if radius_m > 0 else perf.hover_power_w
@@ -237,15 +332,15 @@ def _timing(
 # -- vehicle fence ---------------------------------------------------------------------------------
 
 
-def _fence_zones(airspace: Airspace, now: datetime, route: LegalRoute) -> list[Zone]:
-    """Active operating area and exclusions, nearest to the route first."""
+def _fence_zones(airspace: Airspace, now: datetime, route: Sequence[GeoPoint]) -> list[Zone]:
+    """Active operating area and exclusions, nearest to the route's waypoints first."""
     active = [z for z in airspace.zones.zones if z.is_active(now)]
     inclusions = [z for z in active if z.kind is ZoneKind.INCLUSION]
     exclusions = [z for z in active if z.kind is ZoneKind.EXCLUSION]
 
     def nearness(z: Zone) -> float:
         ref = z.shape.centre if isinstance(z.shape, ZoneCircle) else z.shape.exterior[0]
-        return min(distance_m(ref, p) for p in route.waypoints)
+        return min(distance_m(ref, p) for p in route)
 
     return inclusions + sorted(exclusions, key=nearness)
 

@@ -13,6 +13,7 @@ from flight import (
     PlanRejectedError,
     fence_items,
     plan_response,
+    plan_response_from_air,
     zones_from_fence_items,
 )
 from geofence import (
@@ -187,6 +188,83 @@ def test_demo_city_plan_downtown_to_airport_side() -> None:
     )
     assert plan.length_m > distance_m(GeoPoint(38.8339, -104.8214), GeoPoint(38.79, -104.66))
     assert min(plan.leg_alt_agl_m) >= cos.policy.min_safe_alt_agl_m
+
+
+# -- from the air (a drone retasked while flying) --------------------------------------------------
+
+
+def test_plan_from_the_air_starts_where_the_drone_is_without_a_take_off(airspace: Airspace) -> None:
+    here, dock, target = point(-2000, -1000), point(-2000, 0), point(2000, 0)
+    plan = plan_response_from_air(here, 75.0, dock, target, airspace, PERF, NOW, alt_agl_m=90)
+    cmds = commands(plan.mission_items)
+    assert MavCmd.NAV_TAKEOFF not in cmds
+    assert cmds[0] == MavCmd.NAV_WAYPOINT and cmds[1] == MavCmd.DO_CHANGE_SPEED
+    first = plan.mission_items[0]
+    assert distance_m(GeoPoint.from_dege7(first.x, first.y), here) <= DEGE7_TOLERANCE_M
+    assert first.z == 90  # the first leg's altitude, reached before the transit
+    assert plan.from_air and plan.start_alt_agl_m == 75.0
+    assert plan.summary()["start_alt_agl_m"] == 75.0
+    # Over the scene until released, then the dock's legal route home and a landing on the dock.
+    loiter = plan.mission_items[cmds.index(MavCmd.NAV_LOITER_UNLIM)]
+    assert (loiter.x, loiter.y) == target.to_dege7()
+    land = plan.mission_items[-1]
+    assert cmds[-1] == MavCmd.NAV_LAND and (land.x, land.y) == dock.to_dege7()
+    assert distance_m(plan.route_back.waypoints[0], plan.scene) <= DEGE7_TOLERANCE_M
+    assert distance_m(plan.route_back.waypoints[-1], dock) <= DEGE7_TOLERANCE_M
+    (rally,) = plan.rally_items
+    assert (rally.x, rally.y) == dock.to_dege7()
+
+
+def test_every_leg_flown_from_the_air_is_legal(airspace: Airspace) -> None:
+    plan = plan_response_from_air(
+        point(-2000, -1000), 40.0, point(-2000, 0), point(2000, 0), airspace, PERF, NOW
+    )
+    nav = [
+        i
+        for i in plan.mission_items
+        if int(i.command) in (MavCmd.NAV_WAYPOINT, MavCmd.NAV_LOITER_UNLIM)
+    ]
+    route = [
+        RoutePoint(GeoPoint.from_dege7(i.x, i.y), Altitude(i.z, AltitudeDatum.AGL)) for i in nav
+    ]
+    assert airspace.check_route(route, NOW) == []
+    doc = plan.legs_geojson()
+    back = [f for f in doc["features"] if f["properties"].get("phase") == "back"]
+    assert len(back) == len(plan.route_back.waypoints) - 1
+    assert [f["properties"]["alt_agl_m"] for f in back] == list(plan.back_leg_alt_agl_m)
+
+
+def test_eta_from_the_air_counts_no_take_off_climb(airspace: Airspace) -> None:
+    dock = point(-2000, -2000)
+    docked = plan_response(dock, point(-1000, -2000), airspace, PERF, NOW)
+    airborne = plan_response_from_air(dock, 121.92, dock, point(-1000, -2000), airspace, PERF, NOW)
+    # The same 1 km without the climb to 121.92 m at 3 m/s.
+    assert airborne.eta_s == pytest.approx(docked.eta_s - 121.92 / 3, rel=1e-3)
+    assert airborne.energy_wh.out_wh < docked.energy_wh.out_wh
+    assert airborne.energy_wh.back_wh == pytest.approx(docked.energy_wh.back_wh)
+
+
+def test_plan_from_the_air_is_refused_with_the_geofence_reasons(airspace: Airspace) -> None:
+    with pytest.raises(PlanRejectedError) as err:
+        plan_response_from_air(
+            point(1750, 1750), 60.0, point(-2000, 0), point(5000, 0), airspace, PERF, NOW
+        )
+    text = str(err.value)
+    assert "Prison" in text and "target is outside the operating area" in text
+
+
+def test_plan_from_the_air_refuses_an_unusable_current_altitude(airspace: Airspace) -> None:
+    with pytest.raises(PlanRejectedError, match="current altitude"):
+        plan_response_from_air(
+            point(-2000, -1000), math.nan, point(-2000, 0), point(2000, 0), airspace, PERF, NOW
+        )
+
+
+def test_plan_from_the_dock_is_unchanged_by_the_airborne_variant(airspace: Airspace) -> None:
+    plan = plan_response(point(-2000, 0), point(2000, 0), airspace, PERF, NOW)
+    assert not plan.from_air and plan.start_alt_agl_m is None
+    assert plan.back_leg_alt_agl_m == tuple(reversed(plan.leg_alt_agl_m))
+    assert plan.rally_items[0].z == plan.leg_alt_agl_m[0]
 
 
 # -- fence round trip -----------------------------------------------------------------------------
