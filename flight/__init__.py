@@ -38,6 +38,7 @@ from flight.planner import (
     zones_from_fence_items,
 )
 from flight.state import (
+    REASSIGNABLE_PHASES,
     CadUnitStatus,
     FailsafeCause,
     FlightPhase,
@@ -60,6 +61,7 @@ __all__ = [
     "MissionItem",
     "MissionType",
     # link, fleet, state (flight.link / fleet / mavlink_link / models / state / tracker)
+    "REASSIGNABLE_PHASES",
     "CadUnitStatus",
     "Clock",
     "CommandAck",

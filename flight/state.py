@@ -1,7 +1,9 @@
 """The flight state machine: an explicit table of allowed transitions, each one an event.
 
     planned -> uploading -> armed -> en_route -> on_scene -> returning -> landed -> completed
-plus aborted(reason) before take-off, failsafe(cause) and link_lost from any active phase. The CAD unit
+plus aborted(reason) before take-off, failsafe(cause) and link_lost from any active phase, and
+completed(reason) straight from en_route, on_scene or returning when the drone is reassigned in the
+air to another call (a new flight takes over the same vehicle). The CAD unit
 status (Dispatched, EnRoute, OnScene, Cleared) that goes with a phase is attached to the transition
 that changes it, for the CAD bridge.
 """
@@ -54,15 +56,17 @@ class CadUnitStatus(StrEnum):
 
 _P = FlightPhase
 _AIRBORNE_EXITS = frozenset({_P.FAILSAFE, _P.LINK_LOST, _P.LANDED})
+#: Phases from which a drone may be reassigned in the air: its flight then completes there.
+REASSIGNABLE_PHASES = frozenset({_P.EN_ROUTE, _P.ON_SCENE, _P.RETURNING})
 
 #: The only transitions a flight may take.
 TRANSITIONS: dict[FlightPhase, frozenset[FlightPhase]] = {
     _P.PLANNED: frozenset({_P.UPLOADING, _P.ABORTED}),
     _P.UPLOADING: frozenset({_P.ARMED, _P.ABORTED, _P.LINK_LOST}),
     _P.ARMED: frozenset({_P.EN_ROUTE, _P.ABORTED, _P.FAILSAFE, _P.LINK_LOST}),
-    _P.EN_ROUTE: frozenset({_P.ON_SCENE, _P.RETURNING} | _AIRBORNE_EXITS),
-    _P.ON_SCENE: frozenset({_P.EN_ROUTE, _P.RETURNING} | _AIRBORNE_EXITS),
-    _P.RETURNING: frozenset({_P.EN_ROUTE, _P.ON_SCENE} | _AIRBORNE_EXITS),
+    _P.EN_ROUTE: frozenset({_P.ON_SCENE, _P.RETURNING, _P.COMPLETED} | _AIRBORNE_EXITS),
+    _P.ON_SCENE: frozenset({_P.EN_ROUTE, _P.RETURNING, _P.COMPLETED} | _AIRBORNE_EXITS),
+    _P.RETURNING: frozenset({_P.EN_ROUTE, _P.ON_SCENE, _P.COMPLETED} | _AIRBORNE_EXITS),
     _P.FAILSAFE: frozenset({_P.RETURNING, _P.EN_ROUTE, _P.ON_SCENE, _P.LANDED, _P.LINK_LOST}),
     _P.LINK_LOST: frozenset(
         {_P.ARMED, _P.EN_ROUTE, _P.ON_SCENE, _P.RETURNING, _P.FAILSAFE, _P.LANDED, _P.ABORTED}
@@ -107,6 +111,11 @@ class FlightTransition:
     cause: FailsafeCause | None = None
     cad_status: CadUnitStatus | None = None  # set only when this transition changes it
     snapshot: VehicleState | None = field(default=None, compare=False)
+
+    @property
+    def reassigned(self) -> bool:
+        """True when this ends a flight in the air because its drone was given to another call."""
+        return self.to_phase == FlightPhase.COMPLETED and self.from_phase in REASSIGNABLE_PHASES
 
     def as_record(self) -> dict[str, Any]:
         """A JSON-ready dict for persistence (snapshot summarised)."""
@@ -192,6 +201,8 @@ class FlightStateMachine:
             raise IllegalTransitionError(self.flight_id, self._phase, to)
         if to == FlightPhase.ABORTED and not reason:
             raise ValueError("an abort needs a reason")
+        if to == FlightPhase.COMPLETED and self._phase in REASSIGNABLE_PHASES and not reason:
+            raise ValueError("completing a flight in the air needs a reason (the reassignment)")
         if to == FlightPhase.FAILSAFE and cause is None:
             raise ValueError("a failsafe needs a cause")
         if to == FlightPhase.LINK_LOST:

@@ -76,6 +76,28 @@ def test_abort_needs_reason_and_failsafe_needs_cause() -> None:
     assert e.cause == FailsafeCause.GEOFENCE and m.failsafe_cause == FailsafeCause.GEOFENCE
 
 
+@pytest.mark.parametrize("start", [P.EN_ROUTE, P.ON_SCENE, P.RETURNING])
+def test_a_flight_reassigned_in_the_air_completes_with_its_reason_and_clears_the_unit(
+    start: FlightPhase,
+) -> None:
+    m = FlightStateMachine("f1", VehicleId("d1"), ManualClock(), phase=start)
+    e = m.transition(P.COMPLETED, reason="reassigned to higher-priority call 7 (priority 1)")
+    assert m.finished and e.reassigned
+    assert e.reason == "reassigned to higher-priority call 7 (priority 1)"
+    assert e.cad_status == (None if start == P.RETURNING else CadUnitStatus.CLEARED)
+
+
+def test_completing_in_the_air_needs_a_reason_and_landing_is_no_reassignment() -> None:
+    m = FlightStateMachine("f1", VehicleId("d1"), ManualClock(), phase=P.EN_ROUTE)
+    with pytest.raises(ValueError, match="reason"):
+        m.transition(P.COMPLETED)
+    assert m.phase == P.EN_ROUTE
+    landed = FlightStateMachine("f2", VehicleId("d1"), ManualClock(), phase=P.LANDED)
+    assert not landed.transition(P.COMPLETED).reassigned
+    for phase in (P.FAILSAFE, P.LINK_LOST, P.ARMED):
+        assert P.COMPLETED not in TRANSITIONS[phase]
+
+
 def test_link_lost_remembers_previous_phase_and_survives_restore() -> None:
     clock = ManualClock()
     m = FlightStateMachine("f1", VehicleId("d1"), clock, phase=P.EN_ROUTE)
