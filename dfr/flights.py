@@ -32,6 +32,7 @@ from dfr.stream_payloads import flight_data
 from dfr.tasks import TaskOwner
 from dfr.telemetry_bridge import drone_frame
 from flight import (
+    REASSIGNABLE_PHASES,
     Clock,
     CommandAck,
     FleetLink,
@@ -49,9 +50,11 @@ from flight import (
     VehicleEvent,
     VehicleEventKind,
     VehicleId,
+    VehicleLink,
     VehicleState,
     missions_match,
     plan_response,
+    plan_response_from_air,
 )
 from geofence import Altitude, AltitudeDatum, GeoPoint
 from telemetry import Hub, alert_message, drone_message, flight_message
@@ -64,6 +67,8 @@ LOITER_COMMANDS = frozenset(
 )
 #: A transition hook runs inside the transaction that stores the transition (for call and outbox rows).
 TransitionHook = Callable[[Session, Flight, FlightTransition], None]
+#: Runs inside the transaction that creates a reassigned drone's new flight, before its transitions.
+FlightCreatedHook = Callable[[Session, Flight, FlightPlan], None]
 PilotCommand = Literal["hold", "resume", "goto", "orbit", "rtl", "land"]
 LOW_BATTERY_ALERT_PCT = 25.0
 ORBIT_SPEED_M_S = 5.0
@@ -116,6 +121,18 @@ def items_from_json(rows: Sequence[dict[str, Any]]) -> list[MissionItem]:
         )
         for r in rows
     ]
+
+
+def _plan_record(plan: FlightPlan) -> dict[str, Any]:
+    """A flight plan as stored with its flight (what adoption and the API read back)."""
+    return {
+        "summary": plan.summary(),
+        "legs": plan.legs_geojson(),
+        "mission_items": items_to_json(plan.mission_items),
+        "fence_items": items_to_json(plan.fence_items),
+        "rally_items": items_to_json(plan.rally_items),
+        "on_scene_seq": _on_scene_seq(plan.mission_items),
+    }
 
 
 def _scene_of(row: Flight) -> GeoPoint:
@@ -296,14 +313,7 @@ class FlightService(TaskOwner):
                     target_lon=target.lon_deg,
                     orbit_radius_m=flight_plan.orbit_radius_m,
                     created_by=created_by,
-                    plan={
-                        "summary": flight_plan.summary(),
-                        "legs": flight_plan.legs_geojson(),
-                        "mission_items": items_to_json(flight_plan.mission_items),
-                        "fence_items": items_to_json(flight_plan.fence_items),
-                        "rally_items": items_to_json(flight_plan.rally_items),
-                        "on_scene_seq": _on_scene_seq(flight_plan.mission_items),
-                    },
+                    plan=_plan_record(flight_plan),
                 )
                 session.add(row)
                 session.flush()
@@ -380,6 +390,252 @@ class FlightService(TaskOwner):
                     await self._store(active, [active.tracker.abort(f"launch failed: {reason}")])
                 else:
                     await self._store_note(active, f"launch step failed: {reason}")
+
+    # ------------------------------------------------------------------ reassignment in the air
+
+    async def retask(
+        self,
+        drone_id: str,
+        target: GeoPoint,
+        *,
+        call_id: int | None,
+        reason: str,
+        from_call_id: int | None = None,
+        orbit_radius_m: float = 50.0,
+        alt_agl_m: float | None = None,
+        created_by: str = "",
+        on_created: FlightCreatedHook | None = None,
+    ) -> int:
+        """Send an airborne drone from its flight to `target`; returns the new flight's id.
+
+        The plan starts where the drone is; fence, rally and mission are uploaded and read back and
+        the mission restarts in the air (the drone is never disarmed or re-armed). Only then does
+        the old flight complete with `reason` and a new flight take over en route, in one
+        transaction (`on_created` runs inside it). A refused plan (PlanRejectedError) or upload
+        (ConflictError) leaves the old flight flying its own mission.
+        """
+        vehicle = VehicleId(drone_id)
+        flight_id = self._by_drone.get(vehicle)
+        if flight_id is None or flight_id not in self._active:
+            raise ConflictError(f"drone {drone_id} has no flight to be reassigned from")
+        if vehicle in self._reserved:
+            raise ConflictError(f"drone {drone_id} is already being launched or reassigned")
+        old = self._active[flight_id]
+        if from_call_id is not None and old.call_id != from_call_id:
+            raise ConflictError(
+                f"drone {drone_id} is flying flight {flight_id} for call {old.call_id}, "
+                f"not for call {from_call_id}"
+            )
+        self._reserved.add(vehicle)
+        try:
+            # The old flight's lock: its tracker stands still while its mission is being replaced.
+            async with old.lock:
+                link, state = self._check_reassignable(old)
+                plan = await asyncio.to_thread(
+                    self._plan_from_air, drone_id, state, target, orbit_radius_m, alt_agl_m
+                )
+                ack = await self._upload_retask(old, link, plan, state)
+                return await self._hand_over(
+                    old, link, plan, ack, target, call_id, reason, created_by, on_created
+                )
+        finally:
+            self._reserved.discard(vehicle)
+
+    def _check_reassignable(self, old: _Active) -> tuple[VehicleLink, VehicleState]:
+        if not old.adopted:
+            raise ConflictError(f"flight {old.flight_id} is still being adopted after a restart")
+        phase = old.tracker.phase
+        if phase not in REASSIGNABLE_PHASES:
+            raise ConflictError(
+                f"flight {old.flight_id} is {phase}; only a drone en route, on scene or returning "
+                "can be reassigned"
+            )
+        link = self._fleet.vehicle(old.drone_id)
+        if link.link_state not in (LinkState.CONNECTED, LinkState.DEGRADED):
+            raise ConflictError(f"drone {old.drone_id} has no MAVLink link ({link.link_state})")
+        state = link.state()
+        if not (state.armed and state.in_air) or state.position is None or state.alt_agl_m is None:
+            raise ConflictError(f"drone {old.drone_id} is not in the air with a known position")
+        return link, state
+
+    def _plan_from_air(
+        self,
+        drone_id: str,
+        state: VehicleState,
+        target: GeoPoint,
+        orbit_radius_m: float,
+        alt_agl_m: float | None,
+    ) -> FlightPlan:
+        assert state.position is not None and state.alt_agl_m is not None
+        with Session(self._engine) as session:
+            drone = session.get(Drone, drone_id)
+            if drone is None:
+                raise NotFoundError("drone", drone_id)
+            dock = session.get(Dock, drone.dock_id)
+            if dock is None:
+                raise NotFoundError("dock", drone.dock_id)
+            performance = performance_of(drone)
+        return plan_response_from_air(
+            state.position,
+            max(0.0, state.alt_agl_m),
+            GeoPoint(dock.lat, dock.lon),
+            target,
+            self._airspace.airspace(),
+            performance,
+            self._clock.now(),
+            orbit_radius_m=orbit_radius_m,
+            alt_agl_m=alt_agl_m,
+        )
+
+    async def _upload_retask(
+        self, old: _Active, link: VehicleLink, plan: FlightPlan, before: VehicleState
+    ) -> CommandAck:
+        sent: list[MissionType] = []
+        try:
+            async with asyncio.timeout(self._launch_timeout_s):
+                sent.append(MissionType.FENCE)
+                await link.upload_fence(plan.fence_items)
+                sent.append(MissionType.RALLY)
+                await link.upload_rally(plan.rally_items)
+                # The mission last: until it is replaced, the vehicle flies the old one unchanged.
+                sent.append(MissionType.MISSION)
+                await link.upload_mission(plan.mission_items)
+                old.tracker.note_command("start_mission")
+                await link.set_mission_current(0)
+                return await link.start_mission()
+        except (FlightError, TimeoutError) as exc:
+            why = str(exc) or "the vehicle did not answer in time"
+            log.warning("flight %s: reassignment refused: %s", old.flight_id, why)
+            restored = await self._restore_plan(old, link, sent, before)
+            await self._store_note(old, f"reassignment refused by the vehicle ({why}); {restored}")
+            raise ConflictError(
+                f"drone {old.drone_id} did not take the new mission ({why}); "
+                f"it keeps flying flight {old.flight_id}"
+            ) from exc
+
+    async def _restore_plan(
+        self, old: _Active, link: VehicleLink, sent: Sequence[MissionType], before: VehicleState
+    ) -> str:
+        """Put back what a refused reassignment changed on the vehicle; says how that went."""
+        if not sent:
+            return "nothing was changed on the vehicle"
+        try:
+            row = await asyncio.to_thread(self._flight_row, old.flight_id)
+            async with asyncio.timeout(self._launch_timeout_s):
+                if MissionType.FENCE in sent:
+                    await link.upload_fence(items_from_json(row.plan.get("fence_items", [])))
+                if MissionType.RALLY in sent:
+                    await link.upload_rally(items_from_json(row.plan.get("rally_items", [])))
+                if MissionType.MISSION in sent:
+                    await link.upload_mission(old.mission)
+                    seq = before.mission_current_seq
+                    if seq is not None and 0 <= seq < len(old.mission):
+                        await link.set_mission_current(seq)
+                    if before.mode == FlightMode.MISSION:
+                        # A new upload makes PX4 hold: the old mission goes on where it was.
+                        old.tracker.note_command("resume")
+                        await link.start_mission()
+        except (FlightError, DfrError, TimeoutError) as exc:
+            return f"its own plan could not be put back: {exc or 'timed out'}"
+        return "its own plan is back on the vehicle"
+
+    async def _hand_over(
+        self,
+        old: _Active,
+        link: VehicleLink,
+        plan: FlightPlan,
+        ack: CommandAck,
+        target: GeoPoint,
+        call_id: int | None,
+        reason: str,
+        created_by: str,
+        on_created: FlightCreatedHook | None,
+    ) -> int:
+        """The vehicle flies the new plan: the old flight completes and a new one goes on en route."""
+        now_state = link.state()
+        ended = old.tracker.machine.transition(
+            FlightPhase.COMPLETED, reason=reason, snapshot=now_state
+        )
+        old_record = old.tracker.machine.to_record()
+
+        def write() -> tuple[int, FlightStateMachine]:
+            with session_scope(self._engine) as session:
+                old_row = session.get(Flight, old.flight_id)
+                if old_row is not None:
+                    self._apply_transitions(session, old_row, [ended], old_record)
+                row = Flight(
+                    drone_id=str(old.drone_id),
+                    call_id=call_id,
+                    state=str(FlightPhase.PLANNED),
+                    state_reason="planned",
+                    target_lat=target.lat_deg,
+                    target_lon=target.lon_deg,
+                    orbit_radius_m=plan.orbit_radius_m,
+                    created_by=created_by,
+                    plan=_plan_record(plan),
+                )
+                session.add(row)
+                session.flush()
+                assert row.id is not None
+                session.add(
+                    FlightEvent(
+                        flight_id=row.id,
+                        at=self._clock.now(),
+                        to_state=str(FlightPhase.PLANNED),
+                        reason=(
+                            f"planned by {created_by or 'dfr'} in the air, taking the drone from "
+                            f"flight {old.flight_id}; ETA {plan.eta_s:.0f} s"
+                        ),
+                    )
+                )
+                if on_created is not None:
+                    on_created(session, row, plan)
+                machine = FlightStateMachine(str(row.id), old.drone_id, self._clock)
+                steps = [
+                    machine.transition(
+                        FlightPhase.UPLOADING,
+                        reason="plan uploaded in the air (fence, rally and mission read back)",
+                        snapshot=now_state,
+                    ),
+                    machine.transition(
+                        FlightPhase.ARMED, reason="already armed and in the air", snapshot=now_state
+                    ),
+                    machine.transition(
+                        FlightPhase.EN_ROUTE,
+                        reason=(
+                            f"taken over from flight {old.flight_id}: the vehicle accepted "
+                            f"AUTO.MISSION in the air ({ack.attempts} tries)"
+                        ),
+                        snapshot=now_state,
+                    ),
+                ]
+                self._apply_transitions(session, row, steps, machine.to_record())
+                return row.id, machine
+
+        try:
+            flight_id, machine = await asyncio.to_thread(write)
+        except Exception:
+            log.exception("flight %s: could not store the reassignment", old.flight_id)
+            raise
+        finally:
+            self._forget(old)
+        tracker = FlightTracker.for_plan(machine, self._clock, plan)
+        tracker.note_command("start_mission")
+        self._register(
+            _Active(
+                flight_id=flight_id,
+                drone_id=old.drone_id,
+                call_id=call_id,
+                tracker=tracker,
+                mission=list(plan.mission_items),
+                scene=plan.scene,
+                orbit_radius_m=plan.orbit_radius_m,
+                orbit_alt_agl_m=plan.orbit_alt_agl_m,
+            )
+        )
+        self._publish_flight(old.flight_id)
+        self._publish_flight(flight_id)
+        return flight_id
 
     # ------------------------------------------------------------------ commands
 
@@ -476,13 +732,18 @@ class FlightService(TaskOwner):
         try:
             if home_amsl is None:
                 raise ConflictError("the vehicle has not reported its home altitude")
-            active.tracker.note_command("orbit")
-            await link.orbit(
-                active.scene,
-                active.orbit_radius_m,
-                ORBIT_SPEED_M_S,
-                Altitude(home_amsl + active.orbit_alt_agl_m, AltitudeDatum.AMSL),
-            )
+            # Under the flight's lock: a reassignment in progress must not be undone by an orbit
+            # over the old scene, and a flight that has just been handed over orbits nothing.
+            async with active.lock:
+                if self._active.get(active.flight_id) is not active:
+                    return
+                active.tracker.note_command("orbit")
+                await link.orbit(
+                    active.scene,
+                    active.orbit_radius_m,
+                    ORBIT_SPEED_M_S,
+                    Altitude(home_amsl + active.orbit_alt_agl_m, AltitudeDatum.AMSL),
+                )
         except (FlightError, DfrError) as exc:
             await self._store_note(active, f"orbit over the scene refused, hovering: {exc}")
             return
@@ -642,29 +903,7 @@ class FlightService(TaskOwner):
                 row = session.get(Flight, active.flight_id)
                 if row is None:
                     return
-                for t in transitions:
-                    session.add(
-                        FlightEvent(
-                            flight_id=active.flight_id,
-                            at=t.time,
-                            from_state=str(t.from_phase),
-                            to_state=str(t.to_phase),
-                            reason=(t.reason + (f" (cause: {t.cause})" if t.cause else ""))[:1000],
-                            snapshot=t.as_record().get("snapshot") or {},
-                        )
-                    )
-                    row.state = str(t.to_phase)
-                    row.state_reason = t.reason[:1000]
-                    row.updated_at = t.time
-                    if t.to_phase == FlightPhase.EN_ROUTE and row.started_at is None:
-                        row.started_at = t.time
-                    if t.to_phase in TERMINAL:
-                        row.ended_at = t.time
-                    row.machine = record
-                    session.add(row)
-                    session.flush()
-                    for hook in self.hooks:
-                        hook(session, row, t)
+                self._apply_transitions(session, row, transitions, record)
 
         try:
             await asyncio.to_thread(write)
@@ -674,6 +913,39 @@ class FlightService(TaskOwner):
         if machine.finished:
             self._forget(active)
         self._publish_flight(active.flight_id)
+
+    def _apply_transitions(
+        self,
+        session: Session,
+        row: Flight,
+        transitions: Sequence[FlightTransition],
+        record: dict[str, Any],
+    ) -> None:
+        """Store transitions as flight events on `row` and run the hooks, in the caller's transaction."""
+        assert row.id is not None
+        for t in transitions:
+            session.add(
+                FlightEvent(
+                    flight_id=row.id,
+                    at=t.time,
+                    from_state=str(t.from_phase),
+                    to_state=str(t.to_phase),
+                    reason=(t.reason + (f" (cause: {t.cause})" if t.cause else ""))[:1000],
+                    snapshot=t.as_record().get("snapshot") or {},
+                )
+            )
+            row.state = str(t.to_phase)
+            row.state_reason = t.reason[:1000]
+            row.updated_at = t.time
+            if t.to_phase == FlightPhase.EN_ROUTE and row.started_at is None:
+                row.started_at = t.time
+            if t.to_phase in TERMINAL:
+                row.ended_at = t.time
+            row.machine = record
+            session.add(row)
+            session.flush()
+            for hook in self.hooks:
+                hook(session, row, t)
 
     async def _store_note(self, active: _Active, text: str) -> None:
         def write() -> None:
