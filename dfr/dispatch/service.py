@@ -58,7 +58,9 @@ from flight import (
     FlightPlan,
     FlightTransition,
     PlanRejectedError,
+    VehicleState,
     plan_response,
+    plan_response_from_air,
 )
 from geofence import GeoPoint
 from telemetry import Hub, StreamMessage, call_message, decision_message
@@ -221,6 +223,25 @@ class Dispatcher(TaskOwner):
         except DfrError as exc:
             return RouteFacts(legal=False, reasons=(str(exc),))
         performance = performance_of(drone)
+        airborne = self._airborne_state(drone.id)
+        if airborne is not None and airborne.position is not None:
+            # A drone flying another call (preemption) goes from where it is, not from its dock.
+            try:
+                plan = plan_response_from_air(
+                    airborne.position,
+                    max(0.0, airborne.alt_agl_m or 0.0),
+                    GeoPoint(dock.lat, dock.lon),
+                    target,
+                    airspace,
+                    performance,
+                    now,
+                )
+            except PlanRejectedError as exc:
+                return route_facts_from_rejection(exc, airspace=airspace, now=now)
+            plans[drone.id] = plan
+            return route_facts_from_plan(
+                plan, on_scene_min=self.policy.on_scene_min, airspace=airspace, now=now
+            )
         # Drones of one dock with the same airframe fly the same plan: plan it once per decision.
         key = (dock.id, performance)
         known = shared.get(key)
@@ -242,6 +263,14 @@ class Dispatcher(TaskOwner):
         return route_facts_from_plan(
             plan, on_scene_min=self.policy.on_scene_min, airspace=airspace, now=now
         )
+
+    def _airborne_state(self, drone_id: str) -> VehicleState | None:
+        """The live state of a drone that is flying one of our flights, else None."""
+        flights = self._flights()
+        if flights is None or flights.active_flight_of(drone_id) is None:
+            return None
+        live = flights.live_state(drone_id)
+        return live if live is not None and live.in_air else None
 
     def _evaluate(self, session: Session, call: Call) -> _Evaluated:
         assert call.id is not None
@@ -395,6 +424,11 @@ class Dispatcher(TaskOwner):
         flights = self._flights()
         if flights is None:
             raise LaunchRefusedError("the flight link is not running")
+        evaluation = decision.evaluation_of(drone_id)
+        if evaluation is not None and evaluation.preempts_call_id is not None:
+            return await self._reassign_locked(
+                flights, call_id, drone_id, target, author, int(evaluation.preempts_call_id)
+            )
         flight_id = await flights.launch(
             drone_id, target, call_id=call_id, created_by=author, plan=plan
         )
@@ -402,28 +436,83 @@ class Dispatcher(TaskOwner):
 
         def record() -> None:
             with session_scope(self._engine) as session:
-                call = session.get(Call, call_id)
-                if call is None:
-                    return
-                call.lifecycle = CallLifecycle.DISPATCHED
-                call.updated_at = utcnow()
-                session.add(call)
-                eta_text = f"; ETA {eta_s:.0f} s" if eta_s is not None else ""
-                self._note(session, call, f"Drone {drone_id} launched by {author}{eta_text}.")
-                enqueue_event(
-                    session,
-                    call,
-                    EventKind.UNIT_STATUS,
-                    author=AUTHOR,
-                    unit=UnitReport(id=drone_id, status=UnitStatus.DISPATCHED, eta_s=eta_s),
-                )
-                self._publish(
-                    call_message(call_id, call_data(call, flight_id=flight_id), self._clock.now())
-                )
+                self._record_launched(session, call_id, drone_id, flight_id, author, eta_s)
 
         await asyncio.to_thread(record)
         self._notify_outbox()
         return flight_id
+
+    async def _reassign_locked(
+        self,
+        flights: FlightService,
+        call_id: int,
+        drone_id: str,
+        target: GeoPoint,
+        author: str,
+        from_call_id: int,
+    ) -> int:
+        """Preemption: the drone leaves its lower-priority call in the air and flies this one."""
+
+        def priority() -> int:
+            with Session(self._engine) as session:
+                call = session.get(Call, call_id)
+                if call is None:
+                    raise NotFoundError("call", call_id)
+                return call.priority
+
+        new_priority = await asyncio.to_thread(priority)
+        reason = f"reassigned to higher-priority call {call_id} (priority {new_priority})"
+
+        def created(session: Session, flight: Flight, plan: FlightPlan) -> None:
+            assert flight.id is not None
+            self._record_launched(
+                session, call_id, drone_id, flight.id, author, plan.eta_s, from_call_id
+            )
+
+        flight_id = await flights.retask(
+            drone_id,
+            target,
+            call_id=call_id,
+            reason=reason,
+            from_call_id=from_call_id,
+            created_by=author,
+            on_created=created,
+        )
+        self._notify_outbox()
+        # The call the drone left may get another one: decide for it again.
+        self.submit(from_call_id)
+        return flight_id
+
+    def _record_launched(
+        self,
+        session: Session,
+        call_id: int,
+        drone_id: str,
+        flight_id: int,
+        author: str,
+        eta_s: float | None,
+        from_call_id: int | None = None,
+    ) -> None:
+        """In the launch's transaction: the call is dispatched, CAD gets the note and the unit."""
+        call = session.get(Call, call_id)
+        if call is None:
+            return
+        call.lifecycle = CallLifecycle.DISPATCHED
+        call.updated_at = utcnow()
+        session.add(call)
+        eta_text = f"; ETA {eta_s:.0f} s" if eta_s is not None else ""
+        taken = "" if from_call_id is None else f"; taken in the air from call {from_call_id}"
+        self._note(session, call, f"Drone {drone_id} launched by {author}{eta_text}{taken}.")
+        enqueue_event(
+            session,
+            call,
+            EventKind.UNIT_STATUS,
+            author=AUTHOR,
+            unit=UnitReport(id=drone_id, status=UnitStatus.DISPATCHED, eta_s=eta_s),
+        )
+        self._publish(
+            call_message(call_id, call_data(call, flight_id=flight_id), self._clock.now())
+        )
 
     # ------------------------------------------------------------------ end of a call
 
@@ -462,7 +551,13 @@ class Dispatcher(TaskOwner):
         if call is None:
             return
         snap = t.snapshot
-        if t.cad_status is not None and t.cad_status.value != UnitStatus.DISPATCHED.value:
+        status: UnitStatus | None = None
+        if t.reassigned:
+            # The drone went to another call: this call's assignment is cancelled, not cleared.
+            status = UnitStatus.ASSIGNMENT_CANCELLED
+        elif t.cad_status is not None and t.cad_status.value != UnitStatus.DISPATCHED.value:
+            status = UnitStatus(t.cad_status.value)
+        if status is not None:
             pos = snap.position if snap is not None else None
             enqueue_event(
                 session,
@@ -472,14 +567,19 @@ class Dispatcher(TaskOwner):
                 at=t.time,
                 unit=UnitReport(
                     id=flight.drone_id,
-                    status=UnitStatus(t.cad_status.value),
+                    status=status,
                     lat=None if pos is None else pos.lat_deg,
                     lon=None if pos is None else pos.lon_deg,
                 ),
             )
         text: str | None = None
         lifecycle = call.lifecycle
-        if t.to_phase == FlightPhase.EN_ROUTE and t.from_phase == FlightPhase.ARMED:
+        if t.reassigned:
+            text = f"Drone {flight.drone_id} {t.reason}."
+            if lifecycle in (CallLifecycle.DISPATCHED, CallLifecycle.ON_SCENE):
+                # Back in the queue: the dispatcher decides for it again.
+                call.lifecycle = CallLifecycle.RECOMMENDED
+        elif t.to_phase == FlightPhase.EN_ROUTE and t.from_phase == FlightPhase.ARMED:
             text = f"Drone {flight.drone_id} airborne, en route."
         elif t.to_phase == FlightPhase.ON_SCENE and t.from_phase != FlightPhase.ON_SCENE:
             text = f"Drone {flight.drone_id} on scene."

@@ -86,7 +86,10 @@ async def launch_call(
     dispatcher: DispatcherDep,
     body: LaunchRequest | None = None,
 ) -> LaunchAccepted:
-    """Launch the recommended drone (or the one named) to the call; 409 with the policy's reason."""
+    """Launch the recommended drone (or the one named) to the call; 409 with the policy's reason.
+
+    A drone the policy lets this call take from a lower-priority call is reassigned in the air.
+    """
     drone_id = body.drone_id if body is not None else None
     flight_id = await dispatcher.launch(call_id, drone_id, principal.name)
     return LaunchAccepted(call_id=call_id, flight_id=flight_id)
