@@ -122,6 +122,8 @@ class H264Encoder:
         ctx.bit_rate = bitrate_kbps * 1000
         ctx.gop_size = keyint_frames
         ctx.max_b_frames = 0
+        # One encoder thread: frame threads would add a frame of latency each, and slice threads
+        # saved < 1 ms per 720p frame on a 2-core machine whose other core decodes and relays.
         ctx.options = {
             "preset": "ultrafast",
             "tune": "zerolatency",
@@ -207,6 +209,8 @@ class SimCamera:
             label=config.label,
             scene=scene,
         )
+        # One picture buffer for the camera's life: the encoder copies it, so frames can reuse it.
+        self._picture = np.empty((config.height_px * 3 // 2, config.width_px), dtype=np.uint8)
         self._packetizer = RtpH264Packetizer()
         self._encoder: H264Encoder | None = None
         self._frame_index = 0
@@ -233,11 +237,11 @@ class SimCamera:
             pose = self._pose_source()
         if not all(map(math.isfinite, (pose.lat_deg, pose.lon_deg, pose.alt_agl_m, pose.yaw_deg))):
             raise ValueError(f"pose is not finite: {pose}")
-        picture = self._renderer.render(pose, self._now_ms())
+        self._renderer.render_into(self._picture, pose, self._now_ms())
         pts = self._frame_index * RTP_CLOCK_HZ // cfg.fps
         self._frame_index += 1
         packets: list[bytes] = []
-        for access_unit in self._encoder.encode(picture, pts):
+        for access_unit in self._encoder.encode(self._picture, pts):
             packets += self._packetizer.packetize(access_unit, pts)
         return packets
 

@@ -6,6 +6,11 @@ label, and a machine-readable frame stamp: a row of black/white blocks at the to
 capture time in epoch milliseconds (see `STAMP_BITS`), so any client that decodes the picture can
 measure glass-to-glass latency.
 
+Cost: a frame is one gather per plane from the texture. The texture index of every pixel depends on
+gimbal pitch, heading and height only, so it is computed once per view (heading quantised to
+`YAW_STEP_DEG`, height to `HEIGHT_STEP_RATIO`); moving the drone adds one integer offset to it. The
+picture is therefore a pure function of the pose, exact to one texture pixel (0.25 m).
+
 Stamp layout (left to right, each block `block_px` wide and tall, starting at x = block_px):
 one white and one black guard block, 44 bits of epoch ms (MSB first), 4 bits of checksum (the sum of
 the eleven 4-bit nibbles of the value, mod 16). White = luma 235, black = luma 16.
@@ -13,6 +18,7 @@ the eleven 4-bit nibbles of the value, mod 16). White = luma 235, black = luma 1
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -25,13 +31,20 @@ STAMP_CHECK_BITS = 4
 STAMP_BITS = 2 + STAMP_VALUE_BITS + STAMP_CHECK_BITS
 _WHITE = 235
 _BLACK = 16
+_NEUTRAL_CHROMA = 128
 _TILE_PX = 1024  # power of two: coordinates wrap with a mask
 _TILE_M_PER_PX = 0.25
+#: Heading step of the cached views: 0.25 deg moves a corner of a 720p picture by at most ~3 px.
+YAW_STEP_DEG = 0.25
+#: Height step of the cached views (geometric): 0.5 % scales a corner by at most ~4 px at 720p.
+HEIGHT_STEP_RATIO = 1.005
+_MIN_HEIGHT_M = 0.5
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQUATOR = 111_320.0
 
 U8Array = npt.NDArray[np.uint8]
 F32Array = npt.NDArray[np.float32]
+I32Array = npt.NDArray[np.int32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,21 +143,44 @@ _FONT: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 
+@functools.lru_cache(maxsize=64)
+def _glyph(char: str, scale_px: int) -> npt.NDArray[np.bool_]:
+    """The white cells of one glyph at `scale_px` pixels per font cell."""
+    rows = _FONT.get(char, _FONT[" "])
+    cells = np.array([[(row >> (2 - c)) & 1 for c in range(3)] for row in rows], dtype=np.bool_)
+    mask = np.repeat(np.repeat(cells, scale_px, axis=0), scale_px, axis=1)
+    mask.flags.writeable = False
+    return mask
+
+
+def text_box_px(text: str, scale_px: int) -> tuple[int, int]:
+    """Width and height of the black box `draw_text` fills for `text`."""
+    return (len(text) * 4 + 1) * scale_px, 7 * scale_px
+
+
 def draw_text(luma: U8Array, text: str, x_px: int, y_px: int, scale_px: int) -> None:
     """Draw `text` in white on a black box (unknown characters render as blanks)."""
     height, width = luma.shape
-    box_w = (len(text) * 4 + 1) * scale_px
-    box_h = 7 * scale_px
+    box_w, box_h = text_box_px(text, scale_px)
     luma[y_px : min(height, y_px + box_h), x_px : min(width, x_px + box_w)] = _BLACK
+    y0 = y_px + scale_px
     for n, char in enumerate(text.upper()):
-        rows = _FONT.get(char, _FONT[" "])
-        gx = x_px + (1 + n * 4) * scale_px
-        for r, row_bits in enumerate(rows):
-            for c in range(3):
-                if row_bits & (4 >> c):
-                    y0 = y_px + (1 + r) * scale_px
-                    x0 = gx + c * scale_px
-                    luma[y0 : y0 + scale_px, x0 : x0 + scale_px] = _WHITE
+        x0 = x_px + (1 + n * 4) * scale_px
+        cell = luma[y0 : y0 + 5 * scale_px, x0 : x0 + 3 * scale_px]
+        if cell.size:
+            cell[_glyph(char, scale_px)[: cell.shape[0], : cell.shape[1]]] = _WHITE
+
+
+@functools.lru_cache(maxsize=4)
+def _ground_textures(seed: int) -> tuple[U8Array, U8Array, U8Array]:
+    """Flat luma, U and V textures: each ground tile repeated 2 x 2, so a view needs no wrapping."""
+    tiles = _ground_tiles(seed)
+    textures = []
+    for tile in tiles:
+        texture = np.tile(tile, (2, 2)).reshape(-1)
+        texture.flags.writeable = False  # shared by every renderer with this seed
+        textures.append(texture)
+    return textures[0], textures[1], textures[2]
 
 
 def _ground_tiles(seed: int) -> tuple[U8Array, U8Array, U8Array]:
@@ -179,8 +215,91 @@ def _ground_tiles(seed: int) -> tuple[U8Array, U8Array, U8Array]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Rays:
+    """Camera rays of one picture grid for one gimbal pitch, as per-column and per-row factors.
+
+    The ray through pixel (x, y) meets the ground `right_px[x] * t[y]` to the right and `fwd[y]`
+    ahead, in metres per metre of height; rows above `ground_row` see the sky (no roll, so the
+    horizon is a row).
+    """
+
+    right_px: npt.NDArray[np.float64]
+    t: npt.NDArray[np.float64]
+    fwd: npt.NDArray[np.float64]
+    ground_row: int
+    focal_px: float
+
+
+def _rays(width_px: int, height_px: int, hfov_deg: float, pitch_deg: float) -> _Rays:
+    focal = (width_px / 2) / math.tan(math.radians(hfov_deg) / 2)
+    cam_x = (np.arange(width_px, dtype=np.float64) - width_px / 2 + 0.5) / focal
+    cam_y = (np.arange(height_px, dtype=np.float64) - height_px / 2 + 0.5) / focal
+    pitch = math.radians(pitch_deg)
+    # Optical axis (forward cos p, down -sin p); image-down axis (forward sin p, down cos p).
+    forward = math.cos(pitch) + math.sin(pitch) * cam_y
+    down = -math.sin(pitch) + math.cos(pitch) * cam_y
+    sky = down <= 1e-3
+    t = np.where(sky, 0.0, 1.0 / np.maximum(down, 1e-3))
+    # cos(pitch) >= 0 for pitch in -90..90, so `down` grows down the picture: the sky is a top band.
+    return _Rays(cam_x, t, forward * t, int(np.count_nonzero(sky)), focal)
+
+
+class _GroundMap:
+    """Texture index of every ground pixel of one plane for the current view, and the fill from it.
+
+    Buffers are allocated once per pitch: a rebuild (new heading or height) and a frame allocate nothing.
+    """
+
+    def __init__(self, rays: _Rays, first_row: int, tile_px: int, m_per_px: float) -> None:
+        self.first_row = first_row
+        self._tile_px = tile_px
+        self._m_per_px = m_per_px
+        rows = max(0, len(rays.t) - first_row)
+        cols = len(rays.right_px)
+        self._right = rays.right_px.astype(np.float32)
+        self._t = rays.t[first_row:]
+        self._fwd = rays.fwd[first_row:]
+        self._float = np.empty((rows, cols), np.float32)
+        self._col = np.empty((rows, cols), np.int32)
+        self._index = np.empty((rows, cols), np.int32)
+        self._frame_index = np.empty(rows * cols, np.int32)
+
+    def build(self, yaw_rad: float, alt_m: float) -> None:
+        """Recompute the index map for a heading (clockwise from north) and a height."""
+        scale = alt_m / self._m_per_px  # texture pixels per metre of ray per metre of height
+        sin_yaw, cos_yaw = math.sin(yaw_rad), math.cos(yaw_rad)
+        mask = self._tile_px - 1
+        # Heading yaw: forward = (sin, cos), right = (cos, -sin) in (E, N). Texture columns grow
+        # east and rows south; floor keeps the wrap continuous across zero.
+        for out, right_k, fwd_k in (
+            (self._col, cos_yaw, sin_yaw),  # column = east
+            (self._index, sin_yaw, -cos_yaw),  # row = -north
+        ):
+            np.multiply.outer(
+                (self._t * (scale * right_k)).astype(np.float32), self._right, out=self._float
+            )
+            self._float += (self._fwd * (scale * fwd_k)).astype(np.float32)[:, None]
+            np.floor(self._float, out=self._float)
+            np.copyto(out, self._float, casting="unsafe")
+            out &= mask
+        self._index *= 2 * self._tile_px  # the texture is two tiles wide
+        self._index += self._col
+
+    def fill(self, plane: U8Array, texture: U8Array, east_m: float, north_m: float) -> None:
+        """Write the ground seen from (east_m, north_m) into `plane`'s rows from `first_row`."""
+        if not self._frame_index.size:
+            return
+        n = self._tile_px
+        col0 = math.floor(east_m / self._m_per_px) % n
+        row0 = math.floor(-north_m / self._m_per_px) % n
+        # Map entries are in [0, n) and so are the offsets: the sum stays inside the 2n x 2n texture.
+        np.add(self._index.reshape(-1), row0 * 2 * n + col0, out=self._frame_index)
+        np.take(texture, self._frame_index, out=plane[self.first_row :].reshape(-1), mode="clip")
+
+
 class CameraRenderer:
-    """Renders frames for one camera; precomputes per-pixel ground rays for its size and pitch."""
+    """Renders frames for one camera; caches the texture index map of the current view."""
 
     def __init__(
         self,
@@ -206,14 +325,16 @@ class CameraRenderer:
             if origin_lat_deg is not None and origin_lon_deg is not None
             else None
         )
-        self._tile_y, self._tile_u, self._tile_v = _ground_tiles(seed)
-        self._rays_pitch: float | None = None
-        self._rays: tuple[F32Array, F32Array, npt.NDArray[np.bool_]] = (
-            np.zeros(0, np.float32),
-            np.zeros(0, np.float32),
-            np.zeros(0, np.bool_),
-        )
-        self._rays_half: tuple[F32Array, F32Array, npt.NDArray[np.bool_]] = self._rays
+        self._texture_y, self._texture_u, self._texture_v = _ground_textures(seed)
+        self._block_px = stamp_block_px(width_px)
+        # The stamp's quiet zone covers the top 2 blocks: no ground is rendered under it.
+        self._overlay_rows = 2 * self._block_px
+        self._pitch_deg: float | None = None
+        self._view_key: tuple[int, int] | None = None
+        self._yaw_rad = 0.0
+        self._alt_m = 1.0
+        self._rays_y = self._rays_c = _rays(64, 64, hfov_deg, -90.0)
+        self._map_y = self._map_c = _GroundMap(self._rays_y, 0, _TILE_PX, _TILE_M_PER_PX)
 
     def _local_m(self, lat_deg: float, lon_deg: float) -> tuple[float, float]:
         if self._origin is None:
@@ -223,110 +344,129 @@ class CameraRenderer:
         north = (lat_deg - lat0) * _M_PER_DEG_LAT
         return east, north
 
-    def _ground_rays(
-        self, pitch_deg: float, width: int, height: int
-    ) -> tuple[F32Array, F32Array, npt.NDArray[np.bool_]]:
-        """Ground offsets (right, forward) per metre of height for each pixel, and the sky mask."""
-        focal = (width / 2) / math.tan(math.radians(self.hfov_deg) / 2)
-        xs = (np.arange(width, dtype=np.float32) - width / 2 + 0.5) / focal
-        ys = (np.arange(height, dtype=np.float32) - height / 2 + 0.5) / focal
-        cam_x, cam_y = np.meshgrid(xs, ys)  # camera frame: x right, y down, z forward
-        pitch = math.radians(pitch_deg)
-        # Optical axis (forward cos p, down -sin p); image-down axis (forward sin p, down cos p).
-        forward = math.cos(pitch) + math.sin(pitch) * cam_y
-        down = -math.sin(pitch) + math.cos(pitch) * cam_y
-        sky = down <= 1e-3
-        t = np.where(sky, 0.0, 1.0 / np.maximum(down, 1e-3)).astype(np.float32)
-        return (cam_x * t).astype(np.float32), (forward * t).astype(np.float32), sky
-
     def render(self, pose: CameraPose, stamp_ms: int) -> U8Array:
-        """One frame as a yuv420p array of shape (H * 3 / 2, W), stamped with `stamp_ms`."""
-        w, h = self.width_px, self.height_px
-        if self._rays_pitch != pose.gimbal_pitch_deg:
-            self._rays = self._ground_rays(pose.gimbal_pitch_deg, w, h)
-            self._rays_half = self._ground_rays(pose.gimbal_pitch_deg, w // 2, h // 2)
-            self._rays_pitch = pose.gimbal_pitch_deg
-        east, north = self._local_m(pose.lat_deg, pose.lon_deg)
-        alt_m = max(pose.alt_agl_m, 0.5)
-        yaw = math.radians(pose.yaw_deg)
-        frame = np.empty((h * 3 // 2, w), dtype=np.uint8)
-        luma = frame[:h]
-        luma[:] = self._sample(self._tile_y, self._rays, east, north, alt_m, yaw, 1)
-        chroma_u = self._sample(self._tile_u, self._rays_half, east, north, alt_m, yaw, 2)
-        chroma_v = self._sample(self._tile_v, self._rays_half, east, north, alt_m, yaw, 2)
-        luma[self._rays[2]] = 200  # sky
-        chroma_u[self._rays_half[2]] = 150
-        chroma_v[self._rays_half[2]] = 110
-        if self.scene is not None:
-            self._draw_scene(luma, chroma_u, chroma_v, east, north, alt_m, yaw)
-        self._draw_overlays(luma, stamp_ms)
-        frame[h : h + h // 4] = chroma_u.reshape(h // 4, w)
-        frame[h + h // 4 :] = chroma_v.reshape(h // 4, w)
+        """One frame as a new yuv420p array of shape (H * 3 / 2, W), stamped with `stamp_ms`."""
+        frame = np.empty((self.height_px * 3 // 2, self.width_px), dtype=np.uint8)
+        self.render_into(frame, pose, stamp_ms)
         return frame
 
-    def _ground_xy(
-        self,
-        rays: tuple[F32Array, F32Array, npt.NDArray[np.bool_]],
-        east: float,
-        north: float,
-        alt_m: float,
-        yaw: float,
-    ) -> tuple[F32Array, F32Array]:
-        right, fwd, _ = rays
-        sin_yaw, cos_yaw = math.sin(yaw), math.cos(yaw)
-        # Heading yaw (clockwise from north): forward = (sin, cos), right = (cos, -sin) in (E, N).
-        ground_e = (fwd * (alt_m * sin_yaw) + right * (alt_m * cos_yaw)) + east
-        ground_n = (fwd * (alt_m * cos_yaw) - right * (alt_m * sin_yaw)) + north
-        return ground_e.astype(np.float32, copy=False), ground_n.astype(np.float32, copy=False)
+    def render_into(self, frame: U8Array, pose: CameraPose, stamp_ms: int) -> None:
+        """Render into `frame`, a C-contiguous uint8 (H * 3 / 2, W) yuv420p buffer the caller reuses."""
+        w, h = self.width_px, self.height_px
+        if (
+            frame.shape != (h * 3 // 2, w)
+            or frame.dtype != np.uint8
+            or not frame.flags.c_contiguous
+        ):
+            raise ValueError(f"frame must be a C-contiguous uint8 array of shape {(h * 3 // 2, w)}")
+        luma = frame[:h]
+        chroma_u = frame[h : h + h // 4].reshape(h // 2, w // 2)
+        chroma_v = frame[h + h // 4 :].reshape(h // 2, w // 2)
+        self._set_view(pose)
+        east, north = self._local_m(pose.lat_deg, pose.lon_deg)
+        self._map_y.fill(luma, self._texture_y, east, north)
+        self._map_c.fill(chroma_u, self._texture_u, east, north)
+        self._map_c.fill(chroma_v, self._texture_v, east, north)
+        luma[self._overlay_rows : self._map_y.first_row] = 200  # sky
+        chroma_u[self._block_px : self._map_c.first_row] = 150
+        chroma_v[self._block_px : self._map_c.first_row] = 110
+        if self.scene is not None:
+            self._draw_scene(luma, chroma_u, chroma_v, east, north)
+        self._draw_overlays(luma, chroma_u, chroma_v, stamp_ms)
 
-    def _sample(
-        self,
-        tile: U8Array,
-        rays: tuple[F32Array, F32Array, npt.NDArray[np.bool_]],
-        east: float,
-        north: float,
-        alt_m: float,
-        yaw: float,
-        tile_step: int,
-    ) -> U8Array:
-        ground_e, ground_n = self._ground_xy(rays, east, north, alt_m, yaw)
-        scale = 1.0 / (_TILE_M_PER_PX * tile_step)
-        mask = tile.shape[0] - 1
-        cols = (ground_e * scale).astype(np.int32) & mask
-        rows = (-ground_n * scale).astype(np.int32) & mask
-        sampled: U8Array = tile[rows, cols]
-        return sampled
+    def _set_view(self, pose: CameraPose) -> None:
+        """Rebuild the index maps when pitch, quantised heading or quantised height changed."""
+        pitch_deg = min(90.0, max(-90.0, pose.gimbal_pitch_deg))  # a gimbal cannot look backwards
+        if pitch_deg != self._pitch_deg:
+            w, h = self.width_px, self.height_px
+            self._rays_y = _rays(w, h, self.hfov_deg, pitch_deg)
+            self._rays_c = _rays(w // 2, h // 2, self.hfov_deg, pitch_deg)
+            first_y = max(self._rays_y.ground_row, self._overlay_rows)
+            first_c = max(self._rays_c.ground_row, self._block_px)
+            self._map_y = _GroundMap(self._rays_y, first_y, _TILE_PX, _TILE_M_PER_PX)
+            self._map_c = _GroundMap(self._rays_c, first_c, _TILE_PX // 2, _TILE_M_PER_PX * 2)
+            self._pitch_deg = pitch_deg
+            self._view_key = None
+        alt_m = max(pose.alt_agl_m, _MIN_HEIGHT_M)
+        key = (
+            round(pose.yaw_deg / YAW_STEP_DEG) % round(360 / YAW_STEP_DEG),
+            round(math.log(alt_m) / math.log(HEIGHT_STEP_RATIO)),
+        )
+        if key == self._view_key:
+            return
+        self._yaw_rad = math.radians(key[0] * YAW_STEP_DEG)
+        self._alt_m = HEIGHT_STEP_RATIO ** key[1]
+        self._map_y.build(self._yaw_rad, self._alt_m)
+        self._map_c.build(self._yaw_rad, self._alt_m)
+        self._view_key = key
+
+    def _scene_box(self, scene_e: float, scene_n: float) -> tuple[int, int, int, int] | None:
+        """Chroma rows and columns (y0, y1, x0, x1) that can hold the ring, None if out of view."""
+        assert self.scene is not None and self._pitch_deg is not None
+        rays = self._rays_c
+        height, width = len(rays.t), len(rays.right_px)
+        y_first = self._map_c.first_row
+        # A 32-gon around the outer edge (1.25 r) with 2 % to spare contains the whole disc.
+        angle = np.linspace(0.0, 2 * math.pi, 32, endpoint=False)
+        outer_m = self.scene.radius_m * 1.25 * 1.02
+        point_e = scene_e + outer_m * np.cos(angle)
+        point_n = scene_n + outer_m * np.sin(angle)
+        sin_yaw, cos_yaw = math.sin(self._yaw_rad), math.cos(self._yaw_rad)
+        right = point_e * cos_yaw - point_n * sin_yaw
+        fwd = point_e * sin_yaw + point_n * cos_yaw
+        pitch = math.radians(self._pitch_deg)
+        depth = fwd * math.cos(pitch) - self._alt_m * math.sin(pitch)
+        if (depth <= 1e-6).any():  # partly behind the camera: projection is unbounded
+            return y_first, height, 0, width
+        xs = right / depth * rays.focal_px + width / 2 - 0.5
+        ys = (fwd * math.sin(pitch) + self._alt_m * math.cos(pitch)) / depth * rays.focal_px
+        ys += height / 2 - 0.5
+        x0, x1 = max(0, math.floor(xs.min())), min(width, math.ceil(xs.max()) + 1)
+        y0, y1 = max(y_first, math.floor(ys.min())), min(height, math.ceil(ys.max()) + 1)
+        return (y0, y1, x0, x1) if x0 < x1 and y0 < y1 else None
 
     def _draw_scene(
-        self,
-        luma: U8Array,
-        chroma_u: U8Array,
-        chroma_v: U8Array,
-        east: float,
-        north: float,
-        alt_m: float,
-        yaw: float,
+        self, luma: U8Array, chroma_u: U8Array, chroma_v: U8Array, east: float, north: float
     ) -> None:
         assert self.scene is not None
         scene_e, scene_n = self._local_m(self.scene.lat_deg, self.scene.lon_deg)
-        ground_e, ground_n = self._ground_xy(self._rays_half, east, north, alt_m, yaw)
-        dist_m = np.hypot(ground_e - scene_e, ground_n - scene_n)
+        box = self._scene_box(scene_e - east, scene_n - north)
+        if box is None:
+            return
+        y0, y1, x0, x1 = box
+        rays = self._rays_c
+        sin_yaw, cos_yaw = math.sin(self._yaw_rad), math.cos(self._yaw_rad)
+        right = np.multiply.outer(rays.t[y0:y1], rays.right_px[x0:x1])
+        fwd = rays.fwd[y0:y1, None]
+        ground_e = self._alt_m * (fwd * sin_yaw + right * cos_yaw) + (east - scene_e)
+        ground_n = self._alt_m * (fwd * cos_yaw - right * sin_yaw) + (north - scene_n)
         radius = self.scene.radius_m
-        ring = (np.abs(dist_m - radius) < radius * 0.25) & ~self._rays_half[2]
-        chroma_u[ring] = 90
-        chroma_v[ring] = 240
+        ring = np.abs(np.hypot(ground_e, ground_n) - radius) < radius * 0.25
+        chroma_u[y0:y1, x0:x1][ring] = 90
+        chroma_v[y0:y1, x0:x1][ring] = 240
         for dy in (0, 1):
             for dx in (0, 1):
-                luma[dy::2, dx::2][ring] = 82
+                luma[2 * y0 + dy : 2 * y1 : 2, 2 * x0 + dx : 2 * x1 : 2][ring] = 82
 
-    def _draw_overlays(self, luma: U8Array, stamp_ms: int) -> None:
-        block = stamp_block_px(self.width_px)
-        luma[: block * 2, :] = _BLACK  # quiet zone around the stamp
-        for i, bit in enumerate(encode_stamp_bits(stamp_ms)):
-            x0 = block * (i + 1)
-            luma[0:block, x0 : x0 + block] = _WHITE if bit else _BLACK
+    def _draw_overlays(
+        self, luma: U8Array, chroma_u: U8Array, chroma_v: U8Array, stamp_ms: int
+    ) -> None:
+        block = self._block_px
+        luma[: block * 2] = _BLACK  # quiet zone around the stamp
+        chroma_u[:block] = _NEUTRAL_CHROMA  # grey, so RGB readers see the same bits as luma readers
+        chroma_v[:block] = _NEUTRAL_CHROMA
+        bits = np.array(encode_stamp_bits(stamp_ms), dtype=np.uint8)
+        levels = np.where(bits == 1, _WHITE, _BLACK).astype(np.uint8)
+        row = np.repeat(levels, block)[: max(0, self.width_px - block)]  # narrow: cut off
+        luma[:block, block : block + len(row)] = row
         scale = max(1, block // 4)
         clock = time.strftime("%H:%M:%S", time.gmtime(stamp_ms / 1000)) + f".{stamp_ms % 1000:03d}Z"
-        draw_text(luma, clock, block, block * 2, scale)
-        if self.label:
-            draw_text(luma, self.label, block, block * 2 + 8 * scale, scale)
+        lines = [clock, self.label] if self.label else [clock]
+        for n, text in enumerate(lines):
+            y_px = block * 2 + n * 8 * scale
+            draw_text(luma, text, block, y_px, scale)
+            box_w, box_h = text_box_px(text, scale)
+            cy0, cy1 = y_px // 2, (y_px + box_h + 1) // 2
+            cx0, cx1 = block // 2, (block + box_w + 1) // 2
+            chroma_u[cy0:cy1, cx0:cx1] = _NEUTRAL_CHROMA
+            chroma_v[cy0:cy1, cx0:cx1] = _NEUTRAL_CHROMA

@@ -45,6 +45,57 @@ def test_picture_follows_position_and_heading() -> None:
         assert np.mean(renderer.render(other, 0)[body] != still[body]) > 0.3
 
 
+def test_picture_depends_on_the_pose_only_not_on_earlier_frames() -> None:
+    renderer = CameraRenderer(320, 180)
+    first = renderer.render(POSE, 0)
+    for step in range(1, 20):  # turn, climb and move: every cached view map is rebuilt
+        renderer.render(
+            CameraPose(POSE.lat_deg + step * 1e-6, POSE.lon_deg, 40.0 + step, 30.0 + step), 0
+        )
+    assert np.array_equal(renderer.render(POSE, 0), first)
+    assert np.array_equal(CameraRenderer(320, 180).render(POSE, 0), first)
+
+
+def test_render_into_reuses_the_callers_buffer() -> None:
+    renderer = CameraRenderer(1280, 720)
+    frame = np.zeros((1080, 1280), dtype=np.uint8)
+    renderer.render_into(frame, POSE, 1_700_000_000_123)
+    assert np.array_equal(frame, renderer.render(POSE, 1_700_000_000_123))
+    assert read_stamp(frame[:720]) == 1_700_000_000_123
+    with pytest.raises(ValueError, match="shape"):
+        renderer.render_into(np.zeros((720, 1280), dtype=np.uint8), POSE, 0)
+
+
+def test_oblique_view_shows_sky_above_the_horizon_and_the_scene_ahead() -> None:
+    ahead = SceneMarker(POSE.lat_deg + 40 / 110_574.0, POSE.lon_deg, radius_m=4.0)  # 40 m north
+    pose = CameraPose(POSE.lat_deg, POSE.lon_deg, 20.0, yaw_deg=0.0, gimbal_pitch_deg=-10.0)
+    frame = CameraRenderer(320, 180, scene=ahead).render(pose, 0)
+    luma, v_plane = frame[:180], frame[180 + 45 :].reshape(90, 160)
+    assert (luma[20:60] == 200).all(axis=1).any()  # a sky row between the stamp and the ground
+    ring_rows, ring_cols = np.nonzero(v_plane == 240)
+    assert ring_rows.size > 20 and abs(ring_cols.mean() - 80) < 5  # straight ahead, in the centre
+
+
+@pytest.mark.parametrize(
+    ("north_m", "alt_agl_m", "yaw_deg", "pitch_deg"),
+    [(3.0, 40.0, 30.0, -90.0), (2.0, 8.0, 200.0, -90.0), (35.0, 20.0, 5.0, -25.0)],
+)
+def test_scene_ring_drawn_inside_its_box_equals_the_ring_over_the_whole_picture(
+    north_m: float,
+    alt_agl_m: float,
+    yaw_deg: float,
+    pitch_deg: float,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scene = SceneMarker(POSE.lat_deg + north_m / 110_574.0, POSE.lon_deg + 2e-5, radius_m=5.0)
+    pose = CameraPose(POSE.lat_deg, POSE.lon_deg, alt_agl_m, yaw_deg, pitch_deg)
+    boxed = CameraRenderer(320, 180, scene=scene).render(pose, 0)
+    whole = CameraRenderer(320, 180, scene=scene)
+    monkeypatch.setattr(whole, "_scene_box", lambda e, n: (whole._map_c.first_row, 90, 0, 160))
+    assert (boxed[180 + 45 :] == 240).sum() > 20
+    assert np.array_equal(boxed, whole.render(pose, 0))
+
+
 def test_scene_marker_is_drawn_in_red_when_in_view() -> None:
     plain = CameraRenderer(320, 180).render(POSE, 0)
     marked = CameraRenderer(320, 180, scene=SceneMarker(POSE.lat_deg, POSE.lon_deg)).render(POSE, 0)
