@@ -2,7 +2,8 @@
 
 Ingests open lazily when the first viewer or recorder asks for a drone's stream. Recordings live in
 `<data_dir>/recordings/flight-<id>/`; `FlightRecordingHook` starts one when a flight goes en route
-and stops it when the flight lands or ends. Who watched (session start and end) and who exported is
+and stops it when the flight lands or ends; after a restart it continues the recording (same hash
+chain) of every flight still in the air. Who watched (session start and end) and who exported is
 written to the audit log; each closed segment's chain head is too, so a rewritten manifest shows.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dfr.audit import record_audit
 from dfr.errors import DfrError, NotFoundError
@@ -43,6 +44,16 @@ log = logging.getLogger(__name__)
 RECORD_FROM = frozenset({FlightPhase.EN_ROUTE})
 #: ... until the transition into one of these (failsafe and link loss keep recording: evidence).
 RECORD_UNTIL = frozenset({FlightPhase.LANDED, FlightPhase.COMPLETED, FlightPhase.ABORTED})
+#: A flight stored in one of these phases was being recorded when the service stopped.
+RECORDING_PHASES = frozenset(
+    {
+        FlightPhase.EN_ROUTE,
+        FlightPhase.ON_SCENE,
+        FlightPhase.RETURNING,
+        FlightPhase.FAILSAFE,
+        FlightPhase.LINK_LOST,
+    }
+)
 
 
 class VideoService:
@@ -133,9 +144,15 @@ class VideoService:
         return self.recordings_root / f"flight-{flight_id}"
 
     async def start_recording(
-        self, flight_id: int, drone_id: str, video_url: str | None, segment_s: float = 10.0
+        self,
+        flight_id: int,
+        drone_id: str,
+        video_url: str | None,
+        segment_s: float = 10.0,
+        *,
+        resume: bool = False,
     ) -> StreamRecorder:
-        """Record the drone's stream for `flight_id` until `stop_recording`."""
+        """Record the drone's stream for `flight_id` until `stop_recording` (`resume`: continue one)."""
         if flight_id in self._recorders:
             return self._recorders[flight_id][0]
         ingest = await self.ingest_for(drone_id, video_url)
@@ -155,6 +172,7 @@ class VideoService:
             flight_id=str(flight_id),
             segment_s=segment_s,
             on_segment=on_segment,
+            resume=resume,
         )
         task = asyncio.create_task(recorder.run(), name=f"record-flight-{flight_id}")
         self._recorders[flight_id] = (recorder, task)
@@ -241,15 +259,43 @@ class FlightRecordingHook:
             await asyncio.wait([previous])
         await action()
 
-    async def _start(self, flight_id: int, drone_id: str, video_url: str) -> None:
+    async def resume_unfinished(self, engine: Engine) -> None:
+        """After a restart: continue recording every flight stored as still in the air."""
+
+        def airborne() -> list[tuple[int, str, str]]:
+            with Session(engine) as session:
+                rows = session.exec(
+                    select(Flight.id, Drone.id, Drone.video_url)
+                    .where(Flight.drone_id == Drone.id)
+                    .where(col(Flight.state).in_([str(p) for p in RECORDING_PHASES]))
+                ).all()
+                return [(f, d, url) for f, d, url in rows if f is not None and url]
+
+        for flight_id, drone_id, video_url in await asyncio.to_thread(airborne):
+            action = functools.partial(self._start, flight_id, drone_id, video_url, resume=True)
+            self._enqueue(flight_id, action)
+
+    async def _start(
+        self, flight_id: int, drone_id: str, video_url: str, *, resume: bool = False
+    ) -> None:
         if flight_id in self._finished:
             return
         try:
-            await self._video.start_recording(flight_id, drone_id, video_url)
+            await self._video.start_recording(flight_id, drone_id, video_url, resume=resume)
         except (DfrError, VideoError) as exc:
             log.warning("flight %s: drone %s video not recorded: %s", flight_id, drone_id, exc)
             return
-        log.info("flight %s: recording drone %s video from %s", flight_id, drone_id, video_url)
+        verb = "continuing the recording of" if resume else "recording"
+        log.info("flight %s: %s drone %s video from %s", flight_id, verb, drone_id, video_url)
+        if resume:
+            await asyncio.to_thread(
+                self._video.audit,
+                "recorder",
+                "system",
+                "video.recording.resume",
+                f"/flights/{flight_id}/recordings",
+                "continued after a service restart",
+            )
 
     async def _stop(self, flight_id: int) -> None:
         self._finished.add(flight_id)
@@ -271,6 +317,7 @@ async def video_component(app: FastAPI) -> AsyncIterator[None]:
     hook = FlightRecordingHook(service, asyncio.get_running_loop())
     hooks.append(hook)
     try:
+        await hook.resume_unfinished(app.state.engine)
         yield
     finally:
         hooks.remove(hook)

@@ -31,6 +31,7 @@ from telemetry.video.manifest import (
     file_sha256,
     new_manifest,
     read_manifest,
+    verify_recording,
     with_segment,
     write_manifest,
 )
@@ -115,7 +116,11 @@ class _SegmentFile:
 
 
 class StreamRecorder:
-    """Records one stream for one flight into `directory` while `run()` is running."""
+    """Records one stream for one flight into `directory` while `run()` is running.
+
+    With `resume=True` a directory that already holds this flight's recording (the service was
+    restarted mid-flight) is continued: new segments extend the same verified chain.
+    """
 
     def __init__(
         self,
@@ -126,8 +131,10 @@ class StreamRecorder:
         segment_s: float = 10.0,
         now: Callable[[], datetime] = _now_utc,
         on_segment: Callable[[Manifest], None] | None = None,
+        resume: bool = False,
     ) -> None:
         self._ingest = ingest
+        self._resume = resume
         self.directory = directory
         self.flight_id = flight_id
         self._segment_90khz = int(segment_s * 90_000)
@@ -182,11 +189,45 @@ class StreamRecorder:
     def _open_directory(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         if (self.directory / MANIFEST_NAME).exists():
-            raise RecordingError(f"{self.directory} already holds a recording")
+            if not self._resume:
+                raise RecordingError(f"{self.directory} already holds a recording")
+            self._manifest = self._continue_chain()
+            return
         self._manifest = new_manifest(
             self.flight_id, self._ingest.stream_key, self._now().isoformat()
         )
         write_manifest(self.directory, self._manifest)
+
+    def _continue_chain(self) -> Manifest:
+        """The manifest of an interrupted recording of this flight, checked before appending to it.
+
+        A chain that no longer verifies is never extended: new segments would lend it credibility.
+        The segment that was open when the recorder died has no closing index and is not in the
+        chain; it is kept beside it (renamed, so the next segment cannot overwrite it).
+        """
+        report = verify_recording(self.directory)
+        if not report.ok:
+            raise RecordingError(
+                f"{self.directory}: the earlier recording does not verify, so it is not continued: "
+                + "; ".join(report.problems)
+            )
+        manifest = read_manifest(self.directory)
+        if (manifest.flight_id, manifest.stream_key) != (self.flight_id, self._ingest.stream_key):
+            raise RecordingError(
+                f"{self.directory} holds flight {manifest.flight_id} from {manifest.stream_key}, "
+                f"not flight {self.flight_id} from {self._ingest.stream_key}"
+            )
+        for partial in sorted(self.directory.glob("*.partial")):
+            kept = partial.with_name(f"{partial.name}.interrupted")
+            n = 1
+            while kept.exists():
+                n += 1
+                kept = partial.with_name(f"{partial.name}.interrupted-{n}")
+            os.replace(partial, kept)
+            log.warning(
+                "recording of flight %s: kept interrupted segment as %s", self.flight_id, kept
+            )
+        return manifest
 
     def _write(self, unit: AccessUnit) -> None:
         segment = self._segment

@@ -89,3 +89,58 @@ async def test_a_flight_is_recorded_and_verification_catches_one_changed_byte(
     bad = _verify(tampered)
     assert bad.returncode != 0
     assert '"ok": false' in bad.stdout
+
+
+async def _recording(analyst: httpx.AsyncClient, flight_id: int) -> dict[str, Any]:
+    listing = (await analyst.get(f"/api/v1/flights/{flight_id}/recordings")).json()
+    return dict(listing["data"][0]) if listing["count"] else {}
+
+
+async def _wait_recording(
+    analyst: httpx.AsyncClient, flight_id: int, states: set[str | None], timeout_s: float
+) -> dict[str, Any]:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            recording = await _recording(analyst, flight_id)
+            if recording and recording.get("state") in states:
+                return recording
+            await asyncio.sleep(0.25)
+
+
+async def test_a_recording_continues_in_the_same_chain_after_the_service_is_killed_mid_flight(
+    tmp_path: Path,
+) -> None:
+    async with VideoStack(tmp_path, speedup=5.0) as stack:
+        async with stack.client("pilot") as pilot, stack.client("analyst") as analyst:
+            lat, lon = SAND_CREEK
+            created = await pilot.post(
+                "/api/v1/flights",
+                json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}},
+            )
+            assert created.status_code == 201, created.text
+            flight_id = int(created.json()["id"])
+            await _wait_state(pilot, flight_id, {"on_scene"}, 300)
+            await _wait_recording(analyst, flight_id, {"recording"}, 60)
+
+            await stack.kill_and_restart_service()
+
+            await _wait_recording(analyst, flight_id, {"recording"}, 120)
+            async with asyncio.timeout(120):
+                while True:  # the pilot commands the flight again once it is adopted
+                    rtl = await pilot.post(
+                        f"/api/v1/flights/{flight_id}/commands", json={"command": "rtl"}
+                    )
+                    if rtl.status_code == 200:
+                        break
+                    assert rtl.status_code == 409, rtl.text
+                    await asyncio.sleep(0.5)
+            final = await _wait_state(pilot, flight_id, {"completed", "aborted"}, 300)
+            assert final["state"] == "completed", final
+            recording = await _wait_recording(analyst, flight_id, {None, "stopped"}, 60)
+            assert recording["segments"] >= 1 and recording["verification"]["ok"], recording
+
+    directory = stack.data_dir / "recordings" / f"flight-{flight_id}"
+    ok = _verify(directory)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # The segment open at the kill is kept beside the chain, not overwritten.
+    assert list(directory.glob("*.partial.interrupted")), list(directory.iterdir())

@@ -158,18 +158,7 @@ class VideoStack:
         )
         port = free_tcp_port()
         self.base_url = f"http://127.0.0.1:{port}"
-        env = _clean_env()
-        env.update(
-            DFR_MODE="test",
-            DFR_SPEEDUP=f"{self.speedup:g}",
-            DFR_WEATHER__STATIC_WIND_MPS="3",
-        )
-        self._spawn(
-            "service",
-            [*DFR, "serve", "--port", str(port), "--data-dir", str(self.data_dir)]
-            + ["--fleet", str(self.fleet_file)],
-            env,
-        )
+        self._spawn_service()
         try:
             await self._wait_up(f"{self.base_url}/api/v1/health")
             await self._wait_up(f"http://127.0.0.1:{self.control_port}/drones")
@@ -177,6 +166,30 @@ class VideoStack:
             self.stop()
             raise
         return self
+
+    def _spawn_service(self) -> None:
+        env = _clean_env()
+        env.update(
+            DFR_MODE="test",
+            DFR_SPEEDUP=f"{self.speedup:g}",
+            DFR_WEATHER__STATIC_WIND_MPS="3",
+        )
+        port = self.base_url.rsplit(":", 1)[1]
+        self._spawn(
+            "service",
+            [*DFR, "serve", "--port", port, "--data-dir", str(self.data_dir)]
+            + ["--fleet", str(self.fleet_file)],
+            env,
+        )
+
+    async def kill_and_restart_service(self) -> None:
+        """SIGKILL the service (no clean shutdown) and start it again on the same port and data."""
+        service = next(p for p in self._procs if p.args[: len(DFR)] == DFR)  # type: ignore[index]
+        service.kill()
+        await asyncio.to_thread(service.wait, 30)
+        self._procs.remove(service)
+        self._spawn_service()
+        await self._wait_up(f"{self.base_url}/api/v1/health")
 
     async def _wait_up(self, url: str) -> None:
         async with httpx.AsyncClient() as client, asyncio.timeout(120):

@@ -76,6 +76,55 @@ async def test_export_holds_manifest_and_every_segment(
     assert verify_recording(tmp_path / "copy").ok
 
 
+@pytest.mark.integration
+async def test_an_interrupted_recording_is_continued_in_the_same_chain(
+    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
+) -> None:
+    ingest, _camera = live_stream
+    directory = tmp_path / "rec"
+    before = (await _record(ingest, directory, 2)).status().segments
+    # What a killed service leaves: the open segment, never closed nor listed.
+    (directory / f"seg_{before:05d}.mp4.partial").write_bytes(b"half a segment")
+    resumed = StreamRecorder(ingest, directory, flight_id="flight-7", segment_s=0.5, resume=True)
+    task = asyncio.create_task(resumed.run())
+    await wait_for(lambda: resumed.status().segments >= before + 2, 60)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    report = verify_recording(directory)
+    assert report.ok and report.segments_checked >= before + 2, report
+    kept = directory / f"seg_{before:05d}.mp4.partial.interrupted"
+    assert kept.read_bytes() == b"half a segment"
+
+
+@pytest.mark.integration
+async def test_a_recording_that_no_longer_verifies_is_not_continued(
+    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
+) -> None:
+    ingest, _camera = live_stream
+    await _record(ingest, tmp_path, 1)
+    first = tmp_path / json.loads((tmp_path / MANIFEST_NAME).read_text())["segments"][0]["file"]
+    first.write_bytes(first.read_bytes()[:-1])
+    manifest_before = (tmp_path / MANIFEST_NAME).read_bytes()
+    resumed = StreamRecorder(ingest, tmp_path, flight_id="flight-7", resume=True)
+    await asyncio.wait_for(resumed.run(), 30)
+    status = resumed.status()
+    assert status.state is RecordingState.FAILED
+    assert status.error is not None and "does not verify" in status.error
+    assert (tmp_path / MANIFEST_NAME).read_bytes() == manifest_before
+
+
+@pytest.mark.integration
+async def test_a_recording_is_never_continued_without_asking(
+    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
+) -> None:
+    ingest, _camera = live_stream
+    await _record(ingest, tmp_path, 1)
+    again = StreamRecorder(ingest, tmp_path, flight_id="flight-7")
+    await asyncio.wait_for(again.run(), 30)
+    assert again.status().state is RecordingState.FAILED
+    assert "already holds a recording" in (again.status().error or "")
+
+
 def test_verify_reports_missing_manifest(tmp_path: Path) -> None:
     report = verify_recording(tmp_path)
     assert not report.ok and "manifest" in report.problems[0]
