@@ -245,6 +245,16 @@ def _rays(width_px: int, height_px: int, hfov_deg: float, pitch_deg: float) -> _
     return _Rays(cam_x, t, forward * t, int(np.count_nonzero(sky)), focal)
 
 
+_FRACTION_BITS = 16
+
+
+def _fixed_point(values: npt.NDArray[np.float64]) -> I32Array:
+    """`values` in 16.16 fixed point, floored, wrapped to int32 (only low bits are used)."""
+    scaled = np.floor(values * (1 << _FRACTION_BITS)).astype(np.int64)
+    wrapped: I32Array = (scaled & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+    return wrapped
+
+
 class _GroundMap:
     """Texture index of every ground pixel of one plane for the current view, and the fill from it.
 
@@ -257,30 +267,62 @@ class _GroundMap:
         self._m_per_px = m_per_px
         rows = max(0, len(rays.t) - first_row)
         cols = len(rays.right_px)
-        self._right = rays.right_px.astype(np.float32)
+        self._right = rays.right_px
         self._t = rays.t[first_row:]
         self._fwd = rays.fwd[first_row:]
-        self._float = np.empty((rows, cols), np.float32)
+        # Straight down every ground row has the same range factor: the map is affine and is built
+        # from per-row plus per-column terms in integer fixed point (no 2-D float pass at all).
+        self._affine = rows > 0 and bool(np.all(self._t == self._t[0]))
+        self._float = np.empty((0 if self._affine else rows, cols), np.float32)
         self._col = np.empty((rows, cols), np.int32)
         self._index = np.empty((rows, cols), np.int32)
         self._frame_index = np.empty(rows * cols, np.int32)
 
     def build(self, yaw_rad: float, alt_m: float) -> None:
         """Recompute the index map for a heading (clockwise from north) and a height."""
+        if not self._frame_index.size:
+            return
         scale = alt_m / self._m_per_px  # texture pixels per metre of ray per metre of height
         sin_yaw, cos_yaw = math.sin(yaw_rad), math.cos(yaw_rad)
-        mask = self._tile_px - 1
         # Heading yaw: forward = (sin, cos), right = (cos, -sin) in (E, N). Texture columns grow
-        # east and rows south; floor keeps the wrap continuous across zero.
-        for out, right_k, fwd_k in (
-            (self._col, cos_yaw, sin_yaw),  # column = east
-            (self._index, sin_yaw, -cos_yaw),  # row = -north
-        ):
+        # east, rows south: column = right * cos + fwd * sin, row = right * sin - fwd * cos.
+        terms = ((self._col, cos_yaw, sin_yaw), (self._index, sin_yaw, -cos_yaw))
+        if self._affine:
+            self._build_affine(scale, terms)
+        else:
+            self._build_general(scale, terms)
+
+    def _build_affine(self, scale: float, terms: tuple[tuple[I32Array, float, float], ...]) -> None:
+        mask = self._tile_px - 1
+        row_bits = (2 * self._tile_px).bit_length() - 1  # the texture is two tiles wide
+        t0 = float(self._t[0])
+        for out, right_k, fwd_k in terms:
+            per_col = _fixed_point(self._right * (scale * right_k * t0))
+            per_row = _fixed_point(self._fwd * (scale * fwd_k))
+            # int32 addition wraps, which keeps exactly the low bits the mask below keeps.
+            np.add(per_row[:, None], per_col[None, :], out=out)
+        # floor(column) & mask, and (floor(row) & mask) << row_bits, straight from fixed point.
+        np.right_shift(self._col, _FRACTION_BITS, out=self._col)
+        self._col &= mask
+        np.right_shift(self._index, _FRACTION_BITS - row_bits, out=self._index)
+        self._index &= mask << row_bits
+        self._index |= self._col
+
+    def _build_general(
+        self, scale: float, terms: tuple[tuple[I32Array, float, float], ...]
+    ) -> None:
+        mask = self._tile_px - 1
+        # A positive offset that is a multiple of the tile makes truncation a floor, for free.
+        bound = scale * float(
+            np.max(self._t) * np.max(np.abs(self._right)) + np.max(np.abs(self._fwd))
+        )
+        offset = self._tile_px * (math.ceil(bound / self._tile_px) + 1)
+        right = self._right.astype(np.float32)
+        for out, right_k, fwd_k in terms:
             np.multiply.outer(
-                (self._t * (scale * right_k)).astype(np.float32), self._right, out=self._float
+                (self._t * (scale * right_k)).astype(np.float32), right, out=self._float
             )
-            self._float += (self._fwd * (scale * fwd_k)).astype(np.float32)[:, None]
-            np.floor(self._float, out=self._float)
+            self._float += (self._fwd * (scale * fwd_k) + offset).astype(np.float32)[:, None]
             np.copyto(out, self._float, casting="unsafe")
             out &= mask
         self._index *= 2 * self._tile_px  # the texture is two tiles wide

@@ -96,6 +96,20 @@ def test_scene_ring_drawn_inside_its_box_equals_the_ring_over_the_whole_picture(
     assert np.array_equal(boxed, whole.render(pose, 0))
 
 
+@pytest.mark.parametrize("alt_agl_m", [0.0, 7.3, 60.0, 400.0])
+def test_straight_down_fixed_point_map_matches_the_general_float_map(alt_agl_m: float) -> None:
+    pose = CameraPose(POSE.lat_deg + 3e-4, POSE.lon_deg - 2e-4, alt_agl_m, -123.4)
+    affine = CameraRenderer(640, 360).render(pose, 0)
+    general = CameraRenderer(640, 360)
+    general.render(pose, 0)
+    for ground_map in (general._map_y, general._map_c):
+        assert ground_map._affine
+        ground_map._affine = False
+        ground_map._float = np.empty(ground_map._col.shape, np.float32)
+    general._view_key = None  # rebuild through the float path
+    assert np.mean(general.render(pose, 0) != affine) < 1e-4  # at most rounding at texel edges
+
+
 def test_scene_marker_is_drawn_in_red_when_in_view() -> None:
     plain = CameraRenderer(320, 180).render(POSE, 0)
     marked = CameraRenderer(320, 180, scene=SceneMarker(POSE.lat_deg, POSE.lon_deg)).render(POSE, 0)
