@@ -325,7 +325,8 @@ class Airspace:
 
     def prepare(self, at: datetime) -> None:
         """Build (and cache) the routing structures for the zones active at `at`."""
-        self._snapshot(at)
+        # Otherwise the first route planned in a time window pays for its visibility graph.
+        self._snapshot(at).field.visibility_graph()
 
     # -- helpers ---------------------------------------------------------------------------------
 
