@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import socket
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulator.cad import DfrPoster, SimIncident
 from simulator.scenarios.errors import (
@@ -50,6 +51,7 @@ PACKAGE_PREFIX = "package:"
 ROLES: tuple[str, ...] = ("admin", "dispatcher", "pilot", "analyst", "tester", "cad")
 _SPEC = ConfigDict(frozen=True, extra="forbid")
 _R = TypeVar("_R", bound="Resource")
+_BARE_TOML_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +386,11 @@ class AgencySpec(BaseModel):
 
 
 class SimFleetSpec(BaseModel):
-    """Docks and drones; simulated by `dfr-sim fleet` unless `--vehicle URL`s replace them."""
+    """Docks and drones; simulated by `dfr-sim fleet` unless `--vehicle URL`s replace them.
+
+    `policy` is the agency's dispatch policy as the fleet file's `[policy]` table (the service's
+    defaults where absent), e.g. `{preemption: {allowed: true, min_priority_gap: 2}}`.
+    """
 
     model_config = _SPEC
 
@@ -393,6 +399,24 @@ class SimFleetSpec(BaseModel):
     vehicles: list[VehicleSpec]
     weather: str | None = None
     seed: int = 0
+    policy: dict[str, Any] | None = None
+
+    @field_validator("policy")
+    @classmethod
+    def _policy_the_service_accepts(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The service would refuse to start on a policy it cannot read: refuse it here, by name.
+        if value is not None:
+            from dfr.dispatch.agency_policy import AgencyPolicy
+
+            try:
+                AgencyPolicy.model_validate(value)
+            except ValidationError as exc:
+                reasons = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or '(policy)'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise ValueError(f"not an agency policy the service accepts: {reasons}") from None
+        return value
 
     @model_validator(mode="after")
     def _known_docks(self) -> SimFleetSpec:
@@ -618,6 +642,8 @@ class SimFleet(Resource):
                 f"climb_rate_mps = {v.climb_rate_mps!r}",
                 f"endurance_s = {v.endurance_s!r}",
             ]
+        if f.policy is not None:
+            lines += _toml_table("policy", f.policy)
         return "\n".join(lines) + "\n"
 
     def observed(self, vehicle_id: str) -> ObservedVehicle | None:
@@ -681,6 +707,36 @@ class SimFleet(Resource):
         if self.observer is not None:
             self.observer.close()
             self.observer = None
+
+
+def _toml_table(name: str, table: Mapping[str, Any]) -> list[str]:
+    """`[name]` with its values, then each sub-table as `[name.key]` (TOML lines, blank first)."""
+    lines = ["", f"[{name}]"]
+    nested: list[tuple[str, Mapping[str, Any]]] = []
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            nested.append((f"{name}.{_toml_key(key)}", value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for sub_name, sub_table in nested:
+        lines += _toml_table(sub_name, sub_table)
+    return lines
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_TOML_KEY.fullmatch(key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigurationError(f"cannot write {value!r} into a fleet file (TOML)")
 
 
 def _free_udp_pair(used: set[int]) -> int:
