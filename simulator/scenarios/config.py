@@ -221,8 +221,11 @@ def scenario_parameters(scenario_type: type[Scenario]) -> list[str]:
 
 
 def wiring_for(entry: ScenarioEntry) -> dict[str, str]:
-    """Constructor parameter -> resource name (default: the resource named like the parameter)."""
-    return {p: entry.wiring.get(p, p) for p in scenario_parameters(entry.scenario_type)}
+    """Parameter -> resource name: the entry's wiring, else the scenario's default, else the same."""
+    defaults = entry.scenario_type.default_resources
+    return {
+        p: entry.wiring.get(p, defaults.get(p, p)) for p in scenario_parameters(entry.scenario_type)
+    }
 
 
 def required_resources(plan: RunPlan, entry: ScenarioEntry) -> list[str]:
@@ -261,7 +264,7 @@ def validate_plan(plan: RunPlan) -> None:
                     f"{param!r} (as {resource_name!r}), which the configuration does not declare; "
                     f"declared: {sorted(plan.resources)}"
                 )
-        for param in entry.wiring:
+        for param in [*entry.wiring, *entry.scenario_type.default_resources]:
             if param not in scenario_parameters(entry.scenario_type):
                 raise UnknownResourceError(
                     f"{entry.where}: scenario {entry.scenario_type.type_name()} has no resource "

@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +104,10 @@ class Scenario(abc.ABC):
 
     #: Relative wall-clock budget hint for the runner, overridden per config entry.
     default_timeout_s: ClassVar[float] = 300.0
+    #: Constructor parameter -> resource name where a config entry does not wire the parameter
+    #: (otherwise the resource named like the parameter), so a scenario that needs a special
+    #: resource (e.g. a fleet whose policy allows preemption) also runs by name alone.
+    default_resources: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self) -> None:
         self._doc = self.documentation()

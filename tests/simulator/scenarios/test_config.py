@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.scenarios.config import CONFIG_DIR, load_config
+from simulator.scenarios.config import CONFIG_DIR, load_config, plan_for_scenarios, wiring_for
 from simulator.scenarios.errors import (
     ConfigurationError,
     MissingResourceError,
@@ -54,3 +54,23 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, "name: x\nspeed: 3\n")
     with pytest.raises(ConfigurationError, match=r"run\.yaml:2: unknown key 'speed'"):
         load_config(path)
+
+
+def test_scenario_run_by_name_gets_the_resources_it_names_as_defaults() -> None:
+    plan = plan_for_scenarios(["preemption"])
+    assert wiring_for(plan.scenarios[0]) == {
+        "service": "service_preemption",
+        "cad": "cad",
+        "fleet": "fleet_preemption",
+        "zones": "zones",
+    }
+
+
+def test_config_wiring_overrides_the_scenarios_default_resources(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        f"extends: {CONFIG_DIR / 'standard_resources.yaml'}\n"
+        "scenarios:\n  - scenario: preemption\n    resources: {fleet: fleet}\n",
+    )
+    wiring = wiring_for(load_config(path).scenarios[0])
+    assert wiring["fleet"] == "fleet" and wiring["service"] == "service_preemption"
