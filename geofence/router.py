@@ -333,6 +333,7 @@ class _Search:
         h = h_arr.tolist()
         to_goal = self.to_goal_mask.tobytes()
         corners = graph.corners
+        first_edge, to, length, angle = graph.first, graph.to, graph.length_m, graph.angle_rad
         sx, sy = self.start
         gx, gy = self.goal
         g_best, parent, closed = self._g_best, self._parent, self._closed
@@ -371,10 +372,16 @@ class _Search:
             closed[u] = 1
             ux, uy, rpx, rpy, rnx, rny = corners[u]
             p = parent[u]
-            ax, ay = (sx, sy) if p < 0 else corners[p][:2]
-            dx, dy = ux - ax, uy - ay
+            if p < 0:
+                dx, dy = ux - sx, uy - sy
+            else:
+                dx, dy = ux - corners[p][0], uy - corners[p][1]
             side = _obstacle_side(dx, dy, rpx, rpy, rnx, rny)
-            if to_goal[u] and _turns_to(side, dx, dy, gx - ux, gy - uy):
+            if to_goal[u] and (
+                side == 0
+                or side * (dx * (gy - uy) - dy * (gx - ux))
+                >= -_turn_slack(dx, dy, gx - ux, gy - uy)
+            ):
                 if not goal_line[u]:
                     # Test this corner's line with the next untested ones most likely needed next.
                     batch = [u]
@@ -391,8 +398,9 @@ class _Search:
                         goal_line[v] = 1 if good else 2
                 if goal_line[u] == 1:
                     heapq.heappush(goal_heap, (gu + h[u], u))
-            for v, w in _onward(graph, u, side, math.atan2(dy, dx)):
-                gv = gu + w
+            for k in _onward(first_edge[u], first_edge[u + 1], angle, side, math.atan2(dy, dx)):
+                v = to[k]
+                gv = gu + length[k]
                 if gv < g_best[v]:
                     g_best[v] = gv
                     parent[v] = u
@@ -478,31 +486,26 @@ def _obstacle_side(dx: float, dy: float, rpx: float, rpy: float, rnx: float, rny
     return 0
 
 
-def _turns_to(side: int, dx: float, dy: float, ox: float, oy: float) -> bool:
-    """True if leaving along (ox, oy) after arriving along (dx, dy) turns to `side` (or goes straight)."""
-    if side == 0:
-        return True
-    cross = dx * oy - dy * ox
-    return cross * side >= -_TURN_TOL * math.hypot(dx, dy) * math.hypot(ox, oy)
+def _turn_slack(dx: float, dy: float, ox: float, oy: float) -> float:
+    """How far below zero a cross product may be and still count as going straight on."""
+    return _TURN_TOL * math.hypot(dx, dy) * math.hypot(ox, oy)
 
 
 def _onward(
-    graph: VisibilityGraph, u: int, side: int, arriving_rad: float
-) -> Iterable[tuple[int, float]]:
-    """(node, length) of the edges leaving `u` within half a turn to `side` of the arriving direction."""
-    a, b = graph.first[u], graph.first[u + 1]
-    to, length, angle = graph.to, graph.length_m, graph.angle_rad
+    a: int, b: int, angle: Sequence[float], side: int, arriving_rad: float
+) -> Iterable[int]:
+    """Indices (within a..b) of the edges leaving within half a turn to `side` of the arrival."""
     if side == 0:
-        return zip(to[a:b], length[a:b], strict=True)
+        return range(a, b)
     if side > 0:
         lo, hi = arriving_rad - _TURN_TOL, arriving_rad + math.pi + _TURN_TOL
     else:
         lo, hi = arriving_rad - math.pi - _TURN_TOL, arriving_rad + _TURN_TOL
+    # Directions are stored in [-pi, pi]: a half turn reaching past either end wraps round.
     if hi > math.pi:
         i, j = bisect_left(angle, lo, a, b), bisect_right(angle, hi - TAU, a, b)
-        return chain(zip(to[i:b], length[i:b], strict=True), zip(to[a:j], length[a:j], strict=True))
-    if lo < -math.pi:
+    elif lo < -math.pi:
         i, j = bisect_left(angle, lo + TAU, a, b), bisect_right(angle, hi, a, b)
-        return chain(zip(to[i:b], length[i:b], strict=True), zip(to[a:j], length[a:j], strict=True))
-    i, j = bisect_left(angle, lo, a, b), bisect_right(angle, hi, a, b)
-    return zip(to[i:j], length[i:j], strict=True)
+    else:
+        return range(bisect_left(angle, lo, a, b), bisect_right(angle, hi, a, b))
+    return chain(range(i, b), range(a, j))
