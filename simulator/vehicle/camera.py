@@ -176,7 +176,8 @@ class CameraStats:
     packets_sent: int = 0
     bytes_sent: int = 0
     send_errors: int = 0
-    frames_late: int = 0
+    frames_late: int = 0  # frames more than one period behind schedule (the backlog is dropped)
+    render_encode_s: float = 0.0  # wall time spent rendering and encoding, for per-frame cost
 
 
 def _epoch_ms() -> int:
@@ -233,6 +234,7 @@ class SimCamera:
             self._encoder = H264Encoder(
                 cfg.width_px, cfg.height_px, cfg.fps, cfg.bitrate_kbps, cfg.keyint_frames
             )
+        started_s = time.perf_counter()
         if pose is None:
             pose = self._pose_source()
         if not all(map(math.isfinite, (pose.lat_deg, pose.lon_deg, pose.alt_agl_m, pose.yaw_deg))):
@@ -243,6 +245,7 @@ class SimCamera:
         packets: list[bytes] = []
         for access_unit in self._encoder.encode(self._picture, pts):
             packets += self._packetizer.packetize(access_unit, pts)
+        self.stats.render_encode_s += time.perf_counter() - started_s
         return packets
 
     async def run(self) -> None:
