@@ -81,6 +81,8 @@ def _fleet_toml(drones: int, base_port: int) -> str:
         '  "package:geofence/data/colorado_springs/uasfm_kcos.geojson"]',
         '[agency]\nid = "cspd"\nname = "Colorado Springs Police Department"',
         'timezone = "America/Denver"',
+        # Night operations approved (as the demo agency): the bench does not depend on the hour.
+        "[policy]\nnight_waiver = true",
     ]
     for dock_id, name, lat, lon, alt in DOCKS:
         lines.append(

@@ -178,8 +178,9 @@ async def rig(tmp_path: Path, preemption: str) -> AsyncIterator[Rig]:
     video_port = free_udp_port(used)
     fleet_file = demo_fleet_file(tmp_path, [(mavlink_port, video_port)])
     with fleet_file.open("a", encoding="utf-8") as out:
-        # The night waiver keeps the daylight rule from deciding by the hour the test runs at.
-        out.write(f"\n[policy]\nnight_waiver = true\n\n{preemption}")
+        # Under the demo's [policy] (its night waiver keeps the daylight rule from deciding by
+        # the hour the test runs at).
+        out.write(f"\n{preemption}")
     sim_config = load_fleet_file(
         fleet_file, speedup=SPEEDUP, gcs_base_port=None, video_base_port=video_port
     )

@@ -73,10 +73,10 @@ def _free_udp_pair(used: set[int]) -> int:
 
 
 def demo_fleet_copy(ports: dict[str, int]) -> str:
-    """The demo fleet file with each drone's MAVLink port replaced and a night waiver.
+    """The demo fleet file with each drone's MAVLink port replaced.
 
-    The night waiver keeps the daylight rule from deciding these tests by the hour they run at;
-    every other rule is the agency's default.
+    Its policy is the agency's default with a night waiver, so the daylight rule does not decide
+    these tests by the hour they run at.
     """
     text = DEMO_FLEET_FILE.read_text(encoding="utf-8")
     blocks = re.split(r"(?=^\[\[drones\]\]$)", text, flags=re.M)
@@ -93,7 +93,7 @@ def demo_fleet_copy(ports: dict[str, int]) -> str:
                 flags=re.M,
             )
         )
-    return "".join(out).rstrip("\n") + "\n\n[policy]\nnight_waiver = true\n"
+    return "".join(out)
 
 
 @dataclass

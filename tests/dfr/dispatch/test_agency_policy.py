@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -29,16 +30,28 @@ def test_default_table_flies_the_usual_dfr_call_types_and_never_nonemergency() -
     assert policy.rule_for("NONEMERG", "non_emergency") is None
 
 
+def _demo_without_policy() -> str:
+    """The demo fleet file with its [policy] table taken out."""
+    text = DEMO_FLEET_FILE.read_text(encoding="utf-8")
+    return re.sub(r"^\[policy\]\n(?:[^\[\n].*\n)*", "", text, count=1, flags=re.M)
+
+
 def _fleet_with(tmp_path: Path, policy_toml: str) -> Path:
     path = tmp_path / "fleet.toml"
-    path.write_text(
-        DEMO_FLEET_FILE.read_text(encoding="utf-8") + "\n" + policy_toml, encoding="utf-8"
-    )
+    path.write_text(_demo_without_policy() + "\n" + policy_toml, encoding="utf-8")
     return path
 
 
-def test_fleet_file_without_policy_has_none() -> None:
-    assert read_fleet_file(DEMO_FLEET_FILE).policy is None
+def test_fleet_file_without_policy_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.toml"
+    path.write_text(_demo_without_policy(), encoding="utf-8")
+    assert read_fleet_file(path).policy is None
+
+
+def test_demo_agency_flies_at_night_under_the_default_table() -> None:
+    policy = read_fleet_file(DEMO_FLEET_FILE).policy
+    assert policy is not None and policy.night_waiver
+    assert policy.call_types == AgencyPolicy().call_types
 
 
 def test_fleet_file_policy_extends_the_default_table(tmp_path: Path) -> None:
