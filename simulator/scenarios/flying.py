@@ -324,6 +324,59 @@ class Launch:
     detail: str = ""
 
 
+@dataclass
+class Posted:
+    """What posting a call gave: its id, or the service's refusal."""
+
+    call_id: int | None = None
+    problem: str = ""
+    detail: str = ""
+
+
+async def post_call(
+    scenario: Scenario,
+    service: DfrService,
+    cad: SimCad,
+    incident: SimIncident,
+    *,
+    event: str = "call_posted",
+    label: str = "CAD posted the call",
+) -> Posted:
+    """CAD posts `incident` (the timeline's `event`); the call id, or the answer that refused it."""
+    scenario.record_event(event, label, incident.incident_id)
+    response = await cad.post_call(service, incident)
+    if response.status_code != 202:
+        return Posted(
+            problem=f"POST /api/v1/cad/incidents answered {response.status_code}",
+            detail=response.text[:500],
+        )
+    return Posted(call_id=int(response.json()["id"]))
+
+
+async def wait_decision(
+    scenario: Scenario,
+    service: DfrService,
+    call_id: int,
+    timeout_s: float = 20.0,
+    *,
+    what: str = "the dispatch decision",
+    event: str = "decision",
+    since: str = "call_posted",
+) -> dict[str, Any] | None:
+    """The call's newest decision once it has one (put on the timeline), or None after `timeout_s`."""
+    decision: dict[str, Any] | None = None
+
+    async def decided() -> bool:
+        nonlocal decision
+        decision = await latest_decision(service, call_id)
+        return decision is not None
+
+    if not await scenario.wait_until(decided, timeout_s, what) or decision is None:
+        return None
+    scenario.record_event(event, "Decision", str(decision.get("summary", "")), latency_from=since)
+    return decision
+
+
 async def post_and_launch(
     scenario: Scenario,
     service: DfrService,
@@ -338,27 +391,15 @@ async def post_and_launch(
     """Post a call, launch (the dispatcher's `POST /calls/{id}/launch`, or wait for the
     auto-launch), and wait until the flight's drone is in the air."""
     out = Launch()
-    scenario.record_event("call_posted", "CAD posted the call", incident.incident_id)
-    response = await cad.post_call(service, incident)
-    if response.status_code != 202:
-        out.problem = f"POST /api/v1/cad/incidents answered {response.status_code}"
-        out.detail = response.text[:500]
+    posted = await post_call(scenario, service, cad, incident)
+    if posted.call_id is None:
+        out.problem, out.detail = posted.problem, posted.detail
         return out
-    out.call_id = int(response.json()["id"])
-    decision: dict[str, Any] | None = None
-
-    async def decided() -> bool:
-        nonlocal decision
-        decision = await latest_decision(service, out.call_id)
-        return decision is not None
-
-    if not await scenario.wait_until(decided, 20.0, "the dispatch decision"):
+    out.call_id = posted.call_id
+    decision = await wait_decision(scenario, service, out.call_id)
+    if decision is None:
         out.problem = f"no dispatch decision for call {out.call_id} within 20 s"
         return out
-    assert decision is not None
-    scenario.record_event(
-        "decision", "Decision", str(decision.get("summary", "")), latency_from="call_posted"
-    )
     if auto:
 
         async def flight_created() -> bool:

@@ -34,16 +34,12 @@ class NotesAndCancelToCad(Scenario):
 
         self.begin_test_case("Call intake")
         self.begin_test_step("Post call")
-        self.record_event("call_posted", "CAD posted the call", incident.incident_id)
         with self.check("Call accepted", [incident.incident_id]) as check:
-            response = await self.cad.post_call(self.service, incident)
-            if response.status_code != 202:
-                check.record_failed(
-                    f"POST /api/v1/cad/incidents answered {response.status_code}",
-                    response.text[:500],
-                )
+            posted = await flying.post_call(self, self.service, self.cad, incident)
+            if posted.call_id is None:
+                check.record_failed(posted.problem, posted.detail)
             else:
-                self.call_id = int(response.json()["id"])
+                self.call_id = posted.call_id
 
         self.begin_test_step("List call")
         with self.check("Call listed", [incident.incident_id]) as check:

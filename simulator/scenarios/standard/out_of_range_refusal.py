@@ -38,32 +38,21 @@ class OutOfRangeRefusal(Scenario):
 
         self.begin_test_case("Refusal")
         self.begin_test_step("Post call")
-        self.record_event("call_posted", "CAD posted the call", ref)
         with self.check("Call accepted", [ref]) as check:
-            response = await self.cad.post_call(self.service, incident)
-            if response.status_code != 202:
-                check.record_failed(
-                    f"POST /api/v1/cad/incidents answered {response.status_code}",
-                    response.text[:500],
-                )
+            posted = await flying.post_call(self, self.service, self.cad, incident)
+            if posted.call_id is None:
+                check.record_failed(posted.problem, posted.detail)
             else:
-                call_id = int(response.json()["id"])
+                call_id = posted.call_id
 
         self.begin_test_step("Decision")
         decision: dict[str, Any] | None = None
         with self.check("Not eligible with distance reason", [ref]) as check:
-
-            async def decided() -> bool:
-                nonlocal decision
-                decision = await flying.latest_decision(self.service, call_id)
-                return decision is not None
-
-            if not await self.wait_until(decided, 20.0, "the dispatch decision"):
+            decision = await flying.wait_decision(self, self.service, call_id)
+            if decision is None:
                 check.record_failed(f"no decision for call {call_id} within 20 s")
             else:
-                assert decision is not None
                 summary = str(decision.get("summary", ""))
-                self.record_event("decision", "Decision", summary, latency_from="call_posted")
                 reasons = flying.failed_rule_reasons(decision)
                 if decision.get("eligible"):
                     check.record_failed(f"the out-of-range call was found eligible: {summary}")

@@ -103,30 +103,35 @@ class Preemption(Scenario):
         self.begin_test_case("Preemption")
         self.begin_test_step("Post second call")
         call_b = 0
-        self.record_event("call_b_posted", "CAD posted the priority-1 call", ref_b)
         with self.check("Call accepted", [ref_b]) as check:
-            response = await self.cad.post_call(self.service, second)
-            if response.status_code != 202:
-                check.record_failed(
-                    f"POST /api/v1/cad/incidents answered {response.status_code}",
-                    response.text[:500],
-                )
+            posted = await flying.post_call(
+                self,
+                self.service,
+                self.cad,
+                second,
+                event="call_b_posted",
+                label="CAD posted the priority-1 call",
+            )
+            if posted.call_id is None:
+                check.record_failed(posted.problem, posted.detail)
             else:
-                call_b = int(response.json()["id"])
+                call_b = posted.call_id
         with self.check("Preemption recommended", [ref_b, drone]) as check:
             decision: dict[str, Any] | None = None
 
-            async def decided() -> bool:
-                nonlocal decision
-                decision = await flying.latest_decision(self.service, call_b)
-                return decision is not None
-
-            if not await self.wait_until(decided, DECISION_TIMEOUT_S, "the decision of call 2"):
+            decision = await flying.wait_decision(
+                self,
+                self.service,
+                call_b,
+                DECISION_TIMEOUT_S,
+                what="the decision of call 2",
+                event="decision_b",
+                since="call_b_posted",
+            )
+            if decision is None:
                 check.record_failed(f"no decision for call {call_b} within {DECISION_TIMEOUT_S} s")
             else:
-                assert decision is not None
                 summary = str(decision.get("summary", ""))
-                self.record_event("decision_b", "Decision", summary, latency_from="call_b_posted")
                 best = decision.get("recommended") or {}
                 if not decision.get("eligible"):
                     check.record_failed(
