@@ -49,23 +49,17 @@ def default_video_port(instance: int) -> int:
 
 def split_annexb(data: bytes) -> Iterator[bytes]:
     """The NAL units of an Annex-B byte stream (start codes removed)."""
-    start = -1
-    i = 0
-    n = len(data)
-    while i + 2 < n:
-        if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
-            if start >= 0:
-                end = i
-                while end > start and data[end - 1] == 0:
-                    end -= 1  # trailing zero of a 4-byte start code
-                if end > start:
-                    yield data[start:end]
-            i += 3
-            start = i
-        else:
-            i += 1
-    if 0 <= start < n:
-        yield data[start:]
+    # bytes.find jumps from start code to start code in C: a 720p keyframe is ~65 kB.
+    start = data.find(b"\x00\x00\x01")
+    while start >= 0:
+        begin = start + 3
+        following = data.find(b"\x00\x00\x01", begin)
+        end = len(data) if following < 0 else following
+        while end > begin and data[end - 1] == 0:
+            end -= 1  # the leading zero of a 4-byte start code (or trailing zeros)
+        if end > begin:
+            yield data[begin:end]
+        start = following
 
 
 @dataclass(slots=True)

@@ -275,18 +275,19 @@ class _GroundMap:
         self._affine = rows > 0 and bool(np.all(self._t == self._t[0]))
         self._float = np.empty((0 if self._affine else rows, cols), np.float32)
         self._col = np.empty((rows, cols), np.int32)
-        self._index = np.empty((rows, cols), np.int32)
-        self._frame_index = np.empty(rows * cols, np.int32)
+        self._row = np.empty((rows, cols), np.int32)
+        # Pointer-sized, because numpy's gather converts any other index type first (a full pass).
+        self._index = np.empty(rows * cols, np.intp)
 
     def build(self, yaw_rad: float, alt_m: float) -> None:
         """Recompute the index map for a heading (clockwise from north) and a height."""
-        if not self._frame_index.size:
+        if not self._index.size:
             return
         scale = alt_m / self._m_per_px  # texture pixels per metre of ray per metre of height
         sin_yaw, cos_yaw = math.sin(yaw_rad), math.cos(yaw_rad)
         # Heading yaw: forward = (sin, cos), right = (cos, -sin) in (E, N). Texture columns grow
         # east, rows south: column = right * cos + fwd * sin, row = right * sin - fwd * cos.
-        terms = ((self._col, cos_yaw, sin_yaw), (self._index, sin_yaw, -cos_yaw))
+        terms = ((self._col, cos_yaw, sin_yaw), (self._row, sin_yaw, -cos_yaw))
         if self._affine:
             self._build_affine(scale, terms)
         else:
@@ -304,9 +305,9 @@ class _GroundMap:
         # floor(column) & mask, and (floor(row) & mask) << row_bits, straight from fixed point.
         np.right_shift(self._col, _FRACTION_BITS, out=self._col)
         self._col &= mask
-        np.right_shift(self._index, _FRACTION_BITS - row_bits, out=self._index)
-        self._index &= mask << row_bits
-        self._index |= self._col
+        np.right_shift(self._row, _FRACTION_BITS - row_bits, out=self._row)
+        self._row &= mask << row_bits
+        np.bitwise_or(self._row, self._col, out=self._index.reshape(self._row.shape))
 
     def _build_general(
         self, scale: float, terms: tuple[tuple[I32Array, float, float], ...]
@@ -325,19 +326,21 @@ class _GroundMap:
             self._float += (self._fwd * (scale * fwd_k) + offset).astype(np.float32)[:, None]
             np.copyto(out, self._float, casting="unsafe")
             out &= mask
-        self._index *= 2 * self._tile_px  # the texture is two tiles wide
-        self._index += self._col
+        index = self._index.reshape(self._row.shape)
+        np.multiply(self._row, 2 * self._tile_px, out=index)  # the texture is two tiles wide
+        index += self._col
 
     def fill(self, plane: U8Array, texture: U8Array, east_m: float, north_m: float) -> None:
         """Write the ground seen from (east_m, north_m) into `plane`'s rows from `first_row`."""
-        if not self._frame_index.size:
+        if not self._index.size:
             return
         n = self._tile_px
         col0 = math.floor(east_m / self._m_per_px) % n
         row0 = math.floor(-north_m / self._m_per_px) % n
-        # Map entries are in [0, n) and so are the offsets: the sum stays inside the 2n x 2n texture.
-        np.add(self._index.reshape(-1), row0 * 2 * n + col0, out=self._frame_index)
-        np.take(texture, self._frame_index, out=plane[self.first_row :].reshape(-1), mode="clip")
+        # Map rows and columns are in [0, n) and so is the offset: gathering from the texture seen
+        # from the offset (a view, no copy) stays inside the 2n x 2n texture.
+        shifted = texture[row0 * 2 * n + col0 :]
+        np.take(shifted, self._index, out=plane[self.first_row :].reshape(-1), mode="clip")
 
 
 class CameraRenderer:

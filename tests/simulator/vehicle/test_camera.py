@@ -137,6 +137,9 @@ def test_packetizer_fragments_large_nals_as_fu_a_with_marker_on_last() -> None:
 def test_split_annexb_handles_3_and_4_byte_start_codes() -> None:
     data = b"\x00\x00\x00\x01\x67AB\x00\x00\x01\x68C\x00\x00\x00\x01\x65DEF"
     assert list(split_annexb(data)) == [b"\x67AB", b"\x68C", b"\x65DEF"]
+    # Zero bytes after the last NAL unit are trailing_zero_8bits of the byte stream, not the NAL's.
+    assert list(split_annexb(data + b"\x00\x00")) == [b"\x67AB", b"\x68C", b"\x65DEF"]
+    assert list(split_annexb(b"no start code")) == []
 
 
 def test_config_refuses_bad_values() -> None:
