@@ -83,6 +83,17 @@ class AirspaceService:
             )
         return airspace
 
+    def prepare(self, *at: datetime) -> None:
+        """Build the routing structures for the zones active at each time (blocking, cached).
+
+        A new set of active zones (an import, a time window opening) costs a visibility-graph
+        build; done here ahead of time, the next dispatch decision does not wait for it.
+        """
+        airspace = self._airspace
+        if airspace is not None:
+            for t in at:
+                airspace.prepare(t)
+
     def import_document(self, document: bytes, format: str | None) -> list[str]:  # noqa: A002
         """Import a zone document (all or nothing); returns the ids imported or replaced."""
         imported = load_zones(document, format)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
+from dfr.airspace import AirspaceService
 from dfr.dispatch import (
     AgencyPolicy,
     ManualWeatherSource,
@@ -24,7 +26,15 @@ from dfr.flights import FlightService
 from dfr.models import Drone
 from dfr.outbox import notify_delivery
 from dfr.settings import Settings
-from flight import FleetLink, FlightError, LinkConfig, SafetyConfig, SystemClock, VehicleId
+from flight import (
+    Clock,
+    FleetLink,
+    FlightError,
+    LinkConfig,
+    SafetyConfig,
+    SystemClock,
+    VehicleId,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +137,31 @@ async def dispatch_component(app: FastAPI) -> AsyncIterator[None]:
     ) as dispatcher:
         app.state.dispatcher = dispatcher
         app.state.flight_hooks.append(dispatcher.on_transition)
+        warmer = asyncio.create_task(_keep_airspace_prepared(app.state.airspace, clock))
         try:
             yield
         finally:
+            warmer.cancel()
+            await asyncio.gather(warmer, return_exceptions=True)
             app.state.flight_hooks.remove(dispatcher.on_transition)
             app.state.dispatcher = None
+
+
+#: How often the routing structures are built ahead (real seconds), for now and one period on.
+AIRSPACE_PREPARE_PERIOD_S = 30.0
+
+
+async def _keep_airspace_prepared(airspace: AirspaceService, clock: Clock) -> None:
+    """Keep the routing structures of the zones active now and soon built, off the event loop."""
+    speed = float(getattr(clock, "speed", 1.0))
+    while True:
+        now = clock.now()
+        ahead = now + timedelta(seconds=AIRSPACE_PREPARE_PERIOD_S * speed)
+        try:
+            await asyncio.to_thread(airspace.prepare, now, ahead)
+        except Exception:  # a bad zone set is reported where it is used; keep trying
+            log.exception("preparing the airspace failed")
+        await asyncio.sleep(AIRSPACE_PREPARE_PERIOD_S)
 
 
 def dispatch_call(app: FastAPI, call_id: int, *, ended: bool = False) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -245,6 +246,7 @@ class Airspace:
         self._cell_tree = shapely.STRtree(self._cell_checked) if cells else None
         shapely.prepare(np.array(self._cell_checked, dtype=object))
         self._snapshots: OrderedDict[tuple[bool, ...], _Snapshot] = OrderedDict()
+        self._snapshots_lock = threading.Lock()
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -288,10 +290,11 @@ class Airspace:
         key = tuple(self._excl.active_mask(at).tolist()) + tuple(
             self._incl.active_mask(at).tolist()
         )
-        snap = self._snapshots.get(key)
-        if snap is not None:
-            self._snapshots.move_to_end(key)
-            return snap
+        with self._snapshots_lock:  # planners and the warm-up share the cache across threads
+            snap = self._snapshots.get(key)
+            if snap is not None:
+                self._snapshots.move_to_end(key)
+                return snap
         n_excl = len(self._excl.zones)
         excl_active = np.array(key[:n_excl], bool) & self._excl_blocks
         incl_active = np.array(key[n_excl:], bool)
@@ -318,9 +321,11 @@ class Airspace:
             op_area_ids=tuple(self._incl.zones[int(i)].id for i in np.nonzero(incl_active)[0]),
             has_op_area=bool(self._incl.zones),
         )
-        self._snapshots[key] = snap
-        if len(self._snapshots) > _SNAPSHOT_CACHE:
-            self._snapshots.popitem(last=False)
+        with self._snapshots_lock:
+            snap = self._snapshots.setdefault(key, snap)  # another thread may have built it too
+            self._snapshots.move_to_end(key)
+            if len(self._snapshots) > _SNAPSHOT_CACHE:
+                self._snapshots.popitem(last=False)
         return snap
 
     def prepare(self, at: datetime) -> None:
