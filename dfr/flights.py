@@ -123,6 +123,39 @@ def items_from_json(rows: Sequence[dict[str, Any]]) -> list[MissionItem]:
     ]
 
 
+def _new_flight(
+    session: Session,
+    drone_id: str,
+    call_id: int | None,
+    target: GeoPoint,
+    plan: FlightPlan,
+    created_by: str,
+    reason: str,
+    clock: Clock,
+) -> Flight:
+    """A new planned flight row (with an id) and its first event, in `session`'s transaction."""
+    row = Flight(
+        drone_id=drone_id,
+        call_id=call_id,
+        state=str(FlightPhase.PLANNED),
+        state_reason="planned",
+        target_lat=target.lat_deg,
+        target_lon=target.lon_deg,
+        orbit_radius_m=plan.orbit_radius_m,
+        created_by=created_by,
+        plan=_plan_record(plan),
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    session.add(
+        FlightEvent(
+            flight_id=row.id, at=clock.now(), to_state=str(FlightPhase.PLANNED), reason=reason
+        )
+    )
+    return row
+
+
 def _plan_record(plan: FlightPlan) -> dict[str, Any]:
     """A flight plan as stored with its flight (what adoption and the API read back)."""
     return {
@@ -304,30 +337,19 @@ class FlightService(TaskOwner):
                 flight_plan = plan or self.plan_for(
                     session, drone, target, orbit_radius_m=orbit_radius_m, alt_agl_m=alt_agl_m
                 )
-                row = Flight(
-                    drone_id=drone.id,
-                    call_id=call_id,
-                    state=str(FlightPhase.PLANNED),
-                    state_reason="planned",
-                    target_lat=target.lat_deg,
-                    target_lon=target.lon_deg,
-                    orbit_radius_m=flight_plan.orbit_radius_m,
-                    created_by=created_by,
-                    plan=_plan_record(flight_plan),
+                row = _new_flight(
+                    session,
+                    drone.id,
+                    call_id,
+                    target,
+                    flight_plan,
+                    created_by,
+                    f"planned by {created_by or 'dfr'}; ETA {flight_plan.eta_s:.0f} s",
+                    self._clock,
                 )
-                session.add(row)
-                session.flush()
-                assert row.id is not None
                 machine = FlightStateMachine(str(row.id), VehicleId(drone.id), self._clock)
                 row.machine = machine.to_record()
-                session.add(
-                    FlightEvent(
-                        flight_id=row.id,
-                        at=self._clock.now(),
-                        to_state=str(FlightPhase.PLANNED),
-                        reason=f"planned by {created_by or 'dfr'}; ETA {flight_plan.eta_s:.0f} s",
-                    )
-                )
+                assert row.id is not None
                 return row.id, flight_plan
 
         vehicle = VehicleId(drone_id)
@@ -563,30 +585,16 @@ class FlightService(TaskOwner):
                 old_row = session.get(Flight, old.flight_id)
                 if old_row is not None:
                     self._apply_transitions(session, old_row, [ended], old_record)
-                row = Flight(
-                    drone_id=str(old.drone_id),
-                    call_id=call_id,
-                    state=str(FlightPhase.PLANNED),
-                    state_reason="planned",
-                    target_lat=target.lat_deg,
-                    target_lon=target.lon_deg,
-                    orbit_radius_m=plan.orbit_radius_m,
-                    created_by=created_by,
-                    plan=_plan_record(plan),
-                )
-                session.add(row)
-                session.flush()
-                assert row.id is not None
-                session.add(
-                    FlightEvent(
-                        flight_id=row.id,
-                        at=self._clock.now(),
-                        to_state=str(FlightPhase.PLANNED),
-                        reason=(
-                            f"planned by {created_by or 'dfr'} in the air, taking the drone from "
-                            f"flight {old.flight_id}; ETA {plan.eta_s:.0f} s"
-                        ),
-                    )
+                row = _new_flight(
+                    session,
+                    str(old.drone_id),
+                    call_id,
+                    target,
+                    plan,
+                    created_by,
+                    f"planned by {created_by or 'dfr'} in the air, taking the drone from "
+                    f"flight {old.flight_id}; ETA {plan.eta_s:.0f} s",
+                    self._clock,
                 )
                 if on_created is not None:
                     on_created(session, row, plan)
@@ -610,6 +618,7 @@ class FlightService(TaskOwner):
                     ),
                 ]
                 self._apply_transitions(session, row, steps, machine.to_record())
+                assert row.id is not None
                 return row.id, machine
 
         try:
