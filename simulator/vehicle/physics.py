@@ -5,6 +5,7 @@ Positions are metres in a local north/east/up frame whose origin is the drone's 
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass, replace
@@ -82,7 +83,9 @@ def initial_state(airframe: Airframe, yaw_rad: float = 0.0) -> State:
     return State(energy_wh=airframe.battery_capacity_wh, yaw_rad=yaw_rad)
 
 
+@functools.lru_cache(maxsize=4096)
 def _gust_phases(seed: int) -> tuple[float, float, float]:
+    # Called every physics step of every drone: seeding a Random each time was a fifth of a tick.
     rng = random.Random(seed)
     return (rng.uniform(0, math.tau), rng.uniform(0, math.tau), rng.uniform(0, math.tau))
 
