@@ -45,6 +45,8 @@ def link_config(settings: Settings) -> LinkConfig:
     return LinkConfig(
         gcs_sysid=f.gcs_system_id,
         gcs_compid=f.gcs_component_id,
+        lost_after_s=f.heartbeat_timeout_s,
+        degraded_after_s=min(2.0, f.heartbeat_timeout_s / 2),
         safety=SafetyConfig(
             nav_dll_act=f.dll_action,
             com_dl_loss_t_s=round(f.dll_timeout_s),

@@ -52,7 +52,9 @@ class FlightSettings(BaseModel):
     gcs_system_id: int = Field(default=245, ge=1, le=255)
     gcs_component_id: int = Field(default=190, ge=0, le=255)
     command_timeout_s: float = Field(default=3.0, gt=0)
-    heartbeat_timeout_s: float = Field(default=3.0, gt=0)
+    heartbeat_timeout_s: float = Field(
+        default=3.5, gt=0, description="heartbeat age (vehicle seconds) at which the link is lost"
+    )
     max_alt_agl_m: float = Field(default=121.92, gt=0, description="policy maximum (400 ft AGL)")
     regulatory_max_alt_agl_m: float = Field(default=121.92, gt=0)
     dll_action: int = Field(

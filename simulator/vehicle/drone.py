@@ -858,7 +858,12 @@ class SimDrone:
             return
         if mtype == "TIMESYNC":
             if msg.tc1 == 0:
-                link.send(M.MAVLink_timesync_message(int(now * 1e9), msg.ts1, 0, 0))
+                reply = M.MAVLink_timesync_message(int(now * 1e9), msg.ts1)
+                if "target_system" in reply.fieldnames:
+                    # The reply's target fields are a later MAVLink extension; PX4 fills them.
+                    reply.target_system = msg.get_srcSystem()
+                    reply.target_component = msg.get_srcComponent()
+                link.send(reply)
             return
 
     # PARAM protocol

@@ -26,7 +26,7 @@ from dfr.flights import FlightService
 from dfr.main import create_app
 from dfr.models import OutboxItem, Role
 from dfr.runtime import dispatch_component, flight_component
-from dfr.settings import Settings, WeatherSettings
+from dfr.settings import FlightSettings, Settings, WeatherSettings
 from flight import LinkState, PlanRejectedError
 from geofence import GeoPoint, destination, distance_m
 from simulator.vehicle import DroneSnapshot, SimFleet, load_fleet_file
@@ -190,6 +190,9 @@ async def rig(tmp_path: Path, preemption: str) -> AsyncIterator[Rig]:
         fleet_file=fleet_file,
         speedup=SPEEDUP,
         weather=WeatherSettings(static_wind_mps=3.0),
+        # Service and simulator share this process at x10: a pause of a few tenths of a second
+        # on a busy machine is seconds of vehicle time, which must not read as a lost link.
+        flight=FlightSettings(heartbeat_timeout_s=30.0, dll_timeout_s=60.0),
     )
     app = create_app(settings, components=[flight_component, dispatch_component])
     async with SimFleet(sim_config) as sim, app.router.lifespan_context(app):
@@ -268,7 +271,8 @@ async def test_a_priority_1_call_takes_the_drone_from_a_priority_3_call_in_the_a
             -1:
         ] == ["completed"]
         states_b = [e["to_state"] for e in at_b["events"] if e["from_state"] != e["to_state"]]
-        assert states_b[:5] == ["planned", "uploading", "armed", "en_route", "on_scene"], states_b
+        assert states_b[:4] == ["planned", "uploading", "armed", "en_route"], states_b
+        assert "on_scene" in states_b and "landed" not in states_b, states_b
         assert at_b["drone_id"] == "D1" and at_b["call_id"] == call_b
 
         # Both calls know, and CAD will be told: notes and unit statuses in the outbox.

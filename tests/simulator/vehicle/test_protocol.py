@@ -283,3 +283,12 @@ async def test_camera_component_answers_video_stream_information(sim: Sim) -> No
     assert (await rc.command(512, 259, target_comp=100)).result == 0
     cam = await rc.wait_for("CAMERA_INFORMATION")
     assert cam.flags & 256
+
+
+async def test_timesync_request_is_answered_with_the_vehicle_time_and_the_echoed_ts1(
+    sim: Sim,
+) -> None:
+    _, rc = sim
+    rc.send(M.MAVLink_timesync_message(0, 123_456_789))
+    reply = await rc.wait_for("TIMESYNC", lambda m: m.ts1 == 123_456_789)
+    assert reply.tc1 > 0
