@@ -85,7 +85,10 @@ async def rig() -> AsyncIterator[Rig]:
         video_base_port=free_udp_port(),
     )
     clock = SystemClock(speed=SPEEDUP)
-    async with SimFleet(cfg) as sim, FleetLink(config=LinkConfig(), clock=clock) as fleet:
+    # At x10 in one process, a busy machine's pause of 0.35 s wall is the link's default 3.5 s of
+    # heartbeat age; 8 s (0.8 s wall) still reads a real cut before the vehicle's 10 s failsafe.
+    config = LinkConfig(lost_after_s=8.0, degraded_after_s=4.0)
+    async with SimFleet(cfg) as sim, FleetLink(config=config, clock=clock) as fleet:
         link = fleet.add_vehicle(VID, f"udpin://127.0.0.1:{client}", sysid=1)
         await link.wait_connected(timeout_s=30)
         async with asyncio.timeout(60):
