@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pymavlink.dialects.v20 import common as mavlink2
 
@@ -130,8 +130,9 @@ class MavlinkObserver(asyncio.DatagramProtocol):
             self._transport = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # A datagram endpoint's transport; CPython 3.11's selector transport does not subclass
+        # asyncio.DatagramTransport, so an isinstance check here would refuse a working socket.
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP unreachable while a vehicle is not yet up: expected.

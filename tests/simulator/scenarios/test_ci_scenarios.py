@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,25 @@ def test_bad_config_exits_2_naming_file_and_line(tmp_path: Path) -> None:
 def test_unknown_scenario_exits_2(tmp_path: Path) -> None:
     result = subprocess.run([*CLI, "no_such_scenario"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "no_such_scenario" in result.stderr
+
+
+@pytest.mark.integration
+def _free_udp_ports(n: int) -> list[int]:
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_a_vehicle_url_that_never_answers_exits_2_naming_it() -> None:
+    silent = [f"udpin://127.0.0.1:{port}" for port in _free_udp_ports(4)]
+    argv = [*CLI, "priority_call_launch"]
+    for url in silent:
+        argv += ["--vehicle", url]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"--vehicle {silent[0]}: no MAVLink heartbeat" in result.stderr.replace("\n", "")
