@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import websockets
 
-from geofence import GeoPoint, distance_m
+from geofence import GeoPoint, destination, distance_m
 from simulator.cad import SimIncident
 
 __all__ = ["SimIncident", "event_kind", "event_text"]
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
-from simulator.scenarios.stimuli import event_kind, event_text
+from simulator.scenarios.stimuli import event_kind, event_text, make_incident
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +322,20 @@ class Launch:
     drone_id: str | None = None
     problem: str = ""
     detail: str = ""
+
+
+def call_from(
+    scenario: Scenario,
+    origin: GeoPoint,
+    bearing_deg: float,
+    distance_m: float,
+    **incident: Any,
+) -> tuple[GeoPoint, SimIncident]:
+    """A call `distance_m` from `origin` on `bearing_deg`, marked on the report's map."""
+    scene = destination(origin, bearing_deg, distance_m)
+    call = make_incident(scene.lat_deg, scene.lon_deg, **incident)
+    scenario.record_point(f"call {call.incident_id}", "call", scene.lat_deg, scene.lon_deg)
+    return scene, call
 
 
 @dataclass

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from geofence import GeoPoint, destination
+from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
-from simulator.scenarios.stimuli import make_incident
 
 NOTES = (
     "Outage note 1: caller sees two people at the back door",
@@ -32,10 +31,10 @@ class CadOutage(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), 15.0, 2000.0)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, priority=1)
+        scene, incident = flying.call_from(
+            self, GeoPoint(dock.lat, dock.lon), 15.0, 2000.0, priority=1
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
 
         self.begin_test_case("Outage")
         self.begin_test_step("Launch")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from geofence import GeoPoint, destination
+from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
-from simulator.scenarios.stimuli import make_incident
 
 RETURN_TIMEOUT_S = 60.0
 
@@ -24,10 +23,10 @@ class CadSideCancel(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), 340.0, 1800.0)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, priority=1)
+        scene, incident = flying.call_from(
+            self, GeoPoint(dock.lat, dock.lon), 340.0, 1800.0, priority=1
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
 
         self.begin_test_case("Cancel from CAD")
         self.begin_test_step("Launch")

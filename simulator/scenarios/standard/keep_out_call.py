@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from geofence import GeoPoint, destination
+from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
-from simulator.scenarios.stimuli import make_incident
 
 DOCK_ID = "airport-south"
 CALL_BEARING_DEG = 0.0
@@ -30,10 +29,14 @@ class KeepOutCall(Scenario):
 
     async def run(self) -> None:
         dock = next(d for d in self.fleet.fleet.docks if d.id == DOCK_ID)
-        scene = destination(GeoPoint(dock.lat, dock.lon), CALL_BEARING_DEG, CALL_DISTANCE_M)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, address="airport grounds")
+        scene, incident = flying.call_from(
+            self,
+            GeoPoint(dock.lat, dock.lon),
+            CALL_BEARING_DEG,
+            CALL_DISTANCE_M,
+            address="airport grounds",
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
         zones = self.zones.containing(scene.lat_deg, scene.lon_deg)
         call_id = 0
 

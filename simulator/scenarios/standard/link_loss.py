@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from geofence import GeoPoint, destination
+from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
-from simulator.scenarios.stimuli import make_incident
 
 CUT_SIM_S = 60.0
 #: COM_DL_LOSS_T the service sets (DFR_FLIGHT__DLL_TIMEOUT_S default) plus PX4's reaction margin.
@@ -27,10 +26,10 @@ class LinkLoss(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), 30.0, 2500.0)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, priority=1)
+        scene, incident = flying.call_from(
+            self, GeoPoint(dock.lat, dock.lon), 30.0, 2500.0, priority=1
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
         stream = flying.StreamWatcher(self.service)
         await stream.start()
         try:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from geofence import GeoPoint, destination
+from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
-from simulator.scenarios.stimuli import make_incident
 
 #: Just below PX4's BAT_CRIT_THR (7 %): COM_LOW_BAT_ACT=3 (set by the service) returns; at
 #: BAT_EMERGEN_THR (5 %) the vehicle lands wherever it is, which a long way home reaches first.
@@ -28,10 +27,10 @@ class LowBattery(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), 350.0, 1200.0)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, priority=1)
+        scene, incident = flying.call_from(
+            self, GeoPoint(dock.lat, dock.lon), 350.0, 1200.0, priority=1
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
 
         self.begin_test_case("Low battery")
         self.begin_test_step("Reach scene")

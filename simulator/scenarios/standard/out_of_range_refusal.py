@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from geofence import GeoPoint, destination, distance_m
+from geofence import GeoPoint, distance_m
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
-from simulator.scenarios.stimuli import make_incident
 
 CALL_DISTANCE_M = 6000.0
 CALL_BEARING_DEG = 0.0  # due north of Sand Creek: still inside the operating area
@@ -30,10 +29,14 @@ class OutOfRangeRefusal(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), CALL_BEARING_DEG, CALL_DISTANCE_M)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, address="6 km north of Sand Creek")
+        scene, incident = flying.call_from(
+            self,
+            GeoPoint(dock.lat, dock.lon),
+            CALL_BEARING_DEG,
+            CALL_DISTANCE_M,
+            address="6 km north of Sand Creek",
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
         call_id = 0
 
         self.begin_test_case("Refusal")

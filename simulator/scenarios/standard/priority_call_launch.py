@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from geofence import GeoPoint, destination
+from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
-from simulator.scenarios.stimuli import make_incident
 
 CALL_DISTANCE_M = 1500.0
 CALL_BEARING_DEG = 0.0  # due north of Sand Creek: open city, no zone in the way
@@ -30,10 +29,14 @@ class PriorityCallLaunch(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), CALL_BEARING_DEG, CALL_DISTANCE_M)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, address="1500 m north of Sand Creek")
+        scene, incident = flying.call_from(
+            self,
+            GeoPoint(dock.lat, dock.lon),
+            CALL_BEARING_DEG,
+            CALL_DISTANCE_M,
+            address="1500 m north of Sand Creek",
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
         nearest = [v.id for v in self.fleet.fleet.vehicles if v.dock == dock.id]
         call_id = 0
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from geofence import GeoPoint, destination
+from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.process import http_ok
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
-from simulator.scenarios.stimuli import make_incident
 
 IN_PROGRESS = frozenset({"en_route", "on_scene", "armed", "uploading"})
 ADOPT_TIMEOUT_S = 30.0
@@ -28,10 +27,10 @@ class ServiceRestart(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), 5.0, 2500.0)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, priority=1)
+        scene, incident = flying.call_from(
+            self, GeoPoint(dock.lat, dock.lon), 5.0, 2500.0, priority=1
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
 
         self.begin_test_case("Restart")
         self.begin_test_step("Launch")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from geofence import GeoPoint, destination
+from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
-from simulator.scenarios.stimuli import make_incident
 
 WIND_M_S = 16.0
 GUST_M_S = 22.0
@@ -28,10 +27,10 @@ class WindLimit(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), 0.0, 1000.0)
-        incident = make_incident(scene.lat_deg, scene.lon_deg, address="1 km north of Sand Creek")
+        scene, incident = flying.call_from(
+            self, GeoPoint(dock.lat, dock.lon), 0.0, 1000.0, address="1 km north of Sand Creek"
+        )
         ref = incident.incident_id
-        self.record_point(f"call {ref}", "call", scene.lat_deg, scene.lon_deg)
         call_id = 0
 
         self.begin_test_case("Wind")
