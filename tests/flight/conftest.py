@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,17 +9,13 @@ import pytest
 from flight.clock import SystemClock
 from flight.mavlink_link import LinkConfig, MavlinkVehicleLink
 from flight.models import VehicleId
+from tests.conftest import free_udp_ports
 from tests.flight.px4_peer import Px4Peer
 
 
 def free_udp_port() -> int:
     """A UDP port on 127.0.0.1 that is free now, never in PX4's default ranges."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if not (14000 <= port <= 19000):
-            return port
+    return free_udp_ports(1)[0]
 
 
 @pytest.fixture

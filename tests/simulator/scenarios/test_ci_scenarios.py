@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_udp_ports
 
 CLI = [sys.executable, "-c", "from simulator.cli import main; main()", "scenario", "run"]
 REPORT_DIR = Path("test-artifacts") / "scenarios"
@@ -45,19 +46,8 @@ def test_unknown_scenario_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def _free_udp_ports(n: int) -> list[int]:
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def test_a_vehicle_url_that_never_answers_exits_2_naming_it() -> None:
-    silent = [f"udpin://127.0.0.1:{port}" for port in _free_udp_ports(4)]
+    silent = [f"udpin://127.0.0.1:{port}" for port in free_udp_ports(4)]
     argv = [*CLI, "priority_call_launch"]
     for url in silent:
         argv += ["--vehicle", url]

@@ -12,25 +12,10 @@ import pytest
 from pymavlink.dialects.v20 import common as M  # noqa: N812
 
 from simulator.vehicle import SimFleet, build_fleet_config
+from tests.conftest import free_udp_ports
 
 HOME = (47.397742, 8.545594, 488.0)
 SPEEDUP = 20.0
-
-
-def free_udp_ports(n: int) -> list[int]:
-    """`n` distinct UDP ports free right now, never in PX4's default ranges."""
-    socks: list[socket.socket] = []
-    ports: list[int] = []
-    while len(ports) < n:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        socks.append(s)
-        if not (5000 <= port <= 19999):
-            ports.append(port)
-    for s in socks:
-        s.close()
-    return ports
 
 
 class RawClient:

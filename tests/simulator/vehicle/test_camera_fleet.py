@@ -19,8 +19,9 @@ from simulator.vehicle import (
 from simulator.vehicle.camera_fleet import drone_pose, parse_camera_size
 from simulator.vehicle.camera_render import read_stamp
 from telemetry.video import RtpEndpoint, RtpIngest, StreamState
+from tests.conftest import free_udp_ports
 
-from .conftest import RawClient, free_udp_ports
+from .conftest import RawClient
 
 MAV_CMD_REQUEST_MESSAGE = 512
 VIDEO_STREAM_INFORMATION_ID = 269

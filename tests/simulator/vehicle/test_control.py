@@ -9,8 +9,9 @@ import pytest
 
 from simulator.vehicle import SimConfigError, SimFleet, build_fleet_config, load_fleet_file
 from simulator.vehicle.control import ControlServer
+from tests.conftest import free_udp_ports
 
-from .conftest import HOME, free_udp_ports
+from .conftest import HOME
 
 pytestmark = [pytest.mark.sim, pytest.mark.timeout(60)]
 

@@ -12,8 +12,9 @@ from mavsdk.asyncio.plugins.mission import MissionAsync, MissionError, MissionIt
 from mavsdk.asyncio.plugins.telemetry import FlightMode, LandedState, TelemetryAsync
 
 from simulator.vehicle import SimFleet, build_fleet_config
+from tests.conftest import free_udp_ports
 
-from .conftest import HOME, free_udp_ports
+from .conftest import HOME
 
 pytestmark = [pytest.mark.sim, pytest.mark.timeout(240)]
 
