@@ -114,6 +114,15 @@ def fleet(
     ] = VIDEO_BASE_PORT,
     camera_fps: Annotated[int, typer.Option(min=1, max=60, help="Camera frame rate")] = 10,
     camera_size: Annotated[str, typer.Option(help="Camera picture WIDTHxHEIGHT")] = "640x360",
+    dock_charge_min: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=600.0,
+            help="Simulated minutes to charge an empty battery on the dock after a flight "
+            "(0 = full at disarm, as PX4 SITL)",
+        ),
+    ] = 0.0,
 ) -> None:
     """Run the fleet (unless a subcommand was given)."""
     if ctx.invoked_subcommand is not None:
@@ -128,6 +137,7 @@ def fleet(
                 gcs_base_port=gcs,
                 video_base_port=video_base_port,
                 seed=seed,
+                dock_charge_s=dock_charge_min * 60.0,
             )
         else:
             homes = [_parse_home(h) for h in (home or [DEFAULT_HOME])]
@@ -140,6 +150,7 @@ def fleet(
                 gcs_base_port=gcs,
                 video_base_port=video_base_port,
                 seed=seed,
+                dock_charge_s=dock_charge_min * 60.0,
             )
         if camera:
             width_px, height_px = parse_camera_size(camera_size)

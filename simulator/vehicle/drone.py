@@ -30,6 +30,7 @@ ACCEPTED, TEMPORARILY_REJECTED, DENIED, UNSUPPORTED, FAILED = 0, 1, 2, 3, 4
 FORCE_ARM_MAGIC = 21196
 MISSION_VALIDATION_S = 0.5  # navigator checks a fresh upload before MISSION_START is allowed
 GPS_LOSS_FAILSAFE_S = 1.0
+DOCK_RADIUS_M = 10.0  # landed this close to its boot position, a drone is on its dock's charger
 # SYS_STATUS sensor bits PX4 reports and MAVSDK's health reads.
 _SENSORS = 0x1 | 0x2 | 0x4 | 0x8 | 0x20 | 0x8000 | 0x10000 | 0x200000 | 0x10000000
 _GPS_BIT, _PREARM_BIT = 0x20, 0x10000000
@@ -69,6 +70,9 @@ class DroneConfig:
     params: dict[str, float] = field(default_factory=dict)
     max_stream_hz: float | None = None
     host: str = "127.0.0.1"
+    #: Simulated seconds to charge an empty battery on the dock after a flight; 0 = full at
+    #: disarm, as PX4 SITL's battery simulator resets to full whenever it is disarmed.
+    dock_charge_s: float = 0.0
 
     @property
     def system_id(self) -> int:
@@ -146,6 +150,7 @@ class SimDrone:
         self._fence_breached = False
         self._failsafe_pending: tuple[str, float] | None = None
         self._battery_level = 0  # 0 ok, 1 low, 2 critical, 3 emergency
+        self._charging = False
         self._gps_lost_until_s = -1.0
         self._gps_lost_since_s: float | None = None
         self._refuse_next: int | None = None
@@ -322,6 +327,7 @@ class SimDrone:
         self.armed = True
         self._armed_at_s = now_s
         self._took_off = False
+        self._charging = False
         # PX4 re-sets home where it arms.
         s = self.phys
         self.home = (s.north_m, s.east_m, s.up_m)
@@ -337,6 +343,27 @@ class SimDrone:
         self.announce(SEVERITY_INFO, f"Disarmed by {reason}")
         if self.mode in (FlightMode.LAND, FlightMode.RTL, FlightMode.TAKEOFF):
             self.set_mode(FlightMode.LOITER, now_s)
+        # Only a drone back on its dock is on a charger; one that landed at the scene is not.
+        self._charging = self.on_dock()
+        self._charge(0.0)
+
+    def on_dock(self) -> bool:
+        """On the ground within DOCK_RADIUS_M of where it booted (its dock)."""
+        s = self.phys
+        return s.on_ground and math.hypot(s.north_m, s.east_m) <= DOCK_RADIUS_M
+
+    def _charge(self, dt_s: float) -> None:
+        if not self._charging:
+            return
+        capacity_wh = self.airframe.battery_capacity_wh
+        rate_s = self.cfg.dock_charge_s
+        energy_wh = (
+            capacity_wh
+            if rate_s <= 0
+            else min(capacity_wh, self.phys.energy_wh + capacity_wh * dt_s / rate_s)
+        )
+        self.phys = replace(self.phys, energy_wh=energy_wh)
+        self._charging = energy_wh < capacity_wh
 
     # --- mission plumbing used by navigator and protocol ----------------------------------------
     def plan_uploaded(self, mission_type: MissionType, now_s: float) -> None:
@@ -424,6 +451,7 @@ class SimDrone:
                 dt,
             )
             self._last_physics_s = t
+            self._charge(dt)
             self._commander(t)
             steps += 1
         if steps >= 500:
@@ -1210,7 +1238,8 @@ class SimDrone:
         self._gps_lost_until_s = self.clock.now_s() + duration_s
 
     def fault_battery_drop(self, fraction: float) -> None:
-        """Set the remaining battery charge to `fraction` (0..1)."""
+        """Set the remaining battery charge to `fraction` (0..1); it stays until a flight ends on the dock."""
+        self._charging = False
         self.phys = replace(
             self.phys, energy_wh=max(0.0, min(1.0, fraction)) * self.airframe.battery_capacity_wh
         )

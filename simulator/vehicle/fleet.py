@@ -65,6 +65,7 @@ def build_fleet_config(
     seed: int = 0,
     params: dict[str, float] | None = None,
     max_stream_hz: float | None = None,
+    dock_charge_s: float = 0.0,
 ) -> FleetConfig:
     """N drones like PX4 SITL instances 0..N-1; homes cycle through `homes` (lat, lon, alt AMSL)."""
     if count < 1:
@@ -94,6 +95,7 @@ def build_fleet_config(
                 seed=seed,
                 params=dict(params or {}),
                 max_stream_hz=max_stream_hz,
+                dock_charge_s=dock_charge_s,
             )
         )
     return FleetConfig(tuple(drones), speedup)
@@ -106,6 +108,7 @@ def load_fleet_file(
     gcs_base_port: int | None = PX4_GCS_BASE_PORT,
     video_base_port: int = VIDEO_BASE_PORT,
     seed: int = 0,
+    dock_charge_s: float = 0.0,
 ) -> FleetConfig:
     """Drones of the service's TOML fleet file: home at their dock, client port from `mavlink_url`, api = client + 40."""
     try:
@@ -145,6 +148,7 @@ def load_fleet_file(
                 gcs_port=None if gcs_base_port is None else gcs_base_port + i,
                 video_port=video_port,
                 seed=seed,
+                dock_charge_s=dock_charge_s,
             )
         )
     if not drones:
