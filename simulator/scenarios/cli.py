@@ -26,6 +26,7 @@ _OUTCOME_STYLE = {
     "failed": "red",
     "error": "magenta",
     "not_implemented": "yellow",
+    "skipped": "yellow",
 }
 
 
@@ -50,7 +51,8 @@ class _RichListener:
                     f"    [red]✗[/red] {check.severity.icon} {check.name}: {check.summary}"
                 )
         if record.error:
-            self.console.print(f"    [magenta]{record.error}[/magenta]")
+            style = _OUTCOME_STYLE["skipped" if record.outcome.value == "skipped" else "error"]
+            self.console.print(f"    [{style}]{record.error}[/{style}]")
 
 
 def _plan(targets: list[str]) -> RunPlan:
@@ -162,4 +164,5 @@ def run(
     if not record.passed:
         console.print("[red]FAILED[/red]: a high or critical check failed, or a scenario erred")
         raise typer.Exit(1)
-    console.print("[green]passed[/green]")
+    skipped = sum(1 for s in record.scenarios if s.outcome.value == "skipped")
+    console.print("[green]passed[/green]" + (f" ({skipped} skipped)" if skipped else ""))

@@ -108,6 +108,9 @@ class Scenario(abc.ABC):
     #: (otherwise the resource named like the parameter), so a scenario that needs a special
     #: resource (e.g. a fleet whose policy allows preemption) also runs by name alone.
     default_resources: ClassVar[Mapping[str, str]] = {}
+    #: True when the scenario injects faults through the simulator's control API (link cut, GPS
+    #: loss, battery drop, wind); external vehicles (`--vehicle`) have none, so it is skipped there.
+    injects_vehicle_faults: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._doc = self.documentation()

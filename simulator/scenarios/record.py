@@ -29,6 +29,8 @@ class ScenarioOutcome(StrEnum):
     FAILED = "failed"
     ERROR = "error"
     NOT_IMPLEMENTED = "not_implemented"
+    #: Not run here, with the reason (e.g. it injects faults and the vehicles are external).
+    SKIPPED = "skipped"
 
 
 class CheckRecord(BaseModel):

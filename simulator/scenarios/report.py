@@ -63,6 +63,7 @@ def junit_xml(run: RunRecord) -> str:
                 if s.outcome in (ScenarioOutcome.ERROR, ScenarioOutcome.NOT_IMPLEMENTED)
             )
         ),
+        skipped=str(sum(1 for s in run.scenarios if s.outcome is ScenarioOutcome.SKIPPED)),
         time=f"{run.duration_s:.3f}",
         timestamp=run.started_at.isoformat(),
     )
@@ -80,6 +81,8 @@ def junit_xml(run: RunRecord) -> str:
                 case, "error", message=(scenario.error or scenario.outcome.value)[:500]
             )
             element.text = scenario.error or ""
+        elif scenario.outcome is ScenarioOutcome.SKIPPED:
+            ET.SubElement(case, "skipped", message=(scenario.error or "skipped")[:500])
         elif failed:
             worst = max(failed, key=lambda c: list(Severity).index(c.severity))
             element = ET.SubElement(
@@ -106,7 +109,7 @@ main{padding:18px 28px;max-width:1200px}section.scenario{background:#fff;border-
 box-shadow:0 1px 3px #0002;margin:0 0 22px;padding:14px 20px}
 .badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:13px;font-weight:600;color:#fff}
 .passed{background:#2e7d32}.failed{background:#c62828}.error{background:#6a1b9a}
-.not_implemented{background:#757575}.not_run{background:#9e9e9e}
+.not_implemented{background:#757575}.not_run{background:#9e9e9e}.skipped{background:#8d6e00}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px}td,th{border-bottom:1px solid #e3e6ea;
 padding:4px 8px;text-align:left;vertical-align:top;font-size:14px}th{background:#f0f2f5}
 .check{margin:4px 0 4px 18px}.why{color:#c62828;margin-left:18px;white-space:pre-wrap}

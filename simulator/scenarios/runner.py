@@ -39,6 +39,10 @@ from simulator.scenarios.resources import (
 log = logging.getLogger(__name__)
 
 CLEANUP_TIMEOUT_S = 120.0
+FAULTS_SKIPPED = (
+    "skipped: this scenario injects faults through the simulator's control API, "
+    "which external vehicles (--vehicle) do not have; run it against the simulator"
+)
 
 
 class RunListener(Protocol):
@@ -88,13 +92,17 @@ async def run_plan(
         total = len(plan.scenarios)
         for index, entry in enumerate(plan.scenarios):
             listener.scenario_started(index, total, entry)
-            context = RunContext(
-                work_dir=base / f"{index:02d}-{entry.scenario_type.__name__}",
-                speedup=effective_speedup,
-                vehicle_urls=tuple(vehicle_urls),
-            )
-            context.work_dir.mkdir(parents=True, exist_ok=True)
-            record, abort = await run_entry(plan, entry, context)
+            abort: tuple[str, str] | None = None
+            if entry.scenario_type.injects_vehicle_faults and vehicle_urls:
+                record = _record_without_run(entry, ScenarioOutcome.SKIPPED, FAULTS_SKIPPED)
+            else:
+                context = RunContext(
+                    work_dir=base / f"{index:02d}-{entry.scenario_type.__name__}",
+                    speedup=effective_speedup,
+                    vehicle_urls=tuple(vehicle_urls),
+                )
+                context.work_dir.mkdir(parents=True, exist_ok=True)
+                record, abort = await run_entry(plan, entry, context)
             run.scenarios.append(record)
             listener.scenario_finished(index, total, record)
             if abort is not None:
@@ -110,7 +118,7 @@ async def run_plan(
 def _record_without_run(
     entry: ScenarioEntry, outcome: ScenarioOutcome, error: str
 ) -> ScenarioRecord:
-    """A record for a scenario that could not even be constructed."""
+    """A record for a scenario that did not run (skipped, or it could not be constructed)."""
     scenario_type = entry.scenario_type
     doc = scenario_type.documentation()
     record = ScenarioRecord(

@@ -17,6 +17,7 @@ class LinkLoss(Scenario):
     """Link loss in flight."""
 
     default_timeout_s = 300.0
+    injects_vehicle_faults = True
 
     def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
         super().__init__()

@@ -18,6 +18,7 @@ class LowBattery(Scenario):
     """Low battery on scene."""
 
     default_timeout_s = 300.0
+    injects_vehicle_faults = True
 
     def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
         super().__init__()

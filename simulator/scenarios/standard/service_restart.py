@@ -18,6 +18,9 @@ class ServiceRestart(Scenario):
     """Service restart mid-flight."""
 
     default_timeout_s = 300.0
+    # PX4's longest data-link-loss timeout, so the vehicle does not (rightly) return while the
+    # service is down; see service_long_link_timeout in standard_resources.yaml.
+    default_resources = {"service": "service_long_link_timeout"}
 
     def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
         super().__init__()

@@ -54,3 +54,18 @@ def test_a_vehicle_url_that_never_answers_exits_2_naming_it() -> None:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"--vehicle {silent[0]}: no MAVLink heartbeat" in result.stderr.replace("\n", "")
+
+
+@pytest.mark.integration
+def test_fault_scenarios_against_external_vehicles_are_skipped_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    # Skipped before any resource starts: the (silent) vehicle URL is never contacted.
+    silent = f"udpin://127.0.0.1:{free_udp_ports(1)[0]}"
+    argv = [*CLI, "link_loss", "low_battery", "--vehicle", silent, "--report-dir", str(tmp_path)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "passed (2 skipped)" in result.stderr
+    record = json.loads((tmp_path / "report.json").read_text())
+    assert [s["outcome"] for s in record["scenarios"]] == ["skipped", "skipped"]
+    assert (tmp_path / "junit.xml").read_text().count("<skipped") == 2

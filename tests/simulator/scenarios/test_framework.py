@@ -15,6 +15,7 @@ from simulator.scenarios.errors import (
 )
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.record import CheckOutcome, ScenarioOutcome
+from simulator.scenarios.report import junit_xml
 from simulator.scenarios.runner import run_plan
 
 NARRATIVE = """# Tiny test scenario
@@ -151,6 +152,24 @@ async def test_not_implemented_scenario_is_never_a_pass(tmp_path: Path) -> None:
     run = await _run(tmp_path, "not_implemented")
     assert run.scenarios[0].outcome is ScenarioOutcome.NOT_IMPLEMENTED
     assert not run.passed
+
+
+async def test_a_fault_injecting_scenario_is_skipped_against_external_vehicles(
+    tmp_path: Path,
+) -> None:
+    faulty = type("Faulty", (_scenario_type(tmp_path, "pass"),), {"injects_vehicle_faults": True})
+    plan = RunPlan(name="t", path=None, speedup=1.0)
+    plan.scenarios.append(ScenarioEntry(faulty, 30.0, {}, "test"))
+    external = await run_plan(
+        plan, vehicle_urls=["udpin://127.0.0.1:9"], work_dir=tmp_path / "external"
+    )
+    record = external.scenarios[0]
+    assert record.outcome is ScenarioOutcome.SKIPPED and external.passed
+    assert "--vehicle" in (record.error or "")
+    assert all(c.outcome is CheckOutcome.NOT_RUN for c in record.checks())
+    assert '<skipped message="skipped: this scenario injects faults' in junit_xml(external)
+    simulated = await run_plan(plan, work_dir=tmp_path / "simulated")
+    assert simulated.scenarios[0].outcome is ScenarioOutcome.PASSED
 
 
 async def test_check_raises_undeclared_check_error_directly(tmp_path: Path) -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from simulator.scenarios.config import CONFIG_DIR, load_config, standard_scenario_names
+import inspect
+
+from simulator.scenarios.config import (
+    CONFIG_DIR,
+    load_config,
+    resolve_scenario,
+    standard_scenario_names,
+)
 from simulator.scenarios.docs_check import check_ci_config, check_directory
 
 
@@ -20,3 +27,11 @@ def test_nightly_config_lists_every_standard_scenario() -> None:
     plan = load_config(CONFIG_DIR / "nightly.yaml")
     listed = {e.scenario_type.__module__.rpartition(".")[2] for e in plan.scenarios}
     assert listed == set(standard_scenario_names())
+
+
+def test_scenarios_that_inject_vehicle_faults_say_so() -> None:
+    # The runner skips them against external vehicles, which have no fault-injection API.
+    for name in standard_scenario_names():
+        scenario_type = resolve_scenario(name)
+        injects = ".inject(" in inspect.getsource(inspect.getmodule(scenario_type))  # type: ignore[arg-type]
+        assert scenario_type.injects_vehicle_faults is injects, name
