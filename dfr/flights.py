@@ -200,6 +200,8 @@ class _Active:
     last_track_s: float = -math.inf
     low_battery_alerted: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Upload, arm and mission start, until they end; a recall before take-off cancels them.
+    launching: asyncio.Task[None] | None = None
 
 
 class FlightService(TaskOwner):
@@ -373,7 +375,7 @@ class FlightService(TaskOwner):
         )
         self._register(active)
         self._publish_flight(flight_id)
-        self._spawn(self._fly(active, flight_plan))
+        active.launching = self._spawn(self._fly(active, flight_plan))
         return flight_id
 
     def _register(self, active: _Active) -> None:
@@ -766,12 +768,12 @@ class FlightService(TaskOwner):
         if active is None:
             return
         link = self._fleet.vehicle(active.drone_id)
-        state = link.state()
-        if not state.in_air and not state.armed:
+        if await self._stop_launch(active, link):
             async with active.lock:
                 if active.tracker.machine.can(FlightPhase.ABORTED):
                     await self._store(active, [active.tracker.abort(f"recalled: {reason}")])
             return
+        state = link.state()
         seq = active.tracker.on_scene_seq
         if (
             active.tracker.phase == FlightPhase.ON_SCENE
@@ -789,6 +791,30 @@ class FlightService(TaskOwner):
         active.tracker.note_command("rtl")
         await link.return_to_launch()
         await self._store_note(active, f"recalled to the dock: {reason}")
+
+    async def _stop_launch(self, active: _Active, link: VehicleLink) -> bool:
+        """Stop a launch under way; True when the drone is (again) disarmed on the ground.
+
+        Safety rule: an aborted flight must never take off afterwards, so the upload/arm/start
+        sequence is cancelled, and a drone armed meanwhile is disarmed. If PX4 refuses the disarm
+        (it is lifting off), the caller recalls it as an airborne flight.
+        """
+        task = active.launching
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+        state = link.state()
+        if state.in_air:
+            return False
+        if state.armed:
+            try:
+                await link.disarm()
+            except FlightError as exc:
+                log.warning(
+                    "flight %s: disarm after a stopped launch refused: %s", active.flight_id, exc
+                )
+                return False
+        return True
 
     # ------------------------------------------------------------------ observation
 

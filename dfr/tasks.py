@@ -40,10 +40,11 @@ class TaskOwner:
         """True inside the `async with` block."""
         return self._tg is not None
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         if self._tg is None:
             coro.close()
             raise RuntimeError(f"{type(self).__name__} is not running")
         task = self._tg.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task

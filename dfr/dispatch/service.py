@@ -406,7 +406,11 @@ class Dispatcher(TaskOwner):
             if evaluation is None:
                 raise NotFoundError("drone", drone_id)
             if not evaluation.eligible:
-                reasons = " ".join(v.reason for v in evaluation.failed)
+                # The rules that decided it: the call's own, then the drone's that were checked
+                # (the unchecked ones only say "not checked").
+                failed = [v for v in decision.call_rules if not v.passed]
+                failed += [v for v in evaluation.failed if v.checked]
+                reasons = " ".join(v.reason for v in failed)
                 raise LaunchRefusedError(f"{drone_id} may not fly this call: {reasons}")
             return await self._launch_locked(
                 call_id, drone_id, evaluated.target, evaluated.plans.get(drone_id), author, decision
