@@ -202,6 +202,8 @@ class _Active:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Upload, arm and mission start, until they end; a recall before take-off cancels them.
     launching: asyncio.Task[None] | None = None
+    #: The launch has sent ARM.
+    arm_sent: bool = False
 
 
 class FlightService(TaskOwner):
@@ -397,6 +399,7 @@ class FlightService(TaskOwner):
                 await link.upload_mission(plan.mission_items)
                 await link.upload_rally(plan.rally_items)
                 active.tracker.note_command("start_mission")
+                active.arm_sent = True
                 await link.arm()
                 ack = await link.start_mission()
             await self._store_note(
@@ -800,13 +803,15 @@ class FlightService(TaskOwner):
         (it is lifting off), the caller recalls it as an airborne flight.
         """
         task = active.launching
-        if task is not None and not task.done():
+        stopped = task is not None and not task.done()
+        if task is not None and stopped:
             task.cancel()
             await asyncio.wait([task])
         state = link.state()
         if state.in_air:
             return False
-        if state.armed:
+        # Stopped after ARM went out: the vehicle may be armed before its heartbeat says so.
+        if state.armed or (stopped and active.arm_sent):
             try:
                 await link.disarm()
             except FlightError as exc:
