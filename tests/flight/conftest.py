@@ -13,11 +13,6 @@ from tests.conftest import free_udp_ports
 from tests.flight.px4_peer import Px4Peer
 
 
-def free_udp_port() -> int:
-    """A UDP port on 127.0.0.1 that is free now, never in PX4's default ranges."""
-    return free_udp_ports(1)[0]
-
-
 @pytest.fixture
 def link_config() -> LinkConfig:
     return LinkConfig()
@@ -32,7 +27,7 @@ async def peer() -> AsyncIterator[Px4Peer]:
 
 @pytest.fixture
 async def link(peer: Px4Peer, link_config: LinkConfig) -> AsyncIterator[MavlinkVehicleLink]:
-    port = free_udp_port()
+    (port,) = free_udp_ports(1)
     lk = MavlinkVehicleLink(
         VehicleId("d1"), f"udpin://127.0.0.1:{port}", config=link_config, clock=SystemClock()
     )

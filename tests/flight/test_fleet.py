@@ -10,7 +10,7 @@ import pytest
 from flight.errors import FlightError, UnknownVehicleError, UnsupportedConnectionError
 from flight.fleet import FleetLink
 from flight.models import LinkState, VehicleEventKind, VehicleId
-from tests.flight.conftest import free_udp_port
+from tests.conftest import free_udp_ports
 from tests.flight.px4_peer import Px4Peer
 
 
@@ -19,7 +19,7 @@ async def test_fleet_links_three_vehicles_and_merges_their_states() -> None:
     try:
         async with FleetLink() as fleet:
             for i, peer in enumerate(peers):
-                port = free_udp_port()
+                (port,) = free_udp_ports(1)
                 fleet.add_vehicle(VehicleId(f"d{i}"), f"udpin://127.0.0.1:{port}", sysid=i + 1)
                 await peer.start(("127.0.0.1", port))
             seen: set[str] = set()
@@ -56,7 +56,7 @@ async def test_fleet_events_report_link_loss_of_one_vehicle() -> None:
     peer = Px4Peer()
     try:
         async with FleetLink() as fleet:
-            port = free_udp_port()
+            (port,) = free_udp_ports(1)
             from flight.mavlink_link import LinkConfig
 
             fleet.add_vehicle(

@@ -19,7 +19,7 @@ from flight.state import FailsafeCause, FlightPhase, FlightStateMachine
 from flight.tracker import FlightTracker, adopt_flight
 from geofence import Altitude, AltitudeDatum, GeoPoint, destination, distance_m
 from simulator.vehicle import SimFleet, build_fleet_config
-from tests.flight.conftest import free_udp_port
+from tests.conftest import free_udp_ports
 
 pytestmark = pytest.mark.sim
 
@@ -74,7 +74,7 @@ def fence(vertices: int = 4) -> list[MissionItem]:
 
 @contextlib.asynccontextmanager
 async def rig() -> AsyncIterator[Rig]:
-    api, client = free_udp_port(), free_udp_port()
+    api, client, video = free_udp_ports(3)
     cfg = build_fleet_config(
         1,
         [HOME],
@@ -82,7 +82,7 @@ async def rig() -> AsyncIterator[Rig]:
         api_base_port=api,
         client_base_port=client,
         gcs_base_port=None,
-        video_base_port=free_udp_port(),
+        video_base_port=video,
     )
     clock = SystemClock(speed=SPEEDUP)
     # At x10 in one process, a busy machine's pause of 0.35 s wall is the link's default 3.5 s of
@@ -252,7 +252,7 @@ async def test_planned_flight_from_planner_flies_scene_release_and_planned_retur
         orbit_radius_m=40,
         alt_agl_m=60,
     )
-    api, client = free_udp_port(), free_udp_port()
+    api, client, video = free_udp_ports(3)
     cfg = build_fleet_config(
         1,
         [(dock.lat_deg, dock.lon_deg, 1850.0)],
@@ -260,7 +260,7 @@ async def test_planned_flight_from_planner_flies_scene_release_and_planned_retur
         api_base_port=api,
         client_base_port=client,
         gcs_base_port=None,
-        video_base_port=free_udp_port(),
+        video_base_port=video,
     )
     clock = SystemClock(speed=SPEEDUP)
     async with SimFleet(cfg), FleetLink(clock=clock) as fleet:

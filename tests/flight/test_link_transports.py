@@ -40,9 +40,9 @@ async def test_udpout_link_speaks_first_and_uses_configured_gcs_sysid() -> None:
 async def test_sequence_gaps_show_as_packet_loss_and_degrade_link() -> None:
     peer = Px4Peer()
     try:
-        from tests.flight.conftest import free_udp_port
+        from tests.conftest import free_udp_ports
 
-        port = free_udp_port()
+        (port,) = free_udp_ports(1)
         cfg = LinkConfig(degraded_loss_pct=20.0)
         async with MavlinkVehicleLink(
             VehicleId("l"), f"udpin://127.0.0.1:{port}", config=cfg

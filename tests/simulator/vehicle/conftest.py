@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from pymavlink.dialects.v20 import common as M  # noqa: N812
 
-from simulator.vehicle import SimFleet, build_fleet_config
+from simulator.vehicle import FlightMode, SimDrone, SimFleet, build_fleet_config
 from tests.conftest import free_udp_ports
 
 HOME = (47.397742, 8.545594, 488.0)
@@ -88,8 +89,9 @@ class RawClient:
         self.sock.close()
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[tuple[SimFleet, RawClient]]:
+@contextlib.asynccontextmanager
+async def sim_rig(**config: Any) -> AsyncIterator[tuple[SimFleet, RawClient]]:
+    """One drone at HOME on free ports and a client that has heard it; `config` for the fleet."""
     api, client = free_udp_ports(2)
     cfg = build_fleet_config(
         1,
@@ -99,9 +101,42 @@ async def sim() -> AsyncIterator[tuple[SimFleet, RawClient]]:
         client_base_port=client,
         gcs_base_port=None,
         max_stream_hz=10.0,
+        **config,
     )
     rc = RawClient(client, api)
-    async with SimFleet(cfg) as fleet:
-        await rc.wait_for("HEARTBEAT")
-        yield fleet, rc
-    rc.close()
+    try:
+        async with SimFleet(cfg) as fleet:
+            await rc.wait_for("HEARTBEAT")
+            yield fleet, rc
+    finally:
+        rc.close()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[SimFleet, RawClient]]:
+    async with sim_rig() as rig:
+        yield rig
+
+
+async def until(
+    cond: Callable[[], bool], timeout_s: float = 60.0, rc: RawClient | None = None
+) -> None:
+    """Poll `cond` (heartbeating as a GCS when `rc` is given) until it holds."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        if rc is not None:
+            rc.heartbeat()
+        await asyncio.sleep(0.02)
+
+
+async def fly_up(fleet: SimFleet, rc: RawClient, alt_m: float = 15.0) -> SimDrone:
+    """Arm drone 0 and take off to `alt_m` above home; returns it holding there."""
+    d = fleet.drone(0)
+    rc.heartbeat()
+    assert (await rc.command(400, 1)).result == 0
+    nan = float("nan")
+    assert (await rc.command(22, 0, 0, 0, nan, nan, nan, d.origin_alt_amsl_m + alt_m)).result == 0
+    await until(lambda: d.mode is FlightMode.LOITER and d.phys.up_m > alt_m - 1.0, rc=rc)
+    return d

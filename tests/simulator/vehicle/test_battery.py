@@ -6,11 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from simulator.vehicle import FlightMode, SimDrone, SimFleet, build_fleet_config
-from tests.conftest import free_udp_ports
+from simulator.vehicle import SimDrone, SimFleet
 
-from .conftest import HOME, SPEEDUP, RawClient
-from .test_failsafes import until
+from .conftest import RawClient, fly_up, sim_rig, until
 
 pytestmark = [pytest.mark.sim, pytest.mark.timeout(180)]
 Sim = tuple[SimFleet, RawClient]
@@ -18,13 +16,7 @@ DOCK_CHARGE_S = 600.0
 
 
 async def _fly_and_drain(fleet: SimFleet, rc: RawClient, fraction: float) -> SimDrone:
-    d = fleet.drone(0)
-    rc.heartbeat()
-    assert (await rc.command(400, 1)).result == 0
-    alt = d.origin_alt_amsl_m + 15.0
-    nan = float("nan")
-    assert (await rc.command(22, 0, 0, 0, nan, nan, nan, alt)).result == 0
-    await until(lambda: d.mode is FlightMode.LOITER and d.phys.up_m > 14.0, rc=rc)
+    d = await fly_up(fleet, rc)
     d.fault_battery_drop(fraction)
     return d
 
@@ -69,22 +61,8 @@ async def test_battery_drop_on_the_dock_stays_until_a_flight_ends(sim: Sim) -> N
 
 @pytest.fixture
 async def slow_dock() -> AsyncIterator[Sim]:
-    api, client = free_udp_ports(2)
-    cfg = build_fleet_config(
-        1,
-        [HOME],
-        speedup=SPEEDUP,
-        api_base_port=api,
-        client_base_port=client,
-        gcs_base_port=None,
-        max_stream_hz=10.0,
-        dock_charge_s=DOCK_CHARGE_S,
-    )
-    rc = RawClient(client, api)
-    async with SimFleet(cfg) as fleet:
-        await rc.wait_for("HEARTBEAT")
-        yield fleet, rc
-    rc.close()
+    async with sim_rig(dock_charge_s=DOCK_CHARGE_S) as rig:
+        yield rig
 
 
 async def test_dock_charging_takes_the_configured_time(slow_dock: Sim) -> None:

@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-
 import pytest
 
-from simulator.vehicle import FlightMode, SimDrone, SimFleet
+from simulator.vehicle import FlightMode, SimFleet
 
-from .conftest import RawClient
+from .conftest import RawClient, fly_up, until
 
 pytestmark = [pytest.mark.sim, pytest.mark.timeout(180)]
 Sim = tuple[SimFleet, RawClient]
-
-
-async def until(
-    cond: Callable[[], bool], timeout_s: float = 60.0, rc: RawClient | None = None
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        if rc is not None:
-            rc.heartbeat()
-        await asyncio.sleep(0.02)
-
-
-async def _fly_up(fleet: SimFleet, rc: RawClient, alt_m: float = 15.0) -> SimDrone:
-    d = fleet.drone(0)
-    rc.heartbeat()
-    assert (await rc.command(400, 1)).result == 0
-    assert (
-        await rc.command(
-            22, 0, 0, 0, float("nan"), float("nan"), float("nan"), d.origin_alt_amsl_m + alt_m
-        )
-    ).result == 0
-    await until(lambda: d.mode is FlightMode.LOITER and d.phys.up_m > alt_m - 1.0, rc=rc)
-    return d
 
 
 async def test_link_cut_triggers_rtl_after_com_dl_loss_t(sim: Sim) -> None:
     fleet, rc = sim
     d = fleet.drone(0)
     d.params.set("NAV_DLL_ACT", 2)
-    d = await _fly_up(fleet, rc)
+    d = await fly_up(fleet, rc)
     cut_at = d.clock.now_s()
     d.fault_link_cut(600.0, inbound=True, outbound=True)
     await until(lambda: d.mode is FlightMode.RTL, 90.0)
@@ -58,7 +29,7 @@ async def test_link_cut_triggers_rtl_after_com_dl_loss_t(sim: Sim) -> None:
 
 async def test_no_dll_failsafe_when_nav_dll_act_is_disabled(sim: Sim) -> None:
     fleet, rc = sim
-    d = await _fly_up(fleet, rc)
+    d = await fly_up(fleet, rc)
     d.fault_link_cut(600.0, inbound=True, outbound=False)
     await until(lambda: any("ground station lost" in t for _, t in d.events), 60.0)
     start = d.clock.now_s()
@@ -71,7 +42,7 @@ async def test_max_distance_fence_breach_triggers_gf_action_return(sim: Sim) -> 
     d = fleet.drone(0)
     d.params.set("GF_MAX_HOR_DIST", 40.0)
     d.params.set("GF_ACTION", 3)
-    d = await _fly_up(fleet, rc)
+    d = await fly_up(fleet, rc)
     lat, lon, alt = d.position_global()
     ack = await rc.command(192, -1, 1, 0, float("nan"), lat + 0.0009, lon, alt)  # ~100 m north
     assert ack.result == 0
@@ -84,7 +55,7 @@ async def test_fence_breach_with_hold_action_stops_at_the_boundary(sim: Sim) -> 
     fleet, rc = sim
     d = fleet.drone(0)
     d.params.set("GF_MAX_HOR_DIST", 30.0)
-    d = await _fly_up(fleet, rc)
+    d = await fly_up(fleet, rc)
     lat, lon, alt = d.position_global()
     assert (await rc.command(192, -1, 1, 0, float("nan"), lat, lon + 0.002, alt)).result == 0
     await until(lambda: any("maximum distance" in t for _, t in d.events), 60.0, rc)
@@ -96,7 +67,7 @@ async def test_critical_battery_with_land_action_lands(sim: Sim) -> None:
     fleet, rc = sim
     d = fleet.drone(0)
     d.params.set("COM_LOW_BAT_ACT", 2)
-    d = await _fly_up(fleet, rc)
+    d = await fly_up(fleet, rc)
     d.fault_battery_drop(0.06)
     await until(lambda: d.mode is FlightMode.LAND, 30.0, rc)
     assert any("Critical battery" in t for _, t in d.events)
@@ -106,7 +77,7 @@ async def test_critical_battery_with_land_action_lands(sim: Sim) -> None:
 
 async def test_gps_loss_in_flight_descends(sim: Sim) -> None:
     fleet, rc = sim
-    d = await _fly_up(fleet, rc)
+    d = await fly_up(fleet, rc)
     d.fault_gps_loss(600.0)
     await until(lambda: d.mode is FlightMode.LAND, 30.0, rc)
     assert (await rc.command(400, 1)).result == 0  # already armed: accepted, nothing changes
