@@ -1,6 +1,6 @@
 """A call ended while its drone is still being launched: the launch stops and the drone stays down.
 
-Over real MAVLink with the simulator in this process (the rig of test_flight_preemption).
+Over real MAVLink with the simulator in this process (tests/dfr/flight_rig.py).
 """
 
 from __future__ import annotations
@@ -11,31 +11,22 @@ from pathlib import Path
 import pytest
 
 from dfr.models import Role
-from simulator.vehicle import DroneSnapshot
-
-from .test_flight_preemption import NOT_ALLOWED, SCENE_A, SPEEDUP, Rig, rig
+from geofence import destination
+from tests.dfr.flight_rig import DOCK, SPEEDUP, rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.sim, pytest.mark.timeout(240)]
 
+SCENE = destination(DOCK, 0.0, 1500.0)
 #: Simulated seconds the vehicle hears nothing, so the plan upload is stalled when the call ends.
 DEAF_SIM_S = 20.0
 
 
-async def _sample_truth(r: Rig, seen: list[DroneSnapshot], stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        seen.append(r.d1())
-        await asyncio.sleep(0.02)
-
-
 async def test_a_call_cancelled_during_the_launch_never_takes_off(tmp_path: Path) -> None:
-    async with rig(tmp_path, NOT_ALLOWED) as r:
-        call_id = await r.post_call("RECALL-1", SCENE_A, "SUSP", 3)
+    async with rig(tmp_path) as r:
+        call_id = await r.post_call("RECALL-1", SCENE, "SUSP", 3)
         drone = r.sim.drone(0)
         drone.fault_link_cut(DEAF_SIM_S, inbound=True, outbound=False)
-        seen: list[DroneSnapshot] = []
-        stop = asyncio.Event()
-        sampler = asyncio.create_task(_sample_truth(r, seen, stop))
-        try:
+        async with r.recording_truth() as seen:
             launched = await r.launch(call_id)
             assert launched.status_code == 202, launched.text
             flight_id = int(launched.json()["flight_id"])
@@ -47,9 +38,6 @@ async def test_a_call_cancelled_during_the_launch_never_takes_off(tmp_path: Path
             aborted = await r.wait_state(flight_id, {"aborted"}, timeout_s=30.0)
             # Well past the end of the link cut: the stalled upload would have finished by now.
             await asyncio.sleep((DEAF_SIM_S + 30.0) / SPEEDUP)
-        finally:
-            stop.set()
-            await sampler
         assert seen and not any(s.armed for s in seen), "the drone armed after its call ended"
         assert drone.snapshot().landed and not drone.snapshot().armed
         reasons = [e["reason"] for e in (await r.flight(flight_id))["events"]]
