@@ -149,21 +149,21 @@ async def dispatch_component(app: FastAPI) -> AsyncIterator[None]:
             app.state.dispatcher = None
 
 
-#: How often the routing structures are built ahead (real seconds), for now and one period on.
+#: How often (service-clock seconds) the routing structures are built ahead, for now and one
+#: period on; zone time windows open in service time, so the period is counted in it too.
 AIRSPACE_PREPARE_PERIOD_S = 30.0
 
 
 async def _keep_airspace_prepared(airspace: AirspaceService, clock: Clock) -> None:
     """Keep the routing structures of the zones active now and soon built, off the event loop."""
-    speed = float(getattr(clock, "speed", 1.0))
     while True:
         now = clock.now()
-        ahead = now + timedelta(seconds=AIRSPACE_PREPARE_PERIOD_S * speed)
+        ahead = now + timedelta(seconds=AIRSPACE_PREPARE_PERIOD_S)
         try:
             await asyncio.to_thread(airspace.prepare, now, ahead)
         except Exception:  # a bad zone set is reported where it is used; keep trying
             log.exception("preparing the airspace failed")
-        await asyncio.sleep(AIRSPACE_PREPARE_PERIOD_S)
+        await clock.sleep(AIRSPACE_PREPARE_PERIOD_S)
 
 
 def dispatch_call(app: FastAPI, call_id: int, *, ended: bool = False) -> None:

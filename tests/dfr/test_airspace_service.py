@@ -70,4 +70,4 @@ async def test_the_service_prepares_now_and_one_period_ahead_in_service_time() -
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     now, ahead = recorder.calls[0]
-    assert ahead - now == timedelta(seconds=AIRSPACE_PREPARE_PERIOD_S * 20.0)
+    assert ahead - now == timedelta(seconds=AIRSPACE_PREPARE_PERIOD_S)
