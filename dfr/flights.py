@@ -803,10 +803,11 @@ class FlightService(TaskOwner):
         (it is lifting off), the caller recalls it as an airborne flight.
         """
         task = active.launching
-        stopped = task is not None and not task.done()
-        if task is not None and stopped:
+        stopped = False
+        if task is not None and not task.done():
             task.cancel()
             await asyncio.wait([task])
+            stopped = True
         state = link.state()
         if state.in_air:
             return False

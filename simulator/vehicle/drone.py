@@ -451,7 +451,8 @@ class SimDrone:
                 dt,
             )
             self._last_physics_s = t
-            self._charge(dt)
+            if self._charging:
+                self._charge(dt)
             self._commander(t)
             steps += 1
         if steps >= 500:
