@@ -136,7 +136,7 @@ def dock_of(fleet: SimFleet, vehicle_id: str) -> GeoPoint:
     """The dock a drone belongs to."""
     vehicle = next(v for v in fleet.fleet.vehicles if v.id == vehicle_id)
     dock = next(d for d in fleet.fleet.docks if d.id == vehicle.dock)
-    return GeoPoint(dock.lat, dock.lon)
+    return dock.location
 
 
 def distance_to_m(fleet: SimFleet, vehicle_id: str, lat: float, lon: float) -> float | None:

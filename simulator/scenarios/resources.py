@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from geofence import GeoPoint
 from simulator.cad import DfrPoster, SimIncident
 from simulator.scenarios.errors import (
     ConfigurationError,
@@ -361,6 +362,11 @@ class DockSpec(BaseModel):
     lon: float = Field(ge=-180, le=180)
     alt_amsl_m: float = 0.0
     response_radius_m: float = Field(default=3218.7, gt=0)
+
+    @property
+    def location(self) -> GeoPoint:
+        """Where the dock stands."""
+        return GeoPoint(self.lat, self.lon)
 
 
 class VehicleSpec(BaseModel):

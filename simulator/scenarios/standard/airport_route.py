@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geofence import GeoPoint, destination
+from geofence import destination
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
@@ -30,7 +30,7 @@ class AirportRoute(Scenario):
 
     async def run(self) -> None:
         dock = next(d for d in self.fleet.fleet.docks if d.id == DOCK_ID)
-        scene = destination(GeoPoint(dock.lat, dock.lon), CALL_BEARING_DEG, CALL_DISTANCE_M)
+        scene = destination(dock.location, CALL_BEARING_DEG, CALL_DISTANCE_M)
         incident = make_incident(
             scene.lat_deg,
             scene.lon_deg,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
@@ -31,9 +30,7 @@ class CadOutage(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene, incident = flying.call_from(
-            self, GeoPoint(dock.lat, dock.lon), 15.0, 2000.0, priority=1
-        )
+        scene, incident = flying.call_from(self, dock.location, 15.0, 2000.0, priority=1)
         ref = incident.incident_id
 
         self.begin_test_case("Outage")

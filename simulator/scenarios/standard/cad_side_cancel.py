@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
@@ -23,9 +22,7 @@ class CadSideCancel(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene, incident = flying.call_from(
-            self, GeoPoint(dock.lat, dock.lon), 340.0, 1800.0, priority=1
-        )
+        scene, incident = flying.call_from(self, dock.location, 340.0, 1800.0, priority=1)
         ref = incident.incident_id
 
         self.begin_test_case("Cancel from CAD")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geofence import GeoPoint, destination
+from geofence import destination
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
@@ -26,7 +26,7 @@ class DispatcherCancel(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        scene = destination(GeoPoint(dock.lat, dock.lon), 20.0, 1800.0)
+        scene = destination(dock.location, 20.0, 1800.0)
         incident = make_incident(
             scene.lat_deg,
             scene.lon_deg,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
@@ -31,7 +30,7 @@ class KeepOutCall(Scenario):
         dock = next(d for d in self.fleet.fleet.docks if d.id == DOCK_ID)
         scene, incident = flying.call_from(
             self,
-            GeoPoint(dock.lat, dock.lon),
+            dock.location,
             CALL_BEARING_DEG,
             CALL_DISTANCE_M,
             address="airport grounds",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from geofence import GeoPoint, distance_m
+from geofence import distance_m
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
@@ -31,7 +31,7 @@ class OutOfRangeRefusal(Scenario):
         dock = self.fleet.fleet.docks[0]
         scene, incident = flying.call_from(
             self,
-            GeoPoint(dock.lat, dock.lon),
+            dock.location,
             CALL_BEARING_DEG,
             CALL_DISTANCE_M,
             address="6 km north of Sand Creek",
@@ -60,7 +60,7 @@ class OutOfRangeRefusal(Scenario):
                 if decision.get("eligible"):
                     check.record_failed(f"the out-of-range call was found eligible: {summary}")
                 for d in self.fleet.fleet.docks:
-                    away_km = distance_m(GeoPoint(d.lat, d.lon), scene) / 1000.0
+                    away_km = distance_m(d.location, scene) / 1000.0
                     if not any(
                         d.name in r and _names_km(r, away_km) and "radius" in r for r in reasons
                     ):

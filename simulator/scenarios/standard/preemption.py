@@ -54,7 +54,7 @@ class Preemption(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        home = GeoPoint(dock.lat, dock.lon)
+        home = dock.location
         scene_a = destination(home, FIRST_BEARING_DEG, SCENE_DISTANCE_M)
         scene_b = destination(home, SECOND_BEARING_DEG, SCENE_DISTANCE_M)
         first = make_incident(

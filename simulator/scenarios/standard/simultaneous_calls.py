@@ -26,7 +26,7 @@ class SimultaneousCalls(Scenario):
 
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
-        home = GeoPoint(dock.lat, dock.lon)
+        home = dock.location
         incidents = [
             make_incident(*_latlon(destination(home, 10.0, 1400.0)), address="north", priority=1),
             make_incident(*_latlon(destination(home, 300.0, 1200.0)), address="west", priority=1),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from geofence import GeoPoint
 from simulator.scenarios import flying
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet
@@ -28,7 +27,7 @@ class WindLimit(Scenario):
     async def run(self) -> None:
         dock = self.fleet.fleet.docks[0]
         scene, incident = flying.call_from(
-            self, GeoPoint(dock.lat, dock.lon), 0.0, 1000.0, address="1 km north of Sand Creek"
+            self, dock.location, 0.0, 1000.0, address="1 km north of Sand Creek"
         )
         ref = incident.incident_id
         call_id = 0
