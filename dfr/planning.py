@@ -9,9 +9,9 @@ from flight import DronePerformance
 def performance_of(drone: Drone) -> DronePerformance:
     """The planner's view of a drone's airframe."""
     return DronePerformance(
-        cruise_speed_m_s=drone.cruise_speed_mps,
-        climb_rate_m_s=drone.climb_rate_mps,
-        descent_rate_m_s=max(1.0, drone.climb_rate_mps * 0.75),
+        cruise_speed_mps=drone.cruise_speed_mps,
+        climb_rate_mps=drone.climb_rate_mps,
+        descent_rate_mps=max(1.0, drone.climb_rate_mps * 0.75),
         cruise_power_w=drone.cruise_power_w,
         hover_power_w=drone.hover_power_w,
         climb_power_w=drone.hover_power_w * 1.3,

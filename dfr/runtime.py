@@ -107,8 +107,8 @@ def weather_source(settings: Settings, now: datetime) -> ManualWeatherSource:
             WeatherFacts(
                 observed_at=now,
                 source="configured observation",
-                wind_speed_m_s=w.static_wind_mps,
-                wind_gust_m_s=w.static_gust_mps,
+                wind_speed_mps=w.static_wind_mps,
+                wind_gust_mps=w.static_gust_mps,
                 visibility_m=w.static_visibility_m,
             )
         )

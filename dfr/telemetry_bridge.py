@@ -37,7 +37,7 @@ def drone_frame(state: VehicleState, flight_id: int | None) -> DroneFrame:
         alt_amsl_m=_finite(state.alt_amsl_m, -500.0, 20_000.0),
         alt_agl_m=_finite(state.alt_agl_m, -500.0, 20_000.0),
         heading_deg=None if state.heading_deg is None else state.heading_deg % 360.0,
-        ground_speed_mps=_finite(state.ground_speed_m_s, 0.0, 200.0),
+        ground_speed_mps=_finite(state.ground_speed_mps, 0.0, 200.0),
         battery_pct=_finite(state.battery_pct, 0.0, 100.0),
         battery_v=_finite(state.battery_voltage_v, 0.0, 100.0),
         mode=str(state.mode),

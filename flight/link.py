@@ -98,18 +98,18 @@ class VehicleLink(Protocol):
         ...
 
     async def goto(
-        self, point: GeoPoint, alt: Altitude, speed_m_s: float | None = None
+        self, point: GeoPoint, alt: Altitude, speed_mps: float | None = None
     ) -> CommandAck:
         """Fly to a point and hold there (DO_REPOSITION)."""
         ...
 
     async def orbit(
-        self, center: GeoPoint, radius_m: float, speed_m_s: float, alt: Altitude | None = None
+        self, center: GeoPoint, radius_m: float, speed_mps: float, alt: Altitude | None = None
     ) -> CommandAck:
         """Orbit a point (DO_ORBIT); alt None keeps the current altitude."""
         ...
 
-    async def change_speed(self, speed_m_s: float) -> CommandAck:
+    async def change_speed(self, speed_mps: float) -> CommandAck:
         """Change ground speed (DO_CHANGE_SPEED)."""
         ...
 

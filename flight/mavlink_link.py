@@ -228,7 +228,7 @@ class LinkConfig:
     state_rate_hz: float = 10.0
     orbit_radius_min_m: float = 5.0
     orbit_radius_max_m: float = 1000.0
-    speed_max_m_s: float = 25.0
+    speed_max_mps: float = 25.0
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     verify_uploads: bool = True
 
@@ -370,8 +370,8 @@ class MavlinkVehicleLink:
         self._alt_amsl_m: float | None = None
         self._alt_rel_m: float | None = None
         self._heading_deg: float | None = None
-        self._ground_speed_m_s: float | None = None
-        self._climb_m_s: float | None = None
+        self._ground_speed_mps: float | None = None
+        self._climb_mps: float | None = None
         self._battery_pct: float | None = None
         self._battery_v: float | None = None
         self._have_battery_status = False
@@ -696,11 +696,11 @@ class MavlinkVehicleLink:
             self._alt_rel_m = msg.relative_alt / 1000.0
             if msg.hdg != 65535:
                 self._heading_deg = msg.hdg / 100.0
-            self._ground_speed_m_s = math.hypot(msg.vx, msg.vy) / 100.0
-            self._climb_m_s = -msg.vz / 100.0
+            self._ground_speed_mps = math.hypot(msg.vx, msg.vy) / 100.0
+            self._climb_mps = -msg.vz / 100.0
             self._publish()
         elif mid == _VFR_HUD:
-            self._ground_speed_m_s = float(msg.groundspeed)
+            self._ground_speed_mps = float(msg.groundspeed)
         elif mid == _GPS_RAW_INT:
             self._gps_fix = int(msg.fix_type)
             self._gps_sats = None if msg.satellites_visible == 255 else int(msg.satellites_visible)
@@ -801,8 +801,8 @@ class MavlinkVehicleLink:
             alt_amsl_m=self._alt_amsl_m,
             alt_agl_m=self._alt_rel_m,
             heading_deg=self._heading_deg,
-            ground_speed_m_s=self._ground_speed_m_s,
-            climb_rate_m_s=self._climb_m_s,
+            ground_speed_mps=self._ground_speed_mps,
+            climb_rate_mps=self._climb_mps,
             battery_pct=self._battery_pct,
             battery_voltage_v=self._battery_v,
             mode=self._mode,
@@ -1090,27 +1090,27 @@ class MavlinkVehicleLink:
             return home_amsl + alt.value_m
         raise InvalidCommandError(f"{self._vehicle_id}: altitude datum {alt.datum} not supported")
 
-    def _check_speed(self, speed_m_s: float) -> None:
-        if not math.isfinite(speed_m_s) or not 0 < speed_m_s <= self._cfg.speed_max_m_s:
+    def _check_speed(self, speed_mps: float) -> None:
+        if not math.isfinite(speed_mps) or not 0 < speed_mps <= self._cfg.speed_max_mps:
             raise InvalidCommandError(
-                f"speed {speed_m_s} m/s outside 0..{self._cfg.speed_max_m_s} m/s"
+                f"speed {speed_mps} m/s outside 0..{self._cfg.speed_max_mps} m/s"
             )
 
     async def goto(
-        self, point: GeoPoint, alt: Altitude, speed_m_s: float | None = None
+        self, point: GeoPoint, alt: Altitude, speed_mps: float | None = None
     ) -> CommandAck:
         """Fly to a point and hold there (DO_REPOSITION as COMMAND_INT, altitude AMSL)."""
         self._require_airborne("goto")
-        if speed_m_s is not None:
-            self._check_speed(speed_m_s)
+        if speed_mps is not None:
+            self._check_speed(speed_mps)
         z = self._alt_amsl(alt)
         lat, lon = point.to_dege7()
         # p2 bit 0 (CHANGE_MODE) is required by PX4; p4 yaw NaN keeps the heading logic of PX4.
-        params = (speed_m_s if speed_m_s is not None else -1.0, 1.0, 0.0, math.nan)
+        params = (speed_mps if speed_mps is not None else -1.0, 1.0, 0.0, math.nan)
         return await self._command("goto", _CMD_DO_REPOSITION, params, as_int=(lat, lon, z))
 
     async def orbit(
-        self, center: GeoPoint, radius_m: float, speed_m_s: float, alt: Altitude | None = None
+        self, center: GeoPoint, radius_m: float, speed_mps: float, alt: Altitude | None = None
     ) -> CommandAck:
         """Orbit a point (DO_ORBIT as COMMAND_INT); radius > 0 clockwise; alt None keeps altitude."""
         self._require_airborne("orbit")
@@ -1122,19 +1122,19 @@ class MavlinkVehicleLink:
             raise InvalidCommandError(
                 f"orbit radius {radius_m} m outside {cfg.orbit_radius_min_m}..{cfg.orbit_radius_max_m} m"
             )
-        self._check_speed(speed_m_s)
+        self._check_speed(speed_mps)
         z = self._alt_amsl(alt) if alt is not None else math.nan
         lat, lon = center.to_dege7()
         # p3 0: yaw front to circle centre; p4 NaN as MAVSDK sends it (orbit until told otherwise).
-        params = (radius_m, speed_m_s, 0.0, math.nan)
+        params = (radius_m, speed_mps, 0.0, math.nan)
         return await self._command("orbit", _CMD_DO_ORBIT, params, as_int=(lat, lon, z))
 
-    async def change_speed(self, speed_m_s: float) -> CommandAck:
+    async def change_speed(self, speed_mps: float) -> CommandAck:
         """Change ground speed (DO_CHANGE_SPEED p1=1 ground speed, p3=-1 throttle unchanged)."""
         self._require_airborne("change_speed")
-        self._check_speed(speed_m_s)
+        self._check_speed(speed_mps)
         return await self._command(
-            "change_speed", _CMD_DO_CHANGE_SPEED, (1, speed_m_s, -1, 0, 0, 0, 0)
+            "change_speed", _CMD_DO_CHANGE_SPEED, (1, speed_mps, -1, 0, 0, 0, 0)
         )
 
     # ------------------------------------------------------------------ parameters

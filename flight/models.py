@@ -117,8 +117,8 @@ class VehicleState:
     alt_amsl_m: float | None = None
     alt_agl_m: float | None = None  # above home (PX4's relative_alt); no terrain model
     heading_deg: float | None = None
-    ground_speed_m_s: float | None = None
-    climb_rate_m_s: float | None = None
+    ground_speed_mps: float | None = None
+    climb_rate_mps: float | None = None
     battery_pct: float | None = None
     battery_voltage_v: float | None = None
     mode: FlightMode = FlightMode.UNKNOWN

@@ -24,15 +24,15 @@ class PlanRejectedError(FlightError):
 class DronePerformance:
     """What the planner needs to know about an airframe."""
 
-    cruise_speed_m_s: float = 15.0
-    climb_rate_m_s: float = 3.0
-    descent_rate_m_s: float = 2.0
+    cruise_speed_mps: float = 15.0
+    climb_rate_mps: float = 3.0
+    descent_rate_mps: float = 2.0
     cruise_power_w: float = 450.0
     hover_power_w: float = 400.0
     climb_power_w: float = 550.0
 
     def __post_init__(self) -> None:
-        for name in ("cruise_speed_m_s", "climb_rate_m_s", "descent_rate_m_s"):
+        for name in ("cruise_speed_mps", "climb_rate_mps", "descent_rate_mps"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
         for name in ("cruise_power_w", "hover_power_w", "climb_power_w"):

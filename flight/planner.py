@@ -271,7 +271,7 @@ def _mission_items(
             MavCmd.DO_CHANGE_SPEED,
             frame=MavFrame.MISSION,
             param1=1.0,
-            param2=perf.cruise_speed_m_s,
+            param2=perf.cruise_speed_mps,
             param3=-1.0,
             param4=0.0,
         ),
@@ -301,13 +301,13 @@ def _profile(
     seconds = joules = 0.0
     for lo, hi in zip(alts, alts[1:], strict=False):
         if hi > lo:
-            t = (hi - lo) / perf.climb_rate_m_s
+            t = (hi - lo) / perf.climb_rate_mps
             seconds, joules = seconds + t, joules + t * perf.climb_power_w
         else:
-            t = (lo - hi) / perf.descent_rate_m_s
+            t = (lo - hi) / perf.descent_rate_mps
             seconds, joules = seconds + t, joules + t * perf.hover_power_w
     for a, b in zip(points, points[1:], strict=False):
-        t = distance_m(a.point, b.point) / perf.cruise_speed_m_s
+        t = distance_m(a.point, b.point) / perf.cruise_speed_mps
         seconds, joules = seconds + t, joules + t * perf.cruise_power_w
     return seconds, joules / 3600.0
 
@@ -321,7 +321,7 @@ def _timing(
     start_alt_m: float = 0.0,
 ) -> tuple[float, EnergyEstimate]:
     out_s, out_wh = _profile(out, start_alt_m, orbit_alt_m, perf)
-    entry_s = radius_m / perf.cruise_speed_m_s
+    entry_s = radius_m / perf.cruise_speed_mps
     _, back_wh = _profile(back, orbit_alt_m, 0.0, perf)
     scene_power_w = perf.cruise_power_w if radius_m > 0 else perf.hover_power_w
     return out_s + entry_s, EnergyEstimate(

@@ -11,7 +11,7 @@ falls back to its DFR category (`[policy.categories]`), and anything else is not
     max_priority = 2
     auto_launch_max_priority = 1
     [policy.weather]
-    max_wind_m_s = 10.0
+    max_wind_mps = 10.0
     [policy.response_radius_m]
     sand-creek = 4000.0
 """
@@ -91,8 +91,8 @@ class WeatherLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_wind_m_s: float = Field(default=12.0, gt=0, le=60)
-    max_gust_m_s: float = Field(default=15.0, gt=0, le=80)
+    max_wind_mps: float = Field(default=12.0, gt=0, le=60)
+    max_gust_mps: float = Field(default=15.0, gt=0, le=80)
     min_visibility_m: float = Field(default=4828.0, ge=0, description="3 statute miles")
     min_ceiling_ft: float = Field(
         default=900.0, ge=0, description="400 ft AGL flight plus 500 ft below cloud"

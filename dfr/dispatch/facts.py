@@ -87,8 +87,8 @@ class DroneFacts:
     drone_id: str
     name: str
     dock: DockFacts
-    cruise_speed_m_s: float
-    climb_rate_m_s: float
+    cruise_speed_mps: float
+    climb_rate_mps: float
     battery_capacity_wh: float
     hover_power_w: float
     cruise_power_w: float
@@ -102,8 +102,8 @@ class DroneFacts:
 
     def __post_init__(self) -> None:
         for name in (
-            "cruise_speed_m_s",
-            "climb_rate_m_s",
+            "cruise_speed_mps",
+            "climb_rate_mps",
             "battery_capacity_wh",
             "hover_power_w",
             "cruise_power_w",
@@ -175,8 +175,8 @@ class WeatherFacts:
 
     observed_at: datetime
     source: str  # "METAR KCOS", "manual (pilot)", "static"
-    wind_speed_m_s: float | None  # None: not reported
-    wind_gust_m_s: float | None = None  # None: no gusts reported
+    wind_speed_mps: float | None  # None: not reported
+    wind_gust_mps: float | None = None  # None: no gusts reported
     visibility_m: float | None = None  # None: not reported
     present_weather: tuple[str, ...] = ()  # METAR present-weather groups: "-RA", "+TSRA", "FG"
     ceiling_ft: float | None = None  # lowest broken/overcast/obscured layer AGL; None: no ceiling
@@ -184,8 +184,8 @@ class WeatherFacts:
 
     def __post_init__(self) -> None:
         _aware(self.observed_at, "observed_at")
-        _finite(self.wind_speed_m_s, "wind_speed_m_s", minimum=0.0)
-        _finite(self.wind_gust_m_s, "wind_gust_m_s", minimum=0.0)
+        _finite(self.wind_speed_mps, "wind_speed_mps", minimum=0.0)
+        _finite(self.wind_gust_mps, "wind_gust_mps", minimum=0.0)
         _finite(self.visibility_m, "visibility_m", minimum=0.0)
         _finite(self.ceiling_ft, "ceiling_ft", minimum=0.0)
 
@@ -194,8 +194,8 @@ class WeatherFacts:
         return {
             "observed_at": self.observed_at.isoformat(),
             "source": self.source,
-            "wind_speed_m_s": self.wind_speed_m_s,
-            "wind_gust_m_s": self.wind_gust_m_s,
+            "wind_speed_mps": self.wind_speed_mps,
+            "wind_gust_mps": self.wind_gust_mps,
             "visibility_m": self.visibility_m,
             "present_weather": list(self.present_weather),
             "ceiling_ft": self.ceiling_ft,

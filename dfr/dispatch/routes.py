@@ -17,8 +17,8 @@ from geofence import Airspace, GeoPoint, Zone, ZoneKind
 def performance_of(drone: DroneFacts) -> DronePerformance:
     """The planner's airframe figures from the fleet table (which has no separate climb power)."""
     return DronePerformance(
-        cruise_speed_m_s=drone.cruise_speed_m_s,
-        climb_rate_m_s=drone.climb_rate_m_s,
+        cruise_speed_mps=drone.cruise_speed_mps,
+        climb_rate_mps=drone.climb_rate_mps,
         cruise_power_w=drone.cruise_power_w,
         hover_power_w=drone.hover_power_w,
         climb_power_w=drone.hover_power_w,

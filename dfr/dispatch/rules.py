@@ -139,13 +139,13 @@ def check_weather(
     details: dict[str, Detail] = {
         "source": weather.source,
         "observed_at": weather.observed_at.isoformat(),
-        "wind_speed_m_s": weather.wind_speed_m_s,
-        "wind_gust_m_s": weather.wind_gust_m_s,
+        "wind_speed_mps": weather.wind_speed_mps,
+        "wind_gust_mps": weather.wind_gust_mps,
         "visibility_m": weather.visibility_m,
         "present_weather": weather.present_weather,
         "ceiling_ft": weather.ceiling_ft,
-        "max_wind_m_s": limits.max_wind_m_s,
-        "max_gust_m_s": limits.max_gust_m_s,
+        "max_wind_mps": limits.max_wind_mps,
+        "max_gust_mps": limits.max_gust_mps,
         "min_visibility_m": limits.min_visibility_m,
         "min_ceiling_ft": limits.min_ceiling_ft,
     }
@@ -161,23 +161,23 @@ def check_weather(
         )
     problems: list[str] = []
     facts: list[str] = []
-    if weather.wind_speed_m_s is None:
+    if weather.wind_speed_mps is None:
         problems.append("wind is not reported")
-    elif weather.wind_speed_m_s > limits.max_wind_m_s:
+    elif weather.wind_speed_mps > limits.max_wind_mps:
         problems.append(
-            f"wind {wording.speed(weather.wind_speed_m_s)} is over the "
-            f"{wording.speed(limits.max_wind_m_s)} limit"
+            f"wind {wording.speed(weather.wind_speed_mps)} is over the "
+            f"{wording.speed(limits.max_wind_mps)} limit"
         )
     else:
-        facts.append(f"wind {wording.speed(weather.wind_speed_m_s)}")
-    if weather.wind_gust_m_s is not None:
-        if weather.wind_gust_m_s > limits.max_gust_m_s:
+        facts.append(f"wind {wording.speed(weather.wind_speed_mps)}")
+    if weather.wind_gust_mps is not None:
+        if weather.wind_gust_mps > limits.max_gust_mps:
             problems.append(
-                f"gusts {wording.speed(weather.wind_gust_m_s)} are over the "
-                f"{wording.speed(limits.max_gust_m_s)} limit"
+                f"gusts {wording.speed(weather.wind_gust_mps)} are over the "
+                f"{wording.speed(limits.max_gust_mps)} limit"
             )
         else:
-            facts.append(f"gusts {wording.speed(weather.wind_gust_m_s)}")
+            facts.append(f"gusts {wording.speed(weather.wind_gust_mps)}")
     if weather.visibility_m is None:
         problems.append("visibility is not reported")
     elif weather.visibility_m < limits.min_visibility_m:
@@ -272,20 +272,20 @@ def estimate_trip(
         if route is not None and route.cruise_alt_agl_m is not None
         else ESTIMATE_CRUISE_ALT_AGL_M
     )
-    climb_s = 0.0 if airborne_origin else alt_m / drone.climb_rate_m_s
-    descent_s = alt_m / drone.climb_rate_m_s
+    climb_s = 0.0 if airborne_origin else alt_m / drone.climb_rate_mps
+    descent_s = alt_m / drone.climb_rate_mps
     on_scene_s = agency.on_scene_min * 60.0
     if route is not None and route.plan_eta_s is not None:
         eta_s = route.plan_eta_s
     else:
-        eta_s = climb_s + out_m / drone.cruise_speed_m_s
+        eta_s = climb_s + out_m / drone.cruise_speed_mps
     if route is not None and route.plan_energy_wh is not None:
         # A plan that includes less on-scene time than the policy asks is topped up with hover time.
         missing_s = max(0.0, on_scene_s - (route.plan_on_scene_s or 0.0))
         energy_wh = route.plan_energy_wh + drone.hover_power_w * missing_s / 3600.0
         from_plan = True
     else:
-        transit_s = (out_m + back_m) / drone.cruise_speed_m_s
+        transit_s = (out_m + back_m) / drone.cruise_speed_mps
         hover_s = climb_s + descent_s + on_scene_s
         energy_wh = (drone.cruise_power_w * transit_s + drone.hover_power_w * hover_s) / 3600.0
         from_plan = False

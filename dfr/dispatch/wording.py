@@ -15,9 +15,9 @@ def miles_km(distance_m: float) -> str:
     return f"{distance_m / M_PER_MILE:.2f} mi ({distance_m / 1000.0:.2f} km)"
 
 
-def speed(speed_m_s: float) -> str:
+def speed(speed_mps: float) -> str:
     """`12.0 m/s (27 mph)`."""
-    return f"{speed_m_s:.1f} m/s ({speed_m_s * MPH_PER_M_S:.0f} mph)"
+    return f"{speed_mps:.1f} m/s ({speed_mps * MPH_PER_M_S:.0f} mph)"
 
 
 def visibility(distance_m: float) -> str:

@@ -227,9 +227,9 @@ class WeatherSpec(BaseModel):
 
     model_config = _SPEC
 
-    wind_speed_m_s: float = Field(default=3.0, ge=0, le=60)
+    wind_speed_mps: float = Field(default=3.0, ge=0, le=60)
     wind_from_deg: float = Field(default=270.0, ge=0, lt=360)
-    gust_m_s: float = Field(default=0.0, ge=0, le=80)
+    gust_mps: float = Field(default=0.0, ge=0, le=80)
     visibility_m: float = Field(default=10_000.0, gt=0)
     station: str = "KCOS"
 
@@ -249,8 +249,8 @@ class Weather(Resource):
     def metar(self) -> str:
         """A METAR report of this weather (wind in knots, visibility in statute miles)."""
         w = self.weather
-        kt = round(w.wind_speed_m_s / 0.514444)
-        gust = f"G{round(w.gust_m_s / 0.514444):02d}" if w.gust_m_s > w.wind_speed_m_s else ""
+        kt = round(w.wind_speed_mps / 0.514444)
+        gust = f"G{round(w.gust_mps / 0.514444):02d}" if w.gust_mps > w.wind_speed_mps else ""
         vis_sm = min(10, round(w.visibility_m / 1609.344))
         return f"METAR {w.station} 121200Z {round(w.wind_from_deg):03d}{kt:02d}{gust}KT {vis_sm}SM CLR 20/05 A3000"
 
@@ -538,9 +538,9 @@ class SimFleet(Resource):
                 await self.inject(
                     vehicle.id,
                     "wind",
-                    speed_m_s=w.wind_speed_m_s,
+                    speed_mps=w.wind_speed_mps,
                     from_deg=w.wind_from_deg,
-                    gust_m_s=w.gust_m_s,
+                    gust_mps=w.gust_mps,
                 )
         await self._poll_truth()
         self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
@@ -980,9 +980,9 @@ def _service_settings(
         # A fixed observation, not a METAR: a METAR's stamp ages with the sped-up service clock
         # (90 simulated minutes pass in 4.5 wall minutes at 20x) and would then be refused as stale.
         w = weather.weather
-        env["DFR_WEATHER__STATIC_WIND_MPS"] = f"{w.wind_speed_m_s:g}"
-        if w.gust_m_s > w.wind_speed_m_s:
-            env["DFR_WEATHER__STATIC_GUST_MPS"] = f"{w.gust_m_s:g}"
+        env["DFR_WEATHER__STATIC_WIND_MPS"] = f"{w.wind_speed_mps:g}"
+        if w.gust_mps > w.wind_speed_mps:
+            env["DFR_WEATHER__STATIC_GUST_MPS"] = f"{w.gust_mps:g}"
         env["DFR_WEATHER__STATIC_VISIBILITY_M"] = f"{w.visibility_m:g}"
     env.update(extra)
     return env

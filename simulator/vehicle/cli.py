@@ -201,9 +201,9 @@ def fault(
     fraction: Annotated[
         float | None, typer.Option(help="battery_drop: remaining charge 0..1")
     ] = None,
-    speed_m_s: Annotated[float | None, typer.Option(help="wind speed")] = None,
+    speed_mps: Annotated[float | None, typer.Option(help="wind speed")] = None,
     from_deg: Annotated[float, typer.Option(help="wind direction (from)")] = 0.0,
-    gust_m_s: Annotated[float, typer.Option(help="gust amplitude")] = 0.0,
+    gust_mps: Annotated[float, typer.Option(help="gust amplitude")] = 0.0,
     result: Annotated[int, typer.Option(help="refuse_next_command: MAV_RESULT to answer")] = 1,
     control_port: Annotated[int, typer.Option(help="Control API port")] = DEFAULT_CONTROL_PORT,
 ) -> None:
@@ -211,13 +211,13 @@ def fault(
     body: dict[str, object] = {
         "direction": direction,
         "from_deg": from_deg,
-        "gust_m_s": gust_m_s,
+        "gust_mps": gust_mps,
         "result": result,
     }
     if duration_s is not None:
         body["duration_s"] = duration_s
     if fraction is not None:
         body["fraction"] = fraction
-    if speed_m_s is not None:
-        body["speed_m_s"] = speed_m_s
+    if speed_mps is not None:
+        body["speed_mps"] = speed_mps
     _call("POST", f"http://127.0.0.1:{control_port}/drones/{drone}/faults/{kind}", body)

@@ -5,7 +5,7 @@ GET  /drones/{i}                   -> snapshot (+ recent STATUSTEXT events)
 POST /drones/{i}/faults/link_cut      {"duration_s": 30, "direction": "both|to_vehicle|from_vehicle", "link": "api|gcs"?}
 POST /drones/{i}/faults/gps_loss      {"duration_s": 20}
 POST /drones/{i}/faults/battery_drop  {"fraction": 0.06}
-POST /drones/{i}/faults/wind          {"speed_m_s": 8, "from_deg": 270, "gust_m_s": 3}
+POST /drones/{i}/faults/wind          {"speed_mps": 8, "from_deg": 270, "gust_mps": 3}
 POST /drones/{i}/faults/refuse_next_command  {"result": 1}
 """
 
@@ -60,9 +60,9 @@ def apply_fault(fleet: SimFleet, index: int, kind: str, body: dict[str, Any]) ->
         drone.fault_battery_drop(_number(body, "fraction", lo=0.0, hi=1.0))
     elif kind == "wind":
         drone.fault_wind(
-            _number(body, "speed_m_s", lo=0.0, hi=60.0),
+            _number(body, "speed_mps", lo=0.0, hi=60.0),
             _number(body, "from_deg", 0.0, lo=0.0, hi=360.0),
-            _number(body, "gust_m_s", 0.0, lo=0.0, hi=30.0),
+            _number(body, "gust_mps", 0.0, lo=0.0, hi=30.0),
         )
     elif kind == "refuse_next_command":
         result = int(_number(body, "result", 1, lo=1, hi=4))

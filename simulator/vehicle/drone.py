@@ -243,10 +243,10 @@ class SimDrone:
             roll_rad=s.roll_rad,
             pitch_rad=s.pitch_rad,
             yaw_rad=s.yaw_rad,
-            vn_m_s=s.vn_m_s,
-            ve_m_s=s.ve_m_s,
-            vu_m_s=s.vu_m_s,
-            ground_speed_m_s=s.ground_speed_m_s,
+            vn_mps=s.vn_mps,
+            ve_mps=s.ve_mps,
+            vu_mps=s.vu_mps,
+            ground_speed_mps=s.ground_speed_mps,
             armed=self.armed,
             mode=self.mode.name,
             landed=s.on_ground,
@@ -687,9 +687,9 @@ class SimDrone:
                 int(lon * 1e7),
                 int(alt * 1000),
                 int((s.up_m - self.home_local()[2]) * 1000),
-                int(s.vn_m_s * 100),
-                int(s.ve_m_s * 100),
-                int(-s.vu_m_s * 100),
+                int(s.vn_mps * 100),
+                int(s.ve_mps * 100),
+                int(-s.vu_mps * 100),
                 hdg,
             )
         if msg_id == M.MAVLINK_MSG_ID_ATTITUDE:
@@ -783,7 +783,7 @@ class SimDrone:
                 self.origin_lat_deg, self.origin_lon_deg, s.north_m + nn, s.east_m + ne
             )
             alt = self.origin_alt_amsl_m + s.up_m + nu
-            cog = int(math.degrees(math.atan2(s.ve_m_s, s.vn_m_s)) % 360 * 100)
+            cog = int(math.degrees(math.atan2(s.ve_mps, s.vn_mps)) % 360 * 100)
             return M.MAVLink_gps_raw_int_message(
                 t_us,
                 3,
@@ -792,7 +792,7 @@ class SimDrone:
                 int(alt * 1000),
                 70,
                 100,
-                int(s.ground_speed_m_s * 100),
+                int(s.ground_speed_mps * 100),
                 cog,
                 14,
                 int(alt * 1000),
@@ -804,17 +804,17 @@ class SimDrone:
             )
         if msg_id == M.MAVLINK_MSG_ID_VFR_HUD:
             wn, we = physics.wind_vector(self.wind, s.t_s, self.seed)
-            air = math.hypot(s.vn_m_s - wn, s.ve_m_s - we)
+            air = math.hypot(s.vn_mps - wn, s.ve_mps - we)
             throttle = (
                 int(min(100, s.power_w / self.airframe.hover_power_w * 50)) if self.armed else 0
             )
             return M.MAVLink_vfr_hud_message(
                 air,
-                s.ground_speed_m_s,
+                s.ground_speed_mps,
                 int(math.degrees(s.yaw_rad) % 360),
                 throttle,
                 self.origin_alt_amsl_m + s.up_m,
-                s.vu_m_s,
+                s.vu_mps,
             )
         if msg_id == M.MAVLINK_MSG_ID_ALTITUDE:
             amsl = self.origin_alt_amsl_m + s.up_m
@@ -1042,9 +1042,9 @@ class SimDrone:
             if not math.isfinite(p[1]) or p[1] < -2:
                 return DENIED, None
             if p[1] > 0:
-                self.nav.cruise_override_m_s = p[1]
+                self.nav.cruise_override_mps = p[1]
             elif p[1] == -1:
-                self.nav.cruise_override_m_s = None
+                self.nav.cruise_override_mps = None
             return ACCEPTED, None
         if cmd == 179:  # DO_SET_HOME
             if self.params["COM_HOME_EN"] == 0:
@@ -1135,7 +1135,7 @@ class SimDrone:
         if math.isfinite(p[6]):
             up = p[6] - self.origin_alt_amsl_m
         self.nav.hold = (n, e, up)
-        self.nav.hold_speed_m_s = p[0] if math.isfinite(p[0]) and p[0] > 0 else None
+        self.nav.hold_speed_mps = p[0] if math.isfinite(p[0]) and p[0] > 0 else None
         self.nav.hold_yaw_rad = p[3] if math.isfinite(p[3]) else None
         return ACCEPTED
 
@@ -1245,9 +1245,9 @@ class SimDrone:
             self.phys, energy_wh=max(0.0, min(1.0, fraction)) * self.airframe.battery_capacity_wh
         )
 
-    def fault_wind(self, speed_m_s: float, from_deg: float, gust_m_s: float) -> None:
+    def fault_wind(self, speed_mps: float, from_deg: float, gust_mps: float) -> None:
         """Change the wind."""
-        self.wind = physics.Wind(speed_m_s, from_deg, gust_m_s)
+        self.wind = physics.Wind(speed_mps, from_deg, gust_mps)
 
     def fault_refuse_next_command(self, result: int = TEMPORARILY_REJECTED) -> None:
         """Answer the next autopilot command with `result` and ignore it."""

@@ -48,7 +48,7 @@ class Orbit:
     north_m: float
     east_m: float
     radius_m: float
-    speed_m_s: float
+    speed_mps: float
     up_m: float
 
 
@@ -58,10 +58,10 @@ class Navigator:
     def __init__(self, drone: SimDrone) -> None:
         self._d = drone
         self.hold: tuple[float, float, float] = (0.0, 0.0, 0.0)
-        self.hold_speed_m_s: float | None = None
+        self.hold_speed_mps: float | None = None
         self.hold_yaw_rad: float | None = None
         self.takeoff_up_m = 0.0
-        self.cruise_override_m_s: float | None = None
+        self.cruise_override_mps: float | None = None
         self.roi: tuple[float, float] | None = None
         self.orbit: Orbit | None = None
         self.rtl_phase = RtlPhase.CLIMB
@@ -85,7 +85,7 @@ class Navigator:
         self._phase_started_s = now_s
         if mode is FlightMode.LOITER:
             self.hold = (s.north_m, s.east_m, s.up_m)
-            self.hold_speed_m_s = None
+            self.hold_speed_mps = None
             self.hold_yaw_rad = None
         elif mode is FlightMode.TAKEOFF:
             self.hold = (s.north_m, s.east_m, s.up_m)
@@ -146,10 +146,10 @@ class Navigator:
             up = it.z - d.origin_alt_amsl_m
         return n, e, up
 
-    def cruise_m_s(self) -> float:
+    def cruise_mps(self) -> float:
         """Horizontal speed the navigator flies at (DO_CHANGE_SPEED overrides MPC_XY_CRUISE)."""
         p = self._d.params
-        speed = self.cruise_override_m_s if self.cruise_override_m_s else p["MPC_XY_CRUISE"]
+        speed = self.cruise_override_mps if self.cruise_override_mps else p["MPC_XY_CRUISE"]
         return max(0.5, min(speed, p["MPC_XY_VEL_MAX"]))
 
     def _sp(
@@ -170,9 +170,9 @@ class Navigator:
             north_m=n,
             east_m=e,
             up_m=up,
-            speed_h_m_s=speed if speed is not None else self.cruise_m_s(),
-            climb_m_s=p["MPC_Z_VEL_MAX_UP"],
-            descent_m_s=descent if descent is not None else p["MPC_Z_VEL_MAX_DN"],
+            speed_h_mps=speed if speed is not None else self.cruise_mps(),
+            climb_mps=p["MPC_Z_VEL_MAX_UP"],
+            descent_mps=descent if descent is not None else p["MPC_Z_VEL_MAX_DN"],
             yaw_rad=yaw,
             motors_on=True,
         )
@@ -214,7 +214,7 @@ class Navigator:
             if s.on_ground and self.hold[2] <= s.up_m + 0.1:
                 return self._sp(s.north_m, s.east_m, 0.0)
             n, e, up = self.hold
-            return self._sp(n, e, up, speed=self.hold_speed_m_s, yaw=self.hold_yaw_rad)
+            return self._sp(n, e, up, speed=self.hold_speed_mps, yaw=self.hold_yaw_rad)
         if mode is FlightMode.TAKEOFF:
             n, e, _ = self.hold
             if abs(s.up_m - self.takeoff_up_m) < NAV_MC_ALT_RAD_M:
@@ -236,10 +236,10 @@ class Navigator:
         r = abs(o.radius_m)
         direction = 1.0 if o.radius_m >= 0 else -1.0
         angle = math.atan2(s.east_m - o.east_m, s.north_m - o.north_m)
-        ahead = angle + direction * max(2.0, abs(o.speed_m_s)) / max(r, 1.0)
+        ahead = angle + direction * max(2.0, abs(o.speed_mps)) / max(r, 1.0)
         n, e = o.north_m + r * math.cos(ahead), o.east_m + r * math.sin(ahead)
         yaw = math.atan2(o.east_m - s.east_m, o.north_m - s.north_m)
-        return self._sp(n, e, o.up_m, speed=max(0.5, abs(o.speed_m_s)), yaw=yaw)
+        return self._sp(n, e, o.up_m, speed=max(0.5, abs(o.speed_mps)), yaw=yaw)
 
     def _rtl_setpoint(self, now_s: float) -> Setpoint:
         d, s, p = self._d, self._d.phys, self._d.params
@@ -308,9 +308,9 @@ class Navigator:
                     continue
                 if cmd == Cmd.DO_CHANGE_SPEED:
                     if it.param2 > 0:
-                        self.cruise_override_m_s = it.param2
+                        self.cruise_override_mps = it.param2
                     elif it.param2 == -1:
-                        self.cruise_override_m_s = None
+                        self.cruise_override_mps = None
                 elif (
                     cmd in (Cmd.DO_SET_ROI_LOCATION, Cmd.DO_SET_ROI, Cmd.NAV_ROI) and it.frame != 2
                 ):
@@ -364,7 +364,7 @@ class Navigator:
                 if self._loiter_turns(it, n, e, up):
                     self._advance(it.seq + 1)
                     continue
-                return self._orbit_setpoint(Orbit(n, e, it.param3, min(self.cruise_m_s(), 5.0), up))
+                return self._orbit_setpoint(Orbit(n, e, it.param3, min(self.cruise_mps(), 5.0), up))
             wait = it.param1 if cmd in (Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME) else 0.0
             if now_s - self._item_arrived_s < max(0.0, wait):
                 return self._sp(n, e, up)

@@ -20,7 +20,7 @@ class Airframe:
     """Limits and power figures of the simulated quadrotor."""
 
     max_acc_m_s2: float = 3.0
-    max_airspeed_m_s: float = 18.0
+    max_airspeed_mps: float = 18.0
     yaw_rate_rad_s: float = math.radians(60.0)
     mass_kg: float = 1.6
     hover_power_w: float = 190.0
@@ -35,9 +35,9 @@ class Airframe:
 class Wind:
     """Steady wind blowing FROM `from_deg` (meteorological) plus a gust amplitude."""
 
-    speed_m_s: float = 0.0
+    speed_mps: float = 0.0
     from_deg: float = 0.0
-    gust_m_s: float = 0.0
+    gust_mps: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +47,9 @@ class Setpoint:
     north_m: float
     east_m: float
     up_m: float
-    speed_h_m_s: float
-    climb_m_s: float
-    descent_m_s: float
+    speed_h_mps: float
+    climb_mps: float
+    descent_mps: float
     yaw_rad: float | None = None
     motors_on: bool = True
 
@@ -62,9 +62,9 @@ class State:
     north_m: float = 0.0
     east_m: float = 0.0
     up_m: float = 0.0
-    vn_m_s: float = 0.0
-    ve_m_s: float = 0.0
-    vu_m_s: float = 0.0
+    vn_mps: float = 0.0
+    ve_mps: float = 0.0
+    vu_mps: float = 0.0
     yaw_rad: float = 0.0
     roll_rad: float = 0.0
     pitch_rad: float = 0.0
@@ -73,9 +73,9 @@ class State:
     on_ground: bool = True
 
     @property
-    def ground_speed_m_s(self) -> float:
+    def ground_speed_mps(self) -> float:
         """Horizontal speed over ground."""
-        return math.hypot(self.vn_m_s, self.ve_m_s)
+        return math.hypot(self.vn_mps, self.ve_mps)
 
 
 def initial_state(airframe: Airframe, yaw_rad: float = 0.0) -> State:
@@ -93,10 +93,10 @@ def _gust_phases(seed: int) -> tuple[float, float, float]:
 def wind_vector(wind: Wind, t_s: float, seed: int) -> tuple[float, float]:
     """Wind velocity (north, east) m/s at `t_s`: steady part plus deterministic gusts."""
     p1, p2, _ = _gust_phases(seed)
-    gust = wind.gust_m_s * (
+    gust = wind.gust_mps * (
         0.6 * math.sin(math.tau * t_s / 7.3 + p1) + 0.4 * math.sin(math.tau * t_s / 2.9 + p2)
     )
-    speed = wind.speed_m_s + gust
+    speed = wind.speed_mps + gust
     toward = math.radians(wind.from_deg) + math.pi
     return speed * math.cos(toward), speed * math.sin(toward)
 
@@ -138,10 +138,10 @@ def step(
         return replace(
             state,
             t_s=state.t_s + dt_s,
-            vn_m_s=0.0 if idle else state.vn_m_s,
-            ve_m_s=0.0 if idle else state.ve_m_s,
-            vu_m_s=0.0 if idle else state.vu_m_s - GRAVITY_M_S2 * dt_s,
-            up_m=max(0.0, state.up_m + state.vu_m_s * dt_s),
+            vn_mps=0.0 if idle else state.vn_mps,
+            ve_mps=0.0 if idle else state.ve_mps,
+            vu_mps=0.0 if idle else state.vu_mps - GRAVITY_M_S2 * dt_s,
+            up_m=max(0.0, state.up_m + state.vu_mps * dt_s),
             roll_rad=0.0,
             pitch_rad=0.0,
             power_w=0.0,
@@ -153,30 +153,30 @@ def step(
     dist = math.hypot(dn, de)
     want_n = want_e = 0.0
     if dist > 0.05:
-        speed = min(sp.speed_h_m_s, math.sqrt(2.0 * acc * 0.8 * dist), dist / dt_s)
+        speed = min(sp.speed_h_mps, math.sqrt(2.0 * acc * 0.8 * dist), dist / dt_s)
         want_n, want_e = dn / dist * speed, de / dist * speed
-    dvn, dve = want_n - state.vn_m_s, want_e - state.ve_m_s
+    dvn, dve = want_n - state.vn_mps, want_e - state.ve_mps
     dv = math.hypot(dvn, dve)
     max_dv = acc * dt_s
     if dv > max_dv:
         dvn, dve = dvn / dv * max_dv, dve / dv * max_dv
-    vn, ve = state.vn_m_s + dvn, state.ve_m_s + dve
+    vn, ve = state.vn_mps + dvn, state.ve_mps + dve
     # Wind: the controller holds the ground track unless the airspeed limit is reached; gusts push a little.
     wn, we = wind_vector(wind, state.t_s, seed)
     an, ae = vn - wn, ve - we
     air = math.hypot(an, ae)
-    if air > airframe.max_airspeed_m_s:
-        scale = airframe.max_airspeed_m_s / air
+    if air > airframe.max_airspeed_mps:
+        scale = airframe.max_airspeed_mps / air
         an, ae = an * scale, ae * scale
         vn, ve = an + wn, ae + we
-        air = airframe.max_airspeed_m_s
-    steady_n, steady_e = wind_vector(Wind(wind.speed_m_s, wind.from_deg, 0.0), state.t_s, seed)
+        air = airframe.max_airspeed_mps
+    steady_n, steady_e = wind_vector(Wind(wind.speed_mps, wind.from_deg, 0.0), state.t_s, seed)
     push_n, push_e = 0.15 * (wn - steady_n), 0.15 * (we - steady_e)
     # Vertical.
     dz = sp.up_m - state.up_m
     vz_lim = math.sqrt(2.0 * acc * 0.8 * abs(dz))
-    want_u = max(-sp.descent_m_s, min(sp.climb_m_s, math.copysign(min(vz_lim, abs(dz) / dt_s), dz)))
-    vu = _approach(state.vu_m_s, want_u, acc * dt_s)
+    want_u = max(-sp.descent_mps, min(sp.climb_mps, math.copysign(min(vz_lim, abs(dz) / dt_s), dz)))
+    vu = _approach(state.vu_mps, want_u, acc * dt_s)
     up = state.up_m + vu * dt_s
     on_ground = False
     if up <= 0.0:
@@ -212,9 +212,9 @@ def step(
         north_m=north,
         east_m=east,
         up_m=up,
-        vn_m_s=vn,
-        ve_m_s=ve,
-        vu_m_s=vu,
+        vn_mps=vn,
+        ve_mps=ve,
+        vu_mps=vu,
         yaw_rad=yaw,
         roll_rad=roll,
         pitch_rad=pitch,

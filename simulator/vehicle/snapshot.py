@@ -19,10 +19,10 @@ class DroneSnapshot:
     roll_rad: float
     pitch_rad: float
     yaw_rad: float
-    vn_m_s: float
-    ve_m_s: float
-    vu_m_s: float
-    ground_speed_m_s: float
+    vn_mps: float
+    ve_mps: float
+    vu_mps: float
+    ground_speed_mps: float
     armed: bool
     mode: str
     landed: bool

@@ -285,7 +285,7 @@ def test_wind_over_the_limit_makes_a_call_ineligible_and_names_the_wind(stack: S
     response = pilot.put("/weather", json={"wind_speed_mps": 20.0})
     assert response.status_code == 200, response.text
     try:
-        assert stack.api("dispatcher").get("/weather").json()["weather"]["wind_speed_m_s"] == 20.0
+        assert stack.api("dispatcher").get("/weather").json()["weather"]["wind_speed_mps"] == 20.0
         lat, lon = destination(*DOCKS["sand-creek"], 270.0, 1500.0)
         call_id = stack.post_call("E2E-WIND-1", lat, lon, call_type="BURGLARY", priority=1)
         decision = stack.decision(call_id)

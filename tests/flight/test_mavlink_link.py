@@ -128,7 +128,7 @@ async def test_link_sends_gcs_heartbeat_and_decodes_state(
     assert s.position is not None and math.isclose(s.position.lat_deg, 47.397742)
     assert s.alt_amsl_m == pytest.approx(488.0)
     assert s.heading_deg == pytest.approx(90.0)
-    assert s.ground_speed_m_s == pytest.approx(5.0)
+    assert s.ground_speed_mps == pytest.approx(5.0)
     assert s.battery_pct == 87 and s.battery_voltage_v == pytest.approx(16.2)
     assert s.gps_fix_type == 3
     assert link.sysid == 1
@@ -194,7 +194,7 @@ async def test_goto_sends_reposition_command_int_in_amsl(
 ) -> None:
     await fly(link, peer)
     await wait_for(lambda: link.state().alt_amsl_m is not None)
-    await link.goto(GeoPoint(47.4, 8.55), Altitude(40.0, AltitudeDatum.TAKEOFF), speed_m_s=8.0)
+    await link.goto(GeoPoint(47.4, 8.55), Altitude(40.0, AltitudeDatum.TAKEOFF), speed_mps=8.0)
     cmd = sent(peer, "COMMAND_INT")[-1]
     assert cmd.command == 192 and cmd.frame == 5
     assert (cmd.x, cmd.y) == (474000000, 85500000)
@@ -209,11 +209,11 @@ async def test_orbit_sends_do_orbit_and_refuses_bad_radius_before_sending(
 ) -> None:
     await fly(link, peer)
     with pytest.raises(InvalidCommandError):
-        await link.orbit(GeoPoint(47.4, 8.55), radius_m=1.0, speed_m_s=5.0)
+        await link.orbit(GeoPoint(47.4, 8.55), radius_m=1.0, speed_mps=5.0)
     with pytest.raises(InvalidCommandError):
-        await link.orbit(GeoPoint(47.4, 8.55), radius_m=50.0, speed_m_s=math.nan)
+        await link.orbit(GeoPoint(47.4, 8.55), radius_m=50.0, speed_mps=math.nan)
     assert not sent(peer, "COMMAND_INT")
-    await link.orbit(GeoPoint(47.4, 8.55), radius_m=50.0, speed_m_s=5.0)
+    await link.orbit(GeoPoint(47.4, 8.55), radius_m=50.0, speed_mps=5.0)
     cmd = sent(peer, "COMMAND_INT")[-1]
     assert cmd.command == 34 and cmd.param1 == 50.0 and cmd.param2 == 5.0
     assert math.isnan(cmd.z)

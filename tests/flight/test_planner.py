@@ -35,7 +35,7 @@ from geofence import (
 from tests.geofence.synthetic import CENTRE, box, circle_feature, collection, point, polygon_feature
 
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
-PERF = DronePerformance(cruise_speed_m_s=15, climb_rate_m_s=3, descent_rate_m_s=2)
+PERF = DronePerformance(cruise_speed_mps=15, climb_rate_mps=3, descent_rate_mps=2)
 
 
 @pytest.fixture

@@ -110,8 +110,8 @@ async def set_weather(
     facts = await asyncio.to_thread(
         dispatcher.weather.set,
         dispatcher.clock.now(),
-        wind_speed_m_s=body.wind_speed_mps,
-        wind_gust_m_s=body.wind_gust_mps,
+        wind_speed_mps=body.wind_speed_mps,
+        wind_gust_mps=body.wind_gust_mps,
         visibility_m=body.visibility_m,
         present_weather=tuple(body.present_weather),
         ceiling_ft=body.ceiling_ft,

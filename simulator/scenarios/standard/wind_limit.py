@@ -47,7 +47,7 @@ class WindLimit(Scenario):
                 )
             else:
                 seen = await flying.get_json(self.service.client("dispatcher"), "/weather")
-                wind = ((seen or {}).get("weather") or {}).get("wind_speed_m_s")
+                wind = ((seen or {}).get("weather") or {}).get("wind_speed_mps")
                 if wind is None or abs(float(wind) - WIND_M_S) > 0.01:
                     check.record_failed(
                         f"GET /api/v1/weather shows wind {wind}, not {WIND_M_S:g} m/s", str(seen)

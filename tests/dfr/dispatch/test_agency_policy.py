@@ -72,7 +72,7 @@ max_priority = 2
 requires_in_progress = true
 
 [policy.weather]
-max_wind_m_s = 10.0
+max_wind_mps = 10.0
 forbidden_weather = ["TS", "ra"]
 
 [policy.response_radius_m]
@@ -89,7 +89,7 @@ min_priority_gap = 3
     assert policy.call_types["BURGLARY"] == CallTypeRule(max_priority=3, auto_launch_max_priority=1)
     assert policy.call_types["THEFT"].requires_in_progress
     assert policy.call_types["ROBBERY"] == DEFAULT_CALL_TYPES["ROBBERY"]
-    assert policy.weather.max_wind_m_s == 10.0
+    assert policy.weather.max_wind_mps == 10.0
     assert policy.weather.forbidden_weather == ("TS", "RA")
     assert policy.radius_for("sand-creek", 3218.7) == 4000.0
     assert policy.preemption.allowed and policy.preemption.min_priority_gap == 3

@@ -118,7 +118,7 @@ def test_call_beyond_the_radius_names_the_distance() -> None:
 
 
 def test_wind_over_the_limit_makes_no_drone_eligible_naming_the_wind() -> None:
-    decision = run(weather=calm(wind_speed_m_s=15.0))
+    decision = run(weather=calm(wind_speed_mps=15.0))
     assert not decision.eligible
     assert "Wind 15.0 m/s (34 mph) is over" in decision.summary
     assert all(not d.eligible for d in decision.drones)

@@ -233,17 +233,17 @@ def test_weather_within_limits_names_wind_and_visibility() -> None:
 
 
 def test_weather_wind_exactly_at_the_limit_passes() -> None:
-    assert check_weather(calm(wind_speed_m_s=12.0), LIMITS, NOON, DENVER).passed
+    assert check_weather(calm(wind_speed_mps=12.0), LIMITS, NOON, DENVER).passed
 
 
 def test_weather_wind_over_the_limit_fails_naming_the_wind() -> None:
-    verdict = check_weather(calm(wind_speed_m_s=14.0), LIMITS, NOON, DENVER)
+    verdict = check_weather(calm(wind_speed_mps=14.0), LIMITS, NOON, DENVER)
     assert not verdict.passed
     assert "Wind 14.0 m/s (31 mph) is over the 12.0 m/s (27 mph) limit" in verdict.reason
 
 
 def test_weather_gusts_over_the_limit_fail_even_with_light_wind() -> None:
-    verdict = check_weather(calm(wind_speed_m_s=5.0, wind_gust_m_s=16.0), LIMITS, NOON, DENVER)
+    verdict = check_weather(calm(wind_speed_mps=5.0, wind_gust_mps=16.0), LIMITS, NOON, DENVER)
     assert not verdict.passed
     assert "gusts 16.0 m/s" in verdict.reason.lower()
 
@@ -295,7 +295,7 @@ def test_weather_stale_observation_fails_naming_its_age() -> None:
 
 
 def test_weather_unreported_wind_fails() -> None:
-    assert not check_weather(calm(wind_speed_m_s=None), LIMITS, NOON, DENVER).passed
+    assert not check_weather(calm(wind_speed_mps=None), LIMITS, NOON, DENVER).passed
 
 
 # --- daylight -------------------------------------------------------------------------------------
@@ -445,6 +445,6 @@ def test_tfr_avoided_by_the_route_passes() -> None:
 def test_weather_passes_exactly_when_wind_and_gust_are_within_limits(
     wind: float, gust: float | None
 ) -> None:
-    verdict = check_weather(calm(wind_speed_m_s=wind, wind_gust_m_s=gust), LIMITS, NOON, DENVER)
-    within = wind <= LIMITS.max_wind_m_s and (gust is None or gust <= LIMITS.max_gust_m_s)
+    verdict = check_weather(calm(wind_speed_mps=wind, wind_gust_mps=gust), LIMITS, NOON, DENVER)
+    within = wind <= LIMITS.max_wind_mps and (gust is None or gust <= LIMITS.max_gust_mps)
     assert verdict.passed is within

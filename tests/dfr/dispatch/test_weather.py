@@ -25,8 +25,8 @@ def test_metar_with_gusts_visibility_and_few_clouds() -> None:
     facts = parse_metar("METAR KCOS 121854Z 33015G28KT 10SM FEW080 22/03 A3012 RMK AO2 SLP145", NOW)
     assert facts.source == "METAR KCOS"
     assert facts.observed_at == datetime(2026, 11, 12, 18, 54, tzinfo=UTC)
-    assert facts.wind_speed_m_s == pytest.approx(15 * 0.514444, rel=1e-4)
-    assert facts.wind_gust_m_s == pytest.approx(28 * 0.514444, rel=1e-4)
+    assert facts.wind_speed_mps == pytest.approx(15 * 0.514444, rel=1e-4)
+    assert facts.wind_gust_mps == pytest.approx(28 * 0.514444, rel=1e-4)
     assert facts.visibility_m == pytest.approx(16093.44)
     assert facts.ceiling_ft is None
     assert facts.present_weather == ()
@@ -46,9 +46,9 @@ def test_metar_ceiling_is_the_lowest_broken_or_overcast_layer() -> None:
 
 def test_metar_calm_cavok_and_meters_per_second_wind() -> None:
     cavok = parse_metar("LFPG 121830Z 00000KT CAVOK 12/08 Q1020", NOW)
-    assert cavok.wind_speed_m_s == 0.0 and cavok.visibility_m == 10_000.0
+    assert cavok.wind_speed_mps == 0.0 and cavok.visibility_m == 10_000.0
     mps = parse_metar("UUEE 121830Z 27010MPS 4000 -SHSN BKN005 M02/M04 Q0998", NOW)
-    assert mps.wind_speed_m_s == 10.0
+    assert mps.wind_speed_mps == 10.0
     assert mps.present_weather == ("-SHSN",)
     assert mps.ceiling_ft == 500.0
 
@@ -119,13 +119,13 @@ async def test_metar_source_without_a_reader_cannot_refresh() -> None:
 def test_manual_override_wins_while_valid_then_the_fallback_applies() -> None:
     fallback = StaticWeatherSource(calm(), fresh=True)
     manual = ManualWeatherSource(fallback, valid_for=timedelta(minutes=30))
-    manual.set(NOW, wind_speed_m_s=13.0, visibility_m=8000.0, present_weather=("-ra",))
+    manual.set(NOW, wind_speed_mps=13.0, visibility_m=8000.0, present_weather=("-ra",))
     current = manual.current(NOW + timedelta(minutes=10))
-    assert current is not None and current.wind_speed_m_s == 13.0
+    assert current is not None and current.wind_speed_mps == 13.0
     assert current.source == "manual (pilot)" and current.present_weather == ("-RA",)
     later = manual.current(NOW + timedelta(minutes=31))
-    assert later is not None and later.wind_speed_m_s == 4.0
-    manual.set(NOW, wind_speed_m_s=13.0)
+    assert later is not None and later.wind_speed_mps == 4.0
+    manual.set(NOW, wind_speed_mps=13.0)
     manual.clear()
     cleared = manual.current(NOW)
     assert cleared is not None and cleared.source == "METAR KCOS"
@@ -133,7 +133,7 @@ def test_manual_override_wins_while_valid_then_the_fallback_applies() -> None:
 
 def test_manual_override_without_fallback_expires_to_none() -> None:
     manual = ManualWeatherSource(valid_for=timedelta(minutes=5))
-    manual.set(NOW, wind_speed_m_s=3.0, visibility_m=10_000.0)
+    manual.set(NOW, wind_speed_mps=3.0, visibility_m=10_000.0)
     assert manual.current(NOW + timedelta(minutes=6)) is None
 
 

@@ -45,7 +45,7 @@ async def test_battery_stays_low_when_the_drone_landed_away_from_its_dock(sim: S
     d = await _fly_and_drain(fleet, rc, 0.5)
     lat, lon, alt = d.position_global()
     assert (await rc.command(192, -1, 1, 0, float("nan"), lat + 0.0009, lon, alt)).result == 0
-    await until(lambda: d.phys.north_m > 90.0 and d.phys.ground_speed_m_s < 0.3, 60.0, rc)
+    await until(lambda: d.phys.north_m > 90.0 and d.phys.ground_speed_mps < 0.3, 60.0, rc)
     await _land_here(d, rc)
     assert not d.on_dock() and _remaining(d) < 0.5
 

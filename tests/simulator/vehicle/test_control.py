@@ -39,9 +39,9 @@ async def test_control_api_reports_state_and_applies_faults_and_refuses_bad_inpu
                 assert r.status_code == 200
                 assert abs(fleet.drone(1).snapshot().battery_fraction - 0.3) < 0.01
                 r = await http.post(
-                    f"{base}/drones/0/faults/wind", json={"speed_m_s": 9, "from_deg": 180}
+                    f"{base}/drones/0/faults/wind", json={"speed_mps": 9, "from_deg": 180}
                 )
-                assert r.status_code == 200 and fleet.drone(0).wind.speed_m_s == 9
+                assert r.status_code == 200 and fleet.drone(0).wind.speed_mps == 9
                 r = await http.post(
                     f"{base}/drones/0/faults/link_cut",
                     json={"duration_s": 5, "direction": "from_vehicle"},
@@ -52,7 +52,7 @@ async def test_control_api_reports_state_and_applies_faults_and_refuses_bad_inpu
                 # bad input changes nothing
                 for path, body in [
                     ("/drones/0/faults/battery_drop", {"fraction": 2}),
-                    ("/drones/0/faults/wind", {"speed_m_s": "x"}),
+                    ("/drones/0/faults/wind", {"speed_mps": "x"}),
                     ("/drones/0/faults/link_cut", {"duration_s": 5, "direction": "sideways"}),
                     ("/drones/0/faults/explode", {}),
                 ]:
@@ -61,7 +61,7 @@ async def test_control_api_reports_state_and_applies_faults_and_refuses_bad_inpu
                     await http.post(f"{base}/drones/0/faults/wind", content=b"{nope")
                 ).status_code == 400
                 assert (await http.get(f"{base}/drones/9")).status_code == 404
-                assert fleet.drone(0).wind.speed_m_s == 9
+                assert fleet.drone(0).wind.speed_mps == 9
         finally:
             await server.stop()
 

@@ -59,7 +59,7 @@ async def test_fence_breach_with_hold_action_stops_at_the_boundary(sim: Sim) -> 
     lat, lon, alt = d.position_global()
     assert (await rc.command(192, -1, 1, 0, float("nan"), lat, lon + 0.002, alt)).result == 0
     await until(lambda: any("maximum distance" in t for _, t in d.events), 60.0, rc)
-    await until(lambda: d.phys.ground_speed_m_s < 0.2, 60.0, rc)
+    await until(lambda: d.phys.ground_speed_mps < 0.2, 60.0, rc)
     assert d.mode is FlightMode.LOITER and d.phys.east_m < 60.0
 
 

@@ -15,7 +15,7 @@ from simulator.vehicle.physics import (
 def _fly(seed: int, wind: Wind, steps: int = 1500):  # type: ignore[no-untyped-def]
     af = Airframe()
     s = initial_state(af)
-    sp = Setpoint(200.0, 100.0, 30.0, speed_h_m_s=10.0, climb_m_s=3.0, descent_m_s=1.5)
+    sp = Setpoint(200.0, 100.0, 30.0, speed_h_mps=10.0, climb_mps=3.0, descent_mps=1.5)
     for _ in range(steps):
         s = step(s, sp, af, wind, seed)
     return s
@@ -30,11 +30,11 @@ def test_same_seed_and_inputs_give_identical_states() -> None:
 def test_reaches_target_without_exceeding_speed_and_climb_limits() -> None:
     af = Airframe()
     s = initial_state(af)
-    sp = Setpoint(300.0, 0.0, 40.0, speed_h_m_s=8.0, climb_m_s=3.0, descent_m_s=1.5)
+    sp = Setpoint(300.0, 0.0, 40.0, speed_h_mps=8.0, climb_mps=3.0, descent_mps=1.5)
     for _ in range(4000):
         s = step(s, sp, af, Wind(), 1)
-        assert s.ground_speed_m_s <= 8.0 + 1e-6
-        assert s.vu_m_s <= 3.0 + 1e-6
+        assert s.ground_speed_mps <= 8.0 + 1e-6
+        assert s.vu_mps <= 3.0 + 1e-6
     assert abs(s.north_m - 300.0) < 0.5 and abs(s.up_m - 40.0) < 0.5
 
 
