@@ -29,7 +29,6 @@ from dfr.errors import ConflictError, DfrError, InvalidInputError, NotFoundError
 from dfr.models import Dock, Drone, Flight, FlightEvent, TrackPoint
 from dfr.planning import performance_of
 from dfr.stream_payloads import flight_data
-from dfr.tasks import TaskOwner
 from dfr.telemetry_bridge import drone_frame
 from flight import (
     REASSIGNABLE_PHASES,
@@ -57,6 +56,7 @@ from flight import (
     plan_response_from_air,
 )
 from geofence import Altitude, AltitudeDatum, GeoPoint
+from lifecycle import TaskOwner
 from telemetry import Hub, alert_message, drone_message, flight_message
 
 log = logging.getLogger(__name__)

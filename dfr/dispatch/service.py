@@ -51,7 +51,6 @@ from dfr.models import (
 from dfr.outbox import enqueue_event
 from dfr.planning import performance_of
 from dfr.stream_payloads import call_data, decision_data
-from dfr.tasks import TaskOwner
 from flight import (
     Clock,
     FlightPhase,
@@ -63,6 +62,7 @@ from flight import (
     plan_response_from_air,
 )
 from geofence import GeoPoint
+from lifecycle import TaskOwner
 from telemetry import Hub, StreamMessage, call_message, decision_message
 
 log = logging.getLogger(__name__)
