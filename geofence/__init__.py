@@ -1,16 +1,6 @@
 """Geo types, zones, airspace ceilings, legality checks, legal routes and MAVLink fence items."""
 
-from geofence.airspace import (
-    PART107_MAX_AGL_M,
-    Airspace,
-    AirspacePolicy,
-    LegalRoute,
-    RoutePoint,
-    RouteRefusal,
-    Standoff,
-    Violation,
-    ViolationKind,
-)
+from geofence.airspace import Airspace
 from geofence.demo import colorado_springs_airspace, load_colorado_springs_zones
 from geofence.errors import (
     GeofenceError,
@@ -32,8 +22,17 @@ from geofence.geo import (
     distance_m,
 )
 from geofence.loaders import FORMATS, detect_format, load_zones
+from geofence.policy import PART107_MAX_AGL_M, AirspacePolicy
 from geofence.projection import LocalProjection
 from geofence.schedule import Applicability, DailyPeriod
+from geofence.verdicts import (
+    LegalRoute,
+    RoutePoint,
+    RouteRefusal,
+    Standoff,
+    Violation,
+    ViolationKind,
+)
 from geofence.zones import CeilingCell, Zone, ZoneCircle, ZoneKind, ZonePolygon, ZoneSet
 
 __all__ = [

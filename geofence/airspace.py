@@ -8,8 +8,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -19,162 +18,22 @@ from shapely.geometry.base import BaseGeometry
 
 from geofence.errors import InvalidGeometryError, UnsupportedDatumError
 from geofence.geo import FEET_TO_M, Altitude, AltitudeDatum, GeoPoint
+from geofence.policy import AirspacePolicy
 from geofence.projection import LocalProjection
 from geofence.router import CLEARANCE_M, ObstacleField, path_length_m
 from geofence.schedule import require_aware
+from geofence.verdicts import (
+    LegalRoute,
+    RoutePoint,
+    RouteRefusal,
+    Standoff,
+    Violation,
+    ViolationKind,
+)
 from geofence.zones import Zone, ZoneCircle, ZoneKind, ZoneSet, agl_limit_m
-
-#: The FAA Part 107 limit, used as the default policy maximum.
-PART107_MAX_AGL_M: Final = 400 * FEET_TO_M
 
 _CIRCLE_SEGMENTS: Final = 8
 _SNAPSHOT_CACHE: Final = 16
-
-
-@dataclass(frozen=True, slots=True)
-class AirspacePolicy:
-    """The agency's limits on top of the zones."""
-
-    max_alt_agl_m: float = PART107_MAX_AGL_M
-    min_safe_alt_agl_m: float = 30.0
-    margin_m: float = 30.0  # horizontal safety margin around every exclusion
-    ground_amsl_m: float | None = None  # ground elevation, to read AMSL zone limits; None: unknown
-
-    def __post_init__(self) -> None:
-        if not 0 < self.min_safe_alt_agl_m <= self.max_alt_agl_m:
-            raise ValueError("need 0 < min_safe_alt_agl_m <= max_alt_agl_m")
-        if self.margin_m < 0 or not math.isfinite(self.margin_m):
-            raise ValueError("margin_m must be >= 0")
-
-
-class ViolationKind(StrEnum):
-    """Why a point, a leg or a route is not legal."""
-
-    OUTSIDE_OPERATING_AREA = "outside_operating_area"
-    INSIDE_EXCLUSION = "inside_exclusion"
-    ABOVE_CEILING = "above_ceiling"
-    ABOVE_POLICY_MAX = "above_policy_max"
-    BELOW_MIN_SAFE_ALTITUDE = "below_min_safe_altitude"
-    NO_ROUTE = "no_route"
-    NO_STANDOFF = "no_standoff"
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One reason something is not legal, for a human and for code."""
-
-    kind: ViolationKind
-    reason: str
-    zone_id: str | None = None
-    leg_index: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """As a JSON object."""
-        return {
-            "kind": str(self.kind),
-            "reason": self.reason,
-            "zone_id": self.zone_id,
-            "leg_index": self.leg_index,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class RoutePoint:
-    """A route vertex with its altitude."""
-
-    point: GeoPoint
-    alt: Altitude
-
-
-@dataclass(frozen=True, slots=True)
-class Standoff:
-    """Where the drone stops short of a target that is inside a keep-out, and why."""
-
-    point: GeoPoint
-    distance_to_target_m: float
-    zone_ids: tuple[str, ...]
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class LegalRoute:
-    """A legal horizontal route with the highest legal cruise altitude of each leg."""
-
-    waypoints: tuple[
-        GeoPoint, ...
-    ]  # first is the origin, last the destination (target or stand-off)
-    leg_alt_agl_m: tuple[float, ...]
-    leg_length_m: tuple[float, ...]
-    target: GeoPoint
-    standoff: Standoff | None = None
-    advisories: tuple[str, ...] = ()
-
-    @property
-    def length_m(self) -> float:
-        """Total horizontal length."""
-        return float(sum(self.leg_length_m))
-
-    @property
-    def destination(self) -> GeoPoint:
-        """Where the route ends: the target, or the stand-off point."""
-        return self.waypoints[-1]
-
-    def route_points(self, alt_cap_agl_m: float | None = None) -> tuple[RoutePoint, ...]:
-        """Vertices with altitudes; each vertex takes the lower of its two legs so no leg exceeds its own."""
-        alts = [a if alt_cap_agl_m is None else min(a, alt_cap_agl_m) for a in self.leg_alt_agl_m]
-        out = []
-        for i, p in enumerate(self.waypoints):
-            around = alts[max(i - 1, 0) : i + 1]
-            out.append(RoutePoint(p, Altitude(min(around), AltitudeDatum.AGL)))
-        return tuple(out)
-
-    def to_geojson(self) -> dict[str, Any]:
-        """Legs as LineString features with their altitude, plus the totals."""
-        features: list[dict[str, Any]] = []
-        for i, (a, b) in enumerate(zip(self.waypoints, self.waypoints[1:], strict=False)):
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": {
-                        "type": "LineString",
-                        "coordinates": [[a.lon_deg, a.lat_deg], [b.lon_deg, b.lat_deg]],
-                    },
-                    "properties": {
-                        "leg": i,
-                        "alt_agl_m": self.leg_alt_agl_m[i],
-                        "length_m": self.leg_length_m[i],
-                    },
-                }
-            )
-        props: dict[str, Any] = {
-            "length_m": self.length_m,
-            "standoff": None
-            if self.standoff is None
-            else {
-                "point": {"lat": self.standoff.point.lat_deg, "lon": self.standoff.point.lon_deg},
-                "distance_to_target_m": self.standoff.distance_to_target_m,
-                "zone_ids": list(self.standoff.zone_ids),
-                "reason": self.standoff.reason,
-            },
-            "advisories": list(self.advisories),
-        }
-        return {"type": "FeatureCollection", "features": features, "properties": props}
-
-
-@dataclass(frozen=True, slots=True)
-class RouteRefusal:
-    """No legal route, with every reason found."""
-
-    reasons: tuple[Violation, ...]
-
-    @property
-    def message(self) -> str:
-        """All reasons in one sentence."""
-        return "; ".join(v.reason for v in self.reasons)
-
-    def to_json(self) -> dict[str, Any]:
-        """As a JSON object."""
-        return {"refused": True, "reasons": [v.to_json() for v in self.reasons]}
 
 
 @dataclass

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from geofence.airspace import Airspace, AirspacePolicy
+from geofence.airspace import Airspace
 from geofence.loaders import load_zones
+from geofence.policy import AirspacePolicy
 from geofence.zones import ZoneSet
 
 #: Ground elevation around downtown Colorado Springs, to read AMSL limits.
