@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from simulator.scenarios import ports as scenario_ports
+
 
 @pytest.fixture(autouse=True)
 def _clean_dfr_environ() -> Iterator[None]:
@@ -33,17 +35,4 @@ def free_tcp_port() -> int:
 
 def free_udp_ports(n: int) -> list[int]:
     """`n` distinct UDP ports on 127.0.0.1 free right now, never in PX4's default ranges."""
-    socks: list[socket.socket] = []
-    ports: list[int] = []
-    try:
-        while len(ports) < n:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            socks.append(s)  # held until all are picked, so the n ports differ
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-            if not (5000 <= port <= 19999):
-                ports.append(port)
-    finally:
-        for s in socks:
-            s.close()
-    return ports
+    return scenario_ports.free_udp_ports(n)

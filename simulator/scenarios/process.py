@@ -8,7 +8,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -16,47 +15,19 @@ from pathlib import Path
 import httpx
 
 from simulator.scenarios.errors import ResourceStartError
+from simulator.scenarios.ports import free_port, udp_port_free
+
+# The port helpers stay importable here: the e2e rig takes them from this module.
+__all__ = [
+    "ChildProcess",
+    "dfr_sim_command",
+    "free_port",
+    "http_ok",
+    "python_module_command",
+    "udp_port_free",
+]
 
 log = logging.getLogger(__name__)
-
-# PX4 SITL's default port ranges: a run must never bind or command them.
-PX4_RESERVED_PORTS: tuple[range, ...] = (
-    range(14540, 14560),
-    range(14580, 14600),
-    range(18570, 18600),
-    range(14550, 14551),
-    range(5600, 5610),
-    range(13030, 13040),
-)
-
-
-def _reserved(port: int) -> bool:
-    return any(port in r for r in PX4_RESERVED_PORTS)
-
-
-def free_port(kind: int = socket.SOCK_STREAM, avoid: set[int] | None = None) -> int:
-    """A loopback port free right now for `kind` (TCP or UDP), outside PX4's default ranges."""
-    avoid = avoid or set()
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if not _reserved(port) and port not in avoid:
-            avoid.add(port)
-            return port
-    raise ResourceStartError("no free loopback port found")
-
-
-def udp_port_free(port: int) -> bool:
-    """True when a UDP port can be bound on loopback right now."""
-    if _reserved(port) or not (1024 <= port <= 65535):
-        return False
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def python_module_command(module: str, *args: str) -> list[str]:
