@@ -1,4 +1,7 @@
-"""Resource specifications: a fleet's agency policy reaches the fleet file the service reads."""
+"""Resource specifications: a fleet's agency policy reaches the fleet file the service reads.
+
+What the policy means is the service's to judge: these tests read the written file with its reader.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +57,6 @@ def test_fleet_without_policy_writes_no_policy_table(tmp_path: Path) -> None:
     assert read_fleet_file(path).policy is None
 
 
-def test_policy_the_service_would_refuse_is_refused_naming_the_resource(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"resource 'fleet' \(SimFleet\): policy: .*"):
-        _fleet(tmp_path, policy={"preemption": {"allowed": True, "min_priority_gap": 9}})
+def test_policy_a_fleet_file_cannot_hold_is_refused_naming_the_resource(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"resource 'fleet' \(SimFleet\): policy: .*TOML"):
+        _fleet(tmp_path, policy={"preemption": {"allowed": True, "min_priority_gap": None}})
