@@ -21,18 +21,12 @@ from geofence.geo import (
     destination,
     distance_m,
 )
+from geofence.legal_route import LegalRoute, RoutePoint, Standoff
 from geofence.loaders import FORMATS, detect_format, load_zones
 from geofence.policy import PART107_MAX_AGL_M, AirspacePolicy
 from geofence.projection import LocalProjection
 from geofence.schedule import Applicability, DailyPeriod
-from geofence.verdicts import (
-    LegalRoute,
-    RoutePoint,
-    RouteRefusal,
-    Standoff,
-    Violation,
-    ViolationKind,
-)
+from geofence.violations import RouteRefusal, Violation, ViolationKind
 from geofence.zones import CeilingCell, Zone, ZoneCircle, ZoneKind, ZonePolygon, ZoneSet
 
 __all__ = [

@@ -18,18 +18,12 @@ from shapely.geometry.base import BaseGeometry
 
 from geofence.errors import InvalidGeometryError, UnsupportedDatumError
 from geofence.geo import FEET_TO_M, Altitude, AltitudeDatum, GeoPoint
+from geofence.legal_route import LegalRoute, RoutePoint, Standoff
 from geofence.policy import AirspacePolicy
 from geofence.projection import LocalProjection
 from geofence.router import CLEARANCE_M, ObstacleField, path_length_m
 from geofence.schedule import require_aware
-from geofence.verdicts import (
-    LegalRoute,
-    RoutePoint,
-    RouteRefusal,
-    Standoff,
-    Violation,
-    ViolationKind,
-)
+from geofence.violations import RouteRefusal, Violation, ViolationKind
 from geofence.zones import Zone, ZoneCircle, ZoneKind, ZoneSet, agl_limit_m
 
 _CIRCLE_SEGMENTS: Final = 8

@@ -5,27 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from geofence.errors import ImportFormatError, InvalidGeometryError
+from geofence.loaders import eurocae
 from geofence.loaders.document import Json, zone_set
-from geofence.loaders.eurocae import (
-    Volume,
-    ZoneHeader,
-    join_reasons,
-    read_ed_applicability,
-    read_identifier,
-    read_restriction,
-)
-from geofence.loaders.geometry import (
-    read_datum,
-    read_limit,
-    read_polygon,
-    read_position,
-    read_radius_m,
-    read_uom_scale,
-)
+from geofence.loaders.geometry import read_circle, read_polygon, read_uom_scale, read_vertical
 from geofence.zones import Zone, ZoneCircle, ZonePolygon, ZoneSet
 
 
-def _read_volume(vol: Any, zone_id: str) -> Volume:
+def _read_volume(vol: Any, zone_id: str) -> eurocae.Volume:
     scale = read_uom_scale(vol.get("uomDimensions"), zone_id)
     proj = vol.get("horizontalProjection") or {}
     ptype = proj.get("type")
@@ -33,21 +19,16 @@ def _read_volume(vol: Any, zone_id: str) -> Volume:
     if ptype == "Polygon":
         shape = read_polygon(proj.get("coordinates"), zone_id)
     elif ptype == "Circle":
-        shape = ZoneCircle(
-            read_position(proj.get("center"), zone_id),
-            read_radius_m(proj.get("radius"), zone_id, scale),
-        )
+        shape = read_circle(proj.get("center"), proj.get("radius"), zone_id, scale)
     else:
         raise InvalidGeometryError(
             f"horizontalProjection type {ptype!r} (expected Polygon or Circle)",
             zone_id=zone_id,
             field="type",
         )
-    lower_datum = read_datum(vol.get("lowerVerticalReference"), zone_id)
-    floor = read_limit(vol.get("lowerLimit"), scale, lower_datum, zone_id, "lowerLimit")
-    upper_datum = read_datum(vol.get("upperVerticalReference"), zone_id)
-    ceiling = read_limit(vol.get("upperLimit"), scale, upper_datum, zone_id, "upperLimit")
-    return Volume(shape, floor, ceiling)
+    floor = read_vertical(vol, "lowerLimit", "lowerVerticalReference", scale, zone_id)
+    ceiling = read_vertical(vol, "upperLimit", "upperVerticalReference", scale, zone_id)
+    return eurocae.Volume(shape, floor, ceiling)
 
 
 def load_ed269(data: Json) -> ZoneSet:
@@ -59,21 +40,21 @@ def load_ed269(data: Json) -> ZoneSet:
     for i, f in enumerate(features):
         if not isinstance(f, dict):
             raise ImportFormatError(f"feature {i} is not an object")
-        base_id = read_identifier(f.get("identifier"), i)
-        kind = read_restriction(f.get("restriction"), base_id, "restriction", "restriction")
+        base_id = eurocae.read_identifier(f.get("identifier"), i)
+        kind = eurocae.read_restriction(f.get("restriction"), base_id, "restriction", "restriction")
         volumes = f.get("geometry")
         if not isinstance(volumes, list) or not volumes:
             raise InvalidGeometryError(
                 "geometry must list at least one volume", zone_id=base_id, field="geometry"
             )
-        header = ZoneHeader(
+        header = eurocae.ZoneHeader(
             identifier=base_id,
             kind=kind,
             name=str(f.get("name") or ""),
-            reason=join_reasons(f.get("reason"), f.get("otherReasonInfo")),
+            reason=eurocae.join_reasons(f.get("reason"), f.get("otherReasonInfo")),
             source=f"ED-269 {f.get('country', '')}".strip(),
             message=str(f.get("message") or ""),
-            applicability=read_ed_applicability(f.get("applicability"), base_id),
+            applicability=eurocae.read_ed_applicability(f.get("applicability"), base_id),
         )
         zones.extend(header.zones(volumes, _read_volume))
     return zone_set(zones, ())

@@ -5,23 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from geofence.errors import InvalidGeometryError
+from geofence.loaders import eurocae
 from geofence.loaders.document import Json, read_features, zone_set
-from geofence.loaders.eurocae import (
-    Volume,
-    ZoneHeader,
-    join_reasons,
-    read_ed_applicability,
-    read_identifier,
-    read_restriction,
-)
-from geofence.loaders.geometry import (
-    read_datum,
-    read_limit,
-    read_polygon,
-    read_position,
-    read_radius_m,
-    read_uom_scale,
-)
+from geofence.loaders.geometry import read_circle, read_polygon, read_uom_scale, read_vertical
 from geofence.zones import Zone, ZoneCircle, ZonePolygon, ZoneSet
 
 
@@ -38,14 +24,12 @@ def _text(raw: Any) -> str:
     return ""
 
 
-def _read_volume(geometry: Any, zone_id: str) -> Volume:
+def _read_volume(geometry: Any, zone_id: str) -> eurocae.Volume:
     gtype = geometry.get("type")
     layer = geometry.get("layer") or {}
     scale = read_uom_scale(layer.get("uom", "m"), zone_id)
-    lower_datum = read_datum(layer.get("lowerReference"), zone_id)
-    floor = read_limit(layer.get("lower"), scale, lower_datum, zone_id, "lower")
-    upper_datum = read_datum(layer.get("upperReference"), zone_id)
-    ceiling = read_limit(layer.get("upper"), scale, upper_datum, zone_id, "upper")
+    floor = read_vertical(layer, "lower", "lowerReference", scale, zone_id)
+    ceiling = read_vertical(layer, "upper", "upperReference", scale, zone_id)
     shape: ZonePolygon | ZoneCircle
     if gtype == "Polygon":
         shape = read_polygon(geometry.get("coordinates"), zone_id)
@@ -55,15 +39,12 @@ def _read_volume(geometry: Any, zone_id: str) -> Volume:
             raise InvalidGeometryError(
                 "a Point geozone needs extent {subType: Circle}", zone_id=zone_id, field="extent"
             )
-        shape = ZoneCircle(
-            read_position(geometry.get("coordinates"), zone_id),
-            read_radius_m(extent.get("radius"), zone_id, scale),
-        )
+        shape = read_circle(geometry.get("coordinates"), extent.get("radius"), zone_id, scale)
     else:
         raise InvalidGeometryError(
             f"geometry type {gtype!r} is not supported", zone_id=zone_id, field="geometry"
         )
-    return Volume(shape, floor, ceiling)
+    return eurocae.Volume(shape, floor, ceiling)
 
 
 def load_ed318(data: Json) -> ZoneSet:
@@ -71,8 +52,8 @@ def load_ed318(data: Json) -> ZoneSet:
     zones: list[Zone] = []
     for i, f in enumerate(read_features(data)):
         props = f.get("properties") or {}
-        base_id = read_identifier(props.get("identifier") or f.get("id"), i)
-        kind = read_restriction(props.get("type"), base_id, "type", "geozone type")
+        base_id = eurocae.read_identifier(props.get("identifier") or f.get("id"), i)
+        kind = eurocae.read_restriction(props.get("type"), base_id, "type", "geozone type")
         geometry = f.get("geometry")
         if not isinstance(geometry, dict):
             raise InvalidGeometryError("feature has no geometry", zone_id=base_id, field="geometry")
@@ -85,14 +66,14 @@ def load_ed318(data: Json) -> ZoneSet:
             raise InvalidGeometryError(
                 "empty GeometryCollection", zone_id=base_id, field="geometry"
             )
-        header = ZoneHeader(
+        header = eurocae.ZoneHeader(
             identifier=base_id,
             kind=kind,
             name=_text(props.get("name")),
-            reason=join_reasons(props.get("reason"), _text(props.get("otherReasonInfo"))),
+            reason=eurocae.join_reasons(props.get("reason"), _text(props.get("otherReasonInfo"))),
             source=f"ED-318 {props.get('country', '')}".strip(),
             message=_text(props.get("message")),
-            applicability=read_ed_applicability(props.get("limitedApplicability"), base_id),
+            applicability=eurocae.read_ed_applicability(props.get("limitedApplicability"), base_id),
         )
         zones.extend(header.zones(parts, _read_volume))
     return zone_set(zones, ())

@@ -22,11 +22,10 @@ from typing import Any
 from geofence.errors import InvalidGeometryError, InvalidTimeError
 from geofence.loaders.document import Json, read_features, zone_set
 from geofence.loaders.geometry import (
+    read_circle,
     read_datum,
     read_limit,
     read_polygon,
-    read_position,
-    read_radius_m,
     read_uom_scale,
 )
 from geofence.loaders.times import UTC, read_applicability, read_datetime, read_period
@@ -65,10 +64,7 @@ def _read_shape(geometry: Any, props: Json, zone_id: str) -> ZonePolygon | ZoneC
     gtype = geometry.get("type")
     circle = props.get("circle")
     if isinstance(circle, dict):
-        return ZoneCircle(
-            read_position(circle.get("centre"), zone_id),
-            read_radius_m(circle.get("radius_m"), zone_id),
-        )
+        return read_circle(circle.get("centre"), circle.get("radius_m"), zone_id)
     if gtype == "Polygon":
         return read_polygon(geometry.get("coordinates"), zone_id)
     if gtype == "Point":
@@ -76,10 +72,7 @@ def _read_shape(geometry: Any, props: Json, zone_id: str) -> ZonePolygon | ZoneC
             raise InvalidGeometryError(
                 "a Point zone needs 'radius_m'", zone_id=zone_id, field="radius_m"
             )
-        return ZoneCircle(
-            read_position(geometry.get("coordinates"), zone_id),
-            read_radius_m(props["radius_m"], zone_id),
-        )
+        return read_circle(geometry.get("coordinates"), props["radius_m"], zone_id)
     raise InvalidGeometryError(
         f"geometry type {gtype!r} is not supported (Polygon, or Point with radius_m)",
         zone_id=zone_id,

@@ -7,7 +7,8 @@ from typing import Any
 
 from geofence.errors import InvalidGeometryError
 from geofence.geo import FEET_TO_M, Altitude, AltitudeDatum, GeoPoint
-from geofence.zones import ZonePolygon
+from geofence.loaders.document import Json
+from geofence.zones import ZoneCircle, ZonePolygon
 
 _DATUM_ALIASES = {
     "AGL": "AGL",
@@ -86,6 +87,11 @@ def read_radius_m(raw: Any, zone_id: str, scale: float = 1.0) -> float:
     return float(raw) * scale
 
 
+def read_circle(centre: Any, radius: Any, zone_id: str, scale: float = 1.0) -> ZoneCircle:
+    """A circle from a [lon, lat] centre and a radius in units of `scale` (metres per unit)."""
+    return ZoneCircle(read_position(centre, zone_id), read_radius_m(radius, zone_id, scale))
+
+
 def read_uom_scale(raw: Any, zone_id: str) -> float:
     """Metres per unit of a unit of measure (M, the default, or FT)."""
     unit = str(raw if raw is not None else "m").strip().upper()
@@ -117,3 +123,11 @@ def read_limit(
     if not _is_number(value) or not math.isfinite(value):
         raise InvalidGeometryError(f"{what} {value!r} is not a number", zone_id=zone_id, field=what)
     return Altitude(float(value) * scale, datum)
+
+
+def read_vertical(
+    raw: Json, value_key: str, reference_key: str, scale: float, zone_id: str
+) -> Altitude | None:
+    """The limit at `value_key` above the reference at `reference_key`; None when absent."""
+    datum = read_datum(raw.get(reference_key), zone_id)
+    return read_limit(raw.get(value_key), scale, datum, zone_id, value_key)
