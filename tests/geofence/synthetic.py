@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from geofence import GeoPoint, LocalProjection
+from geofence import Airspace, AirspacePolicy, GeoPoint, LocalProjection, load_zones
 
 CENTRE = GeoPoint(38.80, -104.80)
 PROJECTION = LocalProjection(CENTRE)
@@ -47,3 +47,16 @@ def box(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float]]
 
 def collection(*features: dict[str, Any]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": list(features)}
+
+
+def walled_airspace(*others: dict[str, Any]) -> Airspace:
+    """Four keep-outs `wall-n/s/e/w` enclosing the centre, in a 4 km operating area, no margin."""
+    walls = [
+        polygon_feature("wall-n", box(-300, 200, 300, 300)),
+        polygon_feature("wall-s", box(-300, -300, 300, -200)),
+        polygon_feature("wall-e", box(200, -300, 300, 300)),
+        polygon_feature("wall-w", box(-300, -300, -200, 300)),
+    ]
+    area = polygon_feature("area", box(-2000, -2000, 2000, 2000), kind="inclusion")
+    zones = load_zones(collection(area, *walls, *others))
+    return Airspace(zones, AirspacePolicy(margin_m=0), centre=CENTRE)

@@ -27,6 +27,7 @@ from tests.geofence.synthetic import (
     lonlat,
     point,
     polygon_feature,
+    walled_airspace,
 )
 
 NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # a Friday, 11:00 in Denver
@@ -189,16 +190,7 @@ def test_refusal_lists_every_reason(airspace: Airspace) -> None:
 
 
 def test_no_route_when_the_target_is_walled_in() -> None:
-    ring = [
-        polygon_feature("wall-n", box(-300, 200, 300, 300)),
-        polygon_feature("wall-s", box(-300, -300, 300, -200)),
-        polygon_feature("wall-e", box(200, -300, 300, 300)),
-        polygon_feature("wall-w", box(-300, -300, -200, 300)),
-    ]
-    zones = load_zones(
-        collection(polygon_feature("area", box(-2000, -2000, 2000, 2000), kind="inclusion"), *ring)
-    )
-    walled = Airspace(zones, AirspacePolicy(margin_m=0), centre=CENTRE)
+    walled = walled_airspace()
     refusal = walled.plan_route(point(-1000, 0), point(0, 0), NOW)
     assert isinstance(refusal, RouteRefusal)
     assert refusal.reasons[0].kind is ViolationKind.NO_ROUTE

@@ -16,6 +16,7 @@ from tests.geofence.synthetic import (
     collection,
     point,
     polygon_feature,
+    walled_airspace,
 )
 from tests.geofence.test_router import _reference_length
 
@@ -72,18 +73,8 @@ def test_routes_through_many_zones_match_brute_force() -> None:
 
 
 def test_no_route_names_the_walls_when_the_start_is_walled_in() -> None:
-    walls = [
-        polygon_feature("wall-n", box(-300, 200, 300, 300)),
-        polygon_feature("wall-s", box(-300, -300, 300, -200)),
-        polygon_feature("wall-e", box(200, -300, 300, 300)),
-        polygon_feature("wall-w", box(-300, -300, -200, 300)),
-        # Elsewhere: not part of the enclosure, so not named.
-        polygon_feature("far", box(1000, 1000, 1200, 1200)),
-    ]
-    zones = load_zones(
-        collection(polygon_feature("area", box(-2000, -2000, 2000, 2000), kind="inclusion"), *walls)
-    )
-    walled = Airspace(zones, AirspacePolicy(margin_m=0), centre=CENTRE)
+    # Elsewhere: not part of the enclosure, so not named.
+    walled = walled_airspace(polygon_feature("far", box(1000, 1000, 1200, 1200)))
     refusal = walled.plan_route(point(0, 0), point(1500, -1500), NOW)
     assert isinstance(refusal, RouteRefusal)
     assert refusal.reasons[0].kind is ViolationKind.NO_ROUTE
