@@ -1,4 +1,4 @@
-"""Errors raised by geofence.
+"""Errors raised by geofence; none carries an HTTP status (those are assigned in dfr/api/errors.py).
 
 GeofenceError
  ├── InvalidGeometryError    a zone or point is malformed (self-intersecting, out of range, < 3 vertices ...)
@@ -6,6 +6,10 @@ GeofenceError
  ├── ImportFormatError       a zone document could not be read in any supported format
  ├── InvalidTimeError        a naive time, an unknown time zone or an end before its start
  └── UnknownZoneError        no zone or ceiling cell with that id
+
+Every leaf is also a ValueError (UnknownZoneError a KeyError), so callers that
+only know the builtin kinds still catch them. AirspacePolicy refuses impossible
+limits with a plain ValueError: that is a settings mistake, not bad input.
 """
 
 from __future__ import annotations
