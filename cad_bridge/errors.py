@@ -1,12 +1,12 @@
-"""Errors raised by cad_bridge.
+"""Errors raised by cad_bridge; HTTP statuses for them are assigned only by the caller (dfr/api).
 
 CadError
- ├── CadInputError            an inbound document is refused (carries the field and the reason)
- │    └── EidoSchemaError     an EIDO document fails the published NENA schema
- ├── CadDeliveryError         an outbound event did not reach CAD
- │    ├── CadUnavailableError 5xx, timeout, refused connection: retry later
- │    └── CadRejectedError    CAD refused the event (4xx other than 409): dead letter
- └── ConveyanceError          the EIDO conveyance peer broke the NENA-STA-024 exchange
+ ├── CadInputError             an inbound document is refused, nothing of it stored (field, reason)
+ │    └── EidoSchemaError      an EIDO document fails the published NENA schema
+ ├── CadDeliveryError          an outbound event did not reach CAD (carries CAD's answer status)
+ │    ├── CadUnavailableError  5xx, 408, 429, timeout, refused connection: retry later
+ │    └── CadRejectedError     CAD refused the event (other 4xx than 408/409/429): dead letter
+ └── ConveyanceError           the EIDO conveyance peer broke the NENA-STA-024 exchange
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ class CadError(Exception):
 class CadInputError(CadError):
     """An inbound CAD document is refused; nothing of it may be stored."""
 
-    http_status = 422
-
     def __init__(self, reason: str, *, field: str = "body") -> None:
         self.reason = reason
         self.field = field
@@ -32,7 +30,7 @@ class EidoSchemaError(CadInputError):
 
 
 class CadDeliveryError(CadError):
-    """An outbound event was not delivered."""
+    """An outbound event was not delivered; `status_code` is CAD's answer, if it answered."""
 
     def __init__(self, reason: str, *, status_code: int | None = None) -> None:
         self.reason = reason

@@ -1,10 +1,24 @@
-"""Errors raised by the telemetry stream (hub, messages, track recording).
+"""Errors raised by telemetry: the stream (hub, messages, track recording) and drone video.
+
+HTTP statuses and WebSocket close codes are assigned where the errors are handled (dfr, telemetry.ws),
+never here. The video errors live in telemetry/video/errors.py, under the same root.
 
 TelemetryError
- ├── InvalidMessageError      a stream message or drone frame is refused (bad type, key, value)
- ├── SubscriberLimitError     the hub already serves its maximum number of subscribers
- ├── SubscriptionClosedError  reading from a subscription that was released
- └── TrackStoreError          the track store could not keep recorded points
+ ├── InvalidMessageError        a stream message or drone frame is refused (bad type, key, value)
+ ├── SubscriberLimitError       the hub already serves its maximum number of subscribers
+ ├── SubscriptionClosedError    reading from a subscription that was released
+ ├── TrackStoreError            the track store could not keep recorded points
+ └── VideoError                 (telemetry.video) a stream, viewer session or recording failed
+      ├── StreamUnknownError    no stream with that key is configured
+      ├── StreamUriError        a stream URI we cannot receive (scheme, host or port)
+      ├── RtpParseError         a datagram that is not a valid RTP packet (also a ValueError)
+      ├── SignallingError       a WHEP offer we cannot answer
+      │    ├── BadOfferError        not an SDP offer with a receivable video section
+      │    ├── SessionLimitError    too many viewers for this stream or overall
+      │    └── SessionUnknownError  no WHEP session with that id
+      ├── StreamNotLiveError    no frames (yet) to build a snapshot from
+      └── RecordingError        a recording that could not be written or read
+           └── ManifestError    a manifest that is missing or malformed
 """
 
 from __future__ import annotations

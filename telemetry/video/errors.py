@@ -1,8 +1,9 @@
-"""Errors of the video relay and recorder.
+"""Errors of the video ingest, relay and recorder: the `VideoError` branch of telemetry's tree.
 
-VideoError
+VideoError                      (a TelemetryError; the whole tree is in telemetry/errors.py)
 ├── StreamUnknownError          no stream with that key is configured
 ├── StreamUriError              a stream URI we cannot receive (scheme, host or port)
+├── RtpParseError               a datagram that is not a valid RTP packet (also a ValueError)
 ├── SignallingError             a WHEP offer we cannot answer
 │   ├── BadOfferError           not an SDP offer with a receivable video section
 │   ├── SessionLimitError       too many viewers for this stream or overall
@@ -14,8 +15,10 @@ VideoError
 
 from __future__ import annotations
 
+from telemetry.errors import TelemetryError
 
-class VideoError(Exception):
+
+class VideoError(TelemetryError):
     """Root of video errors."""
 
 
@@ -25,6 +28,10 @@ class StreamUnknownError(VideoError):
 
 class StreamUriError(VideoError):
     """A stream URI we cannot receive."""
+
+
+class RtpParseError(VideoError, ValueError):
+    """A datagram that is not a valid RTP packet."""
 
 
 class SignallingError(VideoError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from telemetry.video.errors import RtpParseError
+
 START_CODE = b"\x00\x00\x00\x01"
 NAL_IDR = 5
 NAL_SPS = 7
@@ -31,10 +33,6 @@ class RtpPacket:
     timestamp: int
     ssrc: int
     payload: bytes
-
-
-class RtpParseError(ValueError):
-    """A datagram that is not a valid RTP packet."""
 
 
 def parse_rtp(datagram: bytes) -> RtpPacket:
