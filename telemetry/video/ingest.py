@@ -15,11 +15,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict
 
+from lifecycle import TaskOwner
 from telemetry.video.errors import StreamUriError, VideoError
 from telemetry.video.rtp import AccessUnit, H264Depacketizer
 
@@ -138,7 +138,7 @@ class _Protocol(asyncio.DatagramProtocol):
         log.debug("video socket error: %s", exc)
 
 
-class RtpIngest:
+class RtpIngest(TaskOwner):
     """One stream's receiver: `async with RtpIngest(key, endpoint) as ingest:`."""
 
     def __init__(
@@ -150,6 +150,7 @@ class RtpIngest:
         clock: Callable[[], float] = time.monotonic,
         payload_type: int | None = 96,
     ) -> None:
+        super().__init__()
         self.stream_key = stream_key
         self.endpoint = endpoint
         self._stall_after_s = stall_after_s
@@ -157,7 +158,6 @@ class RtpIngest:
         self._depacketizer = H264Depacketizer(payload_type)
         self._subscribers: set[Subscription] = set()
         self._transport: asyncio.DatagramTransport | None = None
-        self._watchdog: asyncio.Task[None] | None = None
         self._state = StreamState.WAITING
         self._frames = 0
         self._keyframes = 0
@@ -176,7 +176,7 @@ class RtpIngest:
         sockname = self._transport.get_extra_info("sockname")
         return int(sockname[1])
 
-    async def __aenter__(self) -> Self:
+    async def _start(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             transport, _ = await loop.create_datagram_endpoint(
@@ -188,32 +188,17 @@ class RtpIngest:
                 f"{self.endpoint.host}:{self.endpoint.port}: {exc}"
             ) from exc
         self._transport = transport
-        self._watchdog = asyncio.create_task(
-            self._watch(), name=f"video-watchdog-{self.stream_key}"
-        )
-        return self
+        self._spawn(self._watch(), name=f"video-watchdog-{self.stream_key}")
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Unbind and stop the watchdog."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            try:
-                await self._watchdog
-            except asyncio.CancelledError:
-                pass
-            self._watchdog = None
+    async def _stop(self) -> None:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
         self._set_state(StreamState.CLOSED)
+
+    async def aclose(self) -> None:
+        """Unbind and stop the watchdog (what leaving the `async with` block does)."""
+        await self.__aexit__(None, None, None)
 
     def subscribe(self, max_queue: int = 60) -> Subscription:
         """A new consumer; it receives from the next keyframe on."""
