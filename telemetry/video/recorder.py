@@ -13,6 +13,7 @@ import asyncio
 import enum
 import logging
 import os
+import threading
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -147,6 +148,9 @@ class StreamRecorder:
         self._segment_started_at = ""
         self._generation: int | None = None
         self._size: tuple[int, int] | None = None
+        # A cancelled run() closes the segment while its last write may still be in a worker
+        # thread; libav crashes when a container is closed under a mux.
+        self._segment_lock = threading.RLock()
 
     def status(self) -> RecordingStatus:
         """Current state and totals."""
@@ -230,47 +234,51 @@ class StreamRecorder:
         return manifest
 
     def _write(self, unit: AccessUnit) -> None:
-        segment = self._segment
-        if segment is not None and (
-            unit.generation != self._generation
-            or (unit.keyframe and unit.timestamp_90khz - segment.first_ts >= self._segment_90khz)
-        ):
-            self._close_segment()
-            segment = None
-        if segment is None:
-            if not unit.keyframe:
-                return
-            if self._size is None or unit.generation != self._generation:
-                self._size = _picture_size(unit)
-            assert self._manifest is not None
-            name = f"seg_{len(self._manifest.segments):05d}.mp4"
-            segment = _SegmentFile(self.directory / (name + ".partial"), unit, self._size)
-            self._segment = segment
-            self._segment_started_at = self._now().isoformat()
-            self._generation = unit.generation
-            self._state = RecordingState.RECORDING
-        segment.write(unit)
+        with self._segment_lock:
+            segment = self._segment
+            if segment is not None and (
+                unit.generation != self._generation
+                or (
+                    unit.keyframe and unit.timestamp_90khz - segment.first_ts >= self._segment_90khz
+                )
+            ):
+                self._close_segment()
+                segment = None
+            if segment is None:
+                if not unit.keyframe:
+                    return
+                if self._size is None or unit.generation != self._generation:
+                    self._size = _picture_size(unit)
+                assert self._manifest is not None
+                name = f"seg_{len(self._manifest.segments):05d}.mp4"
+                segment = _SegmentFile(self.directory / (name + ".partial"), unit, self._size)
+                self._segment = segment
+                self._segment_started_at = self._now().isoformat()
+                self._generation = unit.generation
+                self._state = RecordingState.RECORDING
+            segment.write(unit)
 
     def _close_segment(self) -> None:
-        segment, self._segment = self._segment, None
-        if segment is None or self._manifest is None:
-            return
-        segment.close()
-        final = segment.path.with_suffix("")  # drop ".partial"
-        os.replace(segment.path, final)
-        manifest = with_segment(
-            self._manifest,
-            file=final.name,
-            size_bytes=final.stat().st_size,
-            sha256=file_sha256(final),
-            started_at=self._segment_started_at,
-            ended_at=self._now().isoformat(),
-            frames=segment.frames,
-        )
-        write_manifest(self.directory, manifest)
-        self._manifest = manifest
-        if self._on_segment is not None:
-            self._on_segment(manifest)
+        with self._segment_lock:
+            segment, self._segment = self._segment, None
+            if segment is None or self._manifest is None:
+                return
+            segment.close()
+            final = segment.path.with_suffix("")  # drop ".partial"
+            os.replace(segment.path, final)
+            manifest = with_segment(
+                self._manifest,
+                file=final.name,
+                size_bytes=final.stat().st_size,
+                sha256=file_sha256(final),
+                started_at=self._segment_started_at,
+                ended_at=self._now().isoformat(),
+                frames=segment.frames,
+            )
+            write_manifest(self.directory, manifest)
+            self._manifest = manifest
+            if self._on_segment is not None:
+                self._on_segment(manifest)
 
 
 def export_recording(directory: Path, archive: Path) -> Path:
