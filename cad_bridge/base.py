@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final, Protocol, runtime_checkable
+from typing import ClassVar, Final, Protocol, runtime_checkable
+from urllib.parse import quote
 
 import httpx
 
@@ -56,3 +57,45 @@ async def post_event(
     if 400 <= status < 500 and status not in (408, 429):
         raise CadRejectedError(f"CAD refused the event: {status} {detail}", status_code=status)
     raise CadUnavailableError(f"CAD answered {status} {detail}", status_code=status)
+
+
+class HttpCadAdapter:
+    """A CadAdapter that POSTs each event to `{base_url}/incidents/{cad_incident_id}/{path}`."""
+
+    name: str
+    capabilities: frozenset[str]
+    path: ClassVar[str]
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout_s = timeout_s
+
+    def url_for(self, cad_incident_id: str) -> str:
+        """Where events of `cad_incident_id` go."""
+        return f"{self._base_url}/incidents/{quote(cad_incident_id, safe='')}/{self.path}"
+
+    def encode(self, event: OutboundEvent) -> tuple[bytes, str]:
+        """The request body for `event` and its content type."""
+        raise NotImplementedError
+
+    async def deliver(self, event: OutboundEvent) -> None:
+        """See CadAdapter.deliver."""
+        body, content_type = self.encode(event)
+        await post_event(
+            self._client,
+            self.url_for(event.cad_incident_id),
+            event_id=event.event_id,
+            body=body,
+            content_type=content_type,
+            token=self._token,
+            timeout_s=self._timeout_s,
+        )

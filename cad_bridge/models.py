@@ -6,14 +6,24 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from geofence import GeoPoint
 
 #: Incident Status-Common registry values (NENA-STA-021.1b) that end DFR's involvement.
 TERMINAL_STATUSES = frozenset({"Cancelled", "Closed"})
+
+
+def _require_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("received_at must carry a UTC offset (e.g. 2025-01-01T12:00:00Z)")
+    return value
+
+
+#: When CAD received the call; a time without a UTC offset is refused, never guessed.
+ReceivedAt = Annotated[datetime, AfterValidator(_require_offset)]
 
 
 class CallFlags(BaseModel):
@@ -49,19 +59,12 @@ class CadCall(BaseModel):
     priority: int = Field(ge=1, le=5, description="1 highest .. 5 lowest")
     location: GeoPoint
     address: str | None = Field(default=None, max_length=500)
-    received_at: datetime
+    received_at: ReceivedAt
     status: str = Field(default="Active", max_length=64)
     notes: tuple[CadNote, ...] = ()
     flags: CallFlags = CallFlags()
     raw_format: Literal["plain", "eido"] = "plain"
     raw_document: str = Field(default="", repr=False)
-
-    @field_validator("received_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("received_at must carry a UTC offset")
-        return value
 
     @property
     def is_terminal(self) -> bool:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cad_bridge.errors import CadInputError
 from cad_bridge.mapping import CallTypeMapper
-from cad_bridge.models import CadCall, CadNote, CallFlags
+from cad_bridge.models import CadCall, CadNote, CallFlags, ReceivedAt
 from geofence import GeoPoint
 
 
@@ -37,14 +36,8 @@ class PlainLocation(BaseModel):
         return value
 
 
-class PlainNote(BaseModel):
+class PlainNote(CadNote):
     """A CAD note."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    text: str = Field(min_length=1, max_length=20_000)
-    author: str = Field(default="cad", max_length=200)
-    at: datetime | None = None
 
 
 class PlainCall(BaseModel):
@@ -58,17 +51,10 @@ class PlainCall(BaseModel):
     call_type_text: str = Field(default="", max_length=300)
     priority: int = Field(ge=1, le=5, description="1 highest .. 5 lowest")
     location: PlainLocation
-    received_at: datetime
+    received_at: ReceivedAt
     status: str = Field(default="Active", min_length=1, max_length=64)
     notes: list[str | PlainNote] = Field(default_factory=list, max_length=500)
     flags: CallFlags = CallFlags()
-
-    @field_validator("received_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("received_at must carry a UTC offset (e.g. 2025-01-01T12:00:00Z)")
-        return value
 
 
 def _field(loc: tuple[Any, ...]) -> str:
