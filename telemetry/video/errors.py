@@ -1,17 +1,4 @@
-"""Errors of the video ingest, relay and recorder: the `VideoError` branch of telemetry's tree.
-
-VideoError                      (a TelemetryError; the whole tree is in telemetry/errors.py)
-├── StreamUnknownError          no stream with that key is configured
-├── StreamUriError              a stream URI we cannot receive (scheme, host or port)
-├── RtpParseError               a datagram that is not a valid RTP packet (also a ValueError)
-├── SignallingError             a WHEP offer we cannot answer
-│   ├── BadOfferError           not an SDP offer with a receivable video section
-│   ├── SessionLimitError       too many viewers for this stream or overall
-│   └── SessionUnknownError     no WHEP session with that id
-├── StreamNotLiveError          no frames (yet) to build a snapshot from
-└── RecordingError              a recording that could not be written or read
-    └── ManifestError           a manifest that is missing or malformed
-"""
+"""Errors of video ingest, relay and recording: the `VideoError` branch of telemetry/errors.py."""
 
 from __future__ import annotations
 
