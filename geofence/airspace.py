@@ -17,6 +17,7 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geofence.errors import InvalidGeometryError, UnsupportedDatumError
+from geofence.footprints import project_zones
 from geofence.geo import FEET_TO_M, Altitude, AltitudeDatum, GeoPoint
 from geofence.legal_route import LegalRoute, RoutePoint, Standoff
 from geofence.policy import AirspacePolicy
@@ -24,9 +25,8 @@ from geofence.projection import LocalProjection
 from geofence.router import CLEARANCE_M, ObstacleField, path_length_m
 from geofence.schedule import require_aware
 from geofence.violations import RouteRefusal, Violation, ViolationKind
-from geofence.zones import Zone, ZoneCircle, ZoneKind, ZoneSet, agl_limit_m
+from geofence.zones import Zone, ZoneCircle, ZoneKind, ZoneSet
 
-_CIRCLE_SEGMENTS: Final = 8
 _SNAPSHOT_CACHE: Final = 16
 
 
@@ -38,23 +38,6 @@ class _Snapshot:
     obstacle_zone_ids: list[tuple[str, ...]]
     op_area_ids: tuple[str, ...]
     has_op_area: bool
-
-
-@dataclass
-class _ZoneGeoms:
-    zones: list[Zone]
-    buffered: list[BaseGeometry]  # buffered by the margin (for routing)
-    checked: list[BaseGeometry]  # buffered by the margin, less the clearance (for checks)
-    tree: shapely.STRtree | None
-    floor_agl_m: npt.NDArray[np.float64]
-    ceiling_agl_m: npt.NDArray[np.float64]
-    permanent: npt.NDArray[np.bool_]
-
-    def active_mask(self, at: datetime) -> npt.NDArray[np.bool_]:
-        mask = self.permanent.copy()
-        for i in np.nonzero(~self.permanent)[0]:
-            mask[i] = self.zones[int(i)].is_active(at)
-        return mask
 
 
 @dataclass
@@ -71,15 +54,16 @@ class Airspace:
         self.projection = LocalProjection(self.centre)
         margin = self.policy.margin_m
         blocking_floor = self.policy.max_alt_agl_m
+        ground = self.policy.ground_amsl_m
         excl = [z for z in self.zones.zones if z.kind is ZoneKind.EXCLUSION]
         incl = [z for z in self.zones.zones if z.kind is ZoneKind.INCLUSION]
         adv = [z for z in self.zones.zones if z.kind is ZoneKind.ADVISORY]
-        self._excl = self._zone_geoms(excl, margin)
-        self._incl = self._zone_geoms(incl, 0.0)
+        self._excl = project_zones(excl, self.projection, margin, ground)
+        self._incl = project_zones(incl, self.projection, 0.0, ground)
         self._incl_grown = [g.buffer(CLEARANCE_M, join_style="mitre") for g in self._incl.buffered]
         for g in self._incl_grown:
             shapely.prepare(g)
-        self._adv = self._zone_geoms(adv, 0.0)
+        self._adv = project_zones(adv, self.projection, 0.0, ground)
         # An exclusion blocks routing if it reaches into the band we may fly in at all.
         self._excl_blocks = self._excl.floor_agl_m < blocking_floor
         cells = self.zones.ceiling_cells
@@ -101,42 +85,7 @@ class Airspace:
         self._snapshots: OrderedDict[tuple[bool, ...], _Snapshot] = OrderedDict()
         self._snapshots_lock = threading.Lock()
 
-    # -- construction ---------------------------------------------------------------------------
-
-    def _zone_geoms(self, zones: list[Zone], margin_m: float) -> _ZoneGeoms:
-        buffered: list[BaseGeometry] = []
-        for z in zones:
-            if isinstance(z.shape, ZoneCircle):
-                centre = Point(self.projection.to_xy(z.shape.centre))
-                if z.kind is ZoneKind.INCLUSION:
-                    buffered.append(centre.buffer(z.shape.radius_m, quad_segs=16))
-                else:
-                    # Circumscribed polygon: its edges stay outside the true circle plus margin.
-                    r = (z.shape.radius_m + margin_m) / math.cos(math.pi / _CIRCLE_SEGMENTS)
-                    buffered.append(centre.buffer(r, quad_segs=_CIRCLE_SEGMENTS // 4))
-            else:
-                poly = self.projection.project(z.shape.to_shapely_lonlat())
-                if margin_m > 0:
-                    # Mitred corners add no vertices (fewer graph nodes) and stay >= margin away;
-                    # the limit bevels needle-sharp corners, still no closer than the margin.
-                    poly = poly.buffer(margin_m, join_style="mitre", mitre_limit=2.0)
-                buffered.append(poly)
-        arr = np.array(buffered, dtype=object)
-        checked = list(shapely.buffer(arr, -CLEARANCE_M, join_style="mitre")) if len(arr) else []
-        # Prepare now: a first query would otherwise pay for it in the middle of a check.
-        shapely.prepare(np.array(checked, dtype=object))
-        ground = self.policy.ground_amsl_m
-        return _ZoneGeoms(
-            zones=zones,
-            buffered=buffered,
-            checked=checked,
-            tree=shapely.STRtree(checked) if checked else None,
-            floor_agl_m=np.array([agl_limit_m(z.floor, ground, 0.0) for z in zones], float),
-            ceiling_agl_m=np.array(
-                [agl_limit_m(z.ceiling, ground, math.inf) for z in zones], float
-            ),
-            permanent=np.array([z.is_permanent for z in zones], bool),
-        )
+    # -- snapshots: the obstacle field for each set of active zones ------------------------------
 
     def _snapshot(self, at: datetime) -> _Snapshot:
         require_aware(at)
