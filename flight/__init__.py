@@ -10,6 +10,7 @@ from flight.errors import (
     LinkLostError,
     LinkTimeoutError,
     MissionTransferError,
+    PlanRejectedError,
     SafetyConfigError,
     UnknownVehicleError,
     UnsupportedConnectionError,
@@ -30,7 +31,7 @@ from flight.models import (
     VehicleId,
     VehicleState,
 )
-from flight.plan import DronePerformance, EnergyEstimate, FlightPlan, PlanRejectedError
+from flight.plan import DronePerformance, EnergyEstimate, FlightPlan
 from flight.planner import (
     fence_items,
     plan_response,
@@ -60,7 +61,6 @@ __all__ = [
     "MavFrame",
     "MissionItem",
     "MissionType",
-    # link, fleet, state (flight.link / fleet / mavlink_link / models / state / tracker)
     "REASSIGNABLE_PHASES",
     "CadUnitStatus",
     "Clock",

@@ -1,20 +1,25 @@
-"""Errors raised by the flight package.
+"""Errors raised by the flight package; none carries an HTTP status (dfr/api/errors.py maps them).
 
 FlightError
-├── LinkError                       (a vehicle's MAVLink link; carries `vehicle_id`)
-│   ├── UnsupportedConnectionError  (a connection URL we cannot open)
-│   ├── LinkTimeoutError            (no answer from the vehicle within the deadline)
-│   ├── LinkLostError               (the vehicle's heartbeat is gone; nothing was sent)
-│   ├── CommandRejectedError        (COMMAND_ACK other than ACCEPTED; result + STATUSTEXT detail)
-│   ├── MissionTransferError        (mission / fence / rally upload, download or verify failed)
-│   └── SafetyConfigError           (a failsafe parameter was not set and read back as required)
-├── InvalidCommandError             (bad arguments, refused before anything is sent)
-├── UnknownVehicleError             (no vehicle with that id in the fleet)
-├── IllegalTransitionError          (flight state machine: transition not in the table)
-└── PlanRejectedError               (defined in flight/plan.py: no legal response flight)
+ ├── LinkError                       a vehicle's MAVLink link failed; carries `vehicle_id`, `detail`
+ │    ├── UnsupportedConnectionError a connection URL we cannot open (scheme or form)
+ │    ├── LinkTimeoutError           no answer from the vehicle within the deadline, after all retries
+ │    ├── LinkLostError              the vehicle's heartbeat is gone; nothing was sent
+ │    ├── CommandRejectedError       COMMAND_ACK other than ACCEPTED: MAV_RESULT + STATUSTEXT detail
+ │    ├── MissionTransferError       mission / fence / rally upload, download, verify or clear failed
+ │    └── SafetyConfigError          a failsafe parameter was not set and read back as required
+ ├── InvalidCommandError             bad command arguments, refused before anything is sent
+ ├── UnknownVehicleError             no vehicle with that id in the fleet
+ ├── IllegalTransitionError          flight state machine: the transition is not in its table
+ └── PlanRejectedError               no legal response flight; every reason and violation
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from geofence import Violation
 
 
 class FlightError(Exception):
@@ -22,11 +27,12 @@ class FlightError(Exception):
 
 
 class LinkError(FlightError):
-    """A MAVLink link to one vehicle failed."""
+    """A MAVLink link to one vehicle failed; `detail` is the vehicle's own words, if any."""
 
-    def __init__(self, vehicle_id: str, message: str) -> None:
-        super().__init__(f"{vehicle_id}: {message}")
+    def __init__(self, vehicle_id: str, message: str, detail: str = "") -> None:
+        super().__init__(f"{vehicle_id}: {message}" + (f" ({detail})" if detail else ""))
         self.vehicle_id = vehicle_id
+        self.detail = detail
 
 
 class UnsupportedConnectionError(LinkError):
@@ -56,14 +62,10 @@ class CommandRejectedError(LinkError):
     def __init__(
         self, vehicle_id: str, command: str, result: int, result_name: str, detail: str
     ) -> None:
-        text = f"{command} refused: {result_name}"
-        if detail:
-            text += f" ({detail})"
-        super().__init__(vehicle_id, text)
+        super().__init__(vehicle_id, f"{command} refused: {result_name}", detail)
         self.command = command
         self.result = result
         self.result_name = result_name
-        self.detail = detail
 
 
 class MissionTransferError(LinkError):
@@ -77,14 +79,10 @@ class MissionTransferError(LinkError):
         result: int | None = None,
         detail: str = "",
     ) -> None:
-        text = f"{operation} failed: {reason}"
-        if detail:
-            text += f" ({detail})"
-        super().__init__(vehicle_id, text)
+        super().__init__(vehicle_id, f"{operation} failed: {reason}", detail)
         self.operation = operation
         self.reason = reason
         self.result = result
-        self.detail = detail
 
 
 class SafetyConfigError(LinkError):
@@ -94,10 +92,11 @@ class SafetyConfigError(LinkError):
         self, vehicle_id: str, param: str, wanted: float, got: float | None, detail: str = ""
     ) -> None:
         got_text = "no answer" if got is None else repr(got)
-        text = f"safety parameter {param} not confirmed: wanted {wanted!r}, vehicle has {got_text}"
-        if detail:
-            text += f" ({detail})"
-        super().__init__(vehicle_id, text)
+        super().__init__(
+            vehicle_id,
+            f"safety parameter {param} not confirmed: wanted {wanted!r}, vehicle has {got_text}",
+            detail,
+        )
         self.param = param
         self.wanted = wanted
         self.got = got
@@ -123,3 +122,12 @@ class IllegalTransitionError(FlightError):
         self.flight_id = flight_id
         self.from_phase = from_phase
         self.to_phase = to_phase
+
+
+class PlanRejectedError(FlightError):
+    """No legal response flight exists; `reasons` says every why (and `violations` the details)."""
+
+    def __init__(self, reasons: tuple[str, ...], violations: tuple[Violation, ...] = ()) -> None:
+        self.reasons = reasons
+        self.violations = violations
+        super().__init__("flight plan refused: " + "; ".join(reasons))

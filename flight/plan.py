@@ -6,18 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flight.errors import FlightError
+from flight.errors import PlanRejectedError as PlanRejectedError  # defined here before
 from flight.mission_items import MissionItem
-from geofence import GeoPoint, LegalRoute, Standoff, Violation
-
-
-class PlanRejectedError(FlightError):
-    """No legal response flight exists; `reasons` says every why (and `violations` the details)."""
-
-    def __init__(self, reasons: tuple[str, ...], violations: tuple[Violation, ...] = ()) -> None:
-        self.reasons = reasons
-        self.violations = violations
-        super().__init__("flight plan refused: " + "; ".join(reasons))
+from geofence import GeoPoint, LegalRoute, Standoff
 
 
 @dataclass(frozen=True, slots=True)

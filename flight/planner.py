@@ -6,8 +6,9 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from flight.errors import PlanRejectedError
 from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
-from flight.plan import DronePerformance, EnergyEstimate, FlightPlan, PlanRejectedError
+from flight.plan import DronePerformance, EnergyEstimate, FlightPlan
 from geofence import (
     Airspace,
     Altitude,
