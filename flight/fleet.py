@@ -6,27 +6,18 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from types import TracebackType
-from typing import Self
 
 from flight.clock import Clock, SystemClock
 from flight.errors import FlightError, UnknownVehicleError
+from flight.fanout import VehicleFanOut
 from flight.mavlink_link import LinkConfig, MavlinkVehicleLink
 from flight.models import LinkState, VehicleEvent, VehicleId, VehicleState
+from lifecycle import TaskOwner
 
 logger = logging.getLogger(__name__)
 
 
-class _StateFanIn:
-    """Latest state per vehicle for one fleet-wide subscriber."""
-
-    __slots__ = ("event", "pending")
-
-    def __init__(self) -> None:
-        self.pending: dict[VehicleId, VehicleState] = {}
-        self.event = asyncio.Event()
-
-
-class FleetLink:
+class FleetLink(TaskOwner):
     """Links to many vehicles in one process.
 
     Use as an async context manager; `add_vehicle` may be called while it runs. Each vehicle's
@@ -34,18 +25,12 @@ class FleetLink:
     """
 
     def __init__(self, *, config: LinkConfig | None = None, clock: Clock | None = None) -> None:
+        super().__init__()
         self._config = config or LinkConfig()
         self._clock: Clock = clock or SystemClock()
         self._links: dict[VehicleId, MavlinkVehicleLink] = {}
-        self._tasks: dict[VehicleId, asyncio.Task[None]] = {}
-        self._tg: asyncio.TaskGroup | None = None
-        self._state_subs: set[_StateFanIn] = set()
-        self._event_subs: set[asyncio.Queue[VehicleEvent]] = set()
-
-    async def __aenter__(self) -> Self:
-        self._tg = asyncio.TaskGroup()
-        await self._tg.__aenter__()
-        return self
+        self._supervisors: dict[VehicleId, asyncio.Task[None]] = {}
+        self._fanout = VehicleFanOut(events_maxsize=5000)
 
     async def __aexit__(
         self,
@@ -55,8 +40,10 @@ class FleetLink:
     ) -> None:
         for link in self._links.values():
             link.close()
-        for task in self._tasks.values():
+        for task in list(self._tasks):
             task.cancel()
+        # Unlike TaskOwner, the group is told how the block ended and what it raises is not
+        # suppressed: an error in the block or a supervisor surfaces from the fleet's exit.
         tg, self._tg = self._tg, None
         if tg is not None:
             await tg.__aexit__(exc_type, exc, tb)
@@ -69,16 +56,16 @@ class FleetLink:
         config: LinkConfig | None = None,
     ) -> MavlinkVehicleLink:
         """Start a link to a vehicle; raises UnsupportedConnectionError for a bad URL."""
-        if self._tg is None:
+        if not self.running:
             raise FlightError("FleetLink is not running (use `async with FleetLink(...)`)")
         if vehicle_id in self._links:
             raise FlightError(f"vehicle {vehicle_id!r} is already in the fleet")
         link = MavlinkVehicleLink(
             vehicle_id, url, sysid=sysid, config=config or self._config, clock=self._clock
         )
-        link.add_listener(self._on_state, self._on_event)
+        link.add_listener(self._fanout.publish_state, self._fanout.publish_event)
         self._links[vehicle_id] = link
-        self._tasks[vehicle_id] = self._tg.create_task(self._supervise(link))
+        self._supervisors[vehicle_id] = self._spawn(self._supervise(link))
         return link
 
     async def remove_vehicle(self, vehicle_id: VehicleId) -> None:
@@ -87,7 +74,7 @@ class FleetLink:
         if link is None:
             raise UnknownVehicleError(vehicle_id)
         link.close()
-        task = self._tasks.pop(vehicle_id)
+        task = self._supervisors.pop(vehicle_id)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -127,40 +114,10 @@ class FleetLink:
         ok = (LinkState.CONNECTED, LinkState.DEGRADED)
         return sum(1 for link in self._links.values() if link.link_state in ok)
 
-    def _on_state(self, state: VehicleState) -> None:
-        for sub in self._state_subs:
-            sub.pending[state.vehicle_id] = state
-            sub.event.set()
-
-    def _on_event(self, event: VehicleEvent) -> None:
-        for q in self._event_subs:
-            if q.full():
-                q.get_nowait()
-            q.put_nowait(event)
-
-    async def states(self) -> AsyncGenerator[VehicleState, None]:
+    def states(self) -> AsyncGenerator[VehicleState, None]:
         """States of all vehicles (latest per vehicle; a slow reader skips, never lags)."""
-        sub = _StateFanIn()
-        self._state_subs.add(sub)
-        try:
-            for link in self._links.values():
-                sub.pending[link.vehicle_id] = link.state()
-            sub.event.set()
-            while True:
-                await sub.event.wait()
-                sub.event.clear()
-                batch, sub.pending = sub.pending, {}
-                for state in batch.values():
-                    yield state
-        finally:
-            self._state_subs.discard(sub)
+        return self._fanout.states(lambda: [link.state() for link in self._links.values()])
 
-    async def events(self) -> AsyncGenerator[VehicleEvent, None]:
+    def events(self) -> AsyncGenerator[VehicleEvent, None]:
         """Events of all vehicles (bounded; a stalled reader drops the oldest)."""
-        q: asyncio.Queue[VehicleEvent] = asyncio.Queue(maxsize=5000)
-        self._event_subs.add(q)
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self._event_subs.discard(q)
+        return self._fanout.events()

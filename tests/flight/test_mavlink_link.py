@@ -145,7 +145,7 @@ async def test_states_stream_yields_snapshots_and_releases_subscription(
                 if len(got) == 3:
                     break
     assert all(s.vehicle_id == "d1" for s in got)
-    assert not link._mailboxes
+    assert link._fanout.state_readers == 0
 
 
 # ---------------------------------------------------------------- commands
@@ -169,7 +169,7 @@ async def test_rejected_command_carries_result_and_statustext(
     peer.command_results[400] = 1
     peer.command_texts[400] = "Preflight Fail: No connection to the GCS"
     with pytest.raises(CommandRejectedError) as info:
-        await link._command("arm", 400, (1, 0, 0, 0, 0, 0, 0))
+        await link._commands.command("arm", 400, (1, 0, 0, 0, 0, 0, 0))
     err = info.value
     assert err.vehicle_id == "d1" and err.command == "arm"
     assert err.result == 1 and err.result_name == "TEMPORARILY_REJECTED"
@@ -243,9 +243,9 @@ async def test_start_mission_retries_while_px4_denies_a_fresh_upload(
     assert len([c for c in sent(peer, "COMMAND_LONG") if c.command == 176]) == 3
 
 
+@pytest.mark.parametrize("link_config", [LinkConfig(mission_start_window_s=0.5)])
 async def test_start_mission_gives_up_after_window(peer: Px4Peer, link: MavlinkVehicleLink) -> None:
     peer.deny_mission_start_times = 10_000
-    link._cfg = LinkConfig(mission_start_window_s=0.5)
     with pytest.raises(CommandRejectedError) as info:
         await link.start_mission()
     assert "No valid mission" in info.value.detail
@@ -503,7 +503,7 @@ async def test_mavlink1_frames_are_understood(link: MavlinkVehicleLink, peer: Px
     # PX4 may talk MAVLink 1 until it hears MAVLink 2 from the GCS.
     msg = peer.mav.statustext_encode(6, b"v1 hello\t")
     peer.send_raw(msg.pack(peer.mav, force_mavlink1=True))
-    await wait_for(lambda: any(text == "v1 hello" for _t, _s, text in link._statustexts))
+    await wait_for(lambda: any(text == "v1 hello" for _t, _s, text in link._telemetry.statustexts))
 
 
 async def test_other_systems_on_the_port_are_ignored(
@@ -523,4 +523,4 @@ async def test_other_systems_on_the_port_are_ignored(
     peer.send_raw(other.statustext_encode(2, b"not ours").pack(other))
     await link.hold()  # a round trip after the foreign frames
     assert link.state().mode == FlightMode.HOLD and not link.state().armed
-    assert all(text != "not ours" for _t, _s, text in link._statustexts)
+    assert all(text != "not ours" for _t, _s, text in link._telemetry.statustexts)

@@ -1,0 +1,35 @@
+"""`LinkConfig`: timing, identity and safety settings of a vehicle link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flight.models import SafetyConfig
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    """Timing, identity and safety settings of a vehicle link (times in clock seconds unless noted)."""
+
+    gcs_sysid: int = 245
+    gcs_compid: int = 190
+    heartbeat_period_s: float = 1.0
+    degraded_after_s: float = 2.0  # heartbeat age that marks the link degraded
+    lost_after_s: float = 3.5  # heartbeat age that marks it lost
+    degraded_loss_pct: float = 20.0
+    # Protocol retry timers are real seconds: they cover network round trips, not vehicle time.
+    command_timeout_s: float = 0.5
+    command_retries: int = 3
+    command_in_progress_timeout_s: float = 3.0
+    mission_timeout_s: float = 0.5
+    mission_retries: int = 5
+    param_timeout_s: float = 0.5
+    param_retries: int = 3
+    mission_start_window_s: float = 5.0  # clock seconds PX4 may refuse AUTO.MISSION after upload
+    mission_start_retry_s: float = 0.25
+    state_rate_hz: float = 10.0
+    orbit_radius_min_m: float = 5.0
+    orbit_radius_max_m: float = 1000.0
+    speed_max_mps: float = 25.0
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    verify_uploads: bool = True

@@ -1,0 +1,59 @@
+"""What the capabilities of one vehicle link (commands, parameters, mission transfer) work with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from flight.clock import Clock
+from flight.link_config import LinkConfig
+from flight.models import VehicleEventKind, VehicleId
+
+if TYPE_CHECKING:
+    from flight.link_transport import MavlinkTransport
+    from flight.vehicle_telemetry import VehicleTelemetry
+
+
+class EmitEvent(Protocol):
+    """Hands a vehicle event to the link's subscribers."""
+
+    def __call__(
+        self,
+        kind: VehicleEventKind,
+        detail: str,
+        *,
+        severity: int | None = None,
+        value: int | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        """Emit one event of this vehicle."""
+        ...
+
+
+class PublishState(Protocol):
+    """Hands the vehicle's state to the link's subscribers (rate-limited unless forced)."""
+
+    def __call__(self, *, force: bool = False) -> None:
+        """Publish a fresh snapshot."""
+        ...
+
+
+class RequireLink(Protocol):
+    """Refuses an operation with LinkLostError while the link is not up."""
+
+    def __call__(self, operation: str) -> None:
+        """Raise LinkLostError unless the link is connected or degraded."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LinkContext:
+    """The link's parts a capability shares: its connection, the vehicle's telemetry, its events."""
+
+    vehicle_id: VehicleId
+    config: LinkConfig
+    clock: Clock
+    transport: MavlinkTransport
+    telemetry: VehicleTelemetry
+    emit: EmitEvent
+    require_link: RequireLink

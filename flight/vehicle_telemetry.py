@@ -1,0 +1,191 @@
+"""The vehicle's reported state, accumulated from its MAVLink telemetry."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+from flight import mavlink_wire as wire
+from flight.link_context import EmitEvent, PublishState
+from flight.models import (
+    FlightMode,
+    LandedState,
+    LinkState,
+    VehicleEventKind,
+    VehicleId,
+    VehicleState,
+    decode_px4_mode,
+)
+from geofence import GeoPoint
+
+
+class VehicleTelemetry:
+    """Position, battery, mode, mission progress and STATUSTEXTs as the vehicle last reported them.
+
+    Changes a reader must not miss (mode, armed, landed state, mission progress) are emitted as
+    events and published at once; position updates are published at the link's state rate.
+    """
+
+    def __init__(self, emit: EmitEvent, publish: PublishState) -> None:
+        self._emit = emit
+        self._publish = publish
+        self.position: GeoPoint | None = None
+        self.alt_amsl_m: float | None = None
+        self.alt_rel_m: float | None = None
+        self.heading_deg: float | None = None
+        self.ground_speed_mps: float | None = None
+        self.climb_mps: float | None = None
+        self.battery_pct: float | None = None
+        self.battery_v: float | None = None
+        self._have_battery_status = False
+        self.mode = FlightMode.UNKNOWN
+        self.armed = False
+        self.landed = LandedState.UNDEFINED
+        self.gps_fix: int | None = None
+        self.gps_sats: int | None = None
+        self.mission_seq: int | None = None
+        self.mission_total: int | None = None
+        self.mission_state: int | None = None
+        self.mission_reached: int | None = None
+        self.home: GeoPoint | None = None
+        self.home_alt_amsl_m: float | None = None
+        self.system_status: int | None = None
+        #: (real monotonic time, severity, text) of the latest STATUSTEXTs.
+        self.statustexts: deque[tuple[float, int, str]] = deque(maxlen=32)
+
+    def texts_since(self, t0: float) -> str:
+        """The STATUSTEXTs received since real monotonic time `t0`, joined."""
+        return "; ".join(text for t, _sev, text in self.statustexts if t >= t0)
+
+    def on_heartbeat(self, msg: Any) -> bool:
+        """Take the autopilot's HEARTBEAT; True if mode or armed state changed."""
+        self.system_status = int(msg.system_status)
+        mode = (
+            decode_px4_mode(int(msg.custom_mode))
+            if msg.base_mode & wire.MODE_FLAG_CUSTOM
+            else self.mode
+        )
+        armed = bool(msg.base_mode & wire.MODE_FLAG_ARMED)
+        changed = False
+        if mode != self.mode:
+            old = self.mode
+            self.mode = mode
+            self._emit(VehicleEventKind.MODE, f"{old} -> {mode}", value=int(msg.custom_mode))
+            changed = True
+        if armed != self.armed:
+            self.armed = armed
+            self._emit(VehicleEventKind.ARMED if armed else VehicleEventKind.DISARMED, "")
+            changed = True
+        return changed
+
+    def handle(self, msg: Any) -> None:
+        """Take one telemetry message (any id; those that carry no state are ignored)."""
+        mid = msg.get_msgId()
+        if mid == wire.GLOBAL_POSITION_INT:
+            if msg.lat != 0 or msg.lon != 0:
+                self.position = GeoPoint(msg.lat / 1e7, msg.lon / 1e7)
+            self.alt_amsl_m = msg.alt / 1000.0
+            self.alt_rel_m = msg.relative_alt / 1000.0
+            if msg.hdg != 65535:
+                self.heading_deg = msg.hdg / 100.0
+            self.ground_speed_mps = math.hypot(msg.vx, msg.vy) / 100.0
+            self.climb_mps = -msg.vz / 100.0
+            self._publish()
+        elif mid == wire.VFR_HUD:
+            self.ground_speed_mps = float(msg.groundspeed)
+        elif mid == wire.GPS_RAW_INT:
+            self.gps_fix = int(msg.fix_type)
+            self.gps_sats = None if msg.satellites_visible == 255 else int(msg.satellites_visible)
+        elif mid == wire.SYS_STATUS:
+            if msg.battery_remaining >= 0 and not self._have_battery_status:
+                self.battery_pct = float(msg.battery_remaining)
+            if msg.voltage_battery not in (0, 65535) and not self._have_battery_status:
+                self.battery_v = msg.voltage_battery / 1000.0
+        elif mid == wire.BATTERY_STATUS:
+            self._have_battery_status = True
+            if msg.battery_remaining >= 0:
+                self.battery_pct = float(msg.battery_remaining)
+            cells = [v for v in msg.voltages if v not in (65535, 0)]
+            if cells:
+                # PX4 puts the pack voltage in voltages[0] when it has no per-cell values.
+                self.battery_v = sum(cells) / 1000.0
+        elif mid == wire.EXTENDED_SYS_STATE:
+            self._on_landed_state(msg)
+        elif mid == wire.HOME_POSITION:
+            self.home = GeoPoint(msg.latitude / 1e7, msg.longitude / 1e7)
+            self.home_alt_amsl_m = msg.altitude / 1000.0
+        elif mid == wire.MISSION_CURRENT:
+            self._on_mission_current(msg)
+        elif mid == wire.MISSION_ITEM_REACHED:
+            seq = int(msg.seq)
+            if seq != self.mission_reached:  # PX4 repeats it 10 times
+                self.mission_reached = seq
+                self._emit(VehicleEventKind.MISSION_ITEM_REACHED, f"reached {seq}", value=seq)
+                self._publish(force=True)
+        elif mid == wire.STATUSTEXT:
+            text = msg.text.rstrip("\t\x00 ") if isinstance(msg.text, str) else str(msg.text)
+            self.statustexts.append((time.monotonic(), int(msg.severity), text))
+            self._emit(VehicleEventKind.STATUSTEXT, text, severity=int(msg.severity))
+
+    def _on_landed_state(self, msg: Any) -> None:
+        landed = LandedState(msg.landed_state) if msg.landed_state <= 4 else LandedState.UNDEFINED
+        if landed != self.landed:
+            self.landed = landed
+            self._emit(VehicleEventKind.LANDED_STATE, landed.name, value=int(landed))
+            self._publish(force=True)
+
+    def _on_mission_current(self, msg: Any) -> None:
+        seq = int(msg.seq)
+        total = int(getattr(msg, "total", 0))
+        state = int(getattr(msg, "mission_state", 0))
+        changed = seq != self.mission_seq or state != (self.mission_state or 0)
+        self.mission_seq = seq
+        self.mission_total = None if total in (0, 65535) else total
+        self.mission_state = state or None
+        if changed:
+            self._emit(VehicleEventKind.MISSION_CURRENT, f"seq {seq} state {state}", value=seq)
+            self._publish(force=True)
+
+    def snapshot(
+        self,
+        vehicle_id: VehicleId,
+        now: datetime,
+        link: LinkState,
+        *,
+        last_seen: datetime | None,
+        packet_loss_pct: float,
+        rtt_ms: float | None,
+    ) -> VehicleState:
+        """This telemetry as a `VehicleState`, with the link's own figures."""
+        return VehicleState(
+            vehicle_id=vehicle_id,
+            time=now,
+            available=link in (LinkState.CONNECTED, LinkState.DEGRADED),
+            last_seen=last_seen,
+            link=link,
+            position=self.position,
+            alt_amsl_m=self.alt_amsl_m,
+            alt_agl_m=self.alt_rel_m,
+            heading_deg=self.heading_deg,
+            ground_speed_mps=self.ground_speed_mps,
+            climb_rate_mps=self.climb_mps,
+            battery_pct=self.battery_pct,
+            battery_voltage_v=self.battery_v,
+            mode=self.mode,
+            armed=self.armed,
+            landed_state=self.landed,
+            gps_fix_type=self.gps_fix,
+            gps_satellites=self.gps_sats,
+            packet_loss_pct=packet_loss_pct,
+            rtt_ms=rtt_ms,
+            mission_current_seq=self.mission_seq,
+            mission_total=self.mission_total,
+            mission_state=self.mission_state,
+            mission_reached_seq=self.mission_reached,
+            home=self.home,
+            home_alt_amsl_m=self.home_alt_amsl_m,
+            system_status=self.system_status,
+        )
