@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from cad_bridge import (
     parse_eido,
     validate_eido,
 )
+from tests.cad_bridge.factories import outbound_event
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eido"
 MAPPER = CallTypeMapper()
@@ -72,49 +74,55 @@ def test_cancelled_status_is_terminal() -> None:
     assert call.status == "Cancelled" and call.is_terminal
 
 
-def test_eido_without_an_agency_component_fails_the_schema_with_the_member_named() -> None:
-    doc = _load("burglary_in_progress.json")
+def _drop_agency(doc: dict[str, Any]) -> None:
     del doc["agencyComponent"]
-    with pytest.raises(EidoSchemaError, match="agencyComponent"):
-        parse_eido(doc, agency="cspd", mapper=MAPPER)
 
 
-def test_eido_with_a_wrong_version_fails_the_schema() -> None:
-    doc = _load("burglary_in_progress.json")
+def _version_2(doc: dict[str, Any]) -> None:
     doc["eidoVersion"] = "2.0"
-    with pytest.raises(EidoSchemaError) as info:
-        parse_eido(doc, agency="cspd", mapper=MAPPER)
-    assert info.value.field == "eidoVersion"
 
 
-def test_a_dangling_location_reference_is_refused() -> None:
-    doc = _load("burglary_in_progress.json")
+def _dangling_reference(doc: dict[str, Any]) -> None:
     doc["incidentComponent"]["locationReference"] = [{"$ref": "nowhere"}]
-    with pytest.raises(CadInputError, match="nowhere"):
-        parse_eido(doc, agency="cspd", mapper=MAPPER)
 
 
-def test_a_location_only_by_reference_url_is_refused_as_missing() -> None:
-    doc = _load("burglary_in_progress.json")
+def _location_by_reference_url(doc: dict[str, Any]) -> None:
     loc = doc["locationComponent"][0]
     del loc["locationByValue"]
     loc["locationByReferenceUrl"] = "https://lis.example/loc/1"
-    with pytest.raises(CadInputError, match="no location by value"):
-        parse_eido(doc, agency="cspd", mapper=MAPPER)
 
 
-def test_impossible_coordinates_in_the_pidf_are_refused() -> None:
-    doc = _load("burglary_in_progress.json")
+def _latitude_98(doc: dict[str, Any]) -> None:
     loc = doc["locationComponent"][0]
     loc["locationByValue"] = loc["locationByValue"].replace("38.8745 -104.7201", "98.1 -104.7")
-    with pytest.raises(CadInputError, match="latitude"):
-        parse_eido(doc, agency="cspd", mapper=MAPPER)
 
 
-def test_priority_out_of_range_is_refused() -> None:
-    doc = _load("burglary_in_progress.json")
+def _priority_11(doc: dict[str, Any]) -> None:
     doc["incidentComponent"]["incidentCommonPriorityNumber"] = 11
-    with pytest.raises(CadInputError, match="0..10"):
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "reason"),
+    [
+        pytest.param(_drop_agency, EidoSchemaError, "agencyComponent", id="no-agency-component"),
+        pytest.param(_version_2, EidoSchemaError, "^eidoVersion: ", id="wrong-version"),
+        pytest.param(_dangling_reference, CadInputError, "nowhere", id="dangling-location-ref"),
+        pytest.param(
+            _location_by_reference_url,
+            CadInputError,
+            "no location by value",
+            id="location-only-by-reference-url",
+        ),
+        pytest.param(_latitude_98, CadInputError, "latitude", id="impossible-pidf-coordinates"),
+        pytest.param(_priority_11, CadInputError, "0..10", id="priority-out-of-range"),
+    ],
+)
+def test_a_broken_eido_is_refused_with_the_reason(
+    change: Callable[[dict[str, Any]], None], error: type[CadInputError], reason: str
+) -> None:
+    doc = _load("burglary_in_progress.json")
+    change(doc)
+    with pytest.raises(error, match=reason):
         parse_eido(doc, agency="cspd", mapper=MAPPER)
 
 
@@ -162,36 +170,18 @@ def test_eido_priority_mapping_is_monotonic(number: int) -> None:
         assert eido_priority_to_dfr(number) >= eido_priority_to_dfr(number + 1)
 
 
-AT = datetime(2025, 3, 15, 3, 10, tzinfo=UTC)
-
-
 @pytest.mark.parametrize(
     "event",
     [
-        OutboundEvent(
-            event_id="ev-1",
-            agency="cspd",
-            cad_incident_id="urn:x",
-            kind="note",
-            at=AT,
-            author="dispatcher 4",
-            text="Drone sees two people <at> the rear",
-        ),
-        OutboundEvent(
+        outbound_event("note", author="dispatcher 4", text="Drone sees two people <at> the rear"),
+        outbound_event(
+            "unit_status",
             event_id="ev-2",
-            agency="cspd",
-            cad_incident_id="urn:x",
-            kind="unit_status",
-            at=AT,
-            author="dfr",
             unit=UnitReport(id="D1", status="EnRoute", eta_s=95, lat=38.83, lon=-104.74),
         ),
-        OutboundEvent(
+        outbound_event(
+            "cancel",
             event_id="ev-3",
-            agency="cspd",
-            cad_incident_id="urn:x",
-            kind="cancel",
-            at=AT,
             author="dispatcher 4",
             text="No emergency found",
             disposition=EVENT_CANCELLED,
@@ -208,15 +198,7 @@ def test_outbound_eido_documents_validate_and_carry_the_event_id(event: Outbound
 
 
 def test_outbound_unit_status_is_an_unmanned_aerial_vehicle_with_eta() -> None:
-    event = OutboundEvent(
-        event_id="ev-2",
-        agency="cspd",
-        cad_incident_id="urn:x",
-        kind="unit_status",
-        at=AT,
-        author="dfr",
-        unit=UnitReport(id="D1", status="OnScene", eta_s=60),
-    )
+    event = outbound_event("unit_status", unit=UnitReport(id="D1", status="OnScene", eta_s=60))
     resource = event_to_eido(event)["emergencyResourceComponent"][0]
     assert resource["emergencyResourceTypeCommonRegistryText"] == "UnmannedAerialVehicle"
     assert resource["secondaryUnitStatusRegistryText"] == ["OnScene"]
@@ -224,31 +206,14 @@ def test_outbound_unit_status_is_an_unmanned_aerial_vehicle_with_eta() -> None:
 
 
 def test_outbound_cancel_states_cancelled_with_disposition_10() -> None:
-    event = OutboundEvent(
-        event_id="ev-3",
-        agency="cspd",
-        cad_incident_id="urn:x",
-        kind="cancel",
-        at=AT,
-        author="d",
-        disposition=EVENT_CANCELLED,
-        call_type="WELFARE",
-    )
+    event = outbound_event("cancel", disposition=EVENT_CANCELLED, call_type="WELFARE")
     incident = event_to_eido(event)["incidentComponent"]
     assert incident["incidentStatusCommonRegistryText"] == ["Cancelled"]
     assert incident["dispositionComponent"][0]["dispositionCommonRegistryCode"] == "10"
 
 
 def test_outbound_note_html_is_escaped() -> None:
-    event = OutboundEvent(
-        event_id="e",
-        agency="a",
-        cad_incident_id="i",
-        kind="note",
-        at=AT,
-        author="x",
-        text="<script>x</script>",
-    )
+    event = outbound_event("note", text="<script>x</script>")
     assert "<script>" not in event_to_eido(event)["notesComponent"][0]["notesActionComments"]
 
 

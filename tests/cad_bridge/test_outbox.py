@@ -22,6 +22,7 @@ from cad_bridge import (
     OutboxDelivery,
     OutboxRecord,
 )
+from tests.cad_bridge.factories import outbound_event
 
 
 @dataclass
@@ -107,11 +108,10 @@ def _store(events: list[tuple[int, str]]) -> MemoryStore:
                 i + 1,
                 call,
                 0,
-                OutboundEvent(
+                outbound_event(
+                    "note",
                     event_id=eid,
-                    agency="cspd",
                     cad_incident_id=f"CS-{call}",
-                    kind="note",
                     at=datetime(2025, 1, 1, tzinfo=UTC),
                     author="a",
                     text=eid,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -20,18 +19,16 @@ from cad_bridge import (
     validate_eido,
 )
 from simulator.cad import Outage, SimulatedCad
+from tests.cad_bridge.factories import outbound_event
 
 pytestmark = pytest.mark.integration
-AT = datetime(2025, 3, 15, 3, 10, tzinfo=UTC)
 
 
-def _note(event_id: str, incident: str = "CS-1") -> OutboundEvent:
-    return OutboundEvent(
+def _note(event_id: str) -> OutboundEvent:
+    return outbound_event(
+        "note",
         event_id=event_id,
-        agency="cspd",
-        cad_incident_id=incident,
-        kind="note",
-        at=AT,
+        cad_incident_id="CS-1",
         author="dispatcher",
         text=f"note {event_id}",
     )
@@ -72,13 +69,10 @@ async def test_plain_events_arrive_with_idempotency_key_and_duplicates_count_onc
     adapter = PlainJsonCadAdapter(client, cad.base_url, token="cad-secret")
     await adapter.deliver(_note("e-1"))
     await adapter.deliver(_note("e-1"))
-    status = OutboundEvent(
+    status = outbound_event(
+        "unit_status",
         event_id="e-2",
-        agency="cspd",
         cad_incident_id="CS-1",
-        kind="unit_status",
-        at=AT,
-        author="dfr",
         unit=UnitReport(id="D1", status="EnRoute", eta_s=80),
     )
     await adapter.deliver(status)
@@ -93,12 +87,10 @@ async def test_eido_adapter_posts_schema_valid_documents(
 ) -> None:
     adapter = EidoCadAdapter(client, cad.base_url, token="cad-secret")
     incident = "urn:emergency:uid:incidentid:cs-9:cspd.coloradosprings.gov"
-    cancel = OutboundEvent(
+    cancel = outbound_event(
+        "cancel",
         event_id="c-1",
-        agency="cspd",
         cad_incident_id=incident,
-        kind="cancel",
-        at=AT,
         author="d",
         disposition=EVENT_CANCELLED,
         call_type="SUSP",
