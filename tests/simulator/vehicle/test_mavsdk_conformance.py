@@ -24,7 +24,7 @@ def _wp(lat: float, lon: float) -> MissionItem:
         latitude_deg=lat,
         longitude_deg=lon,
         relative_altitude_m=20.0,
-        speed_mps=10.0,
+        speed_m_s=10.0,  # MAVSDK's own keyword, not one of our names
         is_fly_through=True,
         gimbal_pitch_deg=float("nan"),
         gimbal_yaw_deg=float("nan"),
