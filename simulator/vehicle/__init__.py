@@ -2,7 +2,8 @@
 
 from .camera_fleet import FleetCameraOptions, FleetCameras
 from .clock import SimClock
-from .drone import DroneConfig, SimDrone
+from .config import DroneConfig
+from .drone import SimDrone
 from .errors import SimConfigError, SimControlError, SimVehicleError, UnknownDroneError
 from .fleet import FleetConfig, SimFleet, build_fleet_config, load_fleet_file, with_cameras
 from .modes import FlightMode, custom_mode

@@ -13,7 +13,8 @@ from urllib.parse import urlparse
 
 from .camera_fleet import FleetCameraOptions, FleetCameras
 from .clock import SimClock
-from .drone import DroneConfig, SimDrone
+from .config import DroneConfig
+from .drone import SimDrone
 from .errors import SimConfigError, UnknownDroneError
 
 log = logging.getLogger(__name__)

@@ -82,7 +82,8 @@ RELATIVE_FRAMES = frozenset({FRAME_GLOBAL_RELATIVE_ALT, FRAME_GLOBAL_RELATIVE_AL
 # PX4 dataman capacity per plan (DM_KEY_WAYPOINTS_OFFBOARD_*_MAX, DM_KEY_FENCE_POINTS_MAX, DM_KEY_SAFE_POINTS_MAX).
 MAX_ITEMS = {MissionType.MISSION: 500, MissionType.FENCE: 64, MissionType.RALLY: 8}
 
-_POSITION_CMDS = frozenset(
+# Items the navigator flies to (everything else in a mission is an action or a condition).
+NAV_POSITION_CMDS = frozenset(
     {
         Cmd.NAV_WAYPOINT,
         Cmd.NAV_LOITER_UNLIM,
@@ -91,6 +92,10 @@ _POSITION_CMDS = frozenset(
         Cmd.NAV_LAND,
         Cmd.NAV_TAKEOFF,
         Cmd.NAV_LOITER_TO_ALT,
+    }
+)
+_POSITION_CMDS = NAV_POSITION_CMDS | frozenset(
+    {
         Cmd.NAV_ROI,
         Cmd.DO_SET_ROI,
         Cmd.DO_SET_ROI_LOCATION,

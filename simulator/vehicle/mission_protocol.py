@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pymavlink.dialects.v20 import common as M  # noqa: N812
 
-from .mission import MAX_ITEMS, Item, MissionResult, MissionType, validate_item
-
-if TYPE_CHECKING:
-    from .drone import SimDrone
-    from .link import Link
+from .link import Link
+from .mission import MAX_ITEMS, Item, MissionResult, MissionType, Plans, validate_item
+from .view import SEVERITY_CRITICAL
 
 RETRY_TIMEOUT_S = 0.5  # MAVLINK_MISSION_RETRY_TIMEOUT_DEFAULT
 PROTOCOL_TIMEOUT_S = 5.0  # MAVLINK_MISSION_PROTOCOL_TIMEOUT_DEFAULT
@@ -25,10 +23,32 @@ class _State(Enum):
     SENDLIST = 2
 
 
+class MissionHost(Protocol):
+    """The drone as its mission manager sees it: plan storage and what a change of plan triggers."""
+
+    @property
+    def sysid(self) -> int: ...
+
+    @property
+    def plans(self) -> Plans: ...
+
+    def announce(self, severity: int, text: str) -> None:
+        """STATUSTEXT on every link."""
+        ...
+
+    def plan_uploaded(self, mission_type: MissionType, now_s: float) -> None:
+        """A stored plan changed (upload or clear)."""
+        ...
+
+    def mission_set_current(self, seq: int) -> None:
+        """Continue the mission from item `seq`."""
+        ...
+
+
 class MissionProtocol:
     """One transfer at a time per vehicle; timing from the simulation clock."""
 
-    def __init__(self, drone: SimDrone) -> None:
+    def __init__(self, drone: MissionHost) -> None:
         self._d = drone
         self._state = _State.IDLE
         self._link: Link | None = None
@@ -111,11 +131,11 @@ class MissionProtocol:
                 self._request(0, now)  # our first request was probably lost
                 return
         if self._state is not _State.IDLE:
-            self._d.announce(2, "WPM: IGN MISSION_COUNT: Busy")
+            self._d.announce(SEVERITY_CRITICAL, "WPM: IGN MISSION_COUNT: Busy")
             self._ack(link, partner, MissionResult.ERROR, int(mtype))
             return
         if count > MAX_ITEMS[mtype]:
-            self._d.announce(2, "Mission upload: too many items")
+            self._d.announce(SEVERITY_CRITICAL, "Mission upload: too many items")
             self._ack(link, partner, MissionResult.NO_SPACE, int(mtype))
             return
         if count == 0:
@@ -148,11 +168,11 @@ class MissionProtocol:
                     link, partner, MissionResult.ACCEPTED, int(self._last_done_type)
                 )  # duplicate last item
             else:
-                self._d.announce(2, "IGN MISSION_ITEM: No transfer")
+                self._d.announce(SEVERITY_CRITICAL, "IGN MISSION_ITEM: No transfer")
                 self._ack(link, partner, MissionResult.ERROR, getattr(msg, "mission_type", 0))
             return
         if self._state is not _State.GETLIST or link is not self._link:
-            self._d.announce(2, "IGN MISSION_ITEM: Busy")
+            self._d.announce(SEVERITY_CRITICAL, "IGN MISSION_ITEM: Busy")
             self._ack(link, partner, MissionResult.ERROR, getattr(msg, "mission_type", 0))
             return
         self._last_recv_s = now
@@ -183,7 +203,7 @@ class MissionProtocol:
         )
         result = validate_item(item, self._type)
         if result is not MissionResult.ACCEPTED:
-            self._d.announce(2, f"Mission item {msg.seq} rejected ({result.name})")
+            self._d.announce(SEVERITY_CRITICAL, f"Mission item {msg.seq} rejected ({result.name})")
             self._ack(link, partner, result, int(self._type))
             self._idle()
             return
@@ -206,7 +226,7 @@ class MissionProtocol:
             self._ack(link, partner, MissionResult.UNSUPPORTED, 0)
             return
         if self._state is _State.GETLIST:
-            self._d.announce(2, "Mission download: busy")
+            self._d.announce(SEVERITY_CRITICAL, "Mission download: busy")
             self._ack(link, partner, MissionResult.ERROR, int(mtype))
             return
         items = self._d.plans.get(mtype)
@@ -238,46 +258,15 @@ class MissionProtocol:
         self._last_recv_s = now
         it = items[seq]
         current = 1 if mtype is MissionType.MISSION and seq == self._d.plans.current_seq else 0
+        head = (partner[0], partner[1], seq, it.frame, it.command, current, it.autocontinue)
+        params = (it.param1, it.param2, it.param3, it.param4)
         if is_int:
-            link.send(
-                M.MAVLink_mission_item_int_message(
-                    partner[0],
-                    partner[1],
-                    seq,
-                    it.frame,
-                    it.command,
-                    current,
-                    it.autocontinue,
-                    it.param1,
-                    it.param2,
-                    it.param3,
-                    it.param4,
-                    it.x,
-                    it.y,
-                    it.z,
-                    int(mtype),
-                )
-            )
+            msg = M.MAVLink_mission_item_int_message(*head, *params, it.x, it.y, it.z, int(mtype))
         else:
-            link.send(
-                M.MAVLink_mission_item_message(
-                    partner[0],
-                    partner[1],
-                    seq,
-                    it.frame,
-                    it.command,
-                    current,
-                    it.autocontinue,
-                    it.param1,
-                    it.param2,
-                    it.param3,
-                    it.param4,
-                    it.x / 1e7,
-                    it.y / 1e7,
-                    it.z,
-                    int(mtype),
-                )
+            msg = M.MAVLink_mission_item_message(
+                *head, *params, it.x / 1e7, it.y / 1e7, it.z, int(mtype)
             )
+        link.send(msg)
 
     def _on_ack(self, link: Link, msg: Any, now: float) -> None:
         if (
@@ -298,7 +287,7 @@ class MissionProtocol:
             and link is self._link
             and msg.type != MissionResult.ACCEPTED
         ):
-            self._d.announce(2, "Mission upload cancelled")
+            self._d.announce(SEVERITY_CRITICAL, "Mission upload cancelled")
             self._idle()
 
     def _on_clear(self, link: Link, partner: tuple[int, int], raw_type: int, now: float) -> None:
@@ -322,11 +311,9 @@ class MissionProtocol:
     def _on_set_current(self, link: Link, seq: int, now: float) -> None:
         items = self._d.plans.mission
         if seq >= len(items):
-            self._d.announce(2, "WPM: MISSION_SET_CURRENT seq out of bounds")
+            self._d.announce(SEVERITY_CRITICAL, "WPM: MISSION_SET_CURRENT seq out of bounds")
             return
-        self._d.plans.current_seq = seq
-        self._d.nav.set_current(seq)
-        self._d.mission_current_changed(seq)
+        self._d.mission_set_current(seq)
 
     # --- timers -------------------------------------------------------------------------------
     def poll(self, now: float) -> None:
@@ -335,7 +322,7 @@ class MissionProtocol:
             return
         if now - self._last_recv_s > PROTOCOL_TIMEOUT_S:
             if self._state is _State.GETLIST:
-                self._d.announce(2, "Operation timeout")
+                self._d.announce(SEVERITY_CRITICAL, "Operation timeout")
             self._idle()
             return
         if self._state is _State.GETLIST and now - self._last_send_s > RETRY_TIMEOUT_S:

@@ -5,29 +5,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from .mission import RELATIVE_FRAMES, Cmd, Item
+from .mission import NAV_POSITION_CMDS, RELATIVE_FRAMES, Cmd, Item
 from .modes import FlightMode
-from .physics import Setpoint, latlon_to_offset
-
-if TYPE_CHECKING:
-    from .drone import SimDrone
+from .physics import Setpoint
+from .view import SEVERITY_INFO, DroneView
 
 NAV_MC_ALT_RAD_M = 0.8
 LAND_ALT1_M = 10.0  # MPC_LAND_ALT1: start slowing down below this height
 LAND_ALT2_M = 5.0  # MPC_LAND_ALT2: land speed below this height
-_NAV_POSITION_CMDS = frozenset(
-    {
-        Cmd.NAV_WAYPOINT,
-        Cmd.NAV_LOITER_UNLIM,
-        Cmd.NAV_LOITER_TURNS,
-        Cmd.NAV_LOITER_TIME,
-        Cmd.NAV_LAND,
-        Cmd.NAV_TAKEOFF,
-        Cmd.NAV_LOITER_TO_ALT,
-    }
-)
 
 
 class RtlPhase(Enum):
@@ -52,10 +39,26 @@ class Orbit:
     up_m: float
 
 
+class NavigatorHost(DroneView, Protocol):
+    """The drone as its navigator sees it: state, mode switching and mission progress reports."""
+
+    def mission_item_reached(self, seq: int) -> None:
+        """Item `seq` reached (MISSION_ITEM_REACHED)."""
+        ...
+
+    def mission_current_changed(self, seq: int) -> None:
+        """The navigator moved on to item `seq`."""
+        ...
+
+    def mission_finished(self, now_s: float) -> None:
+        """The last item is done."""
+        ...
+
+
 class Navigator:
     """Produces the position-controller setpoint for the drone's current mode."""
 
-    def __init__(self, drone: SimDrone) -> None:
+    def __init__(self, drone: NavigatorHost) -> None:
         self._d = drone
         self.hold: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self.hold_speed_mps: float | None = None
@@ -139,11 +142,11 @@ class Navigator:
     def item_local(self, it: Item) -> tuple[float, float, float]:
         """Local (north, east, up) of a global-frame item; relative altitudes are above home."""
         d = self._d
-        n, e = latlon_to_offset(d.origin_lat_deg, d.origin_lon_deg, it.lat_deg, it.lon_deg)
+        n, e = d.frame.to_offset(it.lat_deg, it.lon_deg)
         if it.frame in RELATIVE_FRAMES:
             up = d.home_local()[2] + it.z
         else:
-            up = it.z - d.origin_alt_amsl_m
+            up = d.frame.up_m(it.z)
         return n, e, up
 
     def cruise_mps(self) -> float:
@@ -218,7 +221,7 @@ class Navigator:
         if mode is FlightMode.TAKEOFF:
             n, e, _ = self.hold
             if abs(s.up_m - self.takeoff_up_m) < NAV_MC_ALT_RAD_M:
-                d.announce(6, "Takeoff detected")
+                d.announce(SEVERITY_INFO, "Takeoff detected")
                 d.set_mode(FlightMode.LOITER, now_s)
             return self._sp(n, e, self.takeoff_up_m)
         if mode is FlightMode.LAND:
@@ -261,7 +264,7 @@ class Navigator:
         if phase is RtlPhase.LOITER:
             delay = p["RTL_LAND_DELAY"]
             if delay >= 0 and now_s - self._phase_started_s >= delay:
-                d.announce(6, "RTL: land at destination")
+                d.announce(SEVERITY_INFO, "RTL: land at destination")
                 self._next_rtl(RtlPhase.LAND, now_s)
             return self._sp(dn, de, s.up_m)
         if phase is RtlPhase.LAND:
@@ -284,7 +287,7 @@ class Navigator:
                 return self._hold_here() if not s.on_ground else self._sp(s.north_m, s.east_m, 0.0)
             it = items[self.mission_index]
             cmd = it.command
-            if cmd not in _NAV_POSITION_CMDS:
+            if cmd not in NAV_POSITION_CMDS:
                 if cmd == Cmd.NAV_RETURN_TO_LAUNCH:
                     self._reached(it.seq)
                     self._finish(now_s)
