@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
+from aiortc import RTCPeerConnection
 
 from simulator.vehicle.camera import CameraConfig, H264Encoder, RtpH264Packetizer, SimCamera
 from simulator.vehicle.camera_render import CameraPose, CameraRenderer
-from telemetry.video import RtpEndpoint, RtpIngest
+from telemetry.video import RtpEndpoint, RtpIngest, WhepSessions
 
 WIDTH_PX, HEIGHT_PX = 320, 180
 
@@ -32,7 +34,7 @@ def rtp_frames(
 
 
 @pytest.fixture
-async def live_stream() -> AsyncIterator[tuple[RtpIngest, SimCamera]]:
+async def ingest() -> AsyncIterator[RtpIngest]:
     """An ingest on a free port fed by a running simulated camera."""
     async with RtpIngest("drone-1", RtpEndpoint("127.0.0.1", 0), stall_after_s=1.0) as ingest:
         camera = SimCamera(
@@ -43,7 +45,7 @@ async def live_stream() -> AsyncIterator[tuple[RtpIngest, SimCamera]]:
         )
         task = asyncio.create_task(camera.run())
         try:
-            yield ingest, camera
+            yield ingest
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -54,3 +56,31 @@ async def wait_for(predicate: Callable[[], bool], timeout_s: float = 20.0) -> No
     async with asyncio.timeout(timeout_s):
         while not predicate():  # noqa: ASYNC110 - the condition lives outside asyncio
             await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def whep() -> AsyncIterator[Callable[..., WhepSessions]]:
+    """Makes WhepSessions (with any options) that are closed after the test."""
+    made: list[WhepSessions] = []
+
+    def make(**options: Any) -> WhepSessions:
+        made.append(WhepSessions(**options))
+        return made[-1]
+
+    yield make
+    for sessions in made:
+        await sessions.aclose()
+
+
+@pytest.fixture
+async def viewers() -> AsyncIterator[Callable[[], RTCPeerConnection]]:
+    """Makes viewer-side peer connections that are closed after the test."""
+    made: list[RTCPeerConnection] = []
+
+    def make() -> RTCPeerConnection:
+        made.append(RTCPeerConnection())
+        return made[-1]
+
+    yield make
+    for pc in made:
+        await pc.close()

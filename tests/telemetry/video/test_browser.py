@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import telemetry.video
-from simulator.vehicle.camera import SimCamera
 from telemetry.video import RtpIngest, StreamState, WhepSessions
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,11 +32,10 @@ pytestmark = [
 
 
 async def test_headless_chromium_decodes_the_drone_stream_with_readable_timestamps(
-    live_stream: tuple[RtpIngest, SimCamera],
+    ingest: RtpIngest,
 ) -> None:
     from playwright.async_api import async_playwright
 
-    ingest, _camera = live_stream
     await ingest.wait_state(StreamState.LIVE, 20)
     sessions = WhepSessions()
 

@@ -5,7 +5,6 @@ import socket
 
 import pytest
 
-from simulator.vehicle.camera import SimCamera
 from telemetry.video import (
     RtpEndpoint,
     RtpIngest,
@@ -39,9 +38,8 @@ def test_parse_stream_uri_refuses_what_it_cannot_receive(uri: str) -> None:
 
 @pytest.mark.integration
 async def test_ingest_goes_live_then_stalls_then_resumes(
-    live_stream: tuple[RtpIngest, SimCamera],
+    ingest: RtpIngest,
 ) -> None:
-    ingest, _camera = live_stream
     await ingest.wait_state(StreamState.LIVE, 20)
     assert ingest.status().frames > 0
 
@@ -85,9 +83,8 @@ async def test_ingest_refuses_a_port_in_use() -> None:
 
 @pytest.mark.integration
 async def test_slow_subscriber_is_cut_back_to_a_keyframe_without_blocking_others(
-    live_stream: tuple[RtpIngest, SimCamera],
+    ingest: RtpIngest,
 ) -> None:
-    ingest, _camera = live_stream
     slow = ingest.subscribe(max_queue=3)
     fast = ingest.subscribe(max_queue=100)
     received = 0

@@ -8,7 +8,6 @@ from pathlib import Path
 import av
 import pytest
 
-from simulator.vehicle.camera import SimCamera
 from telemetry.video import RtpIngest
 from telemetry.video.manifest import MANIFEST_NAME, verify_recording
 from telemetry.video.recorder import RecordingState, StreamRecorder, export_recording
@@ -28,9 +27,8 @@ async def _record(ingest: RtpIngest, directory: Path, segments: int) -> StreamRe
 
 @pytest.mark.integration
 async def test_recording_segments_verify_and_one_changed_byte_is_found(
-    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
+    ingest: RtpIngest, tmp_path: Path
 ) -> None:
-    ingest, _camera = live_stream
     recorder = await _record(ingest, tmp_path / "rec", 3)
     assert recorder.status().state is RecordingState.STOPPED
     report = verify_recording(tmp_path / "rec")
@@ -49,10 +47,7 @@ async def test_recording_segments_verify_and_one_changed_byte_is_found(
 
 
 @pytest.mark.integration
-async def test_editing_the_manifest_breaks_the_chain(
-    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
-) -> None:
-    ingest, _camera = live_stream
+async def test_editing_the_manifest_breaks_the_chain(ingest: RtpIngest, tmp_path: Path) -> None:
     await _record(ingest, tmp_path, 2)
     path = tmp_path / MANIFEST_NAME
     manifest = json.loads(path.read_text())
@@ -63,10 +58,7 @@ async def test_editing_the_manifest_breaks_the_chain(
 
 
 @pytest.mark.integration
-async def test_export_holds_manifest_and_every_segment(
-    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
-) -> None:
-    ingest, _camera = live_stream
+async def test_export_holds_manifest_and_every_segment(ingest: RtpIngest, tmp_path: Path) -> None:
     await _record(ingest, tmp_path / "rec", 2)
     archive = export_recording(tmp_path / "rec", tmp_path / "export.zip")
     with zipfile.ZipFile(archive) as zf:
@@ -78,9 +70,8 @@ async def test_export_holds_manifest_and_every_segment(
 
 @pytest.mark.integration
 async def test_an_interrupted_recording_is_continued_in_the_same_chain(
-    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
+    ingest: RtpIngest, tmp_path: Path
 ) -> None:
-    ingest, _camera = live_stream
     directory = tmp_path / "rec"
     before = (await _record(ingest, directory, 2)).status().segments
     # What a killed service leaves: the open segment, never closed nor listed.
@@ -98,9 +89,8 @@ async def test_an_interrupted_recording_is_continued_in_the_same_chain(
 
 @pytest.mark.integration
 async def test_a_recording_that_no_longer_verifies_is_not_continued(
-    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
+    ingest: RtpIngest, tmp_path: Path
 ) -> None:
-    ingest, _camera = live_stream
     await _record(ingest, tmp_path, 1)
     first = tmp_path / json.loads((tmp_path / MANIFEST_NAME).read_text())["segments"][0]["file"]
     first.write_bytes(first.read_bytes()[:-1])
@@ -115,9 +105,8 @@ async def test_a_recording_that_no_longer_verifies_is_not_continued(
 
 @pytest.mark.integration
 async def test_a_recording_is_never_continued_without_asking(
-    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
+    ingest: RtpIngest, tmp_path: Path
 ) -> None:
-    ingest, _camera = live_stream
     await _record(ingest, tmp_path, 1)
     again = StreamRecorder(ingest, tmp_path, flight_id="flight-7")
     await asyncio.wait_for(again.run(), 30)
@@ -132,9 +121,8 @@ def test_verify_reports_missing_manifest(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 async def test_recorder_fails_cleanly_when_it_cannot_write(
-    live_stream: tuple[RtpIngest, SimCamera], tmp_path: Path
+    ingest: RtpIngest, tmp_path: Path
 ) -> None:
-    ingest, _camera = live_stream
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     recorder = StreamRecorder(ingest, blocker / "rec", flight_id="f")
@@ -146,9 +134,8 @@ async def test_recorder_fails_cleanly_when_it_cannot_write(
 
 @pytest.mark.integration
 async def test_snapshot_is_a_jpeg_of_the_live_picture(
-    live_stream: tuple[RtpIngest, SimCamera],
+    ingest: RtpIngest,
 ) -> None:
-    ingest, _camera = live_stream
     await wait_for(lambda: len(ingest.current_gop()) >= 2)
     jpeg = snapshot_jpeg(ingest.current_gop())
     assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9"

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from simulator.vehicle.camera import SimCamera
 from simulator.vehicle.camera_render import read_stamp
 from telemetry.video import (
     BadOfferError,
@@ -43,72 +43,62 @@ async def _client_offer(pc: RTCPeerConnection) -> str:
 
 @pytest.mark.integration
 async def test_whep_session_forwards_h264_that_an_aiortc_viewer_decodes(
-    live_stream: tuple[RtpIngest, SimCamera],
+    ingest: RtpIngest,
+    whep: Callable[..., WhepSessions],
+    viewers: Callable[[], RTCPeerConnection],
 ) -> None:
-    ingest, _camera = live_stream
     ended: list[str] = []
-    sessions = WhepSessions(on_end=lambda info, reason: ended.append(info.session_id))
-    viewer = RTCPeerConnection()
+    sessions = whep(on_end=lambda info, reason: ended.append(info.session_id))
+    viewer = viewers()
     tracks: asyncio.Queue[object] = asyncio.Queue()
     viewer.on("track", tracks.put_nowait)
-    try:
-        answer = await sessions.answer(ingest, await _client_offer(viewer), viewer="alice")
-        assert "H264/90000" in answer.sdp and "VP8" not in answer.sdp
-        await viewer.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
-        track = await asyncio.wait_for(tracks.get(), 20)
-        stamps = []
-        async with asyncio.timeout(60):
-            while len(stamps) < 10:
-                frame = await track.recv()  # type: ignore[attr-defined]
-                stamp = read_stamp(frame.to_ndarray(format="gray"))
-                if stamp is not None:
-                    stamps.append(stamp)
-        assert stamps == sorted(stamps) and len(set(stamps)) == 10
-        assert sessions.get(answer.session_id).viewer == "alice"
-        await wait_for(lambda: sessions.get(answer.session_id).connected)
+    answer = await sessions.answer(ingest, await _client_offer(viewer), viewer="alice")
+    assert "H264/90000" in answer.sdp and "VP8" not in answer.sdp
+    await viewer.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+    track = await asyncio.wait_for(tracks.get(), 20)
+    stamps = []
+    async with asyncio.timeout(60):
+        while len(stamps) < 10:
+            frame = await track.recv()  # type: ignore[attr-defined]
+            stamp = read_stamp(frame.to_ndarray(format="gray"))
+            if stamp is not None:
+                stamps.append(stamp)
+    assert stamps == sorted(stamps) and len(set(stamps)) == 10
+    assert sessions.get(answer.session_id).viewer == "alice"
+    await wait_for(lambda: sessions.get(answer.session_id).connected)
+    await sessions.end(answer.session_id)
+    assert ended == [answer.session_id]
+    assert ingest.status().viewers == 0
+    with pytest.raises(SessionUnknownError):
         await sessions.end(answer.session_id)
-        assert ended == [answer.session_id]
-        assert ingest.status().viewers == 0
-        with pytest.raises(SessionUnknownError):
-            await sessions.end(answer.session_id)
-    finally:
-        await viewer.close()
-        await sessions.aclose()
 
 
 @pytest.mark.integration
 async def test_viewer_that_never_connects_is_expired(
-    live_stream: tuple[RtpIngest, SimCamera],
+    ingest: RtpIngest,
+    whep: Callable[..., WhepSessions],
+    viewers: Callable[[], RTCPeerConnection],
 ) -> None:
-    ingest, _camera = live_stream
     ended: list[str] = []
-    sessions = WhepSessions(connect_timeout_s=0.5, on_end=lambda info, reason: ended.append(reason))
-    viewer = RTCPeerConnection()
-    try:
-        answer = await sessions.answer(ingest, await _client_offer(viewer))
-        await viewer.close()  # leaves mid-negotiation: never applies the answer
-        await wait_for(lambda: bool(ended))
-        assert ended == ["viewer never connected"]
-        assert sessions.sessions() == [] and ingest.status().viewers == 0
-        with pytest.raises(SessionUnknownError):
-            sessions.get(answer.session_id)
-    finally:
-        await sessions.aclose()
+    sessions = whep(connect_timeout_s=0.5, on_end=lambda info, reason: ended.append(reason))
+    viewer = viewers()
+    answer = await sessions.answer(ingest, await _client_offer(viewer))
+    await viewer.close()  # leaves mid-negotiation: never applies the answer
+    await wait_for(lambda: bool(ended))
+    assert ended == ["viewer never connected"]
+    assert sessions.sessions() == [] and ingest.status().viewers == 0
+    with pytest.raises(SessionUnknownError):
+        sessions.get(answer.session_id)
 
 
 @pytest.mark.integration
 async def test_session_limit_per_stream_is_enforced(
-    live_stream: tuple[RtpIngest, SimCamera],
+    ingest: RtpIngest,
+    whep: Callable[..., WhepSessions],
+    viewers: Callable[[], RTCPeerConnection],
 ) -> None:
-    ingest, _camera = live_stream
-    sessions = WhepSessions(max_per_stream=1)
-    viewers = [RTCPeerConnection(), RTCPeerConnection()]
-    try:
-        await sessions.answer(ingest, await _client_offer(viewers[0]))
-        with pytest.raises(SessionLimitError):
-            await sessions.answer(ingest, await _client_offer(viewers[1]))
-        assert len(sessions.sessions()) == 1
-    finally:
-        for pc in viewers:
-            await pc.close()
-        await sessions.aclose()
+    sessions = whep(max_per_stream=1)
+    await sessions.answer(ingest, await _client_offer(viewers()))
+    with pytest.raises(SessionLimitError):
+        await sessions.answer(ingest, await _client_offer(viewers()))
+    assert len(sessions.sessions()) == 1
