@@ -12,19 +12,9 @@ from typing import Any
 
 import pytest
 
+from tests.browser import CHROMIUM
+from tests.browser import VIDEO_CHROMIUM_ARGS as CHROMIUM_ARGS  # the video wall test's too
 from tests.dfr.video_stack import VideoStack
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 pytestmark = [
     pytest.mark.browser,

@@ -19,18 +19,9 @@ from simulator.scenarios.record import (
 )
 from simulator.scenarios.report import write_report
 from simulator.scenarios.runner import _record_without_run
+from tests.browser import CHROMIUM, chromium_launch
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _run_record() -> RunRecord:
@@ -55,14 +46,14 @@ def _run_record() -> RunRecord:
 
 
 def test_report_renders_in_chromium_and_lists_every_scenario(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         pytest.skip("chromium missing: run scripts/setup-system.sh")
     from playwright.sync_api import sync_playwright
 
     run = _run_record()
     files = write_report(run, tmp_path)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(**chromium_launch())
         try:
             page = browser.new_page()
             page.goto(files.html.as_uri())
