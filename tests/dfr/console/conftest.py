@@ -24,18 +24,9 @@ from dfr.main import create_app
 from dfr.models import Role
 from dfr.settings import Settings
 from telemetry import Hub, StreamMessage
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import free_tcp_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
 
 
