@@ -134,8 +134,8 @@ def armed_vehicles(fleet: SimFleet) -> list[str]:
 
 def dock_of(fleet: SimFleet, vehicle_id: str) -> GeoPoint:
     """The dock a drone belongs to."""
-    vehicle = next(v for v in fleet.fleet.vehicles if v.id == vehicle_id)
-    dock = next(d for d in fleet.fleet.docks if d.id == vehicle.dock)
+    vehicle = next(v for v in fleet.spec.vehicles if v.id == vehicle_id)
+    dock = next(d for d in fleet.spec.docks if d.id == vehicle.dock)
     return dock.location
 
 
@@ -167,6 +167,34 @@ def where_is(fleet: SimFleet, vehicle_id: str) -> str:
     return (
         f"{vehicle_id}: mode {seen.mode or '?'}, {'armed' if seen.armed else 'disarmed'}, "
         f"{seen.alt_rel_m or 0.0:.0f} m above home, {away:.0f} m from its dock"
+    )
+
+
+async def flight_and_drone(
+    service: DfrService, fleet: SimFleet, flight_id: int, vehicle_id: str
+) -> str:
+    """The flight's states and the drone's own state, for a failure's details."""
+    detail = await flight_detail(service, flight_id)
+    states = None if detail is None else flight_states(detail)
+    return f"flight {flight_id}: {states}; {where_is(fleet, vehicle_id)}"
+
+
+async def holding_over(
+    service: DfrService,
+    fleet: SimFleet,
+    flight_id: int,
+    vehicle_id: str,
+    scene: GeoPoint,
+    radius_m: float,
+) -> bool:
+    """The flight is on scene and the drone (by its own position) within `radius_m` of the scene."""
+    detail = await flight_detail(service, flight_id)
+    away = distance_to_m(fleet, vehicle_id, scene.lat_deg, scene.lon_deg)
+    return (
+        detail is not None
+        and detail.get("state") == "on_scene"
+        and away is not None
+        and away <= radius_m
     )
 
 
@@ -323,6 +351,11 @@ class Launch:
     problem: str = ""
     detail: str = ""
 
+    def in_the_air(self) -> tuple[str, int]:
+        """(drone id, flight id) of a launch whose drone took off (its check passed)."""
+        assert self.drone_id is not None and self.flight_id is not None, self.problem
+        return self.drone_id, self.flight_id
+
 
 def call_from(
     scenario: Scenario,
@@ -449,12 +482,8 @@ async def post_and_launch(
         return airborne(fleet, flown)
 
     if not await scenario.wait_until(up, airborne_timeout_s, f"{flown} in the air"):
-        detail = await flight_detail(service, flight_id)
         out.problem = f"{flown} did not take off within {airborne_timeout_s:.0f} s of the launch"
-        out.detail = (
-            f"flight {out.flight_id}: {None if detail is None else flight_states(detail)}; "
-            f"{where_is(fleet, flown)}"
-        )
+        out.detail = await flight_and_drone(service, fleet, flight_id, flown)
         return out
     scenario.record_event("airborne", f"{flown} airborne", latency_from="call_posted")
     return out

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from simulator.scenarios.config import RunPlan, ScenarioEntry, required_resources, wiring_for
 from simulator.scenarios.errors import (
@@ -141,13 +141,13 @@ async def run_entry(
     plan: RunPlan, entry: ScenarioEntry, context: RunContext
 ) -> tuple[ScenarioRecord, tuple[str, str] | None]:
     """Run one scenario; returns its record and, when the whole run must stop, (kind, why)."""
-    started: list[Resource] = []
+    started: list[Resource[Any]] = []
     t0 = time.monotonic()
     scenario: Scenario | None = None
     abort: tuple[str, str] | None = None
     try:
         try:
-            resources: dict[str, Resource] = {}
+            resources: dict[str, Resource[Any]] = {}
             for name in required_resources(plan, entry):
                 decl = plan.resources[name]
                 try:

@@ -6,7 +6,7 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +15,8 @@ from simulator.scenarios.record import ScenarioRecord
 
 #: Model configuration of every resource specification: immutable, unknown keys refused.
 SPEC_CONFIG = ConfigDict(frozen=True, extra="forbid")
-_R = TypeVar("_R", bound="Resource")
+SpecT = TypeVar("SpecT", bound=BaseModel)
+_R = TypeVar("_R", bound="Resource[Any]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +29,15 @@ class RunContext:
     start_timeout_s: float = 90.0
 
 
-class Resource(abc.ABC):
-    """A named resource built from its specification; `start()`/`stop()` bracket one scenario."""
+class Resource(abc.ABC, Generic[SpecT]):
+    """A named resource built from its specification (`spec`); `start()`/`stop()` bracket one scenario."""
 
     type_name: ClassVar[str]
     spec_type: ClassVar[type[BaseModel]]
     #: Spec fields that name other resources (started first and passed to `start`).
     references: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, name: str, spec: BaseModel, context: RunContext) -> None:
+    def __init__(self, name: str, spec: SpecT, context: RunContext) -> None:
         self.name = name
         self.spec = spec
         self.context = context
@@ -46,7 +47,7 @@ class Resource(abc.ABC):
         names = [getattr(self.spec, field) for field in self.references]
         return [n for n in names if n]
 
-    async def start(self, others: Mapping[str, Resource]) -> None:  # noqa: B027 - data resources need nothing
+    async def start(self, others: Mapping[str, Resource[Any]]) -> None:  # noqa: B027 - data resources need nothing
         """Bring the resource up (others: the started resources it references)."""
 
     async def stop(self) -> None:  # noqa: B027 - data resources hold nothing
@@ -55,7 +56,9 @@ class Resource(abc.ABC):
     def contribute(self, record: ScenarioRecord) -> None:  # noqa: B027
         """Add evidence (zones, docks, tracks) to a scenario's record for the report."""
 
-    def _ref(self, others: Mapping[str, Resource], name: str | None, kind: type[_R]) -> _R | None:
+    def _ref(
+        self, others: Mapping[str, Resource[Any]], name: str | None, kind: type[_R]
+    ) -> _R | None:
         if not name:
             return None
         found = others.get(name)

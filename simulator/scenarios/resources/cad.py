@@ -27,23 +27,17 @@ class SimCadSpec(BaseModel):
     agency: str = "scenario"
 
 
-class SimCad(Resource):
+class SimCad(Resource[SimCadSpec]):
     """`dfr-sim cad` on a free port: receives and records everything the service sends."""
 
     type_name = "SimCad"
     spec_type = SimCadSpec
 
-    def __init__(self, name: str, spec: BaseModel, context: RunContext) -> None:
+    def __init__(self, name: str, spec: SimCadSpec, context: RunContext) -> None:
         super().__init__(name, spec, context)
         self.port = 0
         self.process: ChildProcess | None = None
         self._client: httpx.AsyncClient | None = None
-
-    @property
-    def cad(self) -> SimCadSpec:
-        """The specification."""
-        assert isinstance(self.spec, SimCadSpec)
-        return self.spec
 
     @property
     def base_url(self) -> str:
@@ -57,11 +51,11 @@ class SimCad(Resource):
             raise ResourceError(f"resource {self.name!r} (SimCad) is not started")
         return self._client
 
-    async def start(self, others: Mapping[str, Resource]) -> None:
+    async def start(self, others: Mapping[str, Resource[Any]]) -> None:
         """Start `dfr-sim cad serve`."""
         self.port = free_port()
         argv = dfr_sim_command(
-            "cad", "serve", "--port", str(self.port), "--format", self.cad.format
+            "cad", "serve", "--port", str(self.port), "--format", self.spec.format
         )
         self.process = ChildProcess(
             f"simulated CAD ({self.name})", argv, self.context.work_dir / f"cad-{self.name}.log"
@@ -94,7 +88,7 @@ class SimCad(Resource):
         """Post a call to the service the way this CAD does (plain JSON or EIDO, role `cad`)."""
         async with httpx.AsyncClient() as client:
             poster = DfrPoster(
-                client, service.base_url, service.token("cad"), wire_format=self.cad.format
+                client, service.base_url, service.token("cad"), wire_format=self.spec.format
             )
             return await poster.post(incident)
 

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-from pydantic import BaseModel
 
 from simulator.scenarios.errors import ConfigurationError, ResourceError, VehicleUnreachableError
 from simulator.scenarios.observer import MavlinkObserver, ObservedVehicle
@@ -25,7 +24,7 @@ from simulator.scenarios.resources.weather import Weather
 log = logging.getLogger(__name__)
 
 
-class SimFleet(Resource):
+class SimFleet(Resource[SimFleetSpec]):
     """Drones: `dfr-sim fleet` on free non-PX4 ports, or external vehicles given with `--vehicle`.
 
     What a scenario may read of the drones: `observed(vehicle_id)`, kept up to date from the
@@ -37,7 +36,7 @@ class SimFleet(Resource):
     spec_type = SimFleetSpec
     references = ("weather",)
 
-    def __init__(self, name: str, spec: BaseModel, context: RunContext) -> None:
+    def __init__(self, name: str, spec: SimFleetSpec, context: RunContext) -> None:
         super().__init__(name, spec, context)
         self.process: ChildProcess | None = None
         self.endpoints: list[VehicleEndpoint] = []
@@ -48,12 +47,6 @@ class SimFleet(Resource):
         self._truth: dict[int, ObservedVehicle] = {}
         self._poller: asyncio.Task[None] | None = None
         self._t0 = 0.0
-
-    @property
-    def fleet(self) -> SimFleetSpec:
-        """The specification."""
-        assert isinstance(self.spec, SimFleetSpec)
-        return self.spec
 
     @property
     def external(self) -> bool:
@@ -70,7 +63,7 @@ class SimFleet(Resource):
             )
         return self._control
 
-    async def start(self, others: Mapping[str, Resource]) -> None:
+    async def start(self, others: Mapping[str, Resource[Any]]) -> None:
         """Assign ports, write the fleet file, start the simulator (or reach external vehicles)."""
         self._t0 = asyncio.get_running_loop().time()
         if self.external:
@@ -97,7 +90,7 @@ class SimFleet(Resource):
             "--gcs-base-port",
             "0",  # no GCS link: it would send to PX4's 14550 until someone answered
             "--seed",
-            str(self.fleet.seed),
+            str(self.spec.seed),
         )
         self.process = ChildProcess(
             f"simulated fleet ({self.name})", argv, self.context.work_dir / f"fleet-{self.name}.log"
@@ -111,10 +104,10 @@ class SimFleet(Resource):
         self._control = httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{self.control_port}", timeout=10.0
         )
-        weather = self._ref(others, self.fleet.weather, Weather)
+        weather = self._ref(others, self.spec.weather, Weather)
         if weather is not None:
-            w = weather.weather
-            for vehicle in self.fleet.vehicles:
+            w = weather.spec
+            for vehicle in self.spec.vehicles:
                 await self.inject(
                     vehicle.id,
                     "wind",
@@ -127,7 +120,7 @@ class SimFleet(Resource):
 
     def _assign_ports(self) -> None:
         used: set[int] = set()
-        for index, vehicle in enumerate(self.fleet.vehicles):
+        for index, vehicle in enumerate(self.spec.vehicles):
             client_port = free_udp_pair(used)
             self.endpoints.append(
                 VehicleEndpoint(
@@ -177,12 +170,12 @@ class SimFleet(Resource):
 
     async def _attach_external(self) -> None:
         urls = self.context.vehicle_urls
-        if len(urls) < len(self.fleet.vehicles):
+        if len(urls) < len(self.spec.vehicles):
             raise ConfigurationError(
-                f"resource {self.name!r} needs {len(self.fleet.vehicles)} vehicles, "
+                f"resource {self.name!r} needs {len(self.spec.vehicles)} vehicles, "
                 f"but {len(urls)} --vehicle URL(s) were given"
             )
-        for index, (vehicle, url) in enumerate(zip(self.fleet.vehicles, urls, strict=False)):
+        for index, (vehicle, url) in enumerate(zip(self.spec.vehicles, urls, strict=False)):
             parsed = urlparse(url)
             gcs = None
             query = parse_qs(parsed.query)
@@ -195,7 +188,7 @@ class SimFleet(Resource):
 
     def fleet_toml(self) -> str:
         """The fleet file both the service and `dfr-sim fleet` read."""
-        return fleet_toml(self.fleet, self.endpoints)
+        return fleet_toml(self.spec, self.endpoints)
 
     def observed(self, vehicle_id: str) -> ObservedVehicle | None:
         """What has been seen of a vehicle (by its fleet id): position, mode, armed, track."""
@@ -213,7 +206,7 @@ class SimFleet(Resource):
 
     def vehicle_ids(self) -> list[str]:
         """Fleet ids of every vehicle."""
-        return [v.id for v in self.fleet.vehicles]
+        return [v.id for v in self.spec.vehicles]
 
     async def truth(self) -> list[dict[str, Any]]:
         """True state of every simulated drone (the control API's truth endpoint)."""
@@ -235,7 +228,7 @@ class SimFleet(Resource):
 
     def contribute(self, record: ScenarioRecord) -> None:
         """Docks on the map and every observed track."""
-        for d in self.fleet.docks:
+        for d in self.spec.docks:
             record.points.append(MapPoint(label=d.name, kind="dock", lat=d.lat, lon=d.lon))
         for e in self.endpoints:
             seen = self.observed(e.vehicle_id)

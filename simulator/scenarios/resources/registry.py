@@ -17,14 +17,14 @@ from simulator.scenarios.resources.service import DfrService
 from simulator.scenarios.resources.weather import Weather
 from simulator.scenarios.resources.zones import ZoneSet
 
-RESOURCE_TYPES: dict[str, type[Resource]] = {
+RESOURCE_TYPES: dict[str, type[Resource[Any]]] = {
     t.type_name: t for t in (ZoneSet, Weather, SimCad, SimFleet, DfrService)
 }
 
 
 def build_resource(
     name: str, type_name: str, spec: Mapping[str, Any], context: RunContext
-) -> Resource:
+) -> Resource[Any]:
     """A resource of a named type from its specification (ConfigurationError when invalid)."""
     resource_type = RESOURCE_TYPES.get(type_name)
     if resource_type is None:

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field
@@ -41,14 +42,14 @@ class DfrServiceSpec(BaseModel):
     settings: dict[str, str] = Field(default_factory=dict)
 
 
-class DfrService(Resource):
+class DfrService(Resource[DfrServiceSpec]):
     """The service under test; `client(role)` gives an HTTP client with a token of that role."""
 
     type_name = "DfrService"
     spec_type = DfrServiceSpec
     references = ("fleet", "cad", "zones", "weather")
 
-    def __init__(self, name: str, spec: BaseModel, context: RunContext) -> None:
+    def __init__(self, name: str, spec: DfrServiceSpec, context: RunContext) -> None:
         super().__init__(name, spec, context)
         self.port = 0
         self.data_dir: Path | None = None
@@ -59,15 +60,9 @@ class DfrService(Resource):
         self._argv: list[str] = []
 
     @property
-    def service(self) -> DfrServiceSpec:
-        """The specification."""
-        assert isinstance(self.spec, DfrServiceSpec)
-        return self.spec
-
-    @property
     def base_url(self) -> str:
         """The service's root URL."""
-        return self.service.url or f"http://127.0.0.1:{self.port}"
+        return self.spec.url or f"http://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
@@ -91,17 +86,17 @@ class DfrService(Resource):
             )
         return self._clients[role]
 
-    async def start(self, others: Mapping[str, Resource]) -> None:
+    async def start(self, others: Mapping[str, Resource[Any]]) -> None:
         """Start (or attach to) the service and wait for its health check."""
-        if self.service.url:
-            self._tokens = dict(self.service.tokens)
+        if self.spec.url:
+            self._tokens = dict(self.spec.tokens)
             if not await http_ok(f"{self.base_url}/api/v1/health", timeout_s=5.0):
                 raise ResourceStartError(f"resource {self.name!r}: {self.base_url} is not healthy")
             return
-        fleet = self._ref(others, self.service.fleet, SimFleet)
-        cad = self._ref(others, self.service.cad, SimCad)
-        zones = self._ref(others, self.service.zones, ZoneSet)
-        weather = self._ref(others, self.service.weather, Weather)
+        fleet = self._ref(others, self.spec.fleet, SimFleet)
+        cad = self._ref(others, self.spec.cad, SimCad)
+        zones = self._ref(others, self.spec.zones, ZoneSet)
+        weather = self._ref(others, self.spec.weather, Weather)
         self.port = free_port()
         self.data_dir = self.context.work_dir / f"service-{self.name}"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +108,7 @@ class DfrService(Resource):
                 zones=zones,
                 cad=cad,
                 weather=weather,
-                extra=self.service.settings,
+                extra=self.spec.settings,
             )
         )
         self._argv = python_module_command(
@@ -235,11 +230,11 @@ def _service_settings(
         env["DFR_ZONES_FILE"] = str(zones.path)
     if cad is not None:
         env["DFR_CAD__BASE_URL"] = cad.base_url
-        env["DFR_CAD__FORMAT"] = cad.cad.format
+        env["DFR_CAD__FORMAT"] = cad.spec.format
     if weather is not None:
         # A fixed observation, not a METAR: a METAR's stamp ages with the sped-up service clock
         # (90 simulated minutes pass in 4.5 wall minutes at 20x) and would then be refused as stale.
-        w = weather.weather
+        w = weather.spec
         env["DFR_WEATHER__STATIC_WIND_MPS"] = f"{w.wind_speed_mps:g}"
         if w.gust_mps > w.wind_speed_mps:
             env["DFR_WEATHER__STATIC_GUST_MPS"] = f"{w.gust_mps:g}"

@@ -19,21 +19,15 @@ class WeatherSpec(BaseModel):
     station: str = "KCOS"
 
 
-class Weather(Resource):
+class Weather(Resource[WeatherSpec]):
     """Weather data: given to the service as a fixed observation and to the simulated fleet as wind."""
 
     type_name = "Weather"
     spec_type = WeatherSpec
 
-    @property
-    def weather(self) -> WeatherSpec:
-        """The specification."""
-        assert isinstance(self.spec, WeatherSpec)
-        return self.spec
-
     def metar(self) -> str:
         """A METAR report of this weather (wind in knots, visibility in statute miles)."""
-        w = self.weather
+        w = self.spec
         kt = round(w.wind_speed_mps / 0.514444)
         gust = f"G{round(w.gust_mps / 0.514444):02d}" if w.gust_mps > w.wind_speed_mps else ""
         vis_sm = min(10, round(w.visibility_m / 1609.344))

@@ -46,15 +46,14 @@ class KeepOut:
     vertices: tuple[tuple[float, float], ...]
 
 
-class ZoneSet(Resource):
+class ZoneSet(Resource[ZoneSetSpec]):
     """Zones the service loads (DFR_ZONES_FILE) and the scenario checks positions against."""
 
     type_name = "ZoneSet"
     spec_type = ZoneSetSpec
 
-    def __init__(self, name: str, spec: BaseModel, context: RunContext) -> None:
+    def __init__(self, name: str, spec: ZoneSetSpec, context: RunContext) -> None:
         super().__init__(name, spec, context)
-        assert isinstance(spec, ZoneSetSpec)
         if spec.file is not None:
             try:
                 document = json.loads(_read_source(spec.file))
@@ -67,7 +66,7 @@ class ZoneSet(Resource):
         self.keep_outs: list[KeepOut] = [_keep_out(f) for f in document.get("features", [])]
         self.keep_outs = [k for k in self.keep_outs if k.vertices]
 
-    async def start(self, others: Mapping[str, Resource]) -> None:
+    async def start(self, others: Mapping[str, Resource[Any]]) -> None:
         """Write the GeoJSON the service reads."""
         self.path = self.context.work_dir / f"zones-{self.name}.geojson"
         self.path.write_text(json.dumps(self.document), encoding="utf-8")

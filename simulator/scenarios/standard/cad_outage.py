@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.steps import FleetScenario
 
 NOTES = (
     "Outage note 1: caller sees two people at the back door",
@@ -17,30 +16,19 @@ OUTAGE_SIM_S = 120.0
 DELIVERY_TIMEOUT_S = 60.0
 
 
-class CadOutage(Scenario):
+class CadOutage(FleetScenario):
     """CAD outage during a flight."""
 
     default_timeout_s = 300.0
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
-        scene, incident = flying.call_from(self, dock.location, 15.0, 2000.0, priority=1)
+        scene, incident = self.call_at(15.0, 2000.0, priority=1)
         ref = incident.incident_id
 
         self.begin_test_case("Outage")
         self.begin_test_step("Launch")
         with self.check("Drone airborne", [ref]) as check:
-            launch = await flying.post_and_launch(
-                self, self.service, self.cad, self.fleet, incident, auto=True
-            )
-            if launch.problem:
-                check.record_failed(launch.problem, launch.detail)
+            launch = await self.launch_step(check, incident, auto=True)
         assert launch.drone_id is not None
         call_id = launch.call_id
         dispatcher = self.service.client("dispatcher")
@@ -111,8 +99,4 @@ class CadOutage(Scenario):
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
             await self.cad.set_outage("none")
-            if not await flying.recall_everything(self.service, self.fleet, 120.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 120.0)

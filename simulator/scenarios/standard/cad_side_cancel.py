@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.steps import FleetScenario
 
 RETURN_TIMEOUT_S = 60.0
 
 
-class CadSideCancel(Scenario):
+class CadSideCancel(FleetScenario):
     """CAD-side cancel."""
 
     default_timeout_s = 240.0
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
-        scene, incident = flying.call_from(self, dock.location, 340.0, 1800.0, priority=1)
+        scene, incident = self.call_at(340.0, 1800.0, priority=1)
         ref = incident.incident_id
 
         self.begin_test_case("Cancel from CAD")
         self.begin_test_step("Launch")
         with self.check("Drone airborne", [ref]) as check:
-            launch = await flying.post_and_launch(
-                self, self.service, self.cad, self.fleet, incident, auto=True
-            )
-            if launch.problem:
-                check.record_failed(launch.problem, launch.detail)
-        assert launch.drone_id is not None and launch.flight_id is not None
-        flown = launch.drone_id
+            launch = await self.launch_step(check, incident, auto=True)
+        flown, flight_id = launch.in_the_air()
 
         self.begin_test_step("CAD cancels")
         with self.check("Call shows cancelled", [ref]) as check:
@@ -66,22 +53,10 @@ class CadSideCancel(Scenario):
 
         self.begin_test_step("Return")
         with self.check("Drone back at dock", [flown]) as check:
-            if not await flying.wait_landed_at_dock(self, self.fleet, flown, RETURN_TIMEOUT_S):
-                detail = await flying.flight_detail(self.service, launch.flight_id)
-                check.record_failed(
-                    f"{flown} is not landed at its dock {RETURN_TIMEOUT_S:.0f} s after CAD cancelled",
-                    f"{flying.where_is(self.fleet, flown)}; flight states "
-                    f"{None if detail is None else flying.flight_states(detail)}",
-                )
-            else:
-                self.record_event(
-                    "landed", f"{flown} landed at its dock", latency_from="cad_cancel"
-                )
+            await self.back_at_dock_step(
+                check, flown, flight_id, RETURN_TIMEOUT_S, "cad_cancel", "CAD cancelled"
+            )
 
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
-            if not await flying.recall_everything(self.service, self.fleet, 90.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 90.0)

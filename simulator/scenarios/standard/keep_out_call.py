@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
+from simulator.scenarios.steps import ZonedFleetScenario
 
 DOCK_ID = "airport-south"
 CALL_BEARING_DEG = 0.0
@@ -14,39 +13,25 @@ CALL_DISTANCE_M = 750.0  # about 200 m inside the airport's southern boundary: a
 ON_SCENE_TIMEOUT_S = 60.0
 
 
-class KeepOutCall(Scenario):
+class KeepOutCall(ZonedFleetScenario):
     """Call inside a keep-out zone."""
 
     default_timeout_s = 240.0
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet, zones: ZoneSet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-        self.zones = zones
-
     async def run(self) -> None:
-        dock = next(d for d in self.fleet.fleet.docks if d.id == DOCK_ID)
-        scene, incident = flying.call_from(
-            self,
-            dock.location,
+        scene, incident = self.call_at(
             CALL_BEARING_DEG,
             CALL_DISTANCE_M,
             address="airport grounds",
+            dock_id=DOCK_ID,
         )
         ref = incident.incident_id
         zones = self.zones.containing(scene.lat_deg, scene.lon_deg)
-        call_id = 0
 
         self.begin_test_case("Keep out")
         self.begin_test_step("Post call")
         with self.check("Call accepted", [ref]) as check:
-            posted = await flying.post_call(self, self.service, self.cad, incident)
-            if posted.call_id is None:
-                check.record_failed(posted.problem, posted.detail)
-            else:
-                call_id = posted.call_id
+            call_id = await self.post_call_step(check, incident)
 
         self.begin_test_step("Decision")
         decision: dict[str, Any] | None = None
@@ -83,22 +68,9 @@ class KeepOutCall(Scenario):
         self.begin_test_step("Watch flight")
         watched = [flight["drone_id"]] if flight else self.fleet.vehicle_ids()
         with self.check("Never in keep-out", watched) as check:
-            inside = flying.keep_out_violations(self.fleet, self.zones)
-            if inside:
-                check.record_failed(
-                    f"{len(inside)} observed position(s) inside a keep-out zone",
-                    "\n".join(inside[:20]),
-                )
-            else:
-                check.record_passed(
-                    f"{flying.observed_points(self.fleet)} airborne positions, none in a keep-out"
-                )
+            self.never_in_keep_out_step(check)
         with self.check("Under ceiling", watched) as check:
-            high = flying.ceiling_violations(self.fleet)
-            if high:
-                check.record_failed(
-                    f"{len(high)} observed altitude(s) above the ceiling", "\n".join(high[:20])
-                )
+            self.under_ceiling_step(check)
 
     async def _stand_off_flight(self, call_id: int, check: Any) -> dict[str, Any] | None:
         """Launch (unless auto-launched) and wait until the drone holds at its stand-off."""
@@ -130,11 +102,7 @@ class KeepOutCall(Scenario):
 
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
-            if not await flying.recall_everything(self.service, self.fleet, 90.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 90.0)
 
 
 def _airspace_reasons(decision: dict[str, Any]) -> list[str]:

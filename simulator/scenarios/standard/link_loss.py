@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.steps import FleetScenario
 
 CUT_SIM_S = 60.0
 #: COM_DL_LOSS_T the service sets (DFR_FLIGHT__DLL_TIMEOUT_S default) plus PX4's reaction margin.
@@ -12,21 +11,14 @@ RTL_AFTER_SIM_S = 10.0 + 20.0
 RETURN_TIMEOUT_S = 90.0
 
 
-class LinkLoss(Scenario):
+class LinkLoss(FleetScenario):
     """Link loss in flight."""
 
     default_timeout_s = 300.0
     injects_vehicle_faults = True
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
-        scene, incident = flying.call_from(self, dock.location, 30.0, 2500.0, priority=1)
+        scene, incident = self.call_at(30.0, 2500.0, priority=1)
         ref = incident.incident_id
         stream = flying.StreamWatcher(self.service)
         await stream.start()
@@ -41,16 +33,9 @@ class LinkLoss(Scenario):
         self.begin_test_case("Link loss")
         self.begin_test_step("Launch")
         with self.check("Drone airborne", [ref]) as check:
-            launch = await flying.post_and_launch(
-                self, self.service, self.cad, self.fleet, incident, auto=True
-            )
-            if launch.problem:
-                check.record_failed(launch.problem, launch.detail)
-        assert launch.drone_id is not None and launch.flight_id is not None
-        flown = launch.drone_id
-        await flying.wait_flight_state(
-            self, self.service, launch.flight_id, {"en_route"}, 20.0, "the flight en route"
-        )
+            launch = await self.launch_step(check, incident, auto=True)
+        flown, flight_id = launch.in_the_air()
+        await self.wait_en_route(flight_id)
 
         self.begin_test_step("Cut link")
         await self.fleet.inject(flown, "link_cut", duration_s=CUT_SIM_S, direction="both")
@@ -92,19 +77,9 @@ class LinkLoss(Scenario):
             else:
                 self.record_event("alert", "Link-loss alert on the stream", latency_from="link_cut")
         with self.check("Link loss noted to CAD", [ref, flown]) as check:
-            events = await flying.wait_cad(
-                self,
-                self.cad,
-                ref,
-                lambda ev: any(k == "note" and "link lost" in t.lower() for k, t, _ in ev),
-                30.0,
-                "a link-loss note at CAD",
+            await self.cad_note_step(
+                check, ref, "link lost", 30.0, "CAD received no note saying the link was lost"
             )
-            if not any(k == "note" and "link lost" in t.lower() for k, t, _ in events):
-                check.record_failed(
-                    "CAD received no note saying the link was lost",
-                    f"CAD notes: {[t for k, t, _ in events if k == 'note']}",
-                )
 
         self.begin_test_step("Recover")
         with self.check("Flight shows the loss and the return", [flown]) as check:
@@ -112,7 +87,7 @@ class LinkLoss(Scenario):
             detail = await flying.wait_flight_state(
                 self,
                 self.service,
-                launch.flight_id,
+                flight_id,
                 flying.FINISHED_FLIGHT_STATES,
                 30.0,
                 "the flight finished in the service",
@@ -134,8 +109,4 @@ class LinkLoss(Scenario):
 
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
-            if not await flying.recall_everything(self.service, self.fleet, 120.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 120.0)

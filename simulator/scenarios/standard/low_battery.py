@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.steps import FleetScenario
 
 #: Just below PX4's BAT_CRIT_THR (7 %): COM_LOW_BAT_ACT=3 (set by the service) returns; at
 #: BAT_EMERGEN_THR (5 %) the vehicle lands wherever it is, which a long way home reaches first.
@@ -13,32 +12,21 @@ ON_SCENE_TIMEOUT_S = 60.0
 RETURN_TIMEOUT_S = 90.0
 
 
-class LowBattery(Scenario):
+class LowBattery(FleetScenario):
     """Low battery on scene."""
 
     default_timeout_s = 300.0
     injects_vehicle_faults = True
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
-        scene, incident = flying.call_from(self, dock.location, 350.0, 1200.0, priority=1)
+        scene, incident = self.call_at(350.0, 1200.0, priority=1)
         ref = incident.incident_id
 
         self.begin_test_case("Low battery")
         self.begin_test_step("Reach scene")
         with self.check("Holding over scene", [ref]) as check:
-            launch = await flying.post_and_launch(
-                self, self.service, self.cad, self.fleet, incident, auto=True
-            )
-            if launch.problem:
-                check.record_failed(launch.problem, launch.detail)
-            else:
+            launch = await self.launch_step(check, incident, auto=True)
+            if not launch.problem:
                 assert launch.flight_id is not None
                 on_scene = await flying.wait_flight_state(
                     self,
@@ -55,8 +43,7 @@ class LowBattery(Scenario):
                     )
                 else:
                     self.record_event("on_scene", "On scene", latency_from="call_posted")
-        assert launch.drone_id is not None and launch.flight_id is not None
-        flown = launch.drone_id
+        flown, flight_id = launch.in_the_air()
 
         self.begin_test_step("Drop battery")
         await self.fleet.inject(flown, "battery_drop", fraction=BATTERY_FRACTION)
@@ -75,7 +62,7 @@ class LowBattery(Scenario):
                 )
 
             if not await self.wait_until(returned_and_landed, RETURN_TIMEOUT_S, "RTL, then landed"):
-                detail = await flying.flight_detail(self.service, launch.flight_id)
+                detail = await flying.flight_detail(self.service, flight_id)
                 now = self.fleet.observed(flown)
                 check.record_failed(
                     f"{flown} did not switch to RTL and land within {RETURN_TIMEOUT_S:.0f} s",
@@ -92,23 +79,10 @@ class LowBattery(Scenario):
                     latency_from="battery_drop",
                 )
         with self.check("Low battery noted to CAD", [ref, flown]) as check:
-
-            def noted(ev: list[tuple[str, str, dict[str, object]]]) -> bool:
-                return any(k == "note" and "battery" in t.lower() for k, t, _ in ev)
-
-            events = await flying.wait_cad(
-                self, self.cad, ref, noted, 30.0, "a battery note at CAD"
+            await self.cad_note_step(
+                check, ref, "battery", 30.0, "CAD received no note naming the battery"
             )
-            if not noted(events):
-                check.record_failed(
-                    "CAD received no note naming the battery",
-                    f"CAD notes: {[t for k, t, _ in events if k == 'note']}",
-                )
 
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
-            if not await flying.recall_everything(self.service, self.fleet, 120.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 120.0)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.steps import FleetScenario
 from simulator.scenarios.stimuli import event_kind, event_text, make_incident
 
 NOTE_TEXT = "Caller reports two people at the rear door"
@@ -14,20 +12,13 @@ CANCEL_REASON = "No emergency: resident locked out"
 CANCELLED_DISPOSITION = 10
 
 
-class NotesAndCancelToCad(Scenario):
+class NotesAndCancelToCad(FleetScenario):
     """A note then a cancellation, each delivered to CAD once and in order."""
 
     default_timeout_s = 120.0
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-        self.call_id: int | None = None
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
+        dock = self.dock()
         incident = make_incident(dock.lat + 0.009, dock.lon)
         self.record_point(f"call {incident.incident_id}", "call", incident.lat, incident.lon)
         dispatcher = self.service.client("dispatcher")
@@ -35,29 +26,24 @@ class NotesAndCancelToCad(Scenario):
         self.begin_test_case("Call intake")
         self.begin_test_step("Post call")
         with self.check("Call accepted", [incident.incident_id]) as check:
-            posted = await flying.post_call(self, self.service, self.cad, incident)
-            if posted.call_id is None:
-                check.record_failed(posted.problem, posted.detail)
-            else:
-                self.call_id = posted.call_id
+            call_id = await self.post_call_step(check, incident)
 
         self.begin_test_step("List call")
         with self.check("Call listed", [incident.incident_id]) as check:
 
             async def listed() -> bool:
-                r = await dispatcher.get(f"/calls/{self.call_id}")
+                r = await dispatcher.get(f"/calls/{call_id}")
                 return r.status_code == 200 and r.json()["cad_incident_id"] == incident.incident_id
 
             if not await self.wait_until(listed, 5.0, "the call to be listed"):
-                check.record_failed(f"call {self.call_id} is not listed with its CAD incident id")
+                check.record_failed(f"call {call_id} is not listed with its CAD incident id")
             else:
                 self.record_event("call_listed", "Call listed", latency_from="call_posted")
 
         self.begin_test_case("Dispatcher writes to CAD")
         self.begin_test_step("Add note")
         with self.check("Note delivered", [incident.incident_id]) as check:
-            r = await dispatcher.post(f"/calls/{self.call_id}/notes", json={"text": NOTE_TEXT})
-            self.record_event("note_posted", "Dispatcher added a note", NOTE_TEXT)
+            r = await self.add_note(call_id, NOTE_TEXT)
             if r.status_code != 201:
                 check.record_failed(f"POST notes answered {r.status_code}", r.text[:500])
             elif not await self.wait_until(
@@ -71,10 +57,7 @@ class NotesAndCancelToCad(Scenario):
 
         self.begin_test_step("Cancel call")
         with self.check("Cancellation delivered", [incident.incident_id]) as check:
-            r = await dispatcher.post(
-                f"/calls/{self.call_id}/cancel", json={"reason": CANCEL_REASON}
-            )
-            self.record_event("cancel_posted", "Dispatcher cancelled the call", CANCEL_REASON)
+            r = await self.cancel_call(call_id, CANCEL_REASON)
             if r.status_code != 202:
                 check.record_failed(f"POST cancel answered {r.status_code}", r.text[:500])
             elif not await self.wait_until(
@@ -104,7 +87,7 @@ class NotesAndCancelToCad(Scenario):
             elif [event_kind(e) for e in received].index("cancel") < received.index(notes[0]):
                 check.record_failed(f"CAD received the cancellation before the note: {kinds}")
         with self.check("Call shows cancelled", [incident.incident_id]) as check:
-            r = await dispatcher.get(f"/calls/{self.call_id}")
+            r = await dispatcher.get(f"/calls/{call_id}")
             lifecycle = r.json().get("lifecycle") if r.status_code == 200 else None
             if lifecycle != "cancelled":
                 check.record_failed(f"the call's lifecycle is {lifecycle!r}, expected 'cancelled'")
@@ -118,8 +101,4 @@ class NotesAndCancelToCad(Scenario):
     async def cleanup(self) -> None:
         with self.check("Fleet on the ground", self.fleet.vehicle_ids()) as check:
             # The priority-1 burglary auto-launches; the cancellation sends the drone home.
-            if not await flying.recall_everything(self.service, self.fleet, 90.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 90.0)

@@ -7,9 +7,8 @@ from typing import Any
 
 from geofence import GeoPoint, destination
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
 from simulator.scenarios.record import TrackPoint
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
+from simulator.scenarios.steps import ZonedFleetScenario
 from simulator.scenarios.stimuli import make_incident
 
 SCENE_DISTANCE_M = 1500.0
@@ -36,7 +35,7 @@ class _Report:
     mode: str
 
 
-class Preemption(Scenario):
+class Preemption(ZonedFleetScenario):
     """A priority-1 call takes the drone in the air."""
 
     default_timeout_s = 240.0
@@ -45,15 +44,8 @@ class Preemption(Scenario):
         "fleet": "fleet_preemption",
     }
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet, zones: ZoneSet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-        self.zones = zones
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
+        dock = self.dock()
         home = dock.location
         scene_a = destination(home, FIRST_BEARING_DEG, SCENE_DISTANCE_M)
         scene_b = destination(home, SECOND_BEARING_DEG, SCENE_DISTANCE_M)
@@ -80,11 +72,8 @@ class Preemption(Scenario):
         self.begin_test_case("First call")
         self.begin_test_step("Launch first call")
         with self.check("Drone airborne", [ref_a]) as check:
-            launch = await flying.post_and_launch(self, self.service, self.cad, self.fleet, first)
-            if launch.problem:
-                check.record_failed(launch.problem, launch.detail)
-        assert launch.drone_id is not None and launch.flight_id is not None
-        drone, call_a, flight_a = launch.drone_id, launch.call_id, launch.flight_id
+            launch = await self.launch_step(check, first)
+        (drone, flight_a), call_a = launch.in_the_air(), launch.call_id
 
         self.begin_test_step("Reach first scene")
         with self.check("Holding over first scene", [ref_a, drone]) as check:
@@ -95,7 +84,7 @@ class Preemption(Scenario):
                 check.record_failed(
                     f"the first flight is not holding within {ON_SCENE_RADIUS_M:.0f} m of its "
                     f"call after {budget:.0f} s",
-                    await self._flight_and_drone(flight_a, drone),
+                    await flying.flight_and_drone(self.service, self.fleet, flight_a, drone),
                 )
             else:
                 self.record_event("on_scene_a", f"{drone} on scene, call {call_a}")
@@ -189,7 +178,7 @@ class Preemption(Scenario):
                 check.record_failed(
                     f"the second flight is not holding within {ON_SCENE_RADIUS_M:.0f} m of its "
                     f"call {budget:.0f} s after the launch",
-                    await self._flight_and_drone(flight_b, drone),
+                    await flying.flight_and_drone(self.service, self.fleet, flight_b, drone),
                 )
             else:
                 self.record_event(
@@ -298,22 +287,9 @@ class Preemption(Scenario):
 
         self.begin_test_step("Watch flight")
         with self.check("Never in keep-out", [drone]) as check:
-            inside = flying.keep_out_violations(self.fleet, self.zones)
-            if inside:
-                check.record_failed(
-                    f"{len(inside)} observed position(s) inside a keep-out zone",
-                    "\n".join(inside[:20]),
-                )
-            else:
-                check.record_passed(
-                    f"{flying.observed_points(self.fleet)} airborne positions, none in a keep-out"
-                )
+            self.never_in_keep_out_step(check)
         with self.check("Under ceiling", [drone]) as check:
-            high = flying.ceiling_violations(self.fleet)
-            if high:
-                check.record_failed(
-                    f"{len(high)} observed altitude(s) above the ceiling", "\n".join(high[:20])
-                )
+            self.under_ceiling_step(check)
 
         self.begin_test_case("Stand down")
         self.begin_test_step("Cancel calls")
@@ -331,7 +307,7 @@ class Preemption(Scenario):
             elif not await flying.wait_landed_at_dock(self, self.fleet, drone, RETURN_TIMEOUT_S):
                 check.record_failed(
                     f"{drone} is not landed at its dock {RETURN_TIMEOUT_S:.0f} s after the cancel",
-                    await self._flight_and_drone(flight_b, drone),
+                    await flying.flight_and_drone(self.service, self.fleet, flight_b, drone),
                 )
             else:
                 self.record_event(
@@ -340,28 +316,12 @@ class Preemption(Scenario):
 
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
-            if not await flying.recall_everything(self.service, self.fleet, 90.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 90.0)
 
     async def _holding(self, flight_id: int, drone: str, scene: GeoPoint) -> bool:
-        """The flight is on scene and the drone (its own position) within the on-scene radius."""
-        detail = await flying.flight_detail(self.service, flight_id)
-        away = flying.distance_to_m(self.fleet, drone, scene.lat_deg, scene.lon_deg)
-        return (
-            detail is not None
-            and detail.get("state") == "on_scene"
-            and away is not None
-            and away <= ON_SCENE_RADIUS_M
+        return await flying.holding_over(
+            self.service, self.fleet, flight_id, drone, scene, ON_SCENE_RADIUS_M
         )
-
-    async def _flight_and_drone(self, flight_id: int, drone: str) -> str:
-        """The flight's states and the drone's state, for a failure's details."""
-        detail = await flying.flight_detail(self.service, flight_id)
-        states = None if detail is None else flying.flight_states(detail)
-        return f"flight {flight_id}: {states}; {flying.where_is(self.fleet, drone)}"
 
     def _report(self, drone: str) -> _Report:
         seen = self.fleet.observed(drone)

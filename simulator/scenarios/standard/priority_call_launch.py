@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
+from simulator.scenarios.steps import ZonedFleetScenario
 
 CALL_DISTANCE_M = 1500.0
 CALL_BEARING_DEG = 0.0  # due north of Sand Creek: open city, no zone in the way
@@ -14,47 +13,30 @@ ON_SCENE_RADIUS_M = 100.0
 AUTO_LAUNCH_SIM_S = 30.0
 
 
-class PriorityCallLaunch(Scenario):
+class PriorityCallLaunch(ZonedFleetScenario):
     """In-range priority call auto-launch and on-scene."""
 
     default_timeout_s = 240.0
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet, zones: ZoneSet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-        self.zones = zones
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
-        scene, incident = flying.call_from(
-            self,
-            dock.location,
+        dock = self.dock()
+        scene, incident = self.call_at(
             CALL_BEARING_DEG,
             CALL_DISTANCE_M,
             address="1500 m north of Sand Creek",
         )
         ref = incident.incident_id
-        nearest = [v.id for v in self.fleet.fleet.vehicles if v.dock == dock.id]
-        call_id = 0
+        nearest = [v.id for v in self.fleet.spec.vehicles if v.dock == dock.id]
 
         self.begin_test_case("Launch")
         self.begin_test_step("Post call")
         with self.check("Call accepted", [ref]) as check:
-            posted = await flying.post_call(self, self.service, self.cad, incident)
-            if posted.call_id is None:
-                check.record_failed(posted.problem, posted.detail)
-            else:
-                call_id = posted.call_id
+            call_id = await self.post_call_step(check, incident)
 
         self.begin_test_step("Decision")
-        decision: dict[str, Any] | None = None
         with self.check("Eligible with best drone", [ref]) as check:
-            decision = await flying.wait_decision(self, self.service, call_id)
-            if decision is None:
-                check.record_failed(f"no decision for call {call_id} within 20 s")
-            else:
+            decision = await self.decision_step(check, call_id)
+            if decision is not None:
                 best = (decision.get("recommended") or {}).get("drone_id")
                 if not decision.get("eligible"):
                     check.record_failed(
@@ -160,30 +142,13 @@ class PriorityCallLaunch(Scenario):
 
         self.begin_test_step("Watch flight")
         with self.check("Never in keep-out", [flown]) as check:
-            inside = flying.keep_out_violations(self.fleet, self.zones)
-            if inside:
-                check.record_failed(
-                    f"{len(inside)} observed position(s) inside a keep-out zone",
-                    "\n".join(inside[:20]),
-                )
-            else:
-                check.record_passed(
-                    f"{flying.observed_points(self.fleet)} airborne positions, none in a keep-out"
-                )
+            self.never_in_keep_out_step(check)
         with self.check("Under ceiling", [flown]) as check:
-            high = flying.ceiling_violations(self.fleet)
-            if high:
-                check.record_failed(
-                    f"{len(high)} observed altitude(s) above the ceiling", "\n".join(high[:20])
-                )
+            self.under_ceiling_step(check)
 
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
-            if not await flying.recall_everything(self.service, self.fleet, 90.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 90.0)
 
 
 def _has_eta(body: dict[str, Any]) -> bool:

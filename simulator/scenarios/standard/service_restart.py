@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
 from simulator.scenarios.process import http_ok
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.steps import FleetScenario
 
 IN_PROGRESS = frozenset({"en_route", "on_scene", "armed", "uploading"})
 ADOPT_TIMEOUT_S = 30.0
@@ -13,7 +12,7 @@ ON_SCENE_TIMEOUT_S = 90.0
 ON_SCENE_RADIUS_M = 100.0
 
 
-class ServiceRestart(Scenario):
+class ServiceRestart(FleetScenario):
     """Service restart mid-flight."""
 
     default_timeout_s = 300.0
@@ -21,30 +20,16 @@ class ServiceRestart(Scenario):
     # service is down; see service_long_link_timeout in standard_resources.yaml.
     default_resources = {"service": "service_long_link_timeout"}
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
-        scene, incident = flying.call_from(self, dock.location, 5.0, 2500.0, priority=1)
+        scene, incident = self.call_at(5.0, 2500.0, priority=1)
         ref = incident.incident_id
 
         self.begin_test_case("Restart")
         self.begin_test_step("Launch")
         with self.check("Drone airborne", [ref]) as check:
-            launch = await flying.post_and_launch(
-                self, self.service, self.cad, self.fleet, incident, auto=True
-            )
-            if launch.problem:
-                check.record_failed(launch.problem, launch.detail)
-        assert launch.drone_id is not None and launch.flight_id is not None
-        flown, flight_id = launch.drone_id, launch.flight_id
-        await flying.wait_flight_state(
-            self, self.service, flight_id, {"en_route"}, 20.0, "the flight en route"
-        )
+            launch = await self.launch_step(check, incident, auto=True)
+        flown, flight_id = launch.in_the_air()
+        await self.wait_en_route(flight_id)
 
         self.begin_test_step("Kill and restart")
         with self.check("Service healthy again") as check:
@@ -93,30 +78,21 @@ class ServiceRestart(Scenario):
 
         self.begin_test_step("Complete")
         with self.check("Flight completed", [ref, flown]) as check:
-            state: str | None = None
 
             async def holding() -> bool:
-                nonlocal state
-                d = await flying.flight_detail(self.service, flight_id)
-                state = None if d is None else d.get("state")
-                away = flying.distance_to_m(self.fleet, flown, scene.lat_deg, scene.lon_deg)
-                return state == "on_scene" and away is not None and away <= ON_SCENE_RADIUS_M
+                return await flying.holding_over(
+                    self.service, self.fleet, flight_id, flown, scene, ON_SCENE_RADIUS_M
+                )
 
             if not await self.wait_until(holding, ON_SCENE_TIMEOUT_S, "on scene after the restart"):
-                d = await flying.flight_detail(self.service, flight_id)
                 check.record_failed(
                     f"flight {flight_id} did not hold within {ON_SCENE_RADIUS_M:.0f} m of the call "
-                    f"under the restarted service (flight {state})",
-                    f"{flying.where_is(self.fleet, flown)}; states "
-                    f"{None if d is None else flying.flight_states(d)}",
+                    "under the restarted service",
+                    await flying.flight_and_drone(self.service, self.fleet, flight_id, flown),
                 )
             else:
                 self.record_event("on_scene", f"{flown} on scene", latency_from="killed")
 
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
-            if not await flying.recall_everything(self.service, self.fleet, 120.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 120.0)

@@ -6,26 +6,19 @@ import asyncio
 
 from geofence import GeoPoint, destination
 from simulator.scenarios import flying
-from simulator.scenarios.framework import Scenario
-from simulator.scenarios.resources import DfrService, SimCad, SimFleet
+from simulator.scenarios.steps import FleetScenario
 from simulator.scenarios.stimuli import make_incident
 
 AIRBORNE_TIMEOUT_S = 40.0
 
 
-class SimultaneousCalls(Scenario):
+class SimultaneousCalls(FleetScenario):
     """Two simultaneous calls get two drones."""
 
     default_timeout_s = 240.0
 
-    def __init__(self, service: DfrService, cad: SimCad, fleet: SimFleet) -> None:
-        super().__init__()
-        self.service = service
-        self.cad = cad
-        self.fleet = fleet
-
     async def run(self) -> None:
-        dock = self.fleet.fleet.docks[0]
+        dock = self.dock()
         home = dock.location
         incidents = [
             make_incident(*_latlon(destination(home, 10.0, 1400.0)), address="north", priority=1),
@@ -80,11 +73,7 @@ class SimultaneousCalls(Scenario):
 
     async def cleanup(self) -> None:
         with self.check("Fleet landed", self.fleet.vehicle_ids()) as check:
-            if not await flying.recall_everything(self.service, self.fleet, 90.0):
-                check.record_failed(
-                    f"still armed: {', '.join(flying.armed_vehicles(self.fleet))}",
-                    "\n".join(flying.where_is(self.fleet, v) for v in self.fleet.vehicle_ids()),
-                )
+            await self.fleet_landed_step(check, 90.0)
 
 
 def _latlon(point: GeoPoint) -> tuple[float, float]:
