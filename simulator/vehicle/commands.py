@@ -12,12 +12,11 @@ from typing import Any, Protocol
 
 from pymavlink.dialects.v20 import common as M  # noqa: N812
 
-from .failsafes import Failsafes
 from .link import CAMERA_COMPONENT_ID, Link
 from .modes import FlightMode, decode_custom_mode
-from .navigator import Navigator, Orbit
-from .telemetry import Telemetry
-from .view import SEVERITY_CRITICAL, SEVERITY_INFO, DroneView
+from .navigator import Orbit
+from .telemetry import Telemetry, TelemetrySource
+from .view import SEVERITY_CRITICAL, SEVERITY_INFO
 
 # MAV_RESULT
 ACCEPTED, TEMPORARILY_REJECTED, DENIED, UNSUPPORTED, FAILED = 0, 1, 2, 3, 4
@@ -34,25 +33,10 @@ _MANUAL_MODES = {
 _After = Callable[[], None] | None
 
 
-class CommandHost(DroneView, Protocol):
-    """The drone as its command handler drives it."""
+class CommandHost(TelemetrySource, Protocol):
+    """The drone as its command handler drives it: what its telemetry reads, plus arming."""
 
-    home: tuple[float, float, float] | None
-
-    @property
-    def sysid(self) -> int: ...
-
-    @property
-    def armed(self) -> bool: ...
-
-    @property
-    def nav(self) -> Navigator: ...
-
-    @property
-    def failsafes(self) -> Failsafes: ...
-
-    @property
-    def telemetry(self) -> Telemetry: ...
+    telemetry: Telemetry
 
     def arm(self, now_s: float, force: bool, reason: str) -> str | None:
         """Arm unless a pre-arm check fails (returns the refusal text)."""
@@ -64,10 +48,6 @@ class CommandHost(DroneView, Protocol):
 
     def mission_ready(self, now_s: float) -> bool:
         """A mission that may be started."""
-        ...
-
-    def home_global(self) -> tuple[float, float, float]:
-        """Home latitude, longitude, AMSL altitude."""
         ...
 
 

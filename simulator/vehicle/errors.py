@@ -1,9 +1,14 @@
 """Errors raised by the simulated vehicle fleet.
 
 SimVehicleError
-├── SimConfigError        bad fleet configuration (ports, speed-up, fleet file, homes)
-└── SimControlError       a fault-injection request that cannot be applied
+├── SimConfigError        bad fleet configuration (ports, speed-up, fleet file, homes, camera
+│                         options), raised before anything starts or when ports cannot be bound
+└── SimControlError       a fault-injection request that cannot be applied (nothing changes)
     └── UnknownDroneError the drone index does not exist
+
+The control API answers SimControlError with 400 (UnknownDroneError with 404); `dfr-sim fleet`
+prints any of them and exits with status 2. A drone never raises on what arrives over MAVLink:
+PX4 answers bad input on the wire (COMMAND_ACK, MISSION_ACK, STATUSTEXT), and so does the simulator.
 """
 
 from __future__ import annotations

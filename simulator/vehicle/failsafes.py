@@ -27,15 +27,9 @@ class FailsafeHost(DroneView, Protocol):
 
     armed: bool
     terminated: bool
-
-    @property
-    def home(self) -> tuple[float, float, float] | None: ...
-
-    @property
-    def airframe(self) -> physics.Airframe: ...
-
-    @property
-    def fence_shapes(self) -> list[FenceShape]: ...
+    home: tuple[float, float, float] | None
+    airframe: physics.Airframe
+    fence_shapes: list[FenceShape]
 
 
 class Failsafes:

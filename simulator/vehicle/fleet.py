@@ -79,27 +79,51 @@ def build_fleet_config(
     top = max(api_base_port, client_base_port, gcs_base_port or 0, video_base_port) + count - 1
     if top > 65535 or min(api_base_port, client_base_port, video_base_port) < 1:
         raise SimConfigError("ports out of range")
-    drones = []
-    for i in range(count):
-        lat, lon, alt = homes[i % len(homes)]
-        drones.append(
-            DroneConfig(
-                index=i,
-                home_lat_deg=lat,
-                home_lon_deg=lon,
-                home_alt_amsl_m=alt,
-                api_port=api_base_port + i,
-                client_port=client_base_port + i,
-                gcs_port=None if gcs_base_port is None else gcs_base_port + i,
-                gcs_remote_port=gcs_remote_port,
-                video_port=video_base_port + i,
-                seed=seed,
-                params=dict(params or {}),
-                max_stream_hz=max_stream_hz,
-                dock_charge_s=dock_charge_s,
-            )
+    drones = [
+        replace(
+            _drone_config(
+                i,
+                homes[i % len(homes)],
+                api_base_port + i,
+                client_base_port + i,
+                gcs_base_port,
+                video_base_port + i,
+                seed,
+                dock_charge_s,
+            ),
+            gcs_remote_port=gcs_remote_port,
+            params=dict(params or {}),
+            max_stream_hz=max_stream_hz,
         )
+        for i in range(count)
+    ]
     return FleetConfig(tuple(drones), speedup)
+
+
+def _drone_config(
+    index: int,
+    home: tuple[float, float, float],
+    api_port: int,
+    client_port: int,
+    gcs_base_port: int | None,
+    video_port: int,
+    seed: int,
+    dock_charge_s: float,
+) -> DroneConfig:
+    """Drone `index` at `home` (lat, lon, alt AMSL); its GCS link port is `gcs_base_port + index`."""
+    lat, lon, alt = home
+    return DroneConfig(
+        index=index,
+        home_lat_deg=lat,
+        home_lon_deg=lon,
+        home_alt_amsl_m=alt,
+        api_port=api_port,
+        client_port=client_port,
+        gcs_port=None if gcs_base_port is None else gcs_base_port + index,
+        video_port=video_port,
+        seed=seed,
+        dock_charge_s=dock_charge_s,
+    )
 
 
 def load_fleet_file(
@@ -137,19 +161,16 @@ def load_fleet_file(
         client_port = url.port
         api_port = int(entry.get("sim_api_port", client_port + API_PORT_OFFSET))
         video_port = _video_port(entry, video_base_port + i)
-        lat, lon, alt = docks[dock_id]
         drones.append(
-            DroneConfig(
-                index=i,
-                home_lat_deg=lat,
-                home_lon_deg=lon,
-                home_alt_amsl_m=alt,
-                api_port=api_port,
-                client_port=client_port,
-                gcs_port=None if gcs_base_port is None else gcs_base_port + i,
-                video_port=video_port,
-                seed=seed,
-                dock_charge_s=dock_charge_s,
+            _drone_config(
+                i,
+                docks[dock_id],
+                api_port,
+                client_port,
+                gcs_base_port,
+                video_port,
+                seed,
+                dock_charge_s,
             )
         )
     if not drones:

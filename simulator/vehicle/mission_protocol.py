@@ -26,11 +26,8 @@ class _State(Enum):
 class MissionHost(Protocol):
     """The drone as its mission manager sees it: plan storage and what a change of plan triggers."""
 
-    @property
-    def sysid(self) -> int: ...
-
-    @property
-    def plans(self) -> Plans: ...
+    sysid: int
+    plans: Plans
 
     def announce(self, severity: int, text: str) -> None:
         """STATUSTEXT on every link."""

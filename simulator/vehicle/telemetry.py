@@ -13,12 +13,11 @@ from pymavlink.dialects.v20 import common as M  # noqa: N812
 
 from . import physics
 from .config import DroneConfig
-from .failsafes import Failsafes
+from .failsafes import FailsafeHost, Failsafes
 from .link import Link
 from .modes import FlightMode, base_mode, custom_mode
 from .navigator import Navigator
 from .streams import Streams
-from .view import DroneView
 
 # SYS_STATUS sensor bits PX4 reports and MAVSDK's health reads.
 _SENSORS = 0x1 | 0x2 | 0x4 | 0x8 | 0x20 | 0x8000 | 0x10000 | 0x200000 | 0x10000000
@@ -29,47 +28,18 @@ _CAPABILITIES = 1 | 2 | 4 | 8 | 16 | 32 | 128 | 256 | 512 | 1024 | 8192 | 16384 
 REACHED_REPEATS = 10  # PX4 repeats MISSION_ITEM_REACHED at the slow rate so a lost one is not fatal
 
 
-class TelemetrySource(DroneView, Protocol):
+class TelemetrySource(FailsafeHost, Protocol):
     """The drone as its telemetry reads it."""
 
-    @property
-    def cfg(self) -> DroneConfig: ...
-
-    @property
-    def sysid(self) -> int: ...
-
-    @property
-    def seed(self) -> int: ...
-
-    @property
-    def airframe(self) -> physics.Airframe: ...
-
-    @property
-    def wind(self) -> physics.Wind: ...
-
-    @property
-    def armed(self) -> bool: ...
-
-    @property
-    def terminated(self) -> bool: ...
-
-    @property
-    def took_off(self) -> bool: ...
-
-    @property
-    def home(self) -> tuple[float, float, float] | None: ...
-
-    @property
-    def mission_valid(self) -> bool: ...
-
-    @property
-    def nav(self) -> Navigator: ...
-
-    @property
-    def failsafes(self) -> Failsafes: ...
-
-    @property
-    def links(self) -> list[Link]: ...
+    cfg: DroneConfig
+    sysid: int
+    seed: int
+    wind: physics.Wind
+    took_off: bool
+    mission_valid: bool
+    nav: Navigator
+    failsafes: Failsafes
+    links: list[Link]
 
     def position_global(self) -> tuple[float, float, float]:
         """True latitude, longitude, AMSL altitude."""

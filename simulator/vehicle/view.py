@@ -20,22 +20,13 @@ SEVERITY_CRITICAL, SEVERITY_WARNING, SEVERITY_INFO = 2, 4, 6
 
 
 class DroneView(Protocol):
-    """State readers and the two actions every part needs."""
+    """State readers and the two actions every part needs (parts read these, never assign them)."""
 
-    @property
-    def phys(self) -> State: ...
-
-    @property
-    def mode(self) -> FlightMode: ...
-
-    @property
-    def params(self) -> ParamStore: ...
-
-    @property
-    def plans(self) -> Plans: ...
-
-    @property
-    def frame(self) -> LocalFrame: ...
+    phys: State
+    mode: FlightMode
+    params: ParamStore
+    plans: Plans
+    frame: LocalFrame
 
     def home_local(self) -> tuple[float, float, float]:
         """Home in the local frame (the origin if unset)."""
