@@ -93,20 +93,7 @@ def plan_response(
     alt_agl_m: float | None = None,
 ) -> FlightPlan:
     """Plan dock -> scene -> orbit until released -> dock; PlanRejectedError with every reason if illegal."""
-    _check_request(airspace, orbit_radius_m, alt_agl_m)
-    route = _route_or_refuse(airspace, dock, target, now)
-    return _assemble(
-        route,
-        _reverse(route),
-        dock,
-        target,
-        airspace,
-        performance,
-        now,
-        orbit_radius_m=orbit_radius_m,
-        alt_agl_m=alt_agl_m,
-        start_alt_agl_m=None,
-    )
+    return _plan(None, dock, target, airspace, performance, now, orbit_radius_m, alt_agl_m)
 
 
 def plan_response_from_air(
@@ -126,41 +113,24 @@ def plan_response_from_air(
     The transit starts with a waypoint where the drone is, at the first leg's legal altitude, so
     it changes altitude before it crosses anything; the return is the dock's own legal route.
     """
-    _check_request(airspace, orbit_radius_m, alt_agl_m)
-    if not math.isfinite(position_alt_agl_m) or position_alt_agl_m < 0:
-        raise PlanRejectedError((f"current altitude {position_alt_agl_m} m AGL is not usable",))
-    route = _route_or_refuse(airspace, position, target, now)
-    # The shortest legal path is the same both ways: the return is the dock's route reversed, and
-    # it starts where the transit ends (the target, or the same stand-off point).
-    home = _route_or_refuse(airspace, dock, target, now, "no legal return to the dock: ")
-    return _assemble(
-        route,
-        _reverse(home),
-        dock,
-        target,
-        airspace,
-        performance,
-        now,
-        orbit_radius_m=orbit_radius_m,
-        alt_agl_m=alt_agl_m,
-        start_alt_agl_m=position_alt_agl_m,
-    )
+    start = (position, position_alt_agl_m)
+    return _plan(start, dock, target, airspace, performance, now, orbit_radius_m, alt_agl_m)
 
 
-def _assemble(
-    route: LegalRoute,
-    back: LegalRoute,
+def _plan(
+    start: tuple[GeoPoint, float] | None,
     dock: GeoPoint,
     target: GeoPoint,
     airspace: Airspace,
     performance: DronePerformance,
     now: datetime,
-    *,
     orbit_radius_m: float,
     alt_agl_m: float | None,
-    start_alt_agl_m: float | None,
 ) -> FlightPlan:
-    """The plan for a legal route out and back; `start_alt_agl_m` None means a take-off from the dock."""
+    """The plan for a legal route out and back; `start` is (position, alt AGL) in the air, None on the dock."""
+    _check_request(airspace, orbit_radius_m, alt_agl_m)
+    route, back = _routes(start, dock, target, airspace, now)
+    start_alt_agl_m = None if start is None else start[1]
     policy = airspace.policy
     cap = policy.max_alt_agl_m if alt_agl_m is None else alt_agl_m
     leg_alts = tuple(min(a, cap) for a in route.leg_alt_agl_m)
@@ -207,6 +177,27 @@ def _assemble(
         return_leg_alt_agl_m=back_alts,
         start_alt_agl_m=start_alt_agl_m,
     )
+
+
+def _routes(
+    start: tuple[GeoPoint, float] | None,
+    dock: GeoPoint,
+    target: GeoPoint,
+    airspace: Airspace,
+    now: datetime,
+) -> tuple[LegalRoute, LegalRoute]:
+    """The legal route out (from the dock, or from `start` in the air) and the route back."""
+    if start is None:
+        route = _route_or_refuse(airspace, dock, target, now)
+        return route, _reverse(route)
+    position, position_alt_agl_m = start
+    if not math.isfinite(position_alt_agl_m) or position_alt_agl_m < 0:
+        raise PlanRejectedError((f"current altitude {position_alt_agl_m} m AGL is not usable",))
+    route = _route_or_refuse(airspace, position, target, now)
+    # The shortest legal path is the same both ways: the return is the dock's route reversed, and
+    # it starts where the transit ends (the target, or the same stand-off point).
+    home = _route_or_refuse(airspace, dock, target, now, "no legal return to the dock: ")
+    return route, _reverse(home)
 
 
 def _reverse(route: LegalRoute) -> LegalRoute:
