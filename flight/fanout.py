@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Iterable
 
-from flight.models import VehicleEvent, VehicleId, VehicleState
+from flight.clock import Clock
+from flight.models import VehicleEvent, VehicleEventKind, VehicleId, VehicleState
 
 StateListener = Callable[[VehicleState], None]
 EventListener = Callable[[VehicleEvent], None]
@@ -112,3 +113,30 @@ class VehicleFanOut:
                 yield await q.get()
         finally:
             self._event_queues.discard(q)
+
+
+class VehicleEventSource:
+    """Makes one vehicle's events, stamped on its clock, and hands them to a fan-out."""
+
+    def __init__(self, vehicle_id: VehicleId, clock: Clock, fanout: VehicleFanOut) -> None:
+        self._vehicle_id = vehicle_id
+        self._clock = clock
+        self._fanout = fanout
+
+    def __call__(
+        self,
+        kind: VehicleEventKind,
+        detail: str,
+        *,
+        severity: int | None = None,
+        value: int | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        """Emit one event of this vehicle (made only if someone receives it)."""
+        if not self._fanout.wants_events():
+            return
+        self._fanout.publish_event(
+            VehicleEvent(
+                self._vehicle_id, self._clock.now(), kind, detail, severity, value, extra or {}
+            )
+        )

@@ -6,28 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from flight.clock import Clock
+from flight.fanout import VehicleEventSource
 from flight.link_config import LinkConfig
-from flight.models import VehicleEventKind, VehicleId
+from flight.models import VehicleId
 
 if TYPE_CHECKING:
     from flight.link_transport import MavlinkTransport
     from flight.vehicle_telemetry import VehicleTelemetry
-
-
-class EmitEvent(Protocol):
-    """Hands a vehicle event to the link's subscribers."""
-
-    def __call__(
-        self,
-        kind: VehicleEventKind,
-        detail: str,
-        *,
-        severity: int | None = None,
-        value: int | None = None,
-        extra: dict[str, str] | None = None,
-    ) -> None:
-        """Emit one event of this vehicle."""
-        ...
 
 
 class PublishState(Protocol):
@@ -55,5 +40,5 @@ class LinkContext:
     clock: Clock
     transport: MavlinkTransport
     telemetry: VehicleTelemetry
-    emit: EmitEvent
+    emit: VehicleEventSource
     require_link: RequireLink

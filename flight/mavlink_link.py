@@ -37,7 +37,7 @@ from typing import Any, Self
 from flight import mavlink_wire as wire
 from flight.clock import Clock, SystemClock
 from flight.errors import LinkLostError, LinkTimeoutError
-from flight.fanout import VehicleFanOut
+from flight.fanout import VehicleEventSource, VehicleFanOut
 from flight.link_commands import VehicleCommands
 from flight.link_config import LinkConfig
 from flight.link_context import LinkContext
@@ -85,8 +85,9 @@ class MavlinkVehicleLink:
             self._on_message,
             target_sysid=sysid,
         )
-        self._telemetry = VehicleTelemetry(self._emit, self._publish)
         self._fanout = VehicleFanOut(events_maxsize=1000)
+        self._emit = VehicleEventSource(vehicle_id, self._clock, self._fanout)
+        self._telemetry = VehicleTelemetry(self._emit, self._publish)
         self._closing = False
         self._run_task: asyncio.Task[None] | None = None
         self._link_state = LinkState.CONNECTING
@@ -317,23 +318,6 @@ class MavlinkVehicleLink:
             return
         self._last_publish = now
         self._fanout.publish_state(self.state())
-
-    def _emit(
-        self,
-        kind: VehicleEventKind,
-        detail: str,
-        *,
-        severity: int | None = None,
-        value: int | None = None,
-        extra: dict[str, str] | None = None,
-    ) -> None:
-        if not self._fanout.wants_events():
-            return
-        self._fanout.publish_event(
-            VehicleEvent(
-                self._vehicle_id, self._clock.now(), kind, detail, severity, value, extra or {}
-            )
-        )
 
     def states(self) -> AsyncGenerator[VehicleState, None]:
         """Stream of state snapshots (latest-value: a slow reader skips, never lags)."""

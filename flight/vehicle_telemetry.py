@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from flight import mavlink_wire as wire
-from flight.link_context import EmitEvent, PublishState
+from flight.fanout import VehicleEventSource
+from flight.link_context import PublishState
 from flight.models import (
     FlightMode,
     LandedState,
@@ -29,7 +30,7 @@ class VehicleTelemetry:
     events and published at once; position updates are published at the link's state rate.
     """
 
-    def __init__(self, emit: EmitEvent, publish: PublishState) -> None:
+    def __init__(self, emit: VehicleEventSource, publish: PublishState) -> None:
         self._emit = emit
         self._publish = publish
         self.position: GeoPoint | None = None
