@@ -73,11 +73,11 @@ def fence(vertices: int = 4) -> list[MissionItem]:
 
 
 @contextlib.asynccontextmanager
-async def rig() -> AsyncIterator[Rig]:
+async def rig(home: tuple[float, float, float] = HOME) -> AsyncIterator[Rig]:
     api, client, video = free_udp_ports(3)
     cfg = build_fleet_config(
         1,
-        [HOME],
+        [home],
         speedup=SPEEDUP,
         api_base_port=api,
         client_base_port=client,
@@ -252,23 +252,8 @@ async def test_planned_flight_from_planner_flies_scene_release_and_planned_retur
         orbit_radius_m=40,
         alt_agl_m=60,
     )
-    api, client, video = free_udp_ports(3)
-    cfg = build_fleet_config(
-        1,
-        [(dock.lat_deg, dock.lon_deg, 1850.0)],
-        speedup=SPEEDUP,
-        api_base_port=api,
-        client_base_port=client,
-        gcs_base_port=None,
-        video_base_port=video,
-    )
-    clock = SystemClock(speed=SPEEDUP)
-    async with SimFleet(cfg), FleetLink(clock=clock) as fleet:
-        link = fleet.add_vehicle(VID, f"udpin://127.0.0.1:{client}", sysid=1)
-        await link.wait_connected(timeout_s=30)
-        async with asyncio.timeout(60):
-            while link.state().home is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+    async with rig((dock.lat_deg, dock.lon_deg, 1850.0)) as r:
+        link, clock = r.link, r.clock
         tracker = FlightTracker.for_plan(FlightStateMachine("f2", VID, clock), clock, plan)
         assert tracker.on_scene_seq is not None
         tracker.begin_upload(link.state())

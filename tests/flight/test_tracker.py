@@ -38,6 +38,14 @@ def st(clock: ManualClock, **kw: object) -> VehicleState:
     return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
 
 
+def air(clock: ManualClock, mode: FlightMode, **kw: object) -> VehicleState:
+    """An armed, flying vehicle's report."""
+    return st(clock, armed=True, mode=mode, landed_state=LandedState.IN_AIR, **kw)
+
+
+LOST = {"link": LinkState.LOST, "available": False}
+
+
 def tracker(clock: ManualClock, phase: FlightPhase = P.PLANNED) -> FlightTracker:
     m = FlightStateMachine("f1", VehicleId("d1"), clock, phase=phase)
     return FlightTracker(m, clock, on_scene_seq=3, target=TARGET)
@@ -61,22 +69,9 @@ def test_nominal_flight_from_vehicle_reports() -> None:
             landed_state=LandedState.TAKEOFF,
             mission_current_seq=0,
         ),
-        st(
-            c,
-            armed=True,
-            mode=FlightMode.MISSION,
-            landed_state=LandedState.IN_AIR,
-            mission_current_seq=2,
-        ),
-        st(
-            c,
-            armed=True,
-            mode=FlightMode.MISSION,
-            landed_state=LandedState.IN_AIR,
-            mission_current_seq=3,
-            position=TARGET,
-        ),
-        st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR, position=TARGET),
+        air(c, FlightMode.MISSION, mission_current_seq=2),
+        air(c, FlightMode.MISSION, mission_current_seq=3, position=TARGET),
+        air(c, FlightMode.RTL, position=TARGET),
         st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.LANDING),
         st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.ON_GROUND),
         st(c, armed=False, mode=FlightMode.RTL, landed_state=LandedState.ON_GROUND),
@@ -89,28 +84,17 @@ def test_nominal_flight_from_vehicle_reports() -> None:
 def test_on_scene_needs_target_proximity_when_mission_item_reached() -> None:
     c = ManualClock()
     tr = tracker(c, P.EN_ROUTE)
-    far = st(
-        c,
-        armed=True,
-        mode=FlightMode.MISSION,
-        landed_state=LandedState.IN_AIR,
-        mission_current_seq=3,
-    )
+    far = air(c, FlightMode.MISSION, mission_current_seq=3)
     assert tr.observe(far) == []
-    assert [
-        t.to_phase
-        for t in tr.observe(
-            st(c, armed=True, mode=FlightMode.ORBIT, landed_state=LandedState.IN_AIR)
-        )
-    ] == [P.ON_SCENE]
+    assert [t.to_phase for t in tr.observe(air(c, FlightMode.ORBIT))] == [P.ON_SCENE]
 
 
 def test_geofence_failsafe_from_statustext_and_mode() -> None:
     c = ManualClock()
     tr = tracker(c, P.EN_ROUTE)
-    tr.observe(st(c, armed=True, mode=FlightMode.MISSION, landed_state=LandedState.IN_AIR))
+    tr.observe(air(c, FlightMode.MISSION))
     tr.observe_event(text(c, "Geofence: approaching or outside geofence"))
-    out = tr.observe(st(c, armed=True, mode=FlightMode.HOLD, landed_state=LandedState.IN_AIR))
+    out = tr.observe(air(c, FlightMode.HOLD))
     assert [t.to_phase for t in out] == [P.FAILSAFE]
     assert out[0].cause == FailsafeCause.GEOFENCE
 
@@ -118,18 +102,18 @@ def test_geofence_failsafe_from_statustext_and_mode() -> None:
 def test_commanded_rtl_is_returning_not_failsafe() -> None:
     c = ManualClock()
     tr = tracker(c, P.EN_ROUTE)
-    tr.observe(st(c, armed=True, mode=FlightMode.MISSION, landed_state=LandedState.IN_AIR))
+    tr.observe(air(c, FlightMode.MISSION))
     tr.note_command("rtl")
-    out = tr.observe(st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR))
+    out = tr.observe(air(c, FlightMode.RTL))
     assert [t.to_phase for t in out] == [P.RETURNING]
 
 
 def test_uncommanded_rtl_en_route_is_failsafe_then_returning() -> None:
     c = ManualClock()
     tr = tracker(c, P.EN_ROUTE)
-    tr.observe(st(c, armed=True, mode=FlightMode.MISSION, landed_state=LandedState.IN_AIR))
+    tr.observe(air(c, FlightMode.MISSION))
     tr.observe_event(text(c, "Low battery level! Returning"))
-    out = tr.observe(st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR))
+    out = tr.observe(air(c, FlightMode.RTL))
     assert [t.to_phase for t in out] == [P.FAILSAFE, P.RETURNING]
     assert out[0].cause == FailsafeCause.BATTERY
 
@@ -137,20 +121,11 @@ def test_uncommanded_rtl_en_route_is_failsafe_then_returning() -> None:
 def test_link_lost_then_vehicle_own_rtl_observed_when_link_returns() -> None:
     c = ManualClock()
     tr = tracker(c, P.EN_ROUTE)
-    tr.observe(st(c, armed=True, mode=FlightMode.MISSION, landed_state=LandedState.IN_AIR))
-    out = tr.observe(
-        st(
-            c,
-            armed=True,
-            mode=FlightMode.MISSION,
-            landed_state=LandedState.IN_AIR,
-            link=LinkState.LOST,
-            available=False,
-        )
-    )
+    tr.observe(air(c, FlightMode.MISSION))
+    out = tr.observe(air(c, FlightMode.MISSION, **LOST))
     assert [t.to_phase for t in out] == [P.LINK_LOST]
     c.advance(20)
-    out = tr.observe(st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR))
+    out = tr.observe(air(c, FlightMode.RTL))
     assert [t.to_phase for t in out] == [P.FAILSAFE, P.RETURNING]
     assert out[0].cause == FailsafeCause.LINK_LOSS
 
@@ -176,22 +151,13 @@ def test_failsafe_cause_patterns_and_mission_match() -> None:
 def test_link_back_in_failsafe_hold_then_rtl_is_link_loss_failsafe() -> None:
     c = ManualClock()
     tr = tracker(c, P.ON_SCENE)
-    tr.observe(st(c, armed=True, mode=FlightMode.ORBIT, landed_state=LandedState.IN_AIR))
-    tr.observe(
-        st(
-            c,
-            armed=True,
-            mode=FlightMode.ORBIT,
-            landed_state=LandedState.IN_AIR,
-            link=LinkState.LOST,
-            available=False,
-        )
-    )
+    tr.observe(air(c, FlightMode.ORBIT))
+    tr.observe(air(c, FlightMode.ORBIT, **LOST))
     c.advance(12)
-    out = tr.observe(st(c, armed=True, mode=FlightMode.HOLD, landed_state=LandedState.IN_AIR))
+    out = tr.observe(air(c, FlightMode.HOLD))
     assert [t.to_phase for t in out] == [P.ON_SCENE]
     c.advance(5)
-    out = tr.observe(st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR))
+    out = tr.observe(air(c, FlightMode.RTL))
     assert [t.to_phase for t in out] == [P.FAILSAFE, P.RETURNING]
     assert out[0].cause == FailsafeCause.LINK_LOSS
 
@@ -199,23 +165,18 @@ def test_link_back_in_failsafe_hold_then_rtl_is_link_loss_failsafe() -> None:
 def test_planned_rtl_after_scene_is_returning_without_failsafe() -> None:
     c = ManualClock()
     tr = tracker(c, P.ON_SCENE)
-    tr.observe(st(c, armed=True, mode=FlightMode.MISSION, landed_state=LandedState.IN_AIR))
-    out = tr.observe(st(c, armed=True, mode=FlightMode.RTL, landed_state=LandedState.IN_AIR))
+    tr.observe(air(c, FlightMode.MISSION))
+    out = tr.observe(air(c, FlightMode.RTL))
     assert [t.to_phase for t in out] == [P.RETURNING]
 
 
 def test_a_drone_released_from_an_orbit_onto_the_return_leg_stays_returning() -> None:
     c = ManualClock()
     tr = tracker(c, P.ON_SCENE)
-    airborne = {"armed": True, "landed_state": LandedState.IN_AIR}
-    assert tr.observe(st(c, mode=FlightMode.ORBIT, position=TARGET, **airborne)) == []
+    assert tr.observe(air(c, FlightMode.ORBIT, position=TARGET)) == []
     tr.note_command("resume")  # the service moves the mission past the loiter, then resumes it
-    released = tr.observe(
-        st(c, mode=FlightMode.MISSION, position=TARGET, mission_current_seq=4, **airborne)
-    )
+    released = tr.observe(air(c, FlightMode.MISSION, position=TARGET, mission_current_seq=4))
     assert [t.to_phase for t in released] == [P.RETURNING]
     c.advance(5.0)
-    away = tr.observe(
-        st(c, mode=FlightMode.MISSION, position=HOME, mission_current_seq=6, **airborne)
-    )
+    away = tr.observe(air(c, FlightMode.MISSION, position=HOME, mission_current_seq=6))
     assert away == [] and tr.phase == P.RETURNING
