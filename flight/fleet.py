@@ -42,11 +42,14 @@ class FleetLink(TaskOwner):
             link.close()
         for task in list(self._tasks):
             task.cancel()
-        # Unlike TaskOwner, the group is told how the block ended and what it raises is not
-        # suppressed: an error in the block or a supervisor surfaces from the fleet's exit.
+        # Unlike TaskOwner's exit, the group is told how the block ended and what it raises is
+        # not suppressed: an error in the block or of a supervisor surfaces from the fleet's exit.
         tg, self._tg = self._tg, None
-        if tg is not None:
-            await tg.__aexit__(exc_type, exc, tb)
+        try:
+            if tg is not None:
+                await tg.__aexit__(exc_type, exc, tb)
+        finally:
+            await self._stop()
 
     def add_vehicle(
         self,
