@@ -1,30 +1,29 @@
 """What flight scenarios share: reading calls, decisions and flights as a user sees them, and watching drones.
 
 These helpers only measure; the checks (and their names, which the narratives declare) stay in each
-scenario's own module. Everything read here is user-visible: the service's HTTP API and live stream,
-what the simulated CAD received, and the drones' positions (simulator truth or their MAVLink).
+scenario's own module. Everything read here is user-visible: the service's HTTP API, what the
+simulated CAD received, and the drones' positions (simulator truth or their MAVLink); the live
+stream is watched by `stream_watcher`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import websockets
 
 from geofence import GeoPoint, destination, distance_m
 from simulator.cad import SimIncident
-
-__all__ = ["SimIncident", "event_kind", "event_text"]
 from simulator.scenarios.framework import Scenario
 from simulator.scenarios.resources import DfrService, SimCad, SimFleet, ZoneSet
 from simulator.scenarios.stimuli import event_kind, event_text, make_incident
+
+__all__ = ["SimIncident", "event_kind", "event_text"]
 
 log = logging.getLogger(__name__)
 
@@ -256,66 +255,6 @@ def unit_statuses(events: Iterable[tuple[str, str, dict[str, Any]]]) -> list[str
             unit = body.get("unit") or {}
             found.append(str(unit.get("status") or body.get("status") or ""))
     return found
-
-
-class StreamWatcher:
-    """Keeps the live stream (`WS /api/v1/stream`) open and records every message, as the console would."""
-
-    def __init__(self, service: DfrService, role: str = "dispatcher") -> None:
-        self._service = service
-        self._role = role
-        self.messages: list[dict[str, Any]] = []
-        self._task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
-
-    async def start(self, timeout_s: float = 10.0) -> None:
-        """Connect (and keep reconnecting after a service restart) until `stop()`."""
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.connected.wait(), timeout_s)
-
-    async def _run(self) -> None:
-        url = f"{self._service.ws_url}?token={self._service.token(self._role)}"
-        while True:
-            try:
-                async with websockets.connect(url, open_timeout=10.0) as ws:
-                    self.connected.set()
-                    async for raw in ws:
-                        self._take(json.loads(raw))
-            except (
-                OSError,
-                websockets.WebSocketException,
-                TimeoutError,
-                ValueError,
-            ) as exc:
-                log.debug("stream connection ended: %s", exc)
-            await asyncio.sleep(0.5)
-
-    def _take(self, message: Any) -> None:
-        if isinstance(message, list):  # a frame may carry a batch of envelopes
-            for item in message:
-                self._take(item)
-            return
-        if not isinstance(message, dict):
-            return
-        if message.get("type") == "snapshot":
-            data = message.get("data") or {}
-            inner = data if isinstance(data, list) else data.get("messages", [])
-            self._take(list(inner))
-            return
-        self.messages.append(message)
-
-    def alerts(self) -> list[dict[str, Any]]:
-        """Every alert payload seen (snapshots included, so repeats are possible)."""
-        return [dict(m.get("data") or {}) for m in self.messages if m.get("type") == "alert"]
-
-    async def stop(self) -> None:
-        """Close the stream."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
 
 async def recall_everything(service: DfrService, fleet: SimFleet, timeout_s: float) -> bool:

@@ -144,26 +144,7 @@ class Scenario(abc.ABC):
         return self._record
 
     def _new_record(self) -> ScenarioRecord:
-        doc = self._doc
-        record = ScenarioRecord(
-            scenario_type=self.type_name(),
-            title=doc.title,
-            doc_path=str(doc.path),
-            narrative=doc.source,
-            started_at=datetime.now(UTC),
-        )
-        for case in doc.cases:
-            case_record = CaseRecord(name=case.name)
-            for step in case.steps:
-                case_record.steps.append(
-                    StepRecord(name=step.name, checks=[_blank(c) for c in step.checks])
-                )
-            record.cases.append(case_record)
-        if doc.cleanup is not None:
-            record.cleanup = StepRecord(
-                name="Cleanup", checks=[_blank(c) for c in doc.cleanup.checks]
-            )
-        return record
+        return blank_record(self.type_name(), self._doc, with_checks=True)
 
     def use_clock(self, clock: ScenarioClock) -> None:
         """Replace the clock (the runner or a test does this before `run`)."""
@@ -391,3 +372,33 @@ def overrides_cleanup(scenario_type: type[Scenario]) -> bool:
 
 def _blank(doc: CheckDoc) -> CheckRecord:
     return CheckRecord(name=doc.name, severity=doc.severity, requirements=list(doc.requirements))
+
+
+def blank_record(type_name: str, doc: ScenarioDoc, *, with_checks: bool) -> ScenarioRecord:
+    """A record of the documented test cases and steps, nothing performed yet.
+
+    `with_checks` also lists every documented check (and the cleanup step), as a run fills them in.
+    """
+    record = ScenarioRecord(
+        scenario_type=type_name,
+        title=doc.title,
+        doc_path=str(doc.path),
+        narrative=doc.source,
+        started_at=datetime.now(UTC),
+    )
+    for case in doc.cases:
+        record.cases.append(
+            CaseRecord(
+                name=case.name,
+                steps=[
+                    StepRecord(
+                        name=step.name,
+                        checks=[_blank(c) for c in step.checks] if with_checks else [],
+                    )
+                    for step in case.steps
+                ],
+            )
+        )
+    if with_checks and doc.cleanup is not None:
+        record.cleanup = StepRecord(name="Cleanup", checks=[_blank(c) for c in doc.cleanup.checks])
+    return record

@@ -79,6 +79,15 @@ class ObservedVehicle:
         """Armed and not reported landed."""
         return self.armed and self.landed is not True
 
+    def add_track_point(self, t_s: float) -> None:
+        """Append the current position (height over home as its altitude) to the track."""
+        assert self.lat is not None and self.lon is not None and self.alt_rel_m is not None
+        self.track.append(
+            TrackPoint(
+                t_s=round(t_s, 3), lat=self.lat, lon=self.lon, alt_m=round(self.alt_rel_m, 2)
+            )
+        )
+
 
 class MavlinkObserver(asyncio.DatagramProtocol):
     """Binds one loopback UDP port and decodes whatever vehicles send to it."""
@@ -178,14 +187,7 @@ class MavlinkObserver(asyncio.DatagramProtocol):
             vehicle.alt_rel_m = msg.relative_alt / 1000.0
             last = vehicle.track[-1].t_s if vehicle.track else -1e9
             if now - last >= self._track_interval_s:
-                vehicle.track.append(
-                    TrackPoint(
-                        t_s=round(now, 3),
-                        lat=vehicle.lat,
-                        lon=vehicle.lon,
-                        alt_m=round(vehicle.alt_rel_m, 2),
-                    )
-                )
+                vehicle.add_track_point(now)
         elif mtype == "SYS_STATUS" and msg.battery_remaining >= 0:
             vehicle.battery_fraction = msg.battery_remaining / 100.0
         elif mtype == "EXTENDED_SYS_STATE":

@@ -21,13 +21,11 @@ from simulator.scenarios.errors import (
     TestRunCannotContinueError,
     VehicleUnreachableError,
 )
-from simulator.scenarios.framework import CleanupPhase, Scenario
+from simulator.scenarios.framework import CleanupPhase, Scenario, blank_record
 from simulator.scenarios.record import (
-    CaseRecord,
     RunRecord,
     ScenarioOutcome,
     ScenarioRecord,
-    StepRecord,
 )
 from simulator.scenarios.resources import (
     Resource,
@@ -120,20 +118,11 @@ def _record_without_run(
 ) -> ScenarioRecord:
     """A record for a scenario that did not run (skipped, or it could not be constructed)."""
     scenario_type = entry.scenario_type
-    doc = scenario_type.documentation()
-    record = ScenarioRecord(
-        scenario_type=scenario_type.type_name(),
-        title=doc.title,
-        doc_path=str(doc.path),
-        narrative=doc.source,
-        started_at=datetime.now(UTC),
-        outcome=outcome,
-        error=error,
+    record = blank_record(
+        scenario_type.type_name(), scenario_type.documentation(), with_checks=False
     )
-    for case in doc.cases:
-        record.cases.append(
-            CaseRecord(name=case.name, steps=[StepRecord(name=s.name) for s in case.steps])
-        )
+    record.outcome = outcome
+    record.error = error
     return record
 
 

@@ -16,7 +16,7 @@ from simulator.scenarios.errors import ConfigurationError, ResourceError, Vehicl
 from simulator.scenarios.observer import MavlinkObserver, ObservedVehicle
 from simulator.scenarios.ports import free_port, free_udp_pair
 from simulator.scenarios.process import ChildProcess, dfr_sim_command, http_ok
-from simulator.scenarios.record import MapPoint, ScenarioRecord, Track, TrackPoint
+from simulator.scenarios.record import MapPoint, ScenarioRecord, Track
 from simulator.scenarios.resources.base import Resource, RunContext
 from simulator.scenarios.resources.fleet_file import SimFleetSpec, VehicleEndpoint, fleet_toml
 from simulator.scenarios.resources.weather import Weather
@@ -159,14 +159,7 @@ class SimFleet(Resource[SimFleetSpec]):
             view.alt_rel_m = float(snap["alt_rel_home_m"])
             view.battery_fraction = float(snap.get("battery_fraction", 1.0))
             if view.armed or not view.track or view.track[-1].alt_m > 0.5:
-                view.track.append(
-                    TrackPoint(
-                        t_s=round(now, 3),
-                        lat=view.lat,
-                        lon=view.lon,
-                        alt_m=round(view.alt_rel_m, 2),
-                    )
-                )
+                view.add_track_point(now)
 
     async def _attach_external(self) -> None:
         urls = self.context.vehicle_urls

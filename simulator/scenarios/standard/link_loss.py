@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from simulator.scenarios import flying
 from simulator.scenarios.steps import FleetScenario
+from simulator.scenarios.stream_watcher import StreamWatcher
 
 CUT_SIM_S = 60.0
 #: COM_DL_LOSS_T the service sets (DFR_FLIGHT__DLL_TIMEOUT_S default) plus PX4's reaction margin.
@@ -20,16 +21,14 @@ class LinkLoss(FleetScenario):
     async def run(self) -> None:
         scene, incident = self.call_at(30.0, 2500.0, priority=1)
         ref = incident.incident_id
-        stream = flying.StreamWatcher(self.service)
+        stream = StreamWatcher(self.service)
         await stream.start()
         try:
             await self._play(incident, ref, stream)
         finally:
             await stream.stop()
 
-    async def _play(
-        self, incident: flying.SimIncident, ref: str, stream: flying.StreamWatcher
-    ) -> None:
+    async def _play(self, incident: flying.SimIncident, ref: str, stream: StreamWatcher) -> None:
         self.begin_test_case("Link loss")
         self.begin_test_step("Launch")
         with self.check("Drone airborne", [ref]) as check:
