@@ -26,34 +26,46 @@ def test_ci_config_parses_with_its_standard_resources() -> None:
     assert plan.scenarios and {"service", "fleet", "cad"} <= set(plan.resources)
 
 
-def test_yaml_that_does_not_parse_names_the_line(tmp_path: Path) -> None:
-    path = _write(tmp_path, "name: x\nscenarios:\n  - [unclosed\n")
-    with pytest.raises(ConfigurationError, match=r"run\.yaml:\d+: not valid YAML"):
-        load_config(path)
-
-
-def test_unknown_resource_type_names_file_and_line(tmp_path: Path) -> None:
-    path = _write(tmp_path, "resources:\n  fleet:\n    resource_type: Flet\n")
-    with pytest.raises(UnknownResourceError, match=r"run\.yaml:3: .*'Flet'"):
-        load_config(path)
-
-
-def test_unknown_scenario_names_file_and_line(tmp_path: Path) -> None:
-    path = _write(tmp_path, "scenarios:\n  - scenario: no_such_thing\n")
-    with pytest.raises(UnknownScenarioError, match=r"run\.yaml:2: .*no_such_thing"):
-        load_config(path)
-
-
-def test_scenario_without_its_resources_is_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path, "scenarios:\n  - scenario: notes_and_cancel_to_cad\n")
-    with pytest.raises(MissingResourceError, match=r"run\.yaml:2: .*needs resource 'service'"):
-        load_config(path)
-
-
-def test_unknown_key_is_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path, "name: x\nspeed: 3\n")
-    with pytest.raises(ConfigurationError, match=r"run\.yaml:2: unknown key 'speed'"):
-        load_config(path)
+@pytest.mark.parametrize(
+    ("text", "error", "message"),
+    [
+        pytest.param(
+            "name: x\nscenarios:\n  - [unclosed\n",
+            ConfigurationError,
+            r"run\.yaml:\d+: not valid YAML",
+            id="yaml-that-does-not-parse",
+        ),
+        pytest.param(
+            "resources:\n  fleet:\n    resource_type: Flet\n",
+            UnknownResourceError,
+            r"run\.yaml:3: .*'Flet'",
+            id="unknown-resource-type",
+        ),
+        pytest.param(
+            "scenarios:\n  - scenario: no_such_thing\n",
+            UnknownScenarioError,
+            r"run\.yaml:2: .*no_such_thing",
+            id="unknown-scenario",
+        ),
+        pytest.param(
+            "scenarios:\n  - scenario: notes_and_cancel_to_cad\n",
+            MissingResourceError,
+            r"run\.yaml:2: .*needs resource 'service'",
+            id="scenario-without-its-resources",
+        ),
+        pytest.param(
+            "name: x\nspeed: 3\n",
+            ConfigurationError,
+            r"run\.yaml:2: unknown key 'speed'",
+            id="unknown-key",
+        ),
+    ],
+)
+def test_bad_config_is_refused_naming_file_and_line(
+    tmp_path: Path, text: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        load_config(_write(tmp_path, text))
 
 
 def test_scenario_run_by_name_gets_the_resources_it_names_as_defaults() -> None:
