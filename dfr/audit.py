@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dfr.auth import Principal, principal_for
+from dfr.tokens import Principal, principal_for
 from dfr.models import AuditEntry
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,10 @@ def _principal_from_headers(engine: Engine, scope: Scope) -> Principal | None:
 class AuditMiddleware:
     """Records every non-read HTTP request in the audit log."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, engine_of: Callable[[], Engine | None]) -> None:
         self.app = app
+        # The engine exists only while the service runs, so it is asked for per request.
+        self._engine_of = engine_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in READ_METHODS:
@@ -86,8 +89,7 @@ class AuditMiddleware:
         if state.get("audit_recorded"):
             return  # the handler wrote it in the same transaction as its change
         principal = state.get("principal")
-        app = scope.get("app")
-        engine: Engine | None = getattr(getattr(app, "state", None), "engine", None)
+        engine = self._engine_of()
         if engine is None:
             return
         if principal is None:

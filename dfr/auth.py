@@ -8,20 +8,41 @@ so a slow hash adds nothing). Every endpoint declares the roles it admits with `
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, WebSocket, WebSocketException, status
+from fastapi import Depends, Request, WebSocket, WebSocketException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from dfr.models import ApiToken, Role
+from dfr.deps import EngineDep
+from dfr.errors import ForbiddenError, NotAuthenticatedError
+from dfr.models import Role
+from dfr.tokens import (
+    TOKEN_PREFIX,
+    Principal,
+    PrincipalCache,
+    create_token,
+    hash_token,
+    new_token,
+    principal_for,
+)
 
-TOKEN_PREFIX = "dfr_"
+__all__ = [
+    "PUBLIC_PATHS",
+    "STAFF_ROLES",
+    "TOKEN_PREFIX",
+    "Principal",
+    "PrincipalCache",
+    "authenticate",
+    "create_token",
+    "hash_token",
+    "new_token",
+    "principal_for",
+    "require_roles",
+    "require_ws_roles",
+    "websocket_token",
+]
+
 #: Paths served without a token: liveness for probes, the API description, and the console's static shell.
 PUBLIC_PATHS = frozenset(
     {
@@ -38,62 +59,17 @@ PUBLIC_PATHS = frozenset(
 _bearer = HTTPBearer(auto_error=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling."""
-
-    token_id: int
-    name: str
-    role: Role
-
-
-def hash_token(token: str) -> str:
-    """The stored form of a token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def new_token() -> str:
-    """A fresh random token."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def create_token(session: Session, name: str, role: Role) -> tuple[ApiToken, str]:
-    """Store a new token for `name` with `role`; returns the row and the secret (shown once)."""
-    secret = new_token()
-    row = ApiToken(name=name, role=role, token_hash=hash_token(secret))
-    session.add(row)
-    session.flush()
-    return row, secret
-
-
-def principal_for(engine: Engine, token: str) -> Principal | None:
-    """The principal owning `token`, or None when unknown or revoked."""
-    with Session(engine) as session:
-        row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
-        if row is None or row.revoked_at is not None or row.id is None:
-            return None
-        return Principal(token_id=row.id, name=row.name, role=row.role)
-
-
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(
-        status_code=status.HTTP_401_UNAUTHORIZED,
-        detail=detail,
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
 def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    engine: EngineDep,
 ) -> Principal:
     """Resolve the bearer token to a principal (401 when missing, unknown or revoked)."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise _unauthorized("a bearer token is required")
-    engine: Engine = request.app.state.engine
+        raise NotAuthenticatedError("a bearer token is required")
     principal = principal_for(engine, credentials.credentials)
     if principal is None:
-        raise _unauthorized("the bearer token is unknown or revoked")
+        raise NotAuthenticatedError("the bearer token is unknown or revoked")
     request.state.principal = principal
     return principal
 
@@ -104,10 +80,9 @@ def require_roles(*roles: Role) -> Callable[..., Principal]:
 
     def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in admitted:
-            raise HTTPException(
-                status_code=status.HTTP_403_FORBIDDEN,
-                detail=f"role {principal.role.value!r} may not do this; admitted: "
-                + ", ".join(sorted(r.value for r in admitted)),
+            raise ForbiddenError(
+                f"role {principal.role.value!r} may not do this; admitted: "
+                + ", ".join(sorted(r.value for r in admitted))
             )
         return principal
 
@@ -145,11 +120,10 @@ def require_ws_roles(*roles: Role) -> Callable[..., Any]:
     """A WebSocket dependency admitting `roles` (and admin); closes 4401 / 4403 otherwise."""
     admitted = frozenset((*roles, Role.ADMIN))
 
-    async def check(websocket: WebSocket) -> Principal:
+    async def check(websocket: WebSocket, engine: EngineDep) -> Principal:
         token = websocket_token(websocket)
         if not token:
             raise await _refuse_websocket(websocket, WS_UNAUTHENTICATED, "a token is required")
-        engine: Engine = websocket.app.state.engine
         principal = await asyncio.to_thread(principal_for, engine, token)
         if principal is None:
             raise await _refuse_websocket(

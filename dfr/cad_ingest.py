@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy import Table, and_, bindparam, case, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from cad_bridge import CadCall
-from dfr.errors import DfrError, InvalidInputError
+from dfr.errors import CallerNotAdmittedError, InvalidInputError
 from dfr.models import Agency, ApiToken, AuditEntry, Call, CallLifecycle, Note, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,10 +49,6 @@ class IngestResult:
     def verb(self) -> str:
         """created | updated | unchanged."""
         return "created" if self.created else "updated" if self.changed else "unchanged"
-
-
-class CallerNotAdmittedError(DfrError):
-    """The token that posted the call is unknown, revoked or of a role not admitted at commit time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,15 +382,6 @@ def ingest_call(session: Session, call: CadCall) -> IngestResult:
     if isinstance(result, Exception):
         raise result
     return result
-
-
-def call_writer(app: FastAPI) -> CallWriter:
-    """The app's group-commit writer of CAD calls (made on first use)."""
-    writer: CallWriter | None = getattr(app.state, "cad_call_writer", None)
-    if writer is None:
-        writer = CallWriter(app.state.engine)
-        app.state.cad_call_writer = writer
-    return writer
 
 
 @dataclass(slots=True)

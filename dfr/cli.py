@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,16 +58,6 @@ def _settings(config: Path | None, **overrides: Any) -> Any:
         raise typer.Exit(2) from exc
 
 
-def serve_app(settings: Any, extra_components: Sequence[Any] = ()) -> None:
-    """Run the service with uvicorn until interrupted."""
-    import uvicorn
-
-    from dfr.main import COMPONENTS, create_app
-
-    application = create_app(settings, components=[*COMPONENTS, *extra_components])
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
@@ -78,6 +67,8 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Run the service (HTTP API, console, links, CAD delivery)."""
+    from dfr.server import serve_app
+
     settings = _settings(config, host=host, port=port, fleet_file=fleet, data_dir=data_dir)
     serve_app(settings)
 
@@ -102,7 +93,7 @@ def token_create(
     """Create an API token and print it alone on standard output."""
     from sqlmodel import select
 
-    from dfr.auth import create_token
+    from dfr.tokens import create_token
     from dfr.db import make_engine, session_scope, upgrade_schema
     from dfr.models import ApiToken, Role
 

@@ -17,16 +17,17 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
-from fastapi import FastAPI
 from sqlmodel import select
 
-from dfr.auth import create_token
+from dfr.tokens import create_token
 from dfr.db import make_engine, session_scope, upgrade_schema
 from dfr.fleet import DEMO_FLEET_FILE
+from dfr.main import Companion
 from dfr.models import ApiToken, Role
+from dfr.server import serve_app
+from dfr.service import Service
 from dfr.settings import Settings, load_settings
 
 #: The demo's simulated fleet control API (faults, true state); away from PX4's ports.
@@ -84,11 +85,11 @@ def demo_children(
     cad_secret: str,
     calls: int,
     interval_s: float,
-) -> Any:
-    """A service component that runs the simulated fleet and CAD beside the service."""
+) -> Companion:
+    """A companion that runs the simulated fleet and CAD beside the service."""
 
     @asynccontextmanager
-    async def component(app: FastAPI) -> AsyncIterator[None]:
+    async def component(_service: Service) -> AsyncIterator[None]:
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         fleet_log = (log_dir / "sim-fleet.log").open("ab")
@@ -161,8 +162,6 @@ def run_demo(
     port: int, data_dir: Path, *, speedup: float = 5.0, calls: int = 40, interval_s: float = 45.0
 ) -> None:
     """Start the demo and print how to reach it."""
-    from dfr.cli import serve_app
-
     cad_port = _free_port()
     cad_secret = os.environ.get("DFR_DEMO_CAD_SECRET") or secrets.token_urlsafe(16)
     settings = load_settings(
@@ -181,7 +180,7 @@ def run_demo(
     cad_token = _demo_token(settings.database_url, "demo-cad", Role.CAD)
 
     @asynccontextmanager
-    async def announce(_app: Any) -> AsyncIterator[None]:
+    async def announce(_service: Service) -> AsyncIterator[None]:
         base = f"http://{settings.host}:{settings.port}"
         sys.stderr.write(
             f"\nDFR demo is running (simulated fleet and CAD, time x{settings.speedup:g}).\n"
@@ -203,4 +202,4 @@ def run_demo(
         calls=calls,
         interval_s=interval_s,
     )
-    serve_app(settings, extra_components=[children, announce])
+    serve_app(settings, companions=[children, announce])

@@ -1,11 +1,17 @@
 """Errors raised by the dfr service layer; HTTP statuses are assigned only in dfr/api/errors.py.
 
 DfrError
- ├── NotFoundError          a resource id does not exist (unknown drone, dock, call ...)
- ├── ConflictError          the request contradicts stored state (duplicate name, id in use ...)
- ├── InvalidInputError      a value is refused by a domain rule (carries the field and reason)
- ├── UnsafeSettingsError    the service refuses to start with these settings
- └── FleetFileError         the fleet file cannot be read or refers to unknown ids
+ ├── NotFoundError              a resource id does not exist (unknown drone, dock, call ...)
+ ├── ConflictError              the request contradicts stored or live state (duplicate name ...)
+ │    └── LaunchRefusedError    no drone may fly this call now (the policy's reason)
+ ├── InvalidInputError          a value is refused by a domain rule (carries the field and reason)
+ ├── NotAuthenticatedError      no bearer token, or one unknown or revoked
+ │    └── CallerNotAdmittedError  the token that posted a call was revoked before its commit
+ ├── ForbiddenError             the caller's role may not do this
+ ├── ServiceUnavailableError    a part of the service (the flight link, dispatch) is not running
+ ├── UnsafeSettingsError        the service refuses to start with these settings
+ ├── FleetFileError             the fleet file cannot be read or refers to unknown ids
+ └── DispatchError              see dfr/dispatch/errors.py (impossible facts, policy, weather)
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ class ConflictError(DfrError):
         super().__init__(reason)
 
 
+class LaunchRefusedError(ConflictError):
+    """No drone may fly this call now; the reason is the policy's."""
+
+
 class InvalidInputError(DfrError):
     """A value is refused by a domain rule."""
 
@@ -40,6 +50,22 @@ class InvalidInputError(DfrError):
         self.reason = reason
         self.field = field
         super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class NotAuthenticatedError(DfrError):
+    """The request carries no valid bearer token."""
+
+
+class CallerNotAdmittedError(NotAuthenticatedError):
+    """The token that posted the call is unknown, revoked or of a role not admitted at commit time."""
+
+
+class ForbiddenError(DfrError):
+    """The caller is known, but its role may not do this."""
+
+
+class ServiceUnavailableError(DfrError):
+    """A part of the service this request needs is not running in this process."""
 
 
 class UnsafeSettingsError(DfrError):

@@ -1,5 +1,5 @@
-"""The outbox on the service's database: rows written with the change that causes them, the store the
-delivery worker reads, notes and cancellation, and the service component running delivery."""
+"""The outbox on the service's database: outbound rows (written by the call ledger in the change that
+causes them), the store the delivery worker reads, what a call's detail shows, and delivery itself."""
 
 from __future__ import annotations
 
@@ -13,30 +13,25 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import Table, bindparam, func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, select
 
 from cad_bridge import (
     EVENT_CANCELLED,
     CadAdapter,
-    CallTypeMapper,
     Delivered,
     EidoCadAdapter,
-    EidoSubscriber,
     EventKind,
     OutboundEvent,
     OutboxDelivery,
     OutboxRecord,
     PlainJsonCadAdapter,
     UnitReport,
-    parse_eido,
 )
 from dfr.audit import record_audit
-from dfr.cad_ingest import call_writer
-from dfr.errors import ConflictError, NotFoundError
-from dfr.models import Call, CallLifecycle, CallPublic, Note, OutboxItem, as_utc, utcnow
+from dfr.errors import NotFoundError
+from dfr.models import Call, OutboxItem, utcnow
 from dfr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,32 +84,6 @@ def enqueue_event(
         payload=event.model_dump(mode="json"),
     )
     session.add(item)
-    return item
-
-
-def add_note(session: Session, call_id: int, *, author: str, text: str) -> tuple[Note, OutboxItem]:
-    """A DFR note on the call, and its outbound event."""
-    call = get_call(session, call_id)
-    note = Note(call_id=call_id, author=author[:200], source="dfr", text=text)
-    session.add(note)
-    item = enqueue_event(session, call, EventKind.NOTE, author=author, text=text, at=note.at)
-    session.flush()
-    return note, item
-
-
-def cancel_call(session: Session, call_id: int, *, author: str, reason: str) -> OutboxItem:
-    """Cancel the call in DFR (no emergency found) and tell CAD with disposition 10."""
-    call = get_call(session, call_id)
-    if call.lifecycle in (CallLifecycle.CANCELLED, CallLifecycle.CLEARED):
-        raise ConflictError(f"call {call_id} is already {call.lifecycle.value}", field="call")
-    call.lifecycle = CallLifecycle.CANCELLED
-    call.updated_at = utcnow()
-    session.add(call)
-    session.add(
-        Note(call_id=call_id, author=author[:200], source="dfr", text=f"Cancelled: {reason}")
-    )
-    item = enqueue_event(session, call, EventKind.CANCEL, author=author, text=reason)
-    session.flush()
     return item
 
 
@@ -221,72 +190,7 @@ class SqlOutboxStore:
         await asyncio.to_thread(self._waiting, record_id, reason)
 
 
-# --- what GET /calls/{id} shows -----------------------------------------------------------------
-
-
-class NotePublic(SQLModel):
-    id: int
-    at: datetime
-    author: str
-    source: str
-    text: str
-
-
-class OutboundPublic(SQLModel):
-    """One outbound item and where its delivery stands."""
-
-    event_id: str
-    kind: str
-    state: str  # pending | waiting | delivered | dead
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str
-    created_at: datetime
-    delivered_at: datetime | None
-
-
-class CallDetailPublic(CallPublic):
-    notes: list[NotePublic]
-    outbound: list[OutboundPublic]
-    dead_letters: int
-
-
-def call_detail(session: Session, call: Call) -> CallDetailPublic:
-    """The call with its notes and each outbound item's delivery state."""
-    notes = session.exec(select(Note).where(Note.call_id == call.id).order_by(col(Note.id))).all()
-    items = session.exec(
-        select(OutboxItem).where(OutboxItem.call_id == call.id).order_by(col(OutboxItem.id))
-    ).all()
-    outbound = [
-        OutboundPublic(
-            event_id=i.event_id,
-            kind=i.kind,
-            state="waiting" if i.state == PENDING and i.last_error == NO_CAD_REASON else i.state,
-            attempts=i.attempts,
-            next_attempt_at=as_utc(i.next_attempt_at) if i.state == PENDING else None,
-            last_error=i.last_error,
-            created_at=as_utc(i.created_at),
-            delivered_at=as_utc(i.delivered_at) if i.delivered_at else None,
-        )
-        for i in items
-    ]
-    base = CallPublic.model_validate(call).model_dump()
-    return CallDetailPublic(
-        **base,
-        notes=[NotePublic.model_validate(n, from_attributes=True) for n in notes],
-        outbound=outbound,
-        dead_letters=sum(1 for o in outbound if o.state == DEAD),
-    )
-
-
 # --- the running parts ----------------------------------------------------------------------------
-
-
-def notify_delivery(app: FastAPI) -> None:
-    """Wake the delivery worker after new outbox rows were committed."""
-    delivery: OutboxDelivery | None = getattr(app.state, "outbox_delivery", None)
-    if delivery is not None:
-        delivery.notify()
 
 
 def build_adapter(settings: Settings, client: httpx.AsyncClient) -> CadAdapter | None:
@@ -300,60 +204,41 @@ def build_adapter(settings: Settings, client: httpx.AsyncClient) -> CadAdapter |
     return PlainJsonCadAdapter(client, cad.base_url, token=token, timeout_s=cad.timeout_s)
 
 
+def build_delivery(
+    settings: Settings, engine: Engine, client: httpx.AsyncClient, default_agency_id: str
+) -> OutboxDelivery:
+    """Delivery of the outbox to the default agency's CAD; a dead letter is written to the audit."""
+    adapter = build_adapter(settings, client)
+
+    def adapter_for(agency: str) -> CadAdapter | None:
+        return adapter if agency == default_agency_id else None
+
+    async def dead_letter(record: OutboxRecord, reason: str) -> None:
+        await asyncio.to_thread(
+            record_audit,
+            engine,
+            actor="dfr",
+            role="system",
+            method="POST",
+            path=f"/cad/outbox/{record.event.event_id}",
+            status_code=502,
+            action="cad.dead_letter",
+            detail=f"call {record.call_id}: {reason}",
+        )
+
+    return OutboxDelivery(SqlOutboxStore(engine), adapter_for, on_dead=dead_letter)
+
+
 @asynccontextmanager
-async def cad_component(app: FastAPI) -> AsyncIterator[None]:
-    """Outbox delivery (and the EIDO conveyance subscriber when configured) for the app's life."""
-    settings: Settings = app.state.settings
-    engine: Engine = app.state.engine
-    default_agency: str = app.state.default_agency_id
-    mapper: CallTypeMapper = getattr(app.state, "call_type_mapper", None) or CallTypeMapper()
-    async with httpx.AsyncClient() as client:
-        adapter = build_adapter(settings, client)
-
-        def adapter_for(agency: str) -> CadAdapter | None:
-            return adapter if agency == default_agency else None
-
-        async def dead_letter(record: OutboxRecord, reason: str) -> None:
-            await asyncio.to_thread(
-                record_audit,
-                engine,
-                actor="dfr",
-                role="system",
-                method="POST",
-                path=f"/cad/outbox/{record.event.event_id}",
-                status_code=502,
-                action="cad.dead_letter",
-                detail=f"call {record.call_id}: {reason}",
-            )
-
-        delivery = OutboxDelivery(SqlOutboxStore(engine), adapter_for, on_dead=dead_letter)
-        app.state.outbox_delivery = delivery
-        tasks = [asyncio.create_task(delivery.run(), name="outbox-delivery")]
-        subscriber: EidoSubscriber | None = None
-        if settings.cad.eido_subscribe_url:
-
-            async def store(document: dict[str, Any]) -> None:
-                call = parse_eido(document, agency=default_agency, mapper=mapper)
-                result = await call_writer(app).store(call)
-                dispatcher = getattr(app.state, "dispatcher", None)
-                if dispatcher is not None and (result.created or result.changed):
-                    dispatcher.submit(result.call_id, ended=result.ended)
-
-            token = settings.cad.token.get_secret_value() if settings.cad.token else None
-            subscriber = EidoSubscriber(settings.cad.eido_subscribe_url, store, token=token)
-            app.state.eido_subscriber = subscriber
-            tasks.append(asyncio.create_task(subscriber.run(), name="eido-subscriber"))
-        try:
-            yield
-        finally:
-            delivery.stop()
-            if subscriber is not None:
-                await subscriber.stop()
-            # A moment to record the last deliveries (a hung CAD must not hold the shutdown).
-            await asyncio.wait(tasks[:1], timeout=SHUTDOWN_GRACE_S)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            app.state.outbox_delivery = None
+async def delivering(delivery: OutboxDelivery) -> AsyncIterator[None]:
+    """Run `delivery` for the block; at its end, a moment to record the last deliveries."""
+    task = asyncio.create_task(delivery.run(), name="outbox-delivery")
+    try:
+        yield
+    finally:
+        delivery.stop()
+        # A hung CAD must not hold the shutdown.
+        await asyncio.wait([task], timeout=SHUTDOWN_GRACE_S)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

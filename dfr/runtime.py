@@ -1,30 +1,25 @@
-"""The flight runtime component: MAVLink links to every drone and the flight service over them."""
+"""What the service graph is built from: the database and zones at start, link settings, weather, the airspace warm-up."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from fastapi import FastAPI
-from sqlmodel import Session, select
+from sqlalchemy.engine import Engine
 
-from dfr.airspace import AirspaceService
+from dfr.airspace import AirspaceService, read_zone_source
+from dfr.db import session_scope, upgrade_schema
 from dfr.dispatch import (
-    AgencyPolicy,
     ManualWeatherSource,
     MetarWeatherSource,
     StaticWeatherSource,
     WeatherFacts,
     WeatherSource,
 )
-from dfr.dispatch.service import Dispatcher
-from dfr.fleet import read_fleet_file
-from dfr.flights import FlightService
+from dfr.fleet import apply_fleet_file, ensure_agency, read_fleet_file
 from dfr.models import Drone
-from dfr.outbox import notify_delivery
 from dfr.settings import Settings
 from flight import (
     Clock,
@@ -32,11 +27,33 @@ from flight import (
     FlightError,
     LinkConfig,
     SafetyConfig,
-    SystemClock,
     VehicleId,
 )
 
 log = logging.getLogger(__name__)
+DEFAULT_AGENCY_ID = "default"
+
+
+def bootstrap_database(
+    engine: Engine, url: str, fleet_file: Path | None
+) -> tuple[str, list[bytes]]:
+    """Apply migrations and the fleet file; returns the default agency id and its zone documents."""
+    upgrade_schema(url)
+    with session_scope(engine) as session:
+        if fleet_file is not None:
+            fleet = read_fleet_file(fleet_file)
+            apply_fleet_file(session, fleet)
+            documents = [read_zone_source(z, fleet_file.parent) for z in fleet.zones]
+            return fleet.agency.id, documents
+        ensure_agency(session, DEFAULT_AGENCY_ID, "Default agency")
+        return DEFAULT_AGENCY_ID, []
+
+
+def bootstrap_airspace(service: AirspaceService, documents: list[bytes]) -> None:
+    """Load stored zones, then (re)import the fleet file's zone documents by id."""
+    service.load()
+    for document in documents:
+        service.import_document(document, None)
 
 
 def link_config(settings: Settings) -> LinkConfig:
@@ -65,34 +82,6 @@ def add_drone_link(fleet: FleetLink, drone: Drone) -> None:
         log.error("drone %s: cannot open %s: %s", drone.id, drone.mavlink_url, exc)
 
 
-@asynccontextmanager
-async def flight_component(app: FastAPI) -> AsyncIterator[None]:
-    """Links to the agency's drones and the flight service, for the app's lifetime."""
-    settings: Settings = app.state.settings
-    clock = SystemClock(speed=settings.speedup)
-    with Session(app.state.engine) as session:
-        drones = list(session.exec(select(Drone)).all())
-    async with FleetLink(config=link_config(settings), clock=clock) as fleet:
-        for drone in drones:
-            add_drone_link(fleet, drone)
-        async with FlightService(
-            engine=app.state.engine,
-            fleet=fleet,
-            airspace=app.state.airspace,
-            hub=app.state.hub,
-            clock=clock,
-            hooks=app.state.flight_hooks,
-        ) as flights:
-            app.state.fleet = fleet
-            app.state.flights = flights
-            app.state.clock = clock
-            try:
-                yield
-            finally:
-                app.state.flights = None
-                app.state.fleet = None
-
-
 def weather_source(settings: Settings, now: datetime) -> ManualWeatherSource:
     """The pilot's override on top of the configured METAR or fixed observation."""
     w = settings.weather
@@ -115,46 +104,12 @@ def weather_source(settings: Settings, now: datetime) -> ManualWeatherSource:
     return ManualWeatherSource(fallback)
 
 
-@asynccontextmanager
-async def dispatch_component(app: FastAPI) -> AsyncIterator[None]:
-    """The dispatcher: decisions, launches, and flight transitions turned into call and CAD facts."""
-    settings: Settings = app.state.settings
-    policy = AgencyPolicy()
-    if settings.fleet_file is not None:
-        policy = read_fleet_file(settings.fleet_file).policy or policy
-    clock = getattr(app.state, "clock", None) or SystemClock(speed=settings.speedup)
-
-    def notify() -> None:
-        notify_delivery(app)
-
-    async with Dispatcher(
-        engine=app.state.engine,
-        airspace=app.state.airspace,
-        hub=app.state.hub,
-        weather=weather_source(settings, clock.now()),
-        policy=policy,
-        clock=clock,
-        flights=lambda: getattr(app.state, "flights", None),
-        notify_outbox=notify,
-    ) as dispatcher:
-        app.state.dispatcher = dispatcher
-        app.state.flight_hooks.append(dispatcher.on_transition)
-        warmer = asyncio.create_task(_keep_airspace_prepared(app.state.airspace, clock))
-        try:
-            yield
-        finally:
-            warmer.cancel()
-            await asyncio.gather(warmer, return_exceptions=True)
-            app.state.flight_hooks.remove(dispatcher.on_transition)
-            app.state.dispatcher = None
-
-
 #: How often (service-clock seconds) the routing structures are built ahead, for now and one
 #: period on; zone time windows open in service time, so the period is counted in it too.
 AIRSPACE_PREPARE_PERIOD_S = 30.0
 
 
-async def _keep_airspace_prepared(airspace: AirspaceService, clock: Clock) -> None:
+async def keep_airspace_prepared(airspace: AirspaceService, clock: Clock) -> None:
     """Keep the routing structures of the zones active now and soon built, off the event loop."""
     while True:
         now = clock.now()
@@ -164,10 +119,3 @@ async def _keep_airspace_prepared(airspace: AirspaceService, clock: Clock) -> No
         except Exception:  # a bad zone set is reported where it is used; keep trying
             log.exception("preparing the airspace failed")
         await clock.sleep(AIRSPACE_PREPARE_PERIOD_S)
-
-
-def dispatch_call(app: FastAPI, call_id: int, *, ended: bool = False) -> None:
-    """Hand a stored or updated call to the dispatcher (no-op when dispatch is not running)."""
-    dispatcher: Dispatcher | None = getattr(app.state, "dispatcher", None)
-    if dispatcher is not None:
-        dispatcher.submit(call_id, ended=ended)

@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from dfr.call_ledger import CallLedger
 from dfr.db import session_scope
 from dfr.errors import ConflictError, NotFoundError
 from dfr.models import Drone, Flight, as_utc
-from dfr.outbox import add_note
 from dfr.video_service import VideoService
 from flight import FlightPhase
 from telemetry.video import AccessUnit, StreamNotLiveError, StreamState
@@ -134,7 +134,9 @@ def _free_id(directory: Path, base: str) -> str:
     return candidate
 
 
-def _store(engine: Engine, directory: Path, draft: SnapshotRecord, jpeg: bytes) -> SnapshotRecord:
+def _store(
+    engine: Engine, ledger: CallLedger, directory: Path, draft: SnapshotRecord, jpeg: bytes
+) -> SnapshotRecord:
     """Write the still and its record, then the call note; undo the files if the note fails."""
     directory.mkdir(parents=True, exist_ok=True)
     record = draft.model_copy(update={"id": _free_id(directory, draft.id)})
@@ -145,7 +147,9 @@ def _store(engine: Engine, directory: Path, draft: SnapshotRecord, jpeg: bytes) 
         if record.call_id is not None:
             with session_scope(engine) as session:
                 text = snapshot_note_text(record.author, record.at, record.note, record.sha256)
-                note, item = add_note(session, record.call_id, author=record.author, text=text)
+                note, item = ledger.add_note(
+                    session, record.call_id, author=record.author, text=text
+                )
                 record = record.model_copy(update={"note_id": note.id, "event_id": item.event_id})
         _write_atomic(meta, record.model_dump_json(indent=2).encode("utf-8"))
     except BaseException:
@@ -159,6 +163,7 @@ def _store(engine: Engine, directory: Path, draft: SnapshotRecord, jpeg: bytes) 
 async def take_snapshot(
     video: VideoService,
     engine: Engine,
+    ledger: CallLedger,
     *,
     flight_id: int,
     author: str,
@@ -209,7 +214,9 @@ async def take_snapshot(
         width=size[0],
         height=size[1],
     )
-    record = await asyncio.to_thread(_store, engine, snapshots_dir(video, flight_id), draft, jpeg)
+    record = await asyncio.to_thread(
+        _store, engine, ledger, snapshots_dir(video, flight_id), draft, jpeg
+    )
     log.info(
         "flight %s: snapshot %s by %s (sha256 %s)", flight_id, record.id, author, record.sha256
     )

@@ -1,7 +1,7 @@
 """The service's video side: one ingest per drone (from its video_url), WHEP viewers, flight recordings.
 
 Ingests open lazily when the first viewer or recorder asks for a drone's stream. Recordings live in
-`<data_dir>/recordings/flight-<id>/`; `FlightRecordingHook` starts one when a flight goes en route
+`<data_dir>/recordings/flight-<id>/`; `FlightRecordingHook` (a flight transition sink) starts one when a flight goes en route
 and stops it when the flight lands or ends; after a restart it continues the recording (same hash
 chain) of every flight still in the air. Who watched (session start and end) and who exported is
 written to the audit log; each closed segment's chain head is too, so a rewritten manifest shows.
@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -57,7 +56,7 @@ RECORDING_PHASES = frozenset(
 
 
 class VideoService:
-    """Owns ingests, WHEP sessions and recorders; built and closed by `video_component`."""
+    """Owns ingests, WHEP sessions and recorders."""
 
     def __init__(
         self,
@@ -199,7 +198,7 @@ class VideoService:
 
 
 class FlightRecordingHook:
-    """Flight transition hook: record a flight's video from en route until it lands or ends.
+    """Flight transition sink: record a flight's video from en route until it lands or ends.
 
     The flight service calls hooks synchronously, on a worker thread, inside the transaction that
     stores the transition; recording needs the event loop. So the hook only reads the drone's
@@ -214,7 +213,7 @@ class FlightRecordingHook:
         self._chains: dict[int, asyncio.Task[None]] = {}  # touched on the loop only
         self._finished: set[int] = set()  # touched on the loop only
 
-    def __call__(self, session: Session, flight: Flight, transition: FlightTransition) -> None:
+    def on_transition(self, session: Session, flight: Flight, transition: FlightTransition) -> None:
         """Schedule the recording change `transition` implies (called by the flight service)."""
         flight_id = flight.id
         if flight_id is None:
@@ -306,20 +305,3 @@ class FlightRecordingHook:
         pending = list(self._chains.values())
         if pending:
             await asyncio.wait(pending, timeout=30)
-
-
-@asynccontextmanager
-async def video_component(app: FastAPI) -> AsyncIterator[None]:
-    """Lifespan component: `app.state.video` for the routes, flights recorded via the flight hooks."""
-    service = VideoService(app.state.engine, app.state.settings.data_dir)
-    app.state.video = service
-    hooks: list[Callable[..., None]] = app.state.flight_hooks
-    hook = FlightRecordingHook(service, asyncio.get_running_loop())
-    hooks.append(hook)
-    try:
-        await hook.resume_unfinished(app.state.engine)
-        yield
-    finally:
-        hooks.remove(hook)
-        await hook.aclose()
-        await service.aclose()

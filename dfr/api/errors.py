@@ -12,7 +12,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cad_bridge import CadError
-from dfr.errors import ConflictError, DfrError, InvalidInputError, NotFoundError
+from dfr.errors import (
+    ConflictError,
+    DfrError,
+    ForbiddenError,
+    InvalidInputError,
+    NotAuthenticatedError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from flight import (
     CommandRejectedError,
     FlightError,
@@ -69,36 +77,46 @@ def _describe(error: Any) -> dict[str, str]:
     return {"field": _field_of(error.get("loc", ())), "reason": reason}
 
 
+#: The HTTP status of each domain error; for an error, the most specific class of its MRO wins.
+STATUS_OF: dict[type[Exception], int] = {
+    DfrError: 400,
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidInputError: 422,
+    NotAuthenticatedError: 401,
+    ForbiddenError: 403,
+    ServiceUnavailableError: 503,
+    GeofenceError: 422,
+    InvalidGeometryError: 422,
+    CadError: 400,
+    FlightError: 409,
+    PlanRejectedError: 422,
+    InvalidCommandError: 422,
+    UnknownVehicleError: 404,
+    CommandRejectedError: 409,
+    LinkLostError: 409,
+    LinkTimeoutError: 504,
+}
+#: The request field an error names when the error itself carries none.
+FIELD_OF: dict[type[Exception], str] = {PlanRejectedError: "route", InvalidCommandError: "command"}
+
+
+def _most_specific(table: dict[type[Exception], Any], exc: Exception) -> Any:
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
 def _error_for(exc: Exception) -> tuple[int, str, str | None]:
-    if isinstance(exc, NotFoundError):
-        return 404, str(exc), None
-    if isinstance(exc, ConflictError):
-        return 409, exc.reason, exc.field
-    if isinstance(exc, InvalidInputError):
-        return 422, exc.reason, exc.field
-    if isinstance(exc, InvalidGeometryError):
-        return 422, str(exc), exc.field
-    if isinstance(exc, GeofenceError):
-        return 422, str(exc), None
-    if isinstance(exc, PlanRejectedError):
-        return 422, str(exc), "route"
-    if isinstance(exc, InvalidCommandError):
-        return 422, str(exc), "command"
-    if isinstance(exc, UnknownVehicleError):
-        return 404, str(exc), None
-    if isinstance(exc, CommandRejectedError):
-        return 409, str(exc), None
-    if isinstance(exc, LinkLostError):
-        return 409, str(exc), None
-    if isinstance(exc, LinkTimeoutError):
-        return 504, str(exc), None
-    if isinstance(exc, FlightError):
-        return 409, str(exc), None
-    status = getattr(exc, "http_status", None)
+    """Status, detail and the field at fault of a domain error."""
+    status = _most_specific(STATUS_OF, exc) or 500
+    reason = getattr(exc, "reason", None)
+    detail = reason if isinstance(exc, ConflictError | InvalidInputError) else str(exc)
     field = getattr(exc, "field", None)
-    if isinstance(status, int):
-        return status, str(exc), field if isinstance(field, str) else None
-    return 400, str(exc), None
+    if not isinstance(field, str):
+        field = _most_specific(FIELD_OF, exc)
+    return status, str(detail), field
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -129,7 +147,9 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [{"field": field, "reason": detail}] if field else None
         if isinstance(exc, PlanRejectedError):
             errors = [{"field": "route", "reason": r} for r in exc.reasons]
-        return problem(status, detail, errors=errors, instance=request.url.path)
+        # RFC 6750: a refused bearer token is answered with the scheme to use.
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem(status, detail, errors=errors, headers=headers, instance=request.url.path)
 
     for cls in (DfrError, GeofenceError, CadError, FlightError):
         app.add_exception_handler(cls, _domain)

@@ -1,27 +1,26 @@
-"""The dispatcher: applies the policy to each call, stores the decision, launches, and keeps CAD told.
+"""The dispatcher: applies the policy to each call, stores the decision, launches and recalls.
 
 It gathers the facts (stored call and drones, live vehicle state, a response plan per candidate
-drone, the weather), asks the pure policy, and stores the decision with the call. A launch (by
-the dispatcher, or by the agency's auto-launch policy) plans the flight and hands it to the flight
-service. Flight transitions come back through `on_transition`, inside the transaction that stores
-them, and become call lifecycle changes, CAD unit statuses and notes in the outbox.
+drone, the weather), asks the pure policy, and has the call ledger store the decision with the
+call. A launch (by the dispatcher, or by the agency's auto-launch policy) hands the plan to the
+flight service, which records the launch on the call in the flight's own transaction. Nothing
+calls back into the dispatcher: flight transitions go from the flight service to the ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any, Self
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cad_bridge import EventKind, UnitReport, UnitStatus
 from dfr.airspace import AirspaceService
+from dfr.call_ledger import AUTHOR, CallLedger
 from dfr.db import session_scope
 from dfr.dispatch.agency_policy import AgencyPolicy
 from dfr.dispatch.facts import (
@@ -34,28 +33,14 @@ from dfr.dispatch.facts import (
 from dfr.dispatch.policy import DispatchDecision, evaluate
 from dfr.dispatch.routes import route_facts_from_plan, route_facts_from_rejection
 from dfr.dispatch.weather import ManualWeatherSource
-from dfr.errors import ConflictError, DfrError, NotFoundError
+from dfr.errors import ConflictError, DfrError, LaunchRefusedError, NotFoundError
 from dfr.flights import FlightService
-from dfr.models import (
-    Agency,
-    Call,
-    CallLifecycle,
-    Decision,
-    Dock,
-    Drone,
-    Flight,
-    Note,
-    as_utc,
-    utcnow,
-)
-from dfr.outbox import enqueue_event
+from dfr.models import Agency, Call, CallLifecycle, Dock, Drone, Flight, as_utc
 from dfr.planning import performance_of
-from dfr.stream_payloads import call_data, decision_data
 from flight import (
     Clock,
     FlightPhase,
     FlightPlan,
-    FlightTransition,
     PlanRejectedError,
     VehicleState,
     plan_response,
@@ -63,19 +48,11 @@ from flight import (
 )
 from geofence import GeoPoint
 from lifecycle import TaskOwner
-from telemetry import Hub, StreamMessage, call_message, decision_message
 
 log = logging.getLogger(__name__)
-AUTHOR = "DFR"
 _ACTIVE_FLIGHT_STATES = [
     str(p) for p in FlightPhase if p not in (FlightPhase.COMPLETED, FlightPhase.ABORTED)
 ]
-
-
-class LaunchRefusedError(DfrError):
-    """No drone may fly this call now; the reason is the policy's."""
-
-    http_status = 409
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,23 +71,20 @@ class Dispatcher(TaskOwner):
         *,
         engine: Engine,
         airspace: AirspaceService,
-        hub: Hub,
         weather: ManualWeatherSource,
         policy: AgencyPolicy,
         clock: Clock,
-        flights: Callable[[], FlightService | None],
-        notify_outbox: Callable[[], None] = lambda: None,
+        flights: FlightService,
+        ledger: CallLedger,
     ) -> None:
         super().__init__()
         self._engine = engine
         self._airspace = airspace
-        self._hub = hub
         self.weather = weather
         self.policy = policy
         self._clock = clock
         self._flights = flights
-        self._notify_outbox = notify_outbox
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ledger = ledger
         self._call_locks: dict[int, asyncio.Lock] = {}
         self._launch_lock = asyncio.Lock()
 
@@ -118,24 +92,6 @@ class Dispatcher(TaskOwner):
     def clock(self) -> Clock:
         """The clock decisions are made on."""
         return self._clock
-
-    def _publish(self, message: StreamMessage) -> None:
-        """Publish from any thread: the hub is only touched on the event loop."""
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._hub.publish(message)
-        else:
-            loop.call_soon_threadsafe(self._hub.publish, message)
-
-    async def __aenter__(self) -> Self:
-        self._loop = asyncio.get_running_loop()
-        return await super().__aenter__()
 
     def submit(self, call_id: int, *, ended: bool = False) -> None:
         """Evaluate a stored or updated call in the background (or end its flight when CAD ended it)."""
@@ -167,8 +123,7 @@ class Dispatcher(TaskOwner):
             return ZoneInfo("UTC")
 
     def _drone_facts(self, session: Session, drone: Drone, dock: Dock) -> DroneFacts:
-        flights = self._flights()
-        live = flights.live_state(drone.id) if flights is not None else None
+        live = self._flights.live_state(drone.id)
         assignment: Assignment | None = None
         active = session.exec(
             select(Flight).where(
@@ -266,8 +221,8 @@ class Dispatcher(TaskOwner):
 
     def _airborne_state(self, drone_id: str) -> VehicleState | None:
         """The live state of a drone that is flying one of our flights, else None."""
-        flights = self._flights()
-        if flights is None or flights.active_flight_of(drone_id) is None:
+        flights = self._flights
+        if flights.active_flight_of(drone_id) is None:
             return None
         live = flights.live_state(drone_id)
         return live if live is not None and live.in_air else None
@@ -319,31 +274,8 @@ class Dispatcher(TaskOwner):
             if call is None:
                 raise NotFoundError("call", call_id)
             evaluated = self._evaluate(session, call)
-            decision = evaluated.decision
-            previous = session.exec(
-                select(Decision)
-                .where(Decision.call_id == call_id)
-                .order_by(col(Decision.id).desc())
-            ).first()
-            record = decision.to_record()
-            session.add(
-                Decision(
-                    call_id=call_id,
-                    created_at=decision.evaluated_at,
-                    detail=decision.to_public(),
-                    **record,
-                )
-            )
-            if call.lifecycle == CallLifecycle.NEW and decision.eligible:
-                call.lifecycle = CallLifecycle.RECOMMENDED
-                call.updated_at = utcnow()
-                session.add(call)
-            if previous is None or previous.summary != decision.summary:
-                self._note(session, call, f"DFR recommendation: {decision.summary}")
-            # The call first: the console attaches a decision to a call it already knows.
-            self._publish(call_message(call_id, call_data(call), self._clock.now()))
-            self._publish(decision_message(call_id, decision_data(decision), decision.evaluated_at))
-            return _Evaluated(decision, evaluated.plans, call.lifecycle, evaluated.target)
+            self._ledger.record_decision(session, call, evaluated.decision)
+            return _Evaluated(evaluated.decision, evaluated.plans, call.lifecycle, evaluated.target)
 
     def _auto_launch_drone(self, evaluated: _Evaluated) -> str | None:
         decision = evaluated.decision
@@ -351,20 +283,18 @@ class Dispatcher(TaskOwner):
             decision.auto_launch
             and decision.recommended is not None
             and evaluated.lifecycle in (CallLifecycle.NEW, CallLifecycle.RECOMMENDED)
-            and self._flights() is not None
+            and self._flights.running
         ):
             return decision.recommended.drone_id
         return None
 
     def _taken(self, drone_id: str) -> bool:
-        flights = self._flights()
-        return flights is not None and flights.active_flight_of(drone_id) is not None
+        return self._flights.active_flight_of(drone_id) is not None
 
     async def evaluate(self, call_id: int, *, allow_auto_launch: bool = True) -> DispatchDecision:
         """Decide for a call, store and publish the decision; auto-launch when the policy says so."""
         async with self._lock(call_id):
             evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
-            self._notify_outbox()
             drone_id = self._auto_launch_drone(evaluated) if allow_auto_launch else None
             if drone_id is None:
                 return evaluated.decision
@@ -372,7 +302,6 @@ class Dispatcher(TaskOwner):
             async with self._launch_lock:
                 if self._taken(drone_id):
                     evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
-                    self._notify_outbox()
                     drone_id = self._auto_launch_drone(evaluated)
                     if drone_id is None:
                         return evaluated.decision
@@ -392,7 +321,6 @@ class Dispatcher(TaskOwner):
         """Launch a drone to the call (the recommended one when `drone_id` is None)."""
         async with self._lock(call_id), self._launch_lock:
             evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
-            self._notify_outbox()
             decision = evaluated.decision
             if evaluated.lifecycle not in (CallLifecycle.NEW, CallLifecycle.RECOMMENDED):
                 raise ConflictError(
@@ -425,35 +353,18 @@ class Dispatcher(TaskOwner):
         author: str,
         decision: DispatchDecision,
     ) -> int:
-        flights = self._flights()
-        if flights is None:
+        flights = self._flights
+        if not flights.running:
             raise LaunchRefusedError("the flight link is not running")
         evaluation = decision.evaluation_of(drone_id)
         if evaluation is not None and evaluation.preempts_call_id is not None:
             return await self._reassign_locked(
-                flights, call_id, drone_id, target, author, int(evaluation.preempts_call_id)
+                call_id, drone_id, target, author, int(evaluation.preempts_call_id)
             )
-        flight_id = await flights.launch(
-            drone_id, target, call_id=call_id, created_by=author, plan=plan
-        )
-        eta_s = plan.eta_s if plan is not None else decision.eta_s
-
-        def record() -> None:
-            with session_scope(self._engine) as session:
-                self._record_launched(session, call_id, drone_id, flight_id, author, eta_s)
-
-        await asyncio.to_thread(record)
-        self._notify_outbox()
-        return flight_id
+        return await flights.launch(drone_id, target, call_id=call_id, created_by=author, plan=plan)
 
     async def _reassign_locked(
-        self,
-        flights: FlightService,
-        call_id: int,
-        drone_id: str,
-        target: GeoPoint,
-        author: str,
-        from_call_id: int,
+        self, call_id: int, drone_id: str, target: GeoPoint, author: str, from_call_id: int
     ) -> int:
         """Preemption: the drone leaves its lower-priority call in the air and flies this one."""
 
@@ -465,64 +376,23 @@ class Dispatcher(TaskOwner):
                 return call.priority
 
         new_priority = await asyncio.to_thread(priority)
-        reason = f"reassigned to higher-priority call {call_id} (priority {new_priority})"
-
-        def created(session: Session, flight: Flight, plan: FlightPlan) -> None:
-            assert flight.id is not None
-            self._record_launched(
-                session, call_id, drone_id, flight.id, author, plan.eta_s, from_call_id
-            )
-
-        flight_id = await flights.retask(
+        flight_id = await self._flights.retask(
             drone_id,
             target,
             call_id=call_id,
-            reason=reason,
+            reason=f"reassigned to higher-priority call {call_id} (priority {new_priority})",
             from_call_id=from_call_id,
             created_by=author,
-            on_created=created,
         )
-        self._notify_outbox()
         # The call the drone left may get another one: decide for it again.
         self.submit(from_call_id)
         return flight_id
-
-    def _record_launched(
-        self,
-        session: Session,
-        call_id: int,
-        drone_id: str,
-        flight_id: int,
-        author: str,
-        eta_s: float | None,
-        from_call_id: int | None = None,
-    ) -> None:
-        """In the launch's transaction: the call is dispatched, CAD gets the note and the unit."""
-        call = session.get(Call, call_id)
-        if call is None:
-            return
-        call.lifecycle = CallLifecycle.DISPATCHED
-        call.updated_at = utcnow()
-        session.add(call)
-        eta_text = f"; ETA {eta_s:.0f} s" if eta_s is not None else ""
-        taken = "" if from_call_id is None else f"; taken in the air from call {from_call_id}"
-        self._note(session, call, f"Drone {drone_id} launched by {author}{eta_text}{taken}.")
-        enqueue_event(
-            session,
-            call,
-            EventKind.UNIT_STATUS,
-            author=AUTHOR,
-            unit=UnitReport(id=drone_id, status=UnitStatus.DISPATCHED, eta_s=eta_s),
-        )
-        self._publish(
-            call_message(call_id, call_data(call, flight_id=flight_id), self._clock.now())
-        )
 
     # ------------------------------------------------------------------ end of a call
 
     async def end_call(self, call_id: int, reason: str) -> None:
         """The call is over (cancelled or closed): its flight returns to the dock."""
-        flights = self._flights()
+        flights = self._flights
 
         def active_flights() -> list[int]:
             with Session(self._engine) as session:
@@ -533,83 +403,7 @@ class Dispatcher(TaskOwner):
                 ).all()
                 return [r for r in rows if r is not None]
 
-        if flights is None:
+        if not flights.running:
             return
         for flight_id in await asyncio.to_thread(active_flights):
             await flights.recall(flight_id, reason)
-
-    # ------------------------------------------------------------------ flight transitions
-
-    def _note(self, session: Session, call: Call, text: str) -> None:
-        assert call.id is not None
-        # The service clock, like flight events (they differ from wall time only when sped up).
-        note = Note(call_id=call.id, author=AUTHOR, source="dfr", text=text, at=self._clock.now())
-        session.add(note)
-        enqueue_event(session, call, EventKind.NOTE, author=AUTHOR, text=text, at=note.at)
-
-    def on_transition(self, session: Session, flight: Flight, t: FlightTransition) -> None:
-        """Inside the transaction storing a flight transition: call lifecycle, unit status, notes."""
-        if flight.call_id is None:
-            return
-        call = session.get(Call, flight.call_id)
-        if call is None:
-            return
-        snap = t.snapshot
-        status: UnitStatus | None = None
-        if t.reassigned:
-            # The drone went to another call: this call's assignment is cancelled, not cleared.
-            status = UnitStatus.ASSIGNMENT_CANCELLED
-        elif t.cad_status is not None and t.cad_status.value != UnitStatus.DISPATCHED.value:
-            status = UnitStatus(t.cad_status.value)
-        if status is not None:
-            pos = snap.position if snap is not None else None
-            enqueue_event(
-                session,
-                call,
-                EventKind.UNIT_STATUS,
-                author=AUTHOR,
-                at=t.time,
-                unit=UnitReport(
-                    id=flight.drone_id,
-                    status=status,
-                    lat=None if pos is None else pos.lat_deg,
-                    lon=None if pos is None else pos.lon_deg,
-                ),
-            )
-        text: str | None = None
-        lifecycle = call.lifecycle
-        if t.reassigned:
-            text = f"Drone {flight.drone_id} {t.reason}."
-            if lifecycle in (CallLifecycle.DISPATCHED, CallLifecycle.ON_SCENE):
-                # Back in the queue: the dispatcher decides for it again.
-                call.lifecycle = CallLifecycle.RECOMMENDED
-        elif t.to_phase == FlightPhase.EN_ROUTE and t.from_phase == FlightPhase.ARMED:
-            text = f"Drone {flight.drone_id} airborne, en route."
-        elif t.to_phase == FlightPhase.ON_SCENE and t.from_phase != FlightPhase.ON_SCENE:
-            text = f"Drone {flight.drone_id} on scene."
-            if lifecycle == CallLifecycle.DISPATCHED:
-                call.lifecycle = CallLifecycle.ON_SCENE
-        elif t.to_phase == FlightPhase.RETURNING:
-            text = f"Drone {flight.drone_id} returning to its dock."
-        elif t.to_phase == FlightPhase.FAILSAFE:
-            text = f"Drone {flight.drone_id} failsafe: {t.reason}."
-        elif t.to_phase == FlightPhase.LINK_LOST:
-            text = f"Drone {flight.drone_id}: link lost; the vehicle's own failsafe applies."
-        elif t.to_phase == FlightPhase.LANDED:
-            text = f"Drone {flight.drone_id} landed."
-        elif t.to_phase == FlightPhase.COMPLETED:
-            text = f"Drone {flight.drone_id} back in service."
-            if lifecycle in (CallLifecycle.DISPATCHED, CallLifecycle.ON_SCENE):
-                call.lifecycle = CallLifecycle.CLEARED
-        elif t.to_phase == FlightPhase.ABORTED:
-            text = f"Drone {flight.drone_id} launch aborted: {t.reason}."
-            if lifecycle == CallLifecycle.DISPATCHED:
-                call.lifecycle = CallLifecycle.RECOMMENDED
-        if text is not None:
-            self._note(session, call, text)
-        if call.lifecycle != lifecycle:
-            call.updated_at = utcnow()
-            session.add(call)
-        assert call.id is not None
-        self._publish(call_message(call.id, call_data(call, flight_id=flight.id), t.time))
-        self._notify_outbox()

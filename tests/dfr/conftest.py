@@ -14,6 +14,7 @@ from dfr.db import session_scope
 from dfr.fleet import DEMO_FLEET_FILE
 from dfr.main import create_app
 from dfr.models import Role
+from dfr.service import Run
 from dfr.settings import Settings
 
 
@@ -24,7 +25,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    return create_app(settings, components=[])
+    return create_app(settings, run=Run.NONE)
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def auth(app: FastAPI, client: TestClient) -> TokenFactory:
 
     def headers(role: Role) -> dict[str, str]:
         if role not in made:
-            with session_scope(app.state.engine) as session:
+            with session_scope(app.state.service.engine) as session:
                 _, secret = create_token(session, f"test-{role.value}", role)
             made[role] = {"Authorization": f"Bearer {secret}"}
         return made[role]

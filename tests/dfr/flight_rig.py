@@ -22,7 +22,7 @@ from dfr.db import session_scope
 from dfr.flights import FlightService
 from dfr.main import create_app
 from dfr.models import OutboxItem, Role
-from dfr.runtime import dispatch_component, flight_component
+from dfr.service import Run
 from dfr.settings import FlightSettings, Settings, WeatherSettings
 from flight import LinkState
 from geofence import GeoPoint
@@ -187,9 +187,9 @@ async def rig(tmp_path: Path, policy: str = "") -> AsyncIterator[Rig]:
         # on a busy machine is seconds of vehicle time, which must not read as a lost link.
         flight=FlightSettings(heartbeat_timeout_s=30.0, dll_timeout_s=60.0),
     )
-    app = create_app(settings, components=[flight_component, dispatch_component])
+    app = create_app(settings, run=Run.LINKS | Run.DISPATCH)
     async with SimFleet(sim_config) as sim, app.router.lifespan_context(app):
-        with session_scope(app.state.engine) as session:
+        with session_scope(app.state.service.engine) as session:
             secrets = {r: create_token(session, f"test-{r}", r)[1] for r in Role}
         transport = httpx.ASGITransport(app=app)
         async with contextlib.AsyncExitStack() as stack:
@@ -204,6 +204,6 @@ async def rig(tmp_path: Path, policy: str = "") -> AsyncIterator[Rig]:
                 )
                 for role, secret in secrets.items()
             }
-            r = Rig(sim, app.state.flights, app.state.engine, http)
+            r = Rig(sim, app.state.service.flights, app.state.service.engine, http)
             await r.wait_ready()
             yield r

@@ -11,8 +11,7 @@ from sqlmodel import Session
 from dfr.airspace import AirspaceService, read_zone_source
 from dfr.db import make_engine, upgrade_schema
 from dfr.fleet import DEMO_FLEET_FILE, apply_fleet_file, read_fleet_file
-from dfr.main import bootstrap_airspace
-from dfr.runtime import AIRSPACE_PREPARE_PERIOD_S, _keep_airspace_prepared
+from dfr.runtime import AIRSPACE_PREPARE_PERIOD_S, bootstrap_airspace, keep_airspace_prepared
 from flight import SystemClock
 
 
@@ -61,7 +60,7 @@ class _Recorder:
 async def test_the_service_prepares_now_and_one_period_ahead_in_service_time() -> None:
     recorder = _Recorder()
     clock = SystemClock(speed=20.0)
-    task = asyncio.create_task(_keep_airspace_prepared(recorder, clock))  # type: ignore[arg-type]
+    task = asyncio.create_task(keep_airspace_prepared(recorder, clock))  # type: ignore[arg-type]
     try:
         async with asyncio.timeout(10):
             while not recorder.calls:  # noqa: ASYNC110 - the call lands on a worker thread

@@ -14,7 +14,7 @@ from tests.dfr.conftest import TokenFactory
 
 
 def _rows(app: FastAPI) -> list[AuditEntry]:
-    with Session(app.state.engine) as session:
+    with Session(app.state.service.engine) as session:
         return list(session.exec(select(AuditEntry).order_by(AuditEntry.id)).all())  # type: ignore[arg-type]
 
 
@@ -55,5 +55,8 @@ def test_audit_log_refuses_changes_at_the_database(
         json={"id": "n3", "name": "N3", "lat": 38.9, "lon": -104.8},
         headers=auth(Role.ADMIN),
     )
-    with pytest.raises(DatabaseError, match="append-only"), app.state.engine.begin() as conn:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        app.state.service.engine.begin() as conn,
+    ):
         conn.execute(text(statement))

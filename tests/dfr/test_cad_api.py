@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from dfr.main import create_app
 from dfr.models import Role
-from dfr.outbox import cad_component
+from dfr.service import Run
 from dfr.settings import Settings
 from tests.dfr.conftest import TokenFactory
 
@@ -135,11 +135,11 @@ def test_bad_input_is_a_problem_and_stores_nothing(
 
 def test_oversized_payload_is_refused(tmp_path: Path, auth: TokenFactory) -> None:
     settings = Settings(mode="test", data_dir=tmp_path / "d2", cad={"max_payload_bytes": 2000})
-    with TestClient(create_app(settings, components=[])) as small:
+    with TestClient(create_app(settings, run=Run.NONE)) as small:
         from dfr.auth import create_token
         from dfr.db import session_scope
 
-        with session_scope(small.app.state.engine) as session:  # type: ignore[attr-defined]
+        with session_scope(small.app.state.service.engine) as session:  # type: ignore[attr-defined]
             _, secret = create_token(session, "cad", Role.CAD)
         doc = {**_plain(), "notes": ["x" * 3000], "agency": "default"}
         r = small.post(URL, json=doc, headers={"Authorization": f"Bearer {secret}"})
@@ -192,12 +192,12 @@ def test_notes_on_an_unknown_call_are_404_and_write_nothing(
 
 
 def test_without_a_cad_outbound_rows_wait_visibly(settings: Settings) -> None:
-    app: FastAPI = create_app(settings, components=[cad_component])
+    app: FastAPI = create_app(settings, run=Run.CAD)
     with TestClient(app) as client:
         from dfr.auth import create_token
         from dfr.db import session_scope
 
-        with session_scope(app.state.engine) as session:
+        with session_scope(app.state.service.engine) as session:
             _, cad = create_token(session, "cad", Role.CAD)
             _, desk = create_token(session, "desk", Role.DISPATCHER)
         call_id = client.post(

@@ -160,7 +160,7 @@ def test_a_post_is_audited_once_with_what_it_did(
     )
     first = client.post(URL, json=doc, headers=auth(Role.CAD)).json()
     client.post(URL, json=doc, headers=auth(Role.CAD))
-    with Session(app.state.engine) as session:
+    with Session(app.state.service.engine) as session:
         rows = session.exec(
             select(AuditEntry).where(AuditEntry.path == URL).order_by(col(AuditEntry.id))
         ).all()

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cad_bridge import CadCall, Delivered
+from cad_bridge import CadCall, Delivered, EventKind
 from dfr.cad_ingest import store_call
 from dfr.db import make_engine, upgrade_schema
 from dfr.fleet import ensure_agency
 from dfr.models import OutboxItem
-from dfr.outbox import DELIVERED, PENDING, SqlOutboxStore, add_note
+from dfr.outbox import DELIVERED, PENDING, SqlOutboxStore, enqueue_event, get_call
 from geofence import GeoPoint
 
 
@@ -43,7 +43,10 @@ def _incident(engine: Engine, incident: str) -> int:
 
 def _notes(engine: Engine, call_id: int, texts: list[str]) -> list[str]:
     with Session(engine) as session:
-        ids = [add_note(session, call_id, author="a", text=t)[1].event_id for t in texts]
+        call = get_call(session, call_id)
+        ids = [
+            enqueue_event(session, call, EventKind.NOTE, author="a", text=t).event_id for t in texts
+        ]
         session.commit()
     return ids
 

@@ -25,8 +25,8 @@ from sqlmodel import Session, select
 from dfr.db import session_scope
 from dfr.main import create_app
 from dfr.models import AuditEntry, Call, Flight, Note, OutboxItem, Role
+from dfr.service import Run
 from dfr.settings import Settings
-from dfr.video_service import video_component
 from tests.dfr.conftest import TokenFactory
 from tests.dfr.video_stack import SAND_CREEK, VideoStack
 
@@ -60,7 +60,7 @@ def _decoded_size(jpeg: bytes) -> tuple[int, int]:
 
 @pytest.fixture
 def video_app(settings: Settings) -> FastAPI:
-    return create_app(settings, components=[video_component])
+    return create_app(settings, run=Run.RECORDINGS)
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def _flight_on_a_call(app: FastAPI, client: TestClient, auth: TokenFactory) -> t
     )
     assert posted.status_code == 202, posted.text
     call_id = int(posted.json()["id"])
-    with session_scope(app.state.engine) as session:
+    with session_scope(app.state.service.engine) as session:
         flight = Flight(drone_id="D1", call_id=call_id, state="en_route", target_lat=lat)
         session.add(flight)
         session.flush()
@@ -85,7 +85,7 @@ def _flight_on_a_call(app: FastAPI, client: TestClient, auth: TokenFactory) -> t
 
 
 def _counts(app: FastAPI) -> tuple[int, int]:
-    with Session(app.state.engine) as session:
+    with Session(app.state.service.engine) as session:
         return len(session.exec(select(Note)).all()), len(session.exec(select(OutboxItem)).all())
 
 
@@ -112,14 +112,14 @@ def test_snapshot_refusals_change_nothing(
     assert denied.status_code == 403
 
     assert _counts(video_app) == before
-    assert not (video_app.state.video.recording_dir(flight_id) / "snapshots").exists()
+    assert not (video_app.state.service.video.recording_dir(flight_id) / "snapshots").exists()
     listing = video_client.get(url, headers=analyst)
     assert listing.status_code == 200 and listing.json() == {"data": [], "count": 0}
     assert video_client.get("/api/v1/flights/99999/snapshots", headers=analyst).status_code == 404
     for snapshot_id in ("20250101T000000000000Z", "..", "x"):
         image = video_client.get(f"{url}/{snapshot_id}.jpg", headers=analyst)
         assert image.status_code == 404, snapshot_id
-    with Session(video_app.state.engine) as session:
+    with Session(video_app.state.service.engine) as session:
         call = session.get(Call, call_id)
         assert call is not None
 
@@ -128,7 +128,7 @@ def test_a_snapshot_of_an_ended_flight_is_refused(
     video_app: FastAPI, video_client: TestClient, auth: TokenFactory
 ) -> None:
     _, flight_id = _flight_on_a_call(video_app, video_client, auth)
-    with session_scope(video_app.state.engine) as session:
+    with session_scope(video_app.state.service.engine) as session:
         flight = session.get(Flight, flight_id)
         assert flight is not None
         flight.state = "completed"

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import col, func, select
 
 from dfr.auth import STAFF_ROLES, Principal, require_roles
+from dfr.call_views import CallDetailPublic, call_detail
 from dfr.deps import SessionDep
 from dfr.errors import NotFoundError
 from dfr.models import Call, CallLifecycle, CallPublic, CallsPublic
-from dfr.outbox import CallDetailPublic, call_detail
 
 router = APIRouter(tags=["calls"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]

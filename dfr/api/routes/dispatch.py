@@ -5,37 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from dfr.auth import STAFF_ROLES, Principal, require_roles
-from dfr.deps import SessionDep
-from dfr.dispatch.service import Dispatcher
-from dfr.errors import DfrError, NotFoundError
+from dfr.deps import DispatcherDep, SessionDep
+from dfr.errors import NotFoundError
 from dfr.models import Call, Decision, Role
 
 router = APIRouter(tags=["dispatch"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 Launcher = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.PILOT))]
 WeatherWriter = Annotated[Principal, Depends(require_roles(Role.PILOT, Role.DISPATCHER))]
-
-
-class DispatchUnavailableError(DfrError):
-    """The dispatcher is not running in this process."""
-
-    http_status = 503
-
-
-def get_dispatcher(request: Request) -> Dispatcher:
-    """The running dispatcher (503 when the service runs without it)."""
-    dispatcher: Dispatcher | None = getattr(request.app.state, "dispatcher", None)
-    if dispatcher is None:
-        raise DispatchUnavailableError("dispatch is not running")
-    return dispatcher
-
-
-DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
 
 class LaunchRequest(BaseModel):
@@ -98,7 +80,7 @@ async def launch_call(
 @router.get("/weather")
 def get_weather(_: Reader, dispatcher: DispatcherDep) -> dict[str, Any]:
     """The observation dispatch decides with now (null when none is known)."""
-    facts = dispatcher.weather.current(dispatcher._clock.now())  # noqa: SLF001
+    facts = dispatcher.weather.current(dispatcher.clock.now())
     return {"weather": None if facts is None else facts.to_public()}
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from sqlmodel import col, select
 
 from dfr import fleet
 from dfr.auth import STAFF_ROLES, Principal, require_roles
-from dfr.deps import DefaultAgencyDep, SessionDep
-from dfr.flights import FlightService
+from dfr.deps import DefaultAgencyDep, FlightServiceDep, SessionDep
 from dfr.models import (
     Dock,
     DockCreate,
@@ -70,10 +69,9 @@ def delete_dock(dock_id: str, session: SessionDep, _: Admin) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _with_live(request: Request, drone: Drone) -> DronePublic:
-    flights: FlightService | None = getattr(request.app.state, "flights", None)
+def _with_live(flights: FlightServiceDep, drone: Drone) -> DronePublic:
     public = DronePublic.model_validate(drone)
-    if flights is None:
+    if not flights.running:
         return public
     state = flights.live_state(drone.id)
     flight_id = flights.active_flight_of(drone.id)
@@ -82,16 +80,18 @@ def _with_live(request: Request, drone: Drone) -> DronePublic:
 
 
 @router.get("/drones", response_model=DronesPublic)
-def list_drones(request: Request, session: SessionDep, _: Reader) -> DronesPublic:
+def list_drones(session: SessionDep, _: Reader, flights: FlightServiceDep) -> DronesPublic:
     """Every drone with its live state (null when the service has no link to it)."""
     drones = session.exec(select(Drone).order_by(col(Drone.id))).all()
-    return DronesPublic(data=[_with_live(request, d) for d in drones], count=len(drones))
+    return DronesPublic(data=[_with_live(flights, d) for d in drones], count=len(drones))
 
 
 @router.get("/drones/{drone_id}", response_model=DronePublic)
-def get_drone(drone_id: str, request: Request, session: SessionDep, _: Reader) -> DronePublic:
+def get_drone(
+    drone_id: str, session: SessionDep, _: Reader, flights: FlightServiceDep
+) -> DronePublic:
     """One drone with its live state."""
-    return _with_live(request, fleet.get_drone(session, drone_id))
+    return _with_live(flights, fleet.get_drone(session, drone_id))
 
 
 @router.post("/drones", response_model=DronePublic, status_code=status.HTTP_201_CREATED)

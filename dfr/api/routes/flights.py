@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
 from dfr.auth import STAFF_ROLES, Principal, require_roles
-from dfr.deps import SessionDep
-from dfr.errors import DfrError, NotFoundError
-from dfr.flights import FlightService
+from dfr.deps import EngineDep, FlightsDep, SessionDep
+from dfr.errors import ForbiddenError, NotFoundError
 from dfr.models import (
     Flight,
     FlightDetailPublic,
@@ -28,29 +27,6 @@ router = APIRouter(tags=["flights"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 Pilot = Annotated[Principal, Depends(require_roles(Role.PILOT))]
 Commander = Annotated[Principal, Depends(require_roles(Role.PILOT, Role.DISPATCHER))]
-
-
-class DispatcherCommandError(DfrError):
-    """A dispatcher may only send the drone home."""
-
-    http_status = 403
-
-
-class FlightLinkUnavailableError(DfrError):
-    """The flight link is not running in this process."""
-
-    http_status = 503
-
-
-def get_flight_service(request: Request) -> FlightService:
-    """The running flight service (503 when the service runs without drones)."""
-    service: FlightService | None = getattr(request.app.state, "flights", None)
-    if service is None:
-        raise FlightLinkUnavailableError("the flight link is not running")
-    return service
-
-
-FlightsDep = Annotated[FlightService, Depends(get_flight_service)]
 
 
 class Target(BaseModel):
@@ -144,7 +120,7 @@ def get_flight(flight_id: int, session: SessionDep, _: Reader) -> FlightDetailPu
 
 @router.post("/flights", response_model=FlightPublic, status_code=status.HTTP_201_CREATED)
 async def create_flight(
-    principal: Pilot, body: FlightCreate, flights: FlightsDep, request: Request
+    principal: Pilot, body: FlightCreate, flights: FlightsDep, engine: EngineDep
 ) -> FlightPublic:
     """A pilot's flight without a CAD call, planned like any response."""
     flight_id = await flights.launch(
@@ -154,7 +130,7 @@ async def create_flight(
         alt_agl_m=body.alt_agl_m,
         created_by=principal.name,
     )
-    with Session(request.app.state.engine) as session:
+    with Session(engine) as session:
         row = session.get(Flight, flight_id)
         assert row is not None
         return flight_public(row)
@@ -166,7 +142,7 @@ async def command_flight(
 ) -> CommandResult:
     """Send a pilot command; answers with the vehicle's acknowledgement or its refusal."""
     if principal.role == Role.DISPATCHER and body.command != "rtl":
-        raise DispatcherCommandError(f"a dispatcher may only send rtl, not {body.command}")
+        raise ForbiddenError(f"a dispatcher may only send rtl, not {body.command}")
     ack = await flights.command(
         flight_id,
         body.command,

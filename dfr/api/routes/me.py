@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from pydantic import BaseModel, ConfigDict
 
+from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
 from dfr.auth import Principal, require_roles
 from dfr.deps import SettingsDep
 from dfr.models import Role
@@ -56,10 +57,8 @@ def _roles_of(dependant: Any) -> frozenset[Role] | None:
 
 
 def _admitted_roles() -> dict[tuple[str, str], frozenset[Role]]:
-    from dfr.main import API_PREFIX, ROUTERS  # the route table; imported late (main imports us)
-
     table: dict[tuple[str, str], frozenset[Role]] = {}
-    for route in (r for router in ROUTERS for r in router.routes):
+    for route in (r for router in OPERATION_ROUTERS for r in router.routes):
         dependant = getattr(route, "dependant", None)
         roles = None if dependant is None else _roles_of(dependant)
         if roles is None or not isinstance(route, APIRoute | APIWebSocketRoute):

@@ -16,10 +16,9 @@ from starlette.background import BackgroundTask
 
 from dfr import fleet
 from dfr.auth import Principal, require_roles
-from dfr.deps import EngineDep, SessionDep
+from dfr.deps import EngineDep, LedgerDep, SessionDep, VideoDep
 from dfr.errors import ConflictError, InvalidInputError, NotFoundError
 from dfr.models import Role
-from dfr.outbox import notify_delivery
 from dfr.snapshots import (
     SnapshotPublic,
     SnapshotsPublic,
@@ -28,7 +27,6 @@ from dfr.snapshots import (
     snapshot_file,
     take_snapshot,
 )
-from dfr.video_service import VideoService
 from telemetry.video import (
     WHEP_CONTENT_TYPE,
     BadOfferError,
@@ -42,11 +40,6 @@ from telemetry.video.recorder import export_recording
 router = APIRouter(tags=["video"])
 Viewer = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.DISPATCHER, Role.PILOT))]
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
-
-
-def _video(request: Request) -> VideoService:
-    service: VideoService = request.app.state.video
-    return service
 
 
 class RecordingPublic(BaseModel):
@@ -81,7 +74,7 @@ class RecordingsPublic(BaseModel):
     responses={201: {"content": {WHEP_CONTENT_TYPE: {}}}},
 )
 async def whep_offer(
-    drone_id: str, request: Request, session: SessionDep, principal: Viewer
+    drone_id: str, request: Request, session: SessionDep, principal: Viewer, video: VideoDep
 ) -> Response:
     """WHEP: an SDP offer in, the SDP answer out, with the session URL in Location."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -94,7 +87,7 @@ async def whep_offer(
         raise InvalidInputError("the SDP offer is not UTF-8", field="body") from exc
     drone = fleet.get_drone(session, drone_id)
     try:
-        answer = await _video(request).watch(
+        answer = await video.watch(
             drone_id, drone.video_url, offer, principal.name, principal.role.value
         )
     except BadOfferError as exc:
@@ -113,9 +106,8 @@ async def whep_offer(
 
 
 @router.delete("/drones/{drone_id}/video/whep/{session_id}")
-async def whep_end(drone_id: str, session_id: str, request: Request, _: Viewer) -> Response:
+async def whep_end(drone_id: str, session_id: str, _: Viewer, service: VideoDep) -> Response:
     """WHEP: end a viewer session."""
-    service = _video(request)
     try:
         if service.sessions.get(session_id).stream_key != drone_id:
             raise NotFoundError("WHEP session", session_id)
@@ -131,7 +123,7 @@ def whep_patch(drone_id: str, session_id: str, _: Viewer) -> Response:
     return Response(status_code=status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "DELETE"})
 
 
-def _recording(service: VideoService, flight_id: int) -> Path:
+def _recording(service: VideoDep, flight_id: int) -> Path:
     directory = service.recording_dir(flight_id)
     if not directory.is_dir():
         raise NotFoundError("recording of flight", flight_id)
@@ -139,9 +131,8 @@ def _recording(service: VideoService, flight_id: int) -> Path:
 
 
 @router.get("/flights/{flight_id}/recordings", response_model=RecordingsPublic)
-async def list_recordings(flight_id: int, request: Request, _: Analyst) -> RecordingsPublic:
+async def list_recordings(flight_id: int, _: Analyst, service: VideoDep) -> RecordingsPublic:
     """The flight's recordings, each re-verified."""
-    service = _video(request)
     directory = service.recording_dir(flight_id)
     if not (directory / "manifest.json").is_file():
         return RecordingsPublic(data=[], count=0)
@@ -162,9 +153,8 @@ async def list_recordings(flight_id: int, request: Request, _: Analyst) -> Recor
 
 
 @router.get("/flights/{flight_id}/recordings/export")
-async def export_recordings(flight_id: int, request: Request, principal: Analyst) -> FileResponse:
+async def export_recordings(flight_id: int, principal: Analyst, service: VideoDep) -> FileResponse:
     """A zip of the manifest and every segment (audited)."""
-    service = _video(request)
     directory = _recording(service, flight_id)
     tmp = Path(tempfile.mkdtemp(prefix="dfr-export-")) / f"flight-{flight_id}-recording.zip"
     try:
@@ -206,21 +196,22 @@ async def create_snapshot(
     body: SnapshotCreate,
     request: Request,
     engine: EngineDep,
+    video: VideoDep,
+    ledger: LedgerDep,
 ) -> SnapshotPublic:
     """Mark a moment: a still of the drone's live picture, hashed, noted on the call and to CAD."""
     note = body.note.strip()
     if not note:
         raise InvalidInputError("the note is empty", field="note")
     record = await take_snapshot(
-        _video(request),
+        video,
         engine,
+        ledger,
         flight_id=flight_id,
         author=principal.name,
         role=principal.role.value,
         note=note,
     )
-    if record.call_id is not None:
-        notify_delivery(request.app)
     request.state.audit_detail = (
         f"snapshot {record.id} of flight {flight_id} drone {record.drone_id} "
         f"call {record.call_id} sha256={record.sha256}"
@@ -230,10 +221,10 @@ async def create_snapshot(
 
 @router.get("/flights/{flight_id}/snapshots", response_model=SnapshotsPublic)
 async def get_snapshots(
-    _: Viewer, flight_id: int, request: Request, engine: EngineDep
+    _: Viewer, flight_id: int, engine: EngineDep, video: VideoDep
 ) -> SnapshotsPublic:
     """The flight's snapshots, oldest first."""
-    return await list_snapshots(_video(request), engine, flight_id)
+    return await list_snapshots(video, engine, flight_id)
 
 
 @router.get(
@@ -242,10 +233,9 @@ async def get_snapshots(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 async def get_snapshot_image(
-    principal: Viewer, flight_id: int, snapshot_id: str, request: Request
+    principal: Viewer, flight_id: int, snapshot_id: str, service: VideoDep
 ) -> FileResponse:
     """The still (audited as a view); `Repr-Digest` carries its recorded SHA-256."""
-    service = _video(request)
     record, path = await snapshot_file(service, flight_id, snapshot_id)
     await asyncio.to_thread(
         service.audit,

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from dfr.airspace import AirspaceService
 from dfr.auth import STAFF_ROLES, Principal, require_roles
-from dfr.deps import SessionDep
+from dfr.deps import AirspaceDep, SessionDep
 from dfr.errors import InvalidInputError
 from dfr.fleet import get_drone
 from dfr.models import Role, as_utc, utcnow
@@ -25,15 +24,6 @@ Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 Planner = Annotated[
     Principal, Depends(require_roles(Role.DISPATCHER, Role.PILOT, Role.ANALYST, Role.TESTER))
 ]
-
-
-def get_airspace_service(request: Request) -> AirspaceService:
-    """The airspace service of the app."""
-    service: AirspaceService = request.app.state.airspace
-    return service
-
-
-AirspaceDep = Annotated[AirspaceService, Depends(get_airspace_service)]
 
 
 class ZonesImported(BaseModel):

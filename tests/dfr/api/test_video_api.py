@@ -13,8 +13,8 @@ from dfr.api.routes import video
 from dfr.cli import app as cli_app
 from dfr.main import create_app
 from dfr.models import Role
+from dfr.service import Run
 from dfr.settings import Settings
-from dfr.video_service import video_component
 from simulator.vehicle.camera import CameraConfig, SimCamera
 from simulator.vehicle.camera_render import CameraPose
 from telemetry.video import RtpEndpoint, RtpIngest
@@ -28,7 +28,7 @@ WHEP = "/api/v1/drones/{}/video/whep"
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    service = create_app(settings, components=[video_component])
+    service = create_app(settings, run=Run.RECORDINGS)
     service.include_router(video.router, prefix="/api/v1")
     return service
 
@@ -88,7 +88,7 @@ async def _record(directory: Path) -> None:
 def test_recordings_list_export_and_cli_verify(
     app: FastAPI, client: TestClient, auth: TokenFactory, tmp_path: Path
 ) -> None:
-    directory = app.state.video.recording_dir(1)
+    directory = app.state.service.video.recording_dir(1)
     asyncio.run(_record(directory))
     assert (
         client.get("/api/v1/flights/1/recordings", headers=auth(Role.DISPATCHER)).status_code == 403

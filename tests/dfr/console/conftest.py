@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from dfr.db import session_scope
 from dfr.fleet import DEMO_FLEET_FILE
 from dfr.main import create_app
 from dfr.models import Role
+from dfr.service import Run
 from dfr.settings import Settings
 from telemetry import Hub, StreamMessage
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
@@ -39,7 +39,7 @@ class LiveService:
     loop: asyncio.AbstractEventLoop
 
     def token(self, role: Role) -> str:
-        with session_scope(self.app.state.engine) as session:
+        with session_scope(self.app.state.service.engine) as session:
             _, secret = create_token(session, f"browser-{role.value}-{time.monotonic_ns()}", role)
         return secret
 
@@ -52,7 +52,7 @@ class LiveService:
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=30)
 
     def publish(self, message: StreamMessage) -> None:
-        hub: Hub = self.app.state.hub
+        hub: Hub = self.app.state.service.hub
         self.run(lambda: hub.publish(message))
 
     def http(self, role: Role) -> httpx.Client:
@@ -67,18 +67,8 @@ class LiveService:
 def live_service(tmp_path: Path) -> Iterator[LiveService]:
     if leaflet_dir() is None:
         pytest.fail("Leaflet is not installed: run scripts/setup.sh (npm ci)")
-    loop_box: list[asyncio.AbstractEventLoop] = []
-
-    def record_loop(_: FastAPI) -> Any:
-        @asynccontextmanager
-        async def component() -> AsyncIterator[None]:
-            loop_box.append(asyncio.get_running_loop())
-            yield
-
-        return component()
-
     settings = Settings(mode="test", data_dir=tmp_path / "data", fleet_file=DEMO_FLEET_FILE)
-    app = create_app(settings, components=[record_loop])
+    app = create_app(settings, run=Run.NONE)
     port = free_tcp_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -91,7 +81,7 @@ def live_service(tmp_path: Path) -> Iterator[LiveService]:
             pytest.fail("the service did not start")
         time.sleep(0.05)
     try:
-        yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=loop_box[0])
+        yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=app.state.service.loop)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -63,9 +63,9 @@ class ConsoleSteps:
             if response.status_code in (200, 201, 202):
                 return int(response.json()["id"])
         # Until the CAD route exists: store the call as the CAD route would, and announce it.
-        with session_scope(self.service.app.state.engine) as session:
+        with session_scope(self.service.app.state.service.engine) as session:
             call = Call(
-                agency_id=self.service.app.state.default_agency_id,
+                agency_id=self.service.app.state.service.default_agency_id,
                 cad_incident_id="BRW-2025-000123",
                 call_type="BURG",
                 call_type_text="Burglary in progress",

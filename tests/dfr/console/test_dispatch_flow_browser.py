@@ -6,7 +6,6 @@ cancel the call, and see it leave the queue while the drone flies home.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -14,18 +13,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
 
 from dfr.console import leaflet_dir
 from dfr.fleet import DEMO_FLEET_FILE
-from dfr.main import COMPONENTS, create_app
+from dfr.main import create_app
 from dfr.models import Role
 from dfr.settings import Settings
 from tests.conftest import free_tcp_port
@@ -86,16 +83,6 @@ def flow_service(tmp_path: Path) -> Iterator[LiveService]:
         stderr=subprocess.DEVNULL,
         env={k: v for k, v in os.environ.items() if not k.startswith("DFR_")},
     )
-    loop_box: list[asyncio.AbstractEventLoop] = []
-
-    def record_loop(_: FastAPI) -> Any:
-        @asynccontextmanager
-        async def component() -> AsyncIterator[None]:
-            loop_box.append(asyncio.get_running_loop())
-            yield
-
-        return component()
-
     settings = Settings(
         mode="test",
         data_dir=tmp_path / "data",
@@ -103,7 +90,7 @@ def flow_service(tmp_path: Path) -> Iterator[LiveService]:
         speedup=SPEEDUP,
         weather={"static_wind_mps": 3.0},
     )
-    app = create_app(settings, components=[*COMPONENTS, record_loop])
+    app = create_app(settings)
     port = free_tcp_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -116,7 +103,7 @@ def flow_service(tmp_path: Path) -> Iterator[LiveService]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 pytest.fail("the service did not start")
             time.sleep(0.05)
-        yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=loop_box[0])
+        yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=app.state.service.loop)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

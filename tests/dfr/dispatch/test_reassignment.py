@@ -1,7 +1,8 @@
-"""The dispatcher's side of a reassignment in the air: what the call that loses its drone is told."""
+"""The call ledger's side of a reassignment in the air: what the call that loses its drone is told."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,11 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cad_bridge import CadCall
-from dfr.airspace import AirspaceService
 from dfr.cad_ingest import store_call
+from dfr.call_ledger import CallLedger, HubPublisher
 from dfr.db import make_engine, upgrade_schema
-from dfr.dispatch import AgencyPolicy, ManualWeatherSource
-from dfr.dispatch.service import Dispatcher
 from dfr.fleet import DEMO_FLEET_FILE, apply_fleet_file, read_fleet_file
 from dfr.models import Call, CallLifecycle, Flight, Note, OutboxItem
 from flight import FlightPhase, FlightStateMachine, SystemClock, VehicleId
@@ -35,15 +34,15 @@ def engine(tmp_path: Path) -> Engine:
     return engine
 
 
-def _dispatcher(engine: Engine) -> Dispatcher:
-    return Dispatcher(
-        engine=engine,
-        airspace=AirspaceService(engine, "cspd", 120.0),
-        hub=Hub(),
-        weather=ManualWeatherSource(),
-        policy=AgencyPolicy(),
+def _ledger() -> CallLedger:
+    # A loop that never runs: what the ledger hands to it (stream messages) is dropped.
+    loop = asyncio.new_event_loop()
+    loop.close()
+    return CallLedger(
+        publisher=HubPublisher(Hub(), loop),
+        wake_outbox=lambda: None,
+        loop=loop,
         clock=SystemClock(),
-        flights=lambda: None,
     )
 
 
@@ -70,12 +69,12 @@ def _call_with_flight(engine: Engine, lifecycle: CallLifecycle, phase: FlightPha
 
 
 def _end(engine: Engine, call_id: int, phase: FlightPhase, reason: str) -> None:
-    dispatcher = _dispatcher(engine)
+    ledger = _ledger()
     machine = FlightStateMachine("1", VehicleId("D1"), SystemClock(), phase=phase)
     t = machine.transition(P.COMPLETED, reason=reason)
     with Session(engine) as session:
         flight = session.exec(select(Flight).where(Flight.call_id == call_id)).one()
-        dispatcher.on_transition(session, flight, t)
+        ledger.on_transition(session, flight, t)
         session.commit()
 
 

@@ -1,0 +1,34 @@
+"""The API's operations: every router but the caller's own view (`/me`, which reads this table)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from dfr.api.routes import (
+    admin,
+    cad,
+    calls,
+    dispatch,
+    fleet,
+    flights,
+    health,
+    stream,
+    video,
+    zones,
+)
+
+API_PREFIX = "/api/v1"
+
+#: Mounted under API_PREFIX, in this order, with `/me` after `admin`.
+OPERATION_ROUTERS: list[APIRouter] = [
+    health.router,
+    fleet.router,
+    calls.router,
+    admin.router,
+    stream.router,
+    cad.router,
+    zones.router,
+    flights.router,
+    dispatch.router,
+    video.router,
+]

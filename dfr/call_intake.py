@@ -1,0 +1,67 @@
+"""Call intake: parse, store, decide — the one way a CAD call enters the service.
+
+The HTTP endpoint and the EIDO conveyance subscription both hand their documents here: the
+document is parsed by cad_bridge, stored idempotently (group commit), and a new or changed call
+is submitted to the dispatcher, which decides for it (or ends its flight when CAD ended it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cad_bridge import CadCall, CadInputError, CallTypeMapper, parse_call, parse_eido
+from dfr.cad_ingest import AuditStamp, CallWriter, IngestResult
+from dfr.dispatch.service import Dispatcher
+from dfr.errors import InvalidInputError
+
+
+class CallIntake:
+    """Parses CAD documents, stores the calls and hands new or changed ones to the dispatcher."""
+
+    def __init__(
+        self,
+        *,
+        writer: CallWriter,
+        dispatcher: Dispatcher,
+        mapper: CallTypeMapper,
+        default_agency_id: str,
+        max_payload_bytes: int,
+    ) -> None:
+        self._writer = writer
+        self._dispatcher = dispatcher
+        self._mapper = mapper
+        self._default_agency_id = default_agency_id
+        self._max_payload_bytes = max_payload_bytes
+
+    def parse(self, body: bytes, content_type: str) -> CadCall:
+        """A posted EIDO or plain JSON document as a call (InvalidInputError names the field)."""
+        try:
+            return parse_call(
+                body,
+                default_agency=self._default_agency_id,
+                mapper=self._mapper,
+                content_type=content_type,
+                max_bytes=self._max_payload_bytes,
+            )
+        except CadInputError as exc:
+            raise InvalidInputError(exc.reason, field=exc.field) from exc
+
+    @staticmethod
+    def stamp(
+        *, actor: str, role: str, token_hash: str, admitted: frozenset[str], path: str
+    ) -> AuditStamp:
+        """Who posts a call: its token is checked again, and audited, in the call's transaction."""
+        return AuditStamp(
+            actor=actor, role=role, token_hash=token_hash, admitted=admitted, path=path
+        )
+
+    async def store(self, call: CadCall, stamp: AuditStamp | None = None) -> IngestResult:
+        """Store the call (returns once committed); a new or changed call goes to the dispatcher."""
+        result = await self._writer.store(call, stamp)
+        if result.created or result.changed:
+            self._dispatcher.submit(result.call_id, ended=result.ended)
+        return result
+
+    async def receive_eido(self, document: dict[str, Any]) -> None:
+        """An EIDO pushed over the conveyance subscription."""
+        await self.store(parse_eido(document, agency=self._default_agency_id, mapper=self._mapper))

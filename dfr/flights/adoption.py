@@ -1,0 +1,111 @@
+"""Adoption after a restart: unfinished flights are followed again once their drone answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlmodel import Session, col, select
+
+from dfr.flights.book import ActiveFlight, FlightBook
+from dfr.flights.launch import Spawn
+from dfr.flights.records import TERMINAL, items_from_json, scene_of
+from dfr.models import Flight
+from flight import (
+    FleetLink,
+    FlightError,
+    FlightPhase,
+    FlightStateMachine,
+    FlightTracker,
+    MissionType,
+    VehicleId,
+    missions_match,
+)
+from geofence import GeoPoint
+
+log = logging.getLogger(__name__)
+
+
+class FlightAdopter:
+    """Takes over the flights a previous run of the service left unfinished."""
+
+    def __init__(
+        self, *, book: FlightBook, fleet: FleetLink, spawn: Spawn, adopt_timeout_s: float
+    ) -> None:
+        self._book = book
+        self._fleet = fleet
+        self._spawn = spawn
+        self._adopt_timeout_s = adopt_timeout_s
+
+    async def restore_unfinished(self) -> None:
+        """Register every stored unfinished flight and adopt it in the background."""
+        book = self._book
+
+        def load() -> list[Flight]:
+            with Session(book.engine) as session:
+                return list(
+                    session.exec(
+                        select(Flight).where(col(Flight.state).not_in([str(p) for p in TERMINAL]))
+                    ).all()
+                )
+
+        for row in await asyncio.to_thread(load):
+            active = self._active_of(row)
+            if active.drone_id not in self._fleet.vehicle_ids():
+                log.warning("flight %s: drone %s has no link; cannot adopt", row.id, row.drone_id)
+                continue
+            book.register(active)
+            self._spawn(self._adopt(active))
+
+    def _active_of(self, row: Flight) -> ActiveFlight:
+        assert row.id is not None
+        clock = self._book.clock
+        record = row.machine or {
+            "flight_id": str(row.id),
+            "vehicle_id": row.drone_id,
+            "phase": row.state,
+        }
+        machine = FlightStateMachine.from_record(record, clock)
+        summary = row.plan.get("summary", {})
+        return ActiveFlight(
+            flight_id=row.id,
+            drone_id=VehicleId(row.drone_id),
+            call_id=row.call_id,
+            tracker=FlightTracker(
+                machine,
+                clock,
+                on_scene_seq=row.plan.get("on_scene_seq"),
+                target=GeoPoint(row.target_lat, row.target_lon),
+            ),
+            mission=items_from_json(row.plan.get("mission_items", [])),
+            scene=scene_of(row),
+            orbit_radius_m=float(summary.get("orbit_radius_m") or 0.0),
+            orbit_alt_agl_m=float(summary.get("orbit_alt_agl_m") or 0.0),
+            orbiting=machine.phase == FlightPhase.ON_SCENE,
+            adopted=False,
+        )
+
+    async def _adopt(self, active: ActiveFlight) -> None:
+        book = self._book
+        link = self._fleet.vehicle(active.drone_id)
+        try:
+            state = await link.wait_connected(self._adopt_timeout_s)
+            downloaded = await link.download_mission(MissionType.MISSION)
+        except FlightError as exc:
+            await book.store_note(active, f"not adopted after restart: {exc}")
+            active.adopted = True  # keep following the vehicle's reports anyway
+            return
+        phase = active.tracker.machine.phase
+        if phase in (FlightPhase.PLANNED, FlightPhase.UPLOADING) and not state.armed:
+            async with active.lock:
+                await book.store(
+                    active, [active.tracker.abort("the service restarted before take-off")]
+                )
+            return
+        if missions_match(active.mission, downloaded):
+            await book.store_note(active, "adopted after restart: vehicle mission matches")
+        else:
+            await book.store_note(
+                active, "adopted after restart, but the vehicle's mission differs from the plan"
+            )
+        active.adopted = True

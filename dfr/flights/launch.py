@@ -1,0 +1,204 @@
+"""Launch: plan a response flight, store it, then upload, arm and start it on the vehicle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from dfr.airspace import AirspaceService
+from dfr.db import session_scope
+from dfr.errors import ConflictError, NotFoundError
+from dfr.flights.book import ActiveFlight, FlightBook, LaunchRecorder
+from dfr.flights.records import new_flight_row
+from dfr.models import Dock, Drone
+from dfr.planning import performance_of
+from flight import (
+    FleetLink,
+    FlightError,
+    FlightPhase,
+    FlightPlan,
+    FlightStateMachine,
+    LinkState,
+    VehicleId,
+    VehicleLink,
+    plan_response,
+)
+from geofence import GeoPoint
+
+log = logging.getLogger(__name__)
+Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+
+class Launcher:
+    """Plans, stores and launches flights from a dock."""
+
+    def __init__(
+        self,
+        *,
+        book: FlightBook,
+        fleet: FleetLink,
+        airspace: AirspaceService,
+        recorder: LaunchRecorder,
+        spawn: Spawn,
+        launch_timeout_s: float,
+    ) -> None:
+        self._book = book
+        self._fleet = fleet
+        self._airspace = airspace
+        self._recorder = recorder
+        self._spawn = spawn
+        self._launch_timeout_s = launch_timeout_s
+
+    def plan_for(
+        self,
+        session: Session,
+        drone: Drone,
+        target: GeoPoint,
+        *,
+        orbit_radius_m: float = 50.0,
+        alt_agl_m: float | None = None,
+        now: datetime | None = None,
+    ) -> FlightPlan:
+        """The response plan from the drone's dock to `target` (PlanRejectedError with reasons)."""
+        dock = session.get(Dock, drone.dock_id)
+        if dock is None:
+            raise NotFoundError("dock", drone.dock_id)
+        return plan_response(
+            GeoPoint(dock.lat, dock.lon),
+            target,
+            self._airspace.airspace(),
+            performance_of(drone),
+            now or self._book.clock.now(),
+            orbit_radius_m=orbit_radius_m,
+            alt_agl_m=alt_agl_m,
+        )
+
+    def _check_ready(self, drone: Drone) -> None:
+        if drone.in_maintenance:
+            raise ConflictError(f"drone {drone.id} is in maintenance")
+        flying = self._book.by_drone.get(VehicleId(drone.id))
+        if flying is not None:
+            raise ConflictError(f"drone {drone.id} is already flying flight {flying}")
+        link = self._fleet.vehicle(VehicleId(drone.id))
+        if link.link_state not in (LinkState.CONNECTED, LinkState.DEGRADED):
+            raise ConflictError(f"drone {drone.id} has no MAVLink link ({link.link_state})")
+        state = link.state()
+        if state.armed or state.in_air:
+            raise ConflictError(f"drone {drone.id} is not on its dock (armed or in the air)")
+
+    async def launch(
+        self,
+        drone_id: str,
+        target: GeoPoint,
+        *,
+        call_id: int | None = None,
+        orbit_radius_m: float = 50.0,
+        alt_agl_m: float | None = None,
+        created_by: str = "",
+        plan: FlightPlan | None = None,
+    ) -> int:
+        """Plan and store a flight, then upload, arm and start it in the background; returns its id."""
+        clock = self._book.clock
+
+        def create() -> tuple[int, FlightPlan]:
+            with session_scope(self._book.engine) as session:
+                drone = session.get(Drone, drone_id)
+                if drone is None:
+                    raise NotFoundError("drone", drone_id)
+                self._check_ready(drone)
+                flight_plan = plan or self.plan_for(
+                    session, drone, target, orbit_radius_m=orbit_radius_m, alt_agl_m=alt_agl_m
+                )
+                row = new_flight_row(
+                    session,
+                    drone.id,
+                    call_id,
+                    target,
+                    flight_plan,
+                    created_by,
+                    f"planned by {created_by or 'dfr'}; ETA {flight_plan.eta_s:.0f} s",
+                    clock,
+                )
+                machine = FlightStateMachine(str(row.id), VehicleId(drone.id), clock)
+                row.machine = machine.to_record()
+                self._recorder.record_launched(
+                    session, row, author=created_by, eta_s=flight_plan.eta_s
+                )
+                assert row.id is not None
+                return row.id, flight_plan
+
+        vehicle = VehicleId(drone_id)
+        if vehicle in self._book.by_drone:
+            raise ConflictError(f"drone {drone_id} is already being launched or flying")
+        with self._book.reserving(vehicle, f"drone {drone_id} is already being launched or flying"):
+            flight_id, flight_plan = await asyncio.to_thread(create)
+        machine = FlightStateMachine(str(flight_id), vehicle, clock)
+        active = ActiveFlight.for_plan(flight_id, call_id, machine, clock, flight_plan)
+        self._book.register(active)
+        self._book.publish(flight_id)
+        active.launching = self._spawn(self._fly(active, flight_plan))
+        return flight_id
+
+    async def _fly(self, active: ActiveFlight, plan: FlightPlan) -> None:
+        link = self._fleet.vehicle(active.drone_id)
+        async with active.lock:
+            await self._book.store(active, [active.tracker.begin_upload(link.state())])
+        try:
+            async with asyncio.timeout(self._launch_timeout_s):
+                await link.upload_fence(plan.fence_items)
+                await link.upload_mission(plan.mission_items)
+                await link.upload_rally(plan.rally_items)
+                active.tracker.note_command("start_mission")
+                active.arm_sent = True
+                await link.arm()
+                ack = await link.start_mission()
+            await self._book.store_note(
+                active, f"mission started: the vehicle accepted AUTO.MISSION ({ack.attempts} tries)"
+            )
+        except (FlightError, TimeoutError) as exc:
+            reason = str(exc) or "launch timed out"
+            log.warning("flight %s launch failed: %s", active.flight_id, reason)
+            if link.state().armed and not link.state().in_air:
+                with contextlib.suppress(FlightError):
+                    await link.disarm()
+            async with active.lock:
+                machine = active.tracker.machine
+                if machine.can(FlightPhase.ABORTED):
+                    await self._book.store(
+                        active, [active.tracker.abort(f"launch failed: {reason}")]
+                    )
+                else:
+                    await self._book.store_note(active, f"launch step failed: {reason}")
+
+    async def stop(self, active: ActiveFlight, link: VehicleLink) -> bool:
+        """Stop a launch under way; True when the drone is (again) disarmed on the ground.
+
+        Safety rule: an aborted flight must never take off afterwards, so the upload/arm/start
+        sequence is cancelled, and a drone armed meanwhile is disarmed. If PX4 refuses the disarm
+        (it is lifting off), the caller recalls it as an airborne flight.
+        """
+        task = active.launching
+        stopped = False
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+            stopped = True
+        state = link.state()
+        if state.in_air:
+            return False
+        # Stopped after ARM went out: the vehicle may be armed before its heartbeat says so.
+        if state.armed or (stopped and active.arm_sent):
+            try:
+                await link.disarm()
+            except FlightError as exc:
+                log.warning(
+                    "flight %s: disarm after a stopped launch refused: %s", active.flight_id, exc
+                )
+                return False
+        return True
