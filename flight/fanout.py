@@ -23,11 +23,7 @@ class _PendingStates:
 
 
 class VehicleFanOut:
-    """Streams of states (latest per vehicle) and events (bounded) plus synchronous listeners.
-
-    A state reader that falls behind skips to each vehicle's latest state; an event reader that
-    falls behind loses its oldest events once `events_maxsize` are queued. Neither blocks a publisher.
-    """
+    """States (a slow reader skips to the latest) and events (bounded) to every stream and listener."""
 
     def __init__(self, *, events_maxsize: int) -> None:
         self._events_maxsize = events_maxsize

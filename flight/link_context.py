@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,14 +24,6 @@ class PublishState(Protocol):
         ...
 
 
-class RequireLink(Protocol):
-    """Refuses an operation with LinkLostError while the link is not up."""
-
-    def __call__(self, operation: str) -> None:
-        """Raise LinkLostError unless the link is connected or degraded."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class LinkContext:
     """The link's parts a capability shares: its connection, the vehicle's telemetry, its events."""
@@ -41,4 +34,4 @@ class LinkContext:
     transport: MavlinkTransport
     telemetry: VehicleTelemetry
     emit: VehicleEventSource
-    require_link: RequireLink
+    require_link: Callable[[str], None]  # LinkLostError unless the link is up

@@ -91,11 +91,7 @@ class _SocketProtocol(asyncio.DatagramProtocol, asyncio.Protocol):
 
 
 class MavlinkTransport:
-    """The socket to one vehicle and the MAVLink framing on it; decoded messages go to `on_message`.
-
-    Besides `on_message`, a decoded message resolves the waits (`wait_msg`) and feeds the taps
-    (`tap`) whose ids it has, in that order after `on_message`.
-    """
+    """The socket to one vehicle and the MAVLink framing on it; decoded messages go to `on_message`."""
 
     def __init__(
         self,
@@ -294,6 +290,7 @@ class MavlinkTransport:
         self._win_received = self._win_missed = 0
 
     def _dispatch(self, msg: Any, sysid: int, compid: int) -> None:
+        # The link's state is updated before a protocol session or a waiter sees the message.
         mid = msg.get_msgId()
         if mid == wire.TIMESYNC:
             self._on_timesync(msg)

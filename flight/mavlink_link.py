@@ -127,7 +127,7 @@ class MavlinkVehicleLink:
 
     async def __aenter__(self) -> Self:
         # Standalone use (tests, tools): the link owns its run() task and awaits it on exit, so a
-        # crash of run() is raised here, not into the block. In the service, FleetLink supervises
+        # crash of run() is raised on exit, not into the block. In the service, FleetLink supervises
         # run() in its task group instead.
         self._run_task = asyncio.get_running_loop().create_task(self.run())
         return self

@@ -24,13 +24,11 @@ from geofence import GeoPoint
 
 
 class VehicleTelemetry:
-    """Position, battery, mode, mission progress and STATUSTEXTs as the vehicle last reported them.
-
-    Changes a reader must not miss (mode, armed, landed state, mission progress) are emitted as
-    events and published at once; position updates are published at the link's state rate.
-    """
+    """Position, battery, mode, mission progress and STATUSTEXTs as the vehicle last reported them."""
 
     def __init__(self, emit: VehicleEventSource, publish: PublishState) -> None:
+        # Changes a reader must not miss (mode, armed, landed state, mission progress) are events
+        # and published at once; position updates are published at the link's state rate.
         self._emit = emit
         self._publish = publish
         self.position: GeoPoint | None = None
