@@ -12,8 +12,8 @@ Then the same with NENA EIDO documents (validated against the published schema).
 Baselines in the same run: a raw `sqlite3` insert+commit loop (storage ceiling) and the same
 clients on `GET /api/v1/health` (HTTP ceiling of this service on this machine).
 (2) Delivery: commit of a note (outbox row in the same transaction) until the simulated CAD (its
-own process, real HTTP on loopback) has recorded it, the worker woken by `notify()`; one note every
-`--note-interval-ms`.
+own process, real HTTP on loopback) has recorded it, the worker woken when the note's transaction
+commits; one note every `--note-interval-ms`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -35,20 +34,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same
+# name; the repository root takes its place (bench.harness, tests).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+
+from bench.harness import ROOT, free_tcp_port, service_token, wait_listening  # noqa: E402
+
 AGENCY = "cspd"
 URL = "/api/v1/cad/incidents"
-
-
-def free_port() -> int:
-    """A free loopback port outside PX4's ranges."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if not 14000 <= port <= 19000:
-            return port
 
 
 def fleet_file(directory: Path) -> Path:
@@ -64,41 +58,24 @@ def serve(port: int, data_dir: Path) -> None:
     import uvicorn
 
     from dfr.main import create_app
+    from dfr.service import Run
     from dfr.settings import Settings
 
     settings = Settings(mode="test", data_dir=data_dir, fleet_file=fleet_file(data_dir))
-    app = create_app(settings, components=[])
+    # The API and its database alone: no links, no decisions, no delivery to CAD.
+    app = create_app(settings, run=Run.NONE)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def start_service(data_dir: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     """The service child process, its port and a CAD token."""
-    from dfr.auth import create_token
-    from dfr.db import make_engine, session_scope, upgrade_schema
-    from dfr.fleet import ensure_agency
-    from dfr.models import Role
-
-    url = f"sqlite:///{data_dir / 'dfr.sqlite3'}"
-    upgrade_schema(url)
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        ensure_agency(session, AGENCY, "CSPD")
-        _, token = create_token(session, "bench-cad", Role.CAD)
-    engine.dispose()
-    port = free_port()
+    token = service_token(data_dir, "cad", "bench-cad", agency=AGENCY)
+    port = free_tcp_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(port), "--data-dir", str(data_dir)], cwd=ROOT
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server, port, token
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("the service did not start") from None
-            time.sleep(0.1)
+    wait_listening(server, port)
+    return server, port, token
 
 
 # --- client side: a minimal keep-alive HTTP/1.1 client (cheap, so the service is what is measured)
@@ -298,17 +275,21 @@ def serve_cad(port: int) -> None:
 async def bench_delivery(directory: Path, port: int, notes: int, interval_s: float) -> list[float]:
     """Commit a note (outbox row in the same transaction) -> CAD has it; milliseconds each.
 
-    The CAD runs in its own process; one note is committed every `interval_s`, the worker woken
-    by notify(); CAD's receive times are read back from its event log at the end.
+    The CAD runs in its own process; one note is committed every `interval_s` through the call
+    ledger, which wakes the worker once the note's transaction has committed; CAD's receive times
+    are read back from its event log at the end.
     """
     import httpx
     from sqlmodel import Session
 
     from cad_bridge import CallTypeMapper, OutboxDelivery, PlainJsonCadAdapter, parse_call
     from dfr.cad_ingest import store_call
+    from dfr.call_ledger import CallLedger, HubPublisher
     from dfr.db import make_engine, upgrade_schema
     from dfr.fleet import ensure_agency
-    from dfr.outbox import SqlOutboxStore, add_note
+    from dfr.outbox import SqlOutboxStore
+    from flight import SystemClock
+    from telemetry import Hub
 
     url = f"sqlite:///{directory / 'delivery.sqlite3'}"
     upgrade_schema(url)
@@ -331,19 +312,27 @@ async def bench_delivery(directory: Path, port: int, notes: int, interval_s: flo
                         await asyncio.sleep(0.1)
             adapter = PlainJsonCadAdapter(client, base_url)
             delivery = OutboxDelivery(SqlOutboxStore(engine), lambda _a: adapter)
+            loop = asyncio.get_running_loop()
+            ledger = CallLedger(
+                publisher=HubPublisher(Hub(), loop),
+                wake_outbox=delivery.notify,
+                loop=loop,
+                clock=SystemClock(),
+            )
             task = asyncio.create_task(delivery.run())
             try:
                 for i in range(notes):
 
                     def write(k: int = i) -> tuple[str, datetime]:
                         with Session(engine) as session:
-                            _, item = add_note(session, call_id, author="bench", text=f"n{k}")
+                            _, item = ledger.add_note(
+                                session, call_id, author="bench", text=f"n{k}"
+                            )
                             session.commit()
                             return item.event_id, datetime.now(UTC)
 
                     event_id, at = await asyncio.to_thread(write)
                     committed[event_id] = at
-                    delivery.notify()
                     await asyncio.sleep(interval_s)
                 async with asyncio.timeout(60):
                     # The worker's count has no event to wait on; a bounded poll is enough here.
@@ -382,7 +371,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw = bench_raw_sqlite(Path(tmp), min(args.calls, 3000))
         http = bench_http(args)
-        port = free_port()
+        port = free_tcp_port()
         cad_proc = subprocess.Popen([sys.executable, __file__, "--serve-cad", str(port)], cwd=ROOT)
         try:
             latencies = asyncio.run(

@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-# bench/ holds scripts named like our packages (geofence.py): import the packages, not the scripts.
+# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same
+# name; the repository root takes its place (bench.harness, tests).
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
+from bench.harness import pct  # noqa: E402
 from dfr.dispatch import (  # noqa: E402
     AgencyPolicy,
     Assignment,
@@ -36,37 +37,34 @@ from dfr.dispatch import (  # noqa: E402
     evaluate,
     plan_route_facts,
 )
-from geofence import (  # noqa: E402
-    GeoPoint,
-    colorado_springs_airspace,
-    destination,
-    distance_m,
+from geofence import GeoPoint, colorado_springs_airspace, distance_m  # noqa: E402
+from tests.dfr.dispatch.builders import (  # noqa: E402
+    DENVER,
+    GOLD_HILL,
+    SAND_CREEK,
+    call_at,
+    drone,
+    open_route,
 )
 
-DOCKS = (
-    DockFacts("sand-creek", "Sand Creek Division", GeoPoint(38.8339, -104.7470), 3218.7),
-    DockFacts("gold-hill", "Gold Hill Division", GeoPoint(38.8253, -104.8383), 3218.7),
-    DockFacts("stetson-hills", "Stetson Hills Division", GeoPoint(38.8957, -104.7178), 3218.7),
+STETSON_HILLS = DockFacts(
+    "stetson-hills", "Stetson Hills Division", GeoPoint(38.8957, -104.7178), 3218.7
 )
+DOCKS = (SAND_CREEK, GOLD_HILL, STETSON_HILLS)
 CALL_TYPES = ("BURGLARY", "ROBBERY", "SHOTS", "SUSP", "WELFARE", "MVA", "NONEMERG", "ALARM")
-TZ = ZoneInfo("America/Denver")
 
 
 def fleet(count: int, rng: random.Random) -> list[DroneFacts]:
+    """Demo-fleet drones spread over the docks; some busy, low, off-link or in maintenance."""
     drones = []
     for i in range(count):
         dock = DOCKS[i % len(DOCKS)]
         busy = rng.random() < 0.15
         drones.append(
-            DroneFacts(
-                drone_id=f"D{i + 1}",
+            drone(
+                f"D{i + 1}",
+                dock,
                 name=f"{dock.name.split()[0]} {i + 1}",
-                dock=dock,
-                cruise_speed_mps=15.0,
-                climb_rate_mps=4.0,
-                battery_capacity_wh=100.0,
-                hover_power_w=250.0,
-                cruise_power_w=220.0,
                 battery_pct=rng.uniform(25.0, 100.0),
                 link_up=rng.random() > 0.05,
                 docked=not busy,
@@ -78,16 +76,19 @@ def fleet(count: int, rng: random.Random) -> list[DroneFacts]:
 
 
 def calls(count: int, rng: random.Random) -> list[CallFacts]:
+    """Calls 100 m to 4.5 km from a random dock."""
     out = []
     for i in range(count):
         dock = rng.choice(DOCKS)
-        location = destination(dock.location, rng.uniform(0, 360), rng.uniform(100, 4500))
+        bearing_deg, distance = rng.uniform(0, 360), rng.uniform(100, 4500)
         out.append(
-            CallFacts(
+            call_at(
+                distance,
+                dock=dock,
+                bearing_deg=bearing_deg,
                 call_id=f"C{i + 1}",
                 call_type=rng.choice(CALL_TYPES),
                 priority=rng.randint(1, 4),
-                location=location,
                 in_progress=rng.random() < 0.5,
             )
         )
@@ -99,12 +100,9 @@ def routes_for(call: CallFacts, drones: Sequence[DroneFacts]) -> dict[str, Route
     out = {}
     for d in drones:
         length = distance_m(d.dock.location, call.location) * 1.05
-        out[d.drone_id] = RouteFacts(
-            legal=True,
+        out[d.drone_id] = open_route(
             length_m=length,
             cruise_alt_agl_m=90.0,
-            ceiling_agl_m=121.92,
-            ceiling_source="agency maximum",
             plan_eta_s=22.5 + length / 15.0,
             plan_energy_wh=(220.0 * 2 * length / 15.0 + 250.0 * (45.0 + 300.0)) / 3600.0,
             plan_on_scene_s=300.0,
@@ -121,11 +119,6 @@ def nearest_docked(call: CallFacts, drones: Sequence[DroneFacts]) -> str | None:
         if dist < best_d:
             best, best_d = d.drone_id, dist
     return best
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float]:
@@ -157,15 +150,15 @@ def main() -> None:
     times = [start + timedelta(seconds=i * 17) for i in range(len(workload))]
     weathers = [WeatherFacts(t, "static", 5.0, 8.0, 16_000.0, (), 5000.0) for t in times]
 
-    def decide(i: int) -> DispatchDecision:
+    def decide(i: int, plan: Callable[[DroneFacts], RouteFacts] | None = None) -> DispatchDecision:
         return evaluate(
             workload[i],
             drones,
-            routes=routes[i],
+            routes=routes[i] if plan is None else plan,
             weather=weathers[i],
             agency=agency,
             now=times[i],
-            tz=TZ,
+            tz=DENVER,
         )
 
     for i in range(min(100, len(workload))):  # warm-up: imports, caches
@@ -211,19 +204,7 @@ def main() -> None:
                     on_scene_min=agency.on_scene_min,
                 )[0]
 
-            planned_ms.append(
-                timed(
-                    lambda i=i, plan=plan: evaluate(
-                        workload[i],
-                        drones,
-                        routes=plan,
-                        weather=weathers[i],
-                        agency=agency,
-                        now=times[i],
-                        tz=TZ,
-                    )
-                )[0]
-            )
+            planned_ms.append(timed(lambda i=i, plan=plan: decide(i, plan))[0])
         print(
             f"  with route planning inside (demo airspace, {planned} calls): "
             f"p50 {pct(planned_ms, 0.5):.1f} ms  p99 {pct(planned_ms, 0.99):.1f} ms"

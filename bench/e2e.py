@@ -20,7 +20,6 @@ import contextlib
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,13 @@ from typing import Any
 import httpx
 from pyproj import Geod
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same
+# name; the repository root takes its place (bench.harness, tests).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+
+from bench.harness import DFR_SIM, free_tcp_port, free_udp_block  # noqa: E402
+
 GEOD = Geod(ellps="WGS84")
 DOCKS = [
     ("sand-creek", "Sand Creek Division", 38.8339, -104.7470, 1840.0),
@@ -50,29 +55,6 @@ SCENES = [
     (38.8150, -104.8500),
     (38.8850, -104.7050),
 ]
-
-
-def _free_tcp() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _udp_block(count: int) -> int:
-    for base in range(33000, 45000, 211):
-        socks: list[socket.socket] = []
-        try:
-            for port in [*range(base, base + count), *range(base + 40, base + 40 + count)]:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free UDP block")
 
 
 def _fleet_toml(drones: int, base_port: int) -> str:
@@ -107,9 +89,11 @@ class Stack:
         workdir.mkdir(parents=True, exist_ok=True)
         self.speedup = speedup
         self.fleet_file = workdir / "fleet.toml"
-        self.fleet_file.write_text(_fleet_toml(drones, _udp_block(drones)))
+        # Each drone's link port, and the simulator's side of it 40 above.
+        base_port = free_udp_block(drones, start=33000, stop=45000, step=211, offsets=(0, 40))
+        self.fleet_file.write_text(_fleet_toml(drones, base_port))
         self.data_dir = workdir / "data"
-        self.port = _free_tcp()
+        self.port = free_tcp_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen[bytes]] = []
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("DFR_")}
@@ -137,11 +121,15 @@ class Stack:
         )
         return out.stdout.strip()
 
+    def client(self, role: str) -> httpx.Client:
+        """An HTTP client of the service holding a new token of `role`."""
+        return httpx.Client(
+            base_url=self.base, headers={"Authorization": f"Bearer {self.token(role)}"}, timeout=30
+        )
+
     def start(self) -> None:
         sim = [
-            sys.executable,
-            "-c",
-            "from simulator.cli import main; main()",
+            *DFR_SIM,
             "fleet",
             "--fleet",
             str(self.fleet_file),
@@ -150,7 +138,7 @@ class Stack:
             "--gcs-base-port",
             "0",
             "--control-port",
-            str(_free_tcp()),
+            str(free_tcp_port()),
         ]
         self.procs.append(
             subprocess.Popen(
@@ -263,16 +251,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def phase_dispatch(workdir: Path, drones: int, calls: int) -> None:
     with running(workdir / "p1", drones, 1.0) as stack:
-        cad = httpx.Client(
-            base_url=stack.base,
-            headers={"Authorization": f"Bearer {stack.token('cad')}"},
-            timeout=30,
-        )
-        desk = httpx.Client(
-            base_url=stack.base,
-            headers={"Authorization": f"Bearer {stack.token('dispatcher')}"},
-            timeout=30,
-        )
+        cad, desk = stack.client("cad"), stack.client("dispatcher")
         _wait(_all_connected, 60, desk, drones)
         post_ms: list[float] = []
         decision_ms: list[float] = []
@@ -310,16 +289,7 @@ def phase_dispatch(workdir: Path, drones: int, calls: int) -> None:
 def phase_scene(workdir: Path, speedup: float, scene_calls: int) -> None:
     ratios: list[float] = []
     with running(workdir / "p2", 4, speedup) as stack:
-        cad = httpx.Client(
-            base_url=stack.base,
-            headers={"Authorization": f"Bearer {stack.token('cad')}"},
-            timeout=30,
-        )
-        desk = httpx.Client(
-            base_url=stack.base,
-            headers={"Authorization": f"Bearer {stack.token('dispatcher')}"},
-            timeout=30,
-        )
+        cad, desk = stack.client("cad"), stack.client("dispatcher")
         _wait(_all_connected, 60, desk, 4)
         call_ids = []
         for n in range(scene_calls):

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,36 +29,29 @@ from typing import Any
 import psutil
 import websockets
 
-ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same name.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same
+# name; the repository root takes its place (bench.harness, tests).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if not 14000 <= port <= 19000:
-            return port
-
+from bench.harness import ROOT, free_tcp_port, pct, service_token, wait_listening  # noqa: E402
 
 # --- service side ------------------------------------------------------------------------------
 
 
 def serve(port: int, data_dir: Path, drones: int, rate_hz: float) -> None:
     import uvicorn
-    from fastapi import FastAPI
 
     from dfr.fleet import DEMO_FLEET_FILE
     from dfr.main import create_app
+    from dfr.service import Run, Service
     from dfr.settings import Settings
-    from telemetry import DroneFrame, Hub, drone_message
+    from telemetry import DroneFrame, drone_message
 
-    def publisher(app: FastAPI) -> Any:
+    def publisher(service: Service) -> Any:
         @asynccontextmanager
         async def run() -> AsyncIterator[None]:
-            hub: Hub = app.state.hub
+            hub = service.hub
             slots = 10
             period_s = 1.0 / rate_hz
 
@@ -100,7 +92,8 @@ def serve(port: int, data_dir: Path, drones: int, rate_hz: float) -> None:
         return run()
 
     settings = Settings(mode="test", data_dir=data_dir, fleet_file=DEMO_FLEET_FILE)
-    app = create_app(settings, components=[publisher])
+    # The stream alone: no links, decisions or CAD delivery beside the publisher.
+    app = create_app(settings, run=Run.NONE, companions=[publisher])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -144,13 +137,6 @@ class Client:
                 self.latencies_ms.append((received - seen) * 1000)
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def measure(clients: list[Client], seconds: float) -> list[float]:
     for c in clients:
         c.latencies_ms.clear()
@@ -163,18 +149,9 @@ async def measure(clients: list[Client], seconds: float) -> list[float]:
 
 def start_service(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], int, str]:
     """The service child process, its port and a tester token."""
-    from dfr.auth import create_token
-    from dfr.db import make_engine, session_scope, upgrade_schema
-    from dfr.models import Role
-
     data_dir = Path(tempfile.mkdtemp(prefix="dfr-bench-stream-"))
-    url_db = f"sqlite:///{data_dir / 'dfr.sqlite3'}"
-    upgrade_schema(url_db)
-    engine = make_engine(url_db)
-    with session_scope(engine) as session:
-        _, token = create_token(session, "bench", Role.TESTER)
-    engine.dispose()
-    port = free_port()
+    token = service_token(data_dir, "tester", "bench")
+    port = free_tcp_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -190,16 +167,8 @@ def start_service(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], in
         ],
         cwd=ROOT,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server, port, token
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise SystemExit("the service did not start") from None
-            time.sleep(0.2)
+    wait_listening(server, port)
+    return server, port, token
 
 
 async def bench(args: argparse.Namespace, port: int, token: str, proc: psutil.Process) -> None:

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 # Run as a script, this file's folder comes first on sys.path and its name would shadow the package.
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
@@ -41,34 +42,28 @@ NOW = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 CENTRE = GeoPoint(38.85, -104.78)
 
 
-def _ring(proj: LocalProjection, xy: list[tuple[float, float]]) -> list[list[float]]:
-    pts = [proj.to_geo(x, y) for x, y in xy]
-    coords = [[p.lon_deg, p.lat_deg] for p in pts]
-    return coords + coords[:1]
+def _polygon(
+    proj: LocalProjection, xy: list[tuple[float, float]], properties: dict[str, Any]
+) -> dict[str, Any]:
+    """A GeoJSON polygon feature from local metres, its ring closed."""
+    coords = [[p.lon_deg, p.lat_deg] for p in (proj.to_geo(x, y) for x, y in xy)]
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [coords + coords[:1]]},
+        "properties": properties,
+    }
+
+
+def _square(x_m: float, y_m: float, side_m: float) -> list[tuple[float, float]]:
+    """The corners of an axis-aligned square from its south-west corner, counter-clockwise."""
+    return [(x_m, y_m), (x_m + side_m, y_m), (x_m + side_m, y_m + side_m), (x_m, y_m + side_m)]
 
 
 def city(n_zones: int, half_m: float, rng: np.random.Generator, with_grid: bool) -> Airspace:
     """A square operating area with `n_zones` random non-trivial keep-outs and a ceiling grid."""
     proj = LocalProjection(CENTRE)
     features = [
-        {
-            "type": "Feature",
-            "geometry": {
-                "type": "Polygon",
-                "coordinates": [
-                    _ring(
-                        proj,
-                        [
-                            (-half_m, -half_m),
-                            (half_m, -half_m),
-                            (half_m, half_m),
-                            (-half_m, half_m),
-                        ],
-                    )
-                ],
-            },
-            "properties": {"id": "area", "kind": "inclusion"},
-        }
+        _polygon(proj, _square(-half_m, -half_m, 2 * half_m), {"id": "area", "kind": "inclusion"})
     ]
     for i in range(n_zones):
         x, y = rng.uniform(-half_m * 0.95, half_m * 0.95, 2)
@@ -88,13 +83,7 @@ def city(n_zones: int, half_m: float, rng: np.random.Generator, with_grid: bool)
             xy = [(float(x + r * math.cos(a)), float(y + r * math.sin(a))) for a in angles]
             if Polygon(xy).area < 500:
                 xy = [(x - 50, y - 50), (x + 50, y - 50), (x + 50, y + 50), (x - 50, y + 50)]
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "Polygon", "coordinates": [_ring(proj, xy)]},
-                    "properties": {"id": f"p{i}"},
-                }
-            )
+            features.append(_polygon(proj, xy, {"id": f"p{i}"}))
     zones = load_zones({"type": "FeatureCollection", "features": features})
     if with_grid:
         cells = []
@@ -103,26 +92,8 @@ def city(n_zones: int, half_m: float, rng: np.random.Generator, with_grid: bool)
             for gy in np.arange(-half_m, half_m, step):
                 d = math.hypot(gx + step / 2 - half_m / 2, gy + step / 2 - half_m / 2)
                 ceiling = 0 if d < 1200 else 100 if d < 2500 else 200 if d < 4000 else 400
-                cells.append(
-                    {
-                        "type": "Feature",
-                        "geometry": {
-                            "type": "Polygon",
-                            "coordinates": [
-                                _ring(
-                                    proj,
-                                    [
-                                        (gx, gy),
-                                        (gx + step, gy),
-                                        (gx + step, gy + step),
-                                        (gx, gy + step),
-                                    ],
-                                )
-                            ],
-                        },
-                        "properties": {"OBJECTID": len(cells), "CEILING": ceiling, "UNIT": "Feet"},
-                    }
-                )
+                properties = {"OBJECTID": len(cells), "CEILING": ceiling, "UNIT": "Feet"}
+                cells.append(_polygon(proj, _square(gx, gy, step), properties))
         zones = zones.merged(load_zones({"type": "FeatureCollection", "features": cells}, "uasfm"))
     return Airspace(zones, AirspacePolicy(margin_m=30.0), centre=CENTRE)
 

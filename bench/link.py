@@ -20,19 +20,22 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
 from pymavlink.dialects.v20 import common as mavlink
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same
+# name; the repository root takes its place (bench.harness, tests).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
+from bench.harness import DFR_SIM, cpu_seconds, free_udp_block  # noqa: E402
 from flight import FleetLink, LinkConfig, MavCmd, MissionItem, VehicleId  # noqa: E402
 
 # (message, Hz) per profile; PX4 mavlink_main.cpp configure_streams_to_default
@@ -74,20 +77,7 @@ PROFILES: dict[str, list[tuple[str, float]]] = {
 
 def free_base_port(n: int, start: int = 30000) -> int:
     """A base port with n consecutive free UDP ports, outside PX4's default ranges."""
-    for base in range(start, 60000, 500):
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
+    return free_udp_block(n, start=start, step=500)
 
 
 # ----------------------------------------------------------------------------- generator (child)
@@ -249,15 +239,10 @@ async def generate(n: int, base_port: int, profile: str, duration_s: float) -> N
 # ----------------------------------------------------------------------------- measurement
 
 
-def cpu_s() -> float:
-    t = psutil.Process().cpu_times()
-    return float(t.user + t.system)
-
-
 async def measure_cpu(window_s: float) -> float:
-    c0, w0 = cpu_s(), time.monotonic()
+    c0, w0 = cpu_seconds(), time.monotonic()
     await asyncio.sleep(window_s)
-    return 100.0 * (cpu_s() - c0) / (time.monotonic() - w0)
+    return 100.0 * (cpu_seconds() - c0) / (time.monotonic() - w0)
 
 
 def spawn_generator(n: int, base: int, profile: str, duration_s: float) -> subprocess.Popen[bytes]:
@@ -265,10 +250,9 @@ def spawn_generator(n: int, base: int, profile: str, duration_s: float) -> subpr
     if profile == "sim":
         # dfr-sim fleet: PX4-like drones at PX4's onboard-link rates; drone i sends to base + i.
         api = free_base_port(n + 1, start=base + 1000)
-        dfr_sim = os.path.join(os.path.dirname(sys.executable), "dfr-sim")
         return subprocess.Popen(
             [
-                dfr_sim,
+                *DFR_SIM,
                 "fleet",
                 "--drones",
                 str(n),
@@ -328,7 +312,8 @@ async def bench_link(n: int, profile: str, window_s: float) -> dict[str, float]:
             up_only, up_verify = [], []
             for _ in range(20):
                 t = time.perf_counter()
-                await link0._upload(items, items[0].mission_type)
+                # The transfer alone, without the verifying download upload_mission adds.
+                await link0._missions._upload(items, items[0].mission_type, "upload mission")
                 up_only.append((time.perf_counter() - t) * 1000)
                 t = time.perf_counter()
                 await link0.upload_mission(items)

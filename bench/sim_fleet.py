@@ -9,33 +9,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
+import sys
 import time
+from pathlib import Path
 
 import psutil
 
-from simulator.vehicle import FlightMode, SimFleet, build_fleet_config
-from simulator.vehicle.navigator import Orbit
+# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same
+# name; the repository root takes its place (bench.harness, tests).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+
+from bench.harness import cpu_seconds, free_udp_block  # noqa: E402
+from simulator.vehicle import FlightMode, SimFleet, build_fleet_config  # noqa: E402
+from simulator.vehicle.navigator import Orbit  # noqa: E402
 
 HOME = (47.397742, 8.545594, 488.0)
-
-
-def _free_block(n: int) -> int:
-    """A base port with n consecutive free UDP ports, above PX4's ranges."""
-    base = 40000 + (os.getpid() % 1000) * 20
-    while True:
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            base += n + 1
-        finally:
-            for s in socks:
-                s.close()
 
 
 class _Sink(asyncio.DatagramProtocol):
@@ -48,7 +37,10 @@ class _Sink(asyncio.DatagramProtocol):
 async def run(
     drones: int, seconds: float, speedup: float, gcs: bool, rss0: int
 ) -> dict[str, float]:
-    api = _free_block(drones)
+    # Above PX4's ranges, spread by pid so concurrent runs rarely probe the same ports; the client
+    # and GCS blocks follow it, below 65536.
+    start = 40000 + (os.getpid() % 1000) * 20
+    api = free_udp_block(drones, start=start, step=drones + 1, stop=65436 - 3 * drones)
     client = api + drones + 50
     gcs_base = api + 2 * drones + 100 if gcs else None
     cfg = build_fleet_config(
@@ -76,12 +68,12 @@ async def run(
             d.set_mode(FlightMode.ORBIT, now)
         await asyncio.sleep(1.0)  # settle
         _Sink.count = 0
-        cpu0 = proc.cpu_times()
+        cpu0 = cpu_seconds(proc)
         wall0 = time.perf_counter()
         sim0 = min(d.snapshot().time_s for d in fleet.drones)
         ticks0 = fleet.ticks
         await asyncio.sleep(seconds)
-        cpu1 = proc.cpu_times()
+        cpu1 = cpu_seconds(proc)
         wall = time.perf_counter() - wall0
         sim = (
             min(d.snapshot().time_s for d in fleet.drones) - sim0
@@ -92,7 +84,7 @@ async def run(
         ticks = fleet.ticks - ticks0
     for t in sinks:
         t.close()
-    cpu = (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / wall * 100
+    cpu = (cpu1 - cpu0) / wall * 100
     rss = proc.memory_info().rss
     return {
         "drones": drones,

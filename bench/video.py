@@ -32,34 +32,20 @@ from typing import Any
 
 import psutil
 
-# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same name.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same
+# name; the repository root takes its place (bench.harness, tests).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
-import telemetry.video  # noqa: E402
+from bench.harness import cpu_seconds, pct  # noqa: E402
 from simulator.vehicle.camera import CameraConfig, CameraStats, SimCamera  # noqa: E402
 from simulator.vehicle.camera_render import CameraPose  # noqa: E402
 from telemetry.video import RtpEndpoint, RtpIngest, StreamState, WhepSessions  # noqa: E402
+from tests.browser import CHROMIUM, chromium_launch, open_whep_viewer  # noqa: E402
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-JS = (Path(telemetry.video.__file__).parent / "static" / "whep_client.js").read_text()
 STATS_EVERY_S = 0.5
 SPEED_M_S = 10.0
 M_PER_DEG = 111_320.0
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-quantile (nearest rank) of `values`, NaN if empty."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def flight_pose(elapsed_s: float) -> CameraPose:
@@ -183,15 +169,6 @@ class Camera:
             await self._child.wait()
 
 
-def cpu_seconds(process: psutil.Process) -> float:
-    """User + system CPU seconds of one process, 0 if it is gone."""
-    try:
-        times = process.cpu_times()
-    except psutil.NoSuchProcess:
-        return 0.0
-    return float(times.user + times.system)
-
-
 def chromium_processes(
     server: psutil.Process, exclude: psutil.Process | None
 ) -> list[psutil.Process]:
@@ -206,19 +183,6 @@ def chromium_processes(
         except psutil.NoSuchProcess:
             continue
     return found
-
-
-async def add_viewer(browser: Any, offer: Any) -> Any:
-    """A Chromium page playing the stream through WHEP with the stamp probe running."""
-    page = await browser.new_page()
-    await page.expose_function("whepOffer", offer)
-    await page.add_script_tag(content=JS)
-    await page.evaluate(
-        "async () => { window.samples = []; const s = await dfrWhepPlay("
-        "{signal: (sdp) => window.whepOffer(sdp)});"
-        " dfrStampProbe(s.track, (x) => window.samples.push(x)); }"
-    )
-    return page
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,11 +298,13 @@ async def main(args: argparse.Namespace) -> None:
         print(HEADER)
         best = tried = 0
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=args.chromium, args=ARGS)
+            browser = await pw.chromium.launch(
+                **chromium_launch(video=True, executable=args.chromium)
+            )
             pages: list[Any] = []
             for count in steps:
                 while len(pages) < count:
-                    pages.append(await add_viewer(browser, offer))
+                    pages.append(await open_whep_viewer(browser, offer))
                 await asyncio.sleep(2.0)  # let every viewer reach a keyframe
                 tried = count
                 step = await measure(pages, ingest, camera, args.seconds)
@@ -379,7 +345,7 @@ if __name__ == "__main__":
         default=0.9,
         help="a step holds only if viewers decode at least this share of the camera's rate",
     )
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=str(CHROMIUM))
     parser.add_argument(
         "--camera-in-process",
         action="store_true",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,9 +17,12 @@ from pathlib import Path
 
 import psutil
 
-# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same name.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# Run as a script, bench/ is first on sys.path and its files would shadow packages of the same
+# name; the repository root takes its place (bench.harness, tests).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
+from bench.harness import DFR_SIM, cpu_seconds  # noqa: E402
 from dfr.fleet import DEMO_FLEET_FILE  # noqa: E402
 
 
@@ -55,11 +57,9 @@ def _cpu_percent(argv: list[str], warmup_s: float, seconds: float) -> float:
         if proc.poll() is not None:
             raise SystemExit(f"{argv} exited early")
         p = psutil.Process(proc.pid)
-        before, t0 = p.cpu_times(), time.monotonic()
+        before, t0 = cpu_seconds(p), time.monotonic()
         time.sleep(seconds)
-        after, elapsed = p.cpu_times(), time.monotonic() - t0
-        used = (after.user + after.system) - (before.user + before.system)
-        return 100.0 * used / elapsed
+        return 100.0 * (cpu_seconds(p) - before) / (time.monotonic() - t0)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -72,13 +72,10 @@ def main() -> None:
     parser.add_argument("--camera-size", default="640x360")
     parser.add_argument("--camera-fps", type=int, default=10)
     args = parser.parse_args()
-    dfr_sim = str(Path(sys.executable).parent / "dfr-sim")
-    if not Path(dfr_sim).exists():
-        dfr_sim = shutil.which("dfr-sim") or "dfr-sim"
     with tempfile.TemporaryDirectory() as tmp:
         fleet = _fleet_file(Path(tmp))
         control = str(_free_udp_port(set()))
-        base = [dfr_sim, "fleet", "--fleet", str(fleet), "--speedup", "5"]
+        base = [*DFR_SIM, "fleet", "--fleet", str(fleet), "--speedup", "5"]
         base += ["--gcs-base-port", "0", "--control-port", control]
         camera = ["--camera", "--camera-size", args.camera_size]
         camera += ["--camera-fps", str(args.camera_fps)]
