@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from flight.clock import Clock
 from flight.fanout import VehicleEventSource
@@ -14,14 +14,6 @@ from flight.models import VehicleId
 if TYPE_CHECKING:
     from flight.link_transport import MavlinkTransport
     from flight.vehicle_telemetry import VehicleTelemetry
-
-
-class PublishState(Protocol):
-    """Hands the vehicle's state to the link's subscribers (rate-limited unless forced)."""
-
-    def __call__(self, *, force: bool = False) -> None:
-        """Publish a fresh snapshot."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

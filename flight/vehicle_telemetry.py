@@ -6,11 +6,10 @@ import math
 import time
 from collections import deque
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from flight import mavlink_wire as wire
 from flight.fanout import VehicleEventSource
-from flight.link_context import PublishState
 from flight.models import (
     FlightMode,
     LandedState,
@@ -21,6 +20,14 @@ from flight.models import (
     decode_px4_mode,
 )
 from geofence import GeoPoint
+
+
+class PublishState(Protocol):
+    """Hands the vehicle's state to the link's subscribers (rate-limited unless forced)."""
+
+    def __call__(self, *, force: bool = False) -> None:
+        """Publish a fresh snapshot."""
+        ...
 
 
 class VehicleTelemetry:
