@@ -375,10 +375,7 @@ def _blank(doc: CheckDoc) -> CheckRecord:
 
 
 def blank_record(type_name: str, doc: ScenarioDoc, *, with_checks: bool) -> ScenarioRecord:
-    """A record of the documented test cases and steps, nothing performed yet.
-
-    `with_checks` also lists every documented check (and the cleanup step), as a run fills them in.
-    """
+    """A record of the documented cases and steps (`with_checks`: their checks and the cleanup too)."""
     record = ScenarioRecord(
         scenario_type=type_name,
         title=doc.title,
