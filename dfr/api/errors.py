@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cad_bridge import CadError
+from cad_bridge import CadError, CadInputError
 from dfr.errors import (
     ConflictError,
     DfrError,
@@ -89,6 +89,7 @@ STATUS_OF: dict[type[Exception], int] = {
     GeofenceError: 422,
     InvalidGeometryError: 422,
     CadError: 400,
+    CadInputError: 422,
     FlightError: 409,
     PlanRejectedError: 422,
     InvalidCommandError: 422,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -14,8 +14,18 @@ from simulator.scenarios.ports import free_port
 from simulator.scenarios.process import ChildProcess, dfr_sim_command, http_ok
 from simulator.scenarios.resources.base import SPEC_CONFIG, Resource, RunContext
 
-if TYPE_CHECKING:
-    from simulator.scenarios.resources.service import DfrService
+
+class ServiceEndpoint(Protocol):
+    """Where a call is posted: the service's URL and its tokens (a DfrService is one)."""
+
+    @property
+    def base_url(self) -> str:
+        """The service's HTTP root."""
+        ...
+
+    def token(self, role: str) -> str:
+        """A token of `role`."""
+        ...
 
 
 class SimCadSpec(BaseModel):
@@ -84,7 +94,7 @@ class SimCad(Resource[SimCadSpec]):
         response = await self.client.post("/control/outage", json=body)
         response.raise_for_status()
 
-    async def post_call(self, service: DfrService, incident: SimIncident) -> httpx.Response:
+    async def post_call(self, service: ServiceEndpoint, incident: SimIncident) -> httpx.Response:
         """Post a call to the service the way this CAD does (plain JSON or EIDO, role `cad`)."""
         async with httpx.AsyncClient() as client:
             poster = DfrPoster(
