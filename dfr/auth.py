@@ -33,7 +33,10 @@ __all__ = [
     "TOKEN_PREFIX",
     "Principal",
     "PrincipalCache",
+    "BearerToken",
     "authenticate",
+    "bearer_token",
+    "check_role",
     "create_token",
     "hash_token",
     "new_token",
@@ -59,15 +62,31 @@ PUBLIC_PATHS = frozenset(
 _bearer = HTTPBearer(auto_error=False)
 
 
-def authenticate(
-    request: Request,
+def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    engine: EngineDep,
-) -> Principal:
-    """Resolve the bearer token to a principal (401 when missing, unknown or revoked)."""
+) -> str:
+    """The request's bearer token (401 when there is none)."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticatedError("a bearer token is required")
-    principal = principal_for(engine, credentials.credentials)
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def check_role(principal: Principal, admitted: frozenset[Role]) -> Principal:
+    """`principal` when its role is admitted, else ForbiddenError naming the roles that are."""
+    if principal.role not in admitted:
+        raise ForbiddenError(
+            f"role {principal.role.value!r} may not do this; admitted: "
+            + ", ".join(sorted(r.value for r in admitted))
+        )
+    return principal
+
+
+def authenticate(request: Request, token: BearerToken, engine: EngineDep) -> Principal:
+    """Resolve the bearer token to a principal (401 when missing, unknown or revoked)."""
+    principal = principal_for(engine, token)
     if principal is None:
         raise NotAuthenticatedError("the bearer token is unknown or revoked")
     request.state.principal = principal
@@ -79,12 +98,7 @@ def require_roles(*roles: Role) -> Callable[..., Principal]:
     admitted = frozenset((*roles, Role.ADMIN))
 
     def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.role not in admitted:
-            raise ForbiddenError(
-                f"role {principal.role.value!r} may not do this; admitted: "
-                + ", ".join(sorted(r.value for r in admitted))
-            )
-        return principal
+        return check_role(principal, admitted)
 
     check.dfr_roles = admitted  # type: ignore[attr-defined]
     check.__name__ = "require_" + "_".join(sorted(r.value for r in admitted))

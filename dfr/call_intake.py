@@ -7,6 +7,7 @@ is submitted to the dispatcher, which decides for it (or ends its flight when CA
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cad_bridge import CadCall, CadInputError, CallTypeMapper, parse_call, parse_eido
@@ -15,33 +16,25 @@ from dfr.dispatch.service import Dispatcher
 from dfr.errors import InvalidInputError
 
 
+@dataclass(kw_only=True)
 class CallIntake:
     """Parses CAD documents, stores the calls and hands new or changed ones to the dispatcher."""
 
-    def __init__(
-        self,
-        *,
-        writer: CallWriter,
-        dispatcher: Dispatcher,
-        mapper: CallTypeMapper,
-        default_agency_id: str,
-        max_payload_bytes: int,
-    ) -> None:
-        self._writer = writer
-        self._dispatcher = dispatcher
-        self._mapper = mapper
-        self._default_agency_id = default_agency_id
-        self._max_payload_bytes = max_payload_bytes
+    writer: CallWriter
+    dispatcher: Dispatcher
+    mapper: CallTypeMapper
+    default_agency_id: str
+    max_payload_bytes: int
 
     def parse(self, body: bytes, content_type: str) -> CadCall:
         """A posted EIDO or plain JSON document as a call (InvalidInputError names the field)."""
         try:
             return parse_call(
                 body,
-                default_agency=self._default_agency_id,
-                mapper=self._mapper,
+                default_agency=self.default_agency_id,
+                mapper=self.mapper,
                 content_type=content_type,
-                max_bytes=self._max_payload_bytes,
+                max_bytes=self.max_payload_bytes,
             )
         except CadInputError as exc:
             raise InvalidInputError(exc.reason, field=exc.field) from exc
@@ -57,11 +50,11 @@ class CallIntake:
 
     async def store(self, call: CadCall, stamp: AuditStamp | None = None) -> IngestResult:
         """Store the call (returns once committed); a new or changed call goes to the dispatcher."""
-        result = await self._writer.store(call, stamp)
+        result = await self.writer.store(call, stamp)
         if result.created or result.changed:
-            self._dispatcher.submit(result.call_id, ended=result.ended)
+            self.dispatcher.submit(result.call_id, ended=result.ended)
         return result
 
     async def receive_eido(self, document: dict[str, Any]) -> None:
         """An EIDO pushed over the conveyance subscription."""
-        await self.store(parse_eido(document, agency=self._default_agency_id, mapper=self._mapper))
+        await self.store(parse_eido(document, agency=self.default_agency_id, mapper=self.mapper))

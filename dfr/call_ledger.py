@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy import event
 from sqlmodel import Session, col, select
@@ -73,27 +72,20 @@ class CallLedger:
 
     # ------------------------------------------------------------------ outbox rows
 
-    def _outbound(
-        self,
-        session: Session,
-        call: Call,
-        kind: EventKind,
-        *,
-        author: str,
-        text: str | None = None,
-        unit: UnitReport | None = None,
-        at: datetime | None = None,
-    ) -> OutboxItem:
+    def _outbound(self, session: Session) -> Session:
+        """`session`, whose commit will wake the outbox delivery (once, however many rows)."""
         if not event.contains(session, "after_commit", self._committed):
             event.listen(session, "after_commit", self._committed)
-        return enqueue_event(session, call, kind, author=author, text=text, unit=unit, at=at)
+        return session
 
     def _note(self, session: Session, call: Call, text: str) -> None:
         assert call.id is not None
         # The service clock, like flight events (they differ from wall time only when sped up).
         note = Note(call_id=call.id, author=AUTHOR, source="dfr", text=text, at=self._clock.now())
         session.add(note)
-        self._outbound(session, call, EventKind.NOTE, author=AUTHOR, text=text, at=note.at)
+        enqueue_event(
+            self._outbound(session), call, EventKind.NOTE, author=AUTHOR, text=text, at=note.at
+        )
 
     # ------------------------------------------------------------------ people
 
@@ -104,7 +96,9 @@ class CallLedger:
         call = get_call(session, call_id)
         note = Note(call_id=call_id, author=author[:200], source="dfr", text=text)
         session.add(note)
-        item = self._outbound(session, call, EventKind.NOTE, author=author, text=text, at=note.at)
+        item = enqueue_event(
+            self._outbound(session), call, EventKind.NOTE, author=author, text=text, at=note.at
+        )
         session.flush()
         return note, item
 
@@ -121,7 +115,9 @@ class CallLedger:
         session.add(
             Note(call_id=call_id, author=author[:200], source="dfr", text=f"Cancelled: {reason}")
         )
-        item = self._outbound(session, call, EventKind.CANCEL, author=author, text=reason)
+        item = enqueue_event(
+            self._outbound(session), call, EventKind.CANCEL, author=author, text=reason
+        )
         session.flush()
         return item
 
@@ -174,8 +170,8 @@ class CallLedger:
         eta_text = f"; ETA {eta_s:.0f} s" if eta_s is not None else ""
         taken = "" if from_call_id is None else f"; taken in the air from call {from_call_id}"
         self._note(session, call, f"Drone {flight.drone_id} launched by {author}{eta_text}{taken}.")
-        self._outbound(
-            session,
+        enqueue_event(
+            self._outbound(session),
             call,
             EventKind.UNIT_STATUS,
             author=AUTHOR,
@@ -218,8 +214,8 @@ class CallLedger:
         if status is None:
             return
         pos = t.snapshot.position if t.snapshot is not None else None
-        self._outbound(
-            session,
+        enqueue_event(
+            self._outbound(session),
             call,
             EventKind.UNIT_STATUS,
             author=AUTHOR,

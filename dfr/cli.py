@@ -93,9 +93,9 @@ def token_create(
     """Create an API token and print it alone on standard output."""
     from sqlmodel import select
 
-    from dfr.tokens import create_token
     from dfr.db import make_engine, session_scope, upgrade_schema
     from dfr.models import ApiToken, Role
+    from dfr.tokens import create_token
 
     try:
         role_value = Role(role)

@@ -21,7 +21,6 @@ from pathlib import Path
 import httpx
 from sqlmodel import select
 
-from dfr.tokens import create_token
 from dfr.db import make_engine, session_scope, upgrade_schema
 from dfr.fleet import DEMO_FLEET_FILE
 from dfr.main import Companion
@@ -29,6 +28,7 @@ from dfr.models import ApiToken, Role
 from dfr.server import serve_app
 from dfr.service import Service
 from dfr.settings import Settings, load_settings
+from dfr.tokens import create_token
 
 #: The demo's simulated fleet control API (faults, true state); away from PX4's ports.
 SIM_CONTROL_PORT = 24799

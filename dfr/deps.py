@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy.engine import Engine
@@ -40,30 +41,22 @@ async def get_service(connection: HTTPConnection) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-async def get_settings(service: ServiceDep) -> Settings:
-    """The settings the service was built with."""
-    return service.settings
+def _part(name: str) -> Callable[..., Awaitable[Any]]:
+    """A dependency answering one service of the graph by its name in `Service`."""
+    if name not in {f.name for f in dataclasses.fields(Service)}:
+        raise ValueError(f"the service graph has no {name!r}")
 
+    async def dependency(service: ServiceDep) -> Any:
+        return getattr(service, name)
 
-async def get_engine(service: ServiceDep) -> Engine:
-    """The database engine."""
-    return service.engine
+    dependency.__name__ = f"get_{name}"
+    return dependency
 
 
 def get_session(service: ServiceDep) -> Iterator[Session]:
     """A session per request; committed by the handler."""
     with Session(service.engine, expire_on_commit=False) as session:
         yield session
-
-
-async def get_default_agency_id(service: ServiceDep) -> str:
-    """The agency new resources belong to when none is named."""
-    return service.default_agency_id
-
-
-async def get_flight_service(service: ServiceDep) -> FlightService:
-    """The flight service, running or not (a drone's live state is empty when it is not)."""
-    return service.flights
 
 
 async def get_flights(service: ServiceDep) -> FlightService:
@@ -80,46 +73,22 @@ async def get_dispatcher(service: ServiceDep) -> Dispatcher:
     return service.dispatcher
 
 
-async def get_airspace(service: ServiceDep) -> AirspaceService:
-    """Zones, ceilings and route planning."""
-    return service.airspace
-
-
-async def get_video(service: ServiceDep) -> VideoService:
-    """Live video, viewers and recordings."""
-    return service.video
-
-
 def get_hub(service: ServiceDep) -> Hub:
-    """The live stream hub."""
+    """The live stream hub (a plain function: the stream router calls it as one)."""
     return service.hub
 
 
-async def get_intake(service: ServiceDep) -> CallIntake:
-    """Where CAD calls come in."""
-    return service.intake
-
-
-async def get_ledger(service: ServiceDep) -> CallLedger:
-    """The writer of call state and CAD outbox rows."""
-    return service.ledger
-
-
-async def get_principals(service: ServiceDep) -> PrincipalCache:
-    """Principals of tokens seen valid lately."""
-    return service.principals
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(_part("settings"))]
+EngineDep = Annotated[Engine, Depends(_part("engine"))]
 SessionDep = Annotated[Session, Depends(get_session)]
-DefaultAgencyDep = Annotated[str, Depends(get_default_agency_id)]
+DefaultAgencyDep = Annotated[str, Depends(_part("default_agency_id"))]
+#: The flight service, running or not (a drone's live state is empty when it is not).
+FlightServiceDep = Annotated[FlightService, Depends(_part("flights"))]
 FlightsDep = Annotated[FlightService, Depends(get_flights)]
-FlightServiceDep = Annotated[FlightService, Depends(get_flight_service)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
-AirspaceDep = Annotated[AirspaceService, Depends(get_airspace)]
-VideoDep = Annotated[VideoService, Depends(get_video)]
+AirspaceDep = Annotated[AirspaceService, Depends(_part("airspace"))]
+VideoDep = Annotated[VideoService, Depends(_part("video"))]
 HubDep = Annotated[Hub, Depends(get_hub)]
-IntakeDep = Annotated[CallIntake, Depends(get_intake)]
-LedgerDep = Annotated[CallLedger, Depends(get_ledger)]
-PrincipalsDep = Annotated[PrincipalCache, Depends(get_principals)]
+IntakeDep = Annotated[CallIntake, Depends(_part("intake"))]
+LedgerDep = Annotated[CallLedger, Depends(_part("ledger"))]
+PrincipalsDep = Annotated[PrincipalCache, Depends(_part("principals"))]

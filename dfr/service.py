@@ -138,7 +138,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 airspace=airspace,
                 hub=hub,
                 clock=clock,
-                launches=ledger,
+                ledger=ledger,
                 sinks=(ledger, recordings),
             ),
         )

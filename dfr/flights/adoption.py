@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -26,20 +27,18 @@ from geofence import GeoPoint
 log = logging.getLogger(__name__)
 
 
+@dataclass(kw_only=True)
 class FlightAdopter:
     """Takes over the flights a previous run of the service left unfinished."""
 
-    def __init__(
-        self, *, book: FlightBook, fleet: FleetLink, spawn: Spawn, adopt_timeout_s: float
-    ) -> None:
-        self._book = book
-        self._fleet = fleet
-        self._spawn = spawn
-        self._adopt_timeout_s = adopt_timeout_s
+    book: FlightBook
+    fleet: FleetLink
+    spawn: Spawn
+    adopt_timeout_s: float
 
     async def restore_unfinished(self) -> None:
         """Register every stored unfinished flight and adopt it in the background."""
-        book = self._book
+        book = self.book
 
         def load() -> list[Flight]:
             with Session(book.engine) as session:
@@ -51,15 +50,15 @@ class FlightAdopter:
 
         for row in await asyncio.to_thread(load):
             active = self._active_of(row)
-            if active.drone_id not in self._fleet.vehicle_ids():
+            if active.drone_id not in self.fleet.vehicle_ids():
                 log.warning("flight %s: drone %s has no link; cannot adopt", row.id, row.drone_id)
                 continue
             book.register(active)
-            self._spawn(self._adopt(active))
+            self.spawn(self._adopt(active))
 
     def _active_of(self, row: Flight) -> ActiveFlight:
         assert row.id is not None
-        clock = self._book.clock
+        clock = self.book.clock
         record = row.machine or {
             "flight_id": str(row.id),
             "vehicle_id": row.drone_id,
@@ -86,10 +85,10 @@ class FlightAdopter:
         )
 
     async def _adopt(self, active: ActiveFlight) -> None:
-        book = self._book
-        link = self._fleet.vehicle(active.drone_id)
+        book = self.book
+        link = self.fleet.vehicle(active.drone_id)
         try:
-            state = await link.wait_connected(self._adopt_timeout_s)
+            state = await link.wait_connected(self.adopt_timeout_s)
             downloaded = await link.download_mission(MissionType.MISSION)
         except FlightError as exc:
             await book.store_note(active, f"not adopted after restart: {exc}")

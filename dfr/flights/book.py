@@ -217,18 +217,3 @@ class FlightBook:
         except NotFoundError:
             return
         self._hub.publish(flight_message(flight_id, flight_data(row), self.clock.now()))
-
-
-class LaunchRecorder(Protocol):
-    """Told of a flight created for a call, inside the transaction that creates it."""
-
-    def record_launched(
-        self,
-        session: Session,
-        flight: Flight,
-        *,
-        author: str,
-        eta_s: float | None,
-        from_call_id: int | None = None,
-    ) -> None:
-        """Write what a launch means for the flight's call."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Literal
 
 from dfr.airspace import AirspaceService
@@ -16,23 +17,15 @@ PilotCommand = Literal["hold", "resume", "goto", "orbit", "rtl", "land"]
 ORBIT_SPEED_MPS = 5.0
 
 
+@dataclass(kw_only=True)
 class FlightCommands:
     """Sends commands to tracked flights, each checked before anything goes to the vehicle."""
 
-    def __init__(
-        self,
-        *,
-        book: FlightBook,
-        fleet: FleetLink,
-        airspace: AirspaceService,
-        launcher: Launcher,
-        spawn: Spawn,
-    ) -> None:
-        self._book = book
-        self._fleet = fleet
-        self._airspace = airspace
-        self._launcher = launcher
-        self._spawn = spawn
+    book: FlightBook
+    fleet: FleetLink
+    airspace: AirspaceService
+    launcher: Launcher
+    spawn: Spawn
 
     async def command(
         self,
@@ -46,11 +39,11 @@ class FlightCommands:
         speed_mps: float | None = None,
     ) -> CommandAck:
         """Send a pilot command; geofence refuses an illegal go-to or orbit before anything is sent."""
-        active = self._book.active.get(flight_id)
+        active = self.book.active.get(flight_id)
         if active is None:
-            row = await asyncio.to_thread(self._book.flight_row, flight_id)
+            row = await asyncio.to_thread(self.book.flight_row, flight_id)
             raise ConflictError(f"flight {flight_id} is {row.state}; it takes no commands")
-        link = self._fleet.vehicle(active.drone_id)
+        link = self.fleet.vehicle(active.drone_id)
         state = link.state()
         if command in ("goto", "orbit"):
             point = self._command_point(active, lat, lon)
@@ -83,7 +76,7 @@ class FlightCommands:
             ack = await link.land()
         else:  # pragma: no cover - the API model refuses other values
             raise InvalidInputError(f"unknown command {command!r}", field="command")
-        await self._book.store_note(active, f"pilot command {command} accepted by the vehicle")
+        await self.book.store_note(active, f"pilot command {command} accepted by the vehicle")
         return ack
 
     def _command_point(
@@ -99,8 +92,8 @@ class FlightCommands:
         return GeoPoint(lat, lon)
 
     def _check_legal(self, point: GeoPoint, alt_agl_m: float) -> None:
-        violations = self._airspace.airspace().check_point(
-            point, Altitude(alt_agl_m, AltitudeDatum.AGL), self._book.clock.now()
+        violations = self.airspace.airspace().check_point(
+            point, Altitude(alt_agl_m, AltitudeDatum.AGL), self.book.clock.now()
         )
         if violations:
             raise InvalidInputError(
@@ -113,10 +106,10 @@ class FlightCommands:
         if active.orbiting or active.orbit_radius_m <= 0 or active.scene is None:
             return
         active.orbiting = True
-        self._spawn(self._orbit_scene(active))
+        self.spawn(self._orbit_scene(active))
 
     async def _orbit_scene(self, active: ActiveFlight) -> None:
-        link = self._fleet.vehicle(active.drone_id)
+        link = self.fleet.vehicle(active.drone_id)
         home_amsl = link.state().home_alt_amsl_m
         assert active.scene is not None
         try:
@@ -125,7 +118,7 @@ class FlightCommands:
             # Under the flight's lock: a reassignment in progress must not be undone by an orbit
             # over the old scene, and a flight that has just been handed over orbits nothing.
             async with active.lock:
-                if self._book.active.get(active.flight_id) is not active:
+                if self.book.active.get(active.flight_id) is not active:
                     return
                 active.tracker.note_command("orbit")
                 await link.orbit(
@@ -135,22 +128,22 @@ class FlightCommands:
                     Altitude(home_amsl + active.orbit_alt_agl_m, AltitudeDatum.AMSL),
                 )
         except (FlightError, DfrError) as exc:
-            await self._book.store_note(active, f"orbit over the scene refused, hovering: {exc}")
+            await self.book.store_note(active, f"orbit over the scene refused, hovering: {exc}")
             return
-        await self._book.store_note(
+        await self.book.store_note(
             active, f"orbiting the scene at {active.orbit_radius_m:.0f} m radius"
         )
 
     async def recall(self, flight_id: int, reason: str) -> None:
         """End a flight's task: return to the dock (or abort it if it has not taken off)."""
-        active = self._book.active.get(flight_id)
+        active = self.book.active.get(flight_id)
         if active is None:
             return
-        link = self._fleet.vehicle(active.drone_id)
-        if await self._launcher.stop(active, link):
+        link = self.fleet.vehicle(active.drone_id)
+        if await self.launcher.stop(active, link):
             async with active.lock:
                 if active.tracker.machine.can(FlightPhase.ABORTED):
-                    await self._book.store(active, [active.tracker.abort(f"recalled: {reason}")])
+                    await self.book.store(active, [active.tracker.abort(f"recalled: {reason}")])
             return
         state = link.state()
         seq = active.tracker.on_scene_seq
@@ -165,8 +158,8 @@ class FlightCommands:
             if state.mode != FlightMode.MISSION:
                 active.tracker.note_command("resume")
                 await link.resume()
-            await self._book.store_note(active, f"released to the planned return: {reason}")
+            await self.book.store_note(active, f"released to the planned return: {reason}")
             return
         active.tracker.note_command("rtl")
         await link.return_to_launch()
-        await self._book.store_note(active, f"recalled to the dock: {reason}")
+        await self.book.store_note(active, f"recalled to the dock: {reason}")

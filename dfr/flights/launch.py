@@ -6,15 +6,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from dfr.airspace import AirspaceService
+from dfr.call_ledger import CallLedger
 from dfr.db import session_scope
 from dfr.errors import ConflictError, NotFoundError
-from dfr.flights.book import ActiveFlight, FlightBook, LaunchRecorder
+from dfr.flights.book import ActiveFlight, FlightBook
 from dfr.flights.records import new_flight_row
 from dfr.models import Dock, Drone
 from dfr.planning import performance_of
@@ -35,25 +37,16 @@ log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 
+@dataclass(kw_only=True)
 class Launcher:
     """Plans, stores and launches flights from a dock."""
 
-    def __init__(
-        self,
-        *,
-        book: FlightBook,
-        fleet: FleetLink,
-        airspace: AirspaceService,
-        recorder: LaunchRecorder,
-        spawn: Spawn,
-        launch_timeout_s: float,
-    ) -> None:
-        self._book = book
-        self._fleet = fleet
-        self._airspace = airspace
-        self._recorder = recorder
-        self._spawn = spawn
-        self._launch_timeout_s = launch_timeout_s
+    book: FlightBook
+    fleet: FleetLink
+    airspace: AirspaceService
+    ledger: CallLedger
+    spawn: Spawn
+    launch_timeout_s: float
 
     def plan_for(
         self,
@@ -72,9 +65,9 @@ class Launcher:
         return plan_response(
             GeoPoint(dock.lat, dock.lon),
             target,
-            self._airspace.airspace(),
+            self.airspace.airspace(),
             performance_of(drone),
-            now or self._book.clock.now(),
+            now or self.book.clock.now(),
             orbit_radius_m=orbit_radius_m,
             alt_agl_m=alt_agl_m,
         )
@@ -82,10 +75,10 @@ class Launcher:
     def _check_ready(self, drone: Drone) -> None:
         if drone.in_maintenance:
             raise ConflictError(f"drone {drone.id} is in maintenance")
-        flying = self._book.by_drone.get(VehicleId(drone.id))
+        flying = self.book.by_drone.get(VehicleId(drone.id))
         if flying is not None:
             raise ConflictError(f"drone {drone.id} is already flying flight {flying}")
-        link = self._fleet.vehicle(VehicleId(drone.id))
+        link = self.fleet.vehicle(VehicleId(drone.id))
         if link.link_state not in (LinkState.CONNECTED, LinkState.DEGRADED):
             raise ConflictError(f"drone {drone.id} has no MAVLink link ({link.link_state})")
         state = link.state()
@@ -104,10 +97,10 @@ class Launcher:
         plan: FlightPlan | None = None,
     ) -> int:
         """Plan and store a flight, then upload, arm and start it in the background; returns its id."""
-        clock = self._book.clock
+        clock = self.book.clock
 
         def create() -> tuple[int, FlightPlan]:
-            with session_scope(self._book.engine) as session:
+            with session_scope(self.book.engine) as session:
                 drone = session.get(Drone, drone_id)
                 if drone is None:
                     raise NotFoundError("drone", drone_id)
@@ -127,30 +120,30 @@ class Launcher:
                 )
                 machine = FlightStateMachine(str(row.id), VehicleId(drone.id), clock)
                 row.machine = machine.to_record()
-                self._recorder.record_launched(
+                self.ledger.record_launched(
                     session, row, author=created_by, eta_s=flight_plan.eta_s
                 )
                 assert row.id is not None
                 return row.id, flight_plan
 
         vehicle = VehicleId(drone_id)
-        if vehicle in self._book.by_drone:
+        if vehicle in self.book.by_drone:
             raise ConflictError(f"drone {drone_id} is already being launched or flying")
-        with self._book.reserving(vehicle, f"drone {drone_id} is already being launched or flying"):
+        with self.book.reserving(vehicle, f"drone {drone_id} is already being launched or flying"):
             flight_id, flight_plan = await asyncio.to_thread(create)
         machine = FlightStateMachine(str(flight_id), vehicle, clock)
         active = ActiveFlight.for_plan(flight_id, call_id, machine, clock, flight_plan)
-        self._book.register(active)
-        self._book.publish(flight_id)
-        active.launching = self._spawn(self._fly(active, flight_plan))
+        self.book.register(active)
+        self.book.publish(flight_id)
+        active.launching = self.spawn(self._fly(active, flight_plan))
         return flight_id
 
     async def _fly(self, active: ActiveFlight, plan: FlightPlan) -> None:
-        link = self._fleet.vehicle(active.drone_id)
+        link = self.fleet.vehicle(active.drone_id)
         async with active.lock:
-            await self._book.store(active, [active.tracker.begin_upload(link.state())])
+            await self.book.store(active, [active.tracker.begin_upload(link.state())])
         try:
-            async with asyncio.timeout(self._launch_timeout_s):
+            async with asyncio.timeout(self.launch_timeout_s):
                 await link.upload_fence(plan.fence_items)
                 await link.upload_mission(plan.mission_items)
                 await link.upload_rally(plan.rally_items)
@@ -158,7 +151,7 @@ class Launcher:
                 active.arm_sent = True
                 await link.arm()
                 ack = await link.start_mission()
-            await self._book.store_note(
+            await self.book.store_note(
                 active, f"mission started: the vehicle accepted AUTO.MISSION ({ack.attempts} tries)"
             )
         except (FlightError, TimeoutError) as exc:
@@ -170,11 +163,11 @@ class Launcher:
             async with active.lock:
                 machine = active.tracker.machine
                 if machine.can(FlightPhase.ABORTED):
-                    await self._book.store(
+                    await self.book.store(
                         active, [active.tracker.abort(f"launch failed: {reason}")]
                     )
                 else:
-                    await self._book.store_note(active, f"launch step failed: {reason}")
+                    await self.book.store_note(active, f"launch step failed: {reason}")
 
     async def stop(self, active: ActiveFlight, link: VehicleLink) -> bool:
         """Stop a launch under way; True when the drone is (again) disarmed on the ground.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from dfr.db import session_scope
@@ -18,29 +19,22 @@ TRACK_INTERVAL_S = 1.0
 TRACK_FLUSH_PERIOD_S = 2.0
 
 
+@dataclass(kw_only=True)
 class FlightObserver:
     """Follows every drone's states and events: phases, alerts, map frames and the flown track."""
 
-    def __init__(
-        self,
-        *,
-        book: FlightBook,
-        fleet: FleetLink,
-        hub: Hub,
-        on_arrival: Callable[[ActiveFlight], None],
-    ) -> None:
-        self._book = book
-        self._fleet = fleet
-        self._hub = hub
-        self._on_arrival = on_arrival
-        self._track_buffer: list[TrackPoint] = []
+    book: FlightBook
+    fleet: FleetLink
+    hub: Hub
+    on_arrival: Callable[[ActiveFlight], None]
+    _track_buffer: list[TrackPoint] = field(default_factory=list, init=False)
 
     async def watch_states(self) -> None:
         """Turn each reported state into a map frame, a track point and phase transitions."""
-        book = self._book
-        async for state in self._fleet.states():
+        book = self.book
+        async for state in self.fleet.states():
             flight_id = book.by_drone.get(state.vehicle_id)
-            self._hub.publish(drone_message(drone_frame(state, flight_id), state.time))
+            self.hub.publish(drone_message(drone_frame(state, flight_id), state.time))
             if flight_id is None:
                 continue
             active = book.active.get(flight_id)
@@ -55,12 +49,12 @@ class FlightObserver:
                 if transitions:
                     await book.store(active, transitions)
             if any(t.to_phase == FlightPhase.ON_SCENE for t in transitions):
-                self._on_arrival(active)
+                self.on_arrival(active)
 
     async def watch_events(self) -> None:
         """Feed vehicle events to their flight's tracker and raise the alerts they call for."""
-        book = self._book
-        async for event in self._fleet.events():
+        book = self.book
+        async for event in self.fleet.events():
             flight_id = book.by_drone.get(event.vehicle_id)
             active = book.active.get(flight_id) if flight_id is not None else None
             if active is not None:
@@ -127,10 +121,10 @@ class FlightObserver:
             "kind": kind,
             "text": text,
         }
-        self._hub.publish(alert_message(key, data, state_time))
+        self.hub.publish(alert_message(key, data, state_time))
 
     def _record_track(self, active: ActiveFlight, state: VehicleState) -> None:
-        now_s = self._book.clock.monotonic()
+        now_s = self.book.clock.monotonic()
         if state.position is None or state.alt_amsl_m is None:
             return
         if now_s - active.last_track_s < TRACK_INTERVAL_S or not state.armed:
@@ -159,5 +153,5 @@ class FlightObserver:
         batch, self._track_buffer = self._track_buffer, []
         if not batch:
             return
-        with session_scope(self._book.engine) as session:
+        with session_scope(self.book.engine) as session:
             session.add_all(batch)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import Session
 
 from dfr.airspace import AirspaceService
+from dfr.call_ledger import CallLedger
 from dfr.db import session_scope
 from dfr.errors import ConflictError, DfrError, NotFoundError
-from dfr.flights.book import ActiveFlight, FlightBook, LaunchRecorder
+from dfr.flights.book import ActiveFlight, FlightBook
 from dfr.flights.records import items_from_json, new_flight_row
 from dfr.models import Dock, Drone, Flight
 from dfr.planning import performance_of
@@ -36,23 +38,15 @@ from geofence import GeoPoint
 log = logging.getLogger(__name__)
 
 
+@dataclass(kw_only=True)
 class Retasker:
     """Sends airborne drones from one flight to another."""
 
-    def __init__(
-        self,
-        *,
-        book: FlightBook,
-        fleet: FleetLink,
-        airspace: AirspaceService,
-        recorder: LaunchRecorder,
-        launch_timeout_s: float,
-    ) -> None:
-        self._book = book
-        self._fleet = fleet
-        self._airspace = airspace
-        self._recorder = recorder
-        self._launch_timeout_s = launch_timeout_s
+    book: FlightBook
+    fleet: FleetLink
+    airspace: AirspaceService
+    ledger: CallLedger
+    launch_timeout_s: float
 
     async def retask(
         self,
@@ -75,20 +69,20 @@ class Retasker:
         upload (ConflictError) leaves the old flight flying its own mission.
         """
         vehicle = VehicleId(drone_id)
-        flight_id = self._book.by_drone.get(vehicle)
-        if flight_id is None or flight_id not in self._book.active:
+        flight_id = self.book.by_drone.get(vehicle)
+        if flight_id is None or flight_id not in self.book.active:
             raise ConflictError(f"drone {drone_id} has no flight to be reassigned from")
         refusal = f"drone {drone_id} is already being launched or reassigned"
-        if self._book.is_reserved(vehicle):
+        if self.book.is_reserved(vehicle):
             raise ConflictError(refusal)
-        old = self._book.active[flight_id]
+        old = self.book.active[flight_id]
         if from_call_id is not None and old.call_id != from_call_id:
             raise ConflictError(
                 f"drone {drone_id} is flying flight {flight_id} for call {old.call_id}, "
                 f"not for call {from_call_id}"
             )
         # The old flight's lock: its tracker stands still while its mission is being replaced.
-        with self._book.reserving(vehicle, refusal):
+        with self.book.reserving(vehicle, refusal):
             async with old.lock:
                 link, state = self._check_reassignable(old)
                 plan = await asyncio.to_thread(
@@ -108,7 +102,7 @@ class Retasker:
                 f"flight {old.flight_id} is {phase}; only a drone en route, on scene or returning "
                 "can be reassigned"
             )
-        link = self._fleet.vehicle(old.drone_id)
+        link = self.fleet.vehicle(old.drone_id)
         if link.link_state not in (LinkState.CONNECTED, LinkState.DEGRADED):
             raise ConflictError(f"drone {old.drone_id} has no MAVLink link ({link.link_state})")
         state = link.state()
@@ -125,7 +119,7 @@ class Retasker:
         alt_agl_m: float | None,
     ) -> FlightPlan:
         assert state.position is not None and state.alt_agl_m is not None
-        with Session(self._book.engine) as session:
+        with Session(self.book.engine) as session:
             drone = session.get(Drone, drone_id)
             if drone is None:
                 raise NotFoundError("drone", drone_id)
@@ -138,9 +132,9 @@ class Retasker:
             max(0.0, state.alt_agl_m),
             GeoPoint(dock.lat, dock.lon),
             target,
-            self._airspace.airspace(),
+            self.airspace.airspace(),
             performance,
-            self._book.clock.now(),
+            self.book.clock.now(),
             orbit_radius_m=orbit_radius_m,
             alt_agl_m=alt_agl_m,
         )
@@ -150,7 +144,7 @@ class Retasker:
     ) -> CommandAck:
         sent: list[MissionType] = []
         try:
-            async with asyncio.timeout(self._launch_timeout_s):
+            async with asyncio.timeout(self.launch_timeout_s):
                 sent.append(MissionType.FENCE)
                 await link.upload_fence(plan.fence_items)
                 sent.append(MissionType.RALLY)
@@ -165,7 +159,7 @@ class Retasker:
             why = str(exc) or "the vehicle did not answer in time"
             log.warning("flight %s: reassignment refused: %s", old.flight_id, why)
             restored = await self._restore_plan(old, link, sent, before)
-            await self._book.store_note(
+            await self.book.store_note(
                 old, f"reassignment refused by the vehicle ({why}); {restored}"
             )
             raise ConflictError(
@@ -184,8 +178,8 @@ class Retasker:
         if not sent:
             return "nothing was changed on the vehicle"
         try:
-            row = await asyncio.to_thread(self._book.flight_row, old.flight_id)
-            async with asyncio.timeout(self._launch_timeout_s):
+            row = await asyncio.to_thread(self.book.flight_row, old.flight_id)
+            async with asyncio.timeout(self.launch_timeout_s):
                 if MissionType.FENCE in sent:
                     await link.upload_fence(items_from_json(row.plan.get("fence_items", [])))
                 if MissionType.RALLY in sent:
@@ -216,7 +210,7 @@ class Retasker:
         from_call_id: int | None,
     ) -> int:
         """The vehicle flies the new plan: the old flight completes and a new one goes on en route."""
-        book, clock = self._book, self._book.clock
+        book, clock = self.book, self.book.clock
         now_state = link.state()
         ended = old.tracker.machine.transition(
             FlightPhase.COMPLETED, reason=reason, snapshot=now_state
@@ -239,7 +233,7 @@ class Retasker:
                     f"flight {old.flight_id}; ETA {plan.eta_s:.0f} s",
                     clock,
                 )
-                self._recorder.record_launched(
+                self.ledger.record_launched(
                     session, row, author=created_by, eta_s=plan.eta_s, from_call_id=from_call_id
                 )
                 machine = FlightStateMachine(str(row.id), old.drone_id, clock)

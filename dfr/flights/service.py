@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from dfr.airspace import AirspaceService
+from dfr.call_ledger import CallLedger
 from dfr.flights.adoption import FlightAdopter
-from dfr.flights.book import FlightBook, LaunchRecorder, TransitionSink
+from dfr.flights.book import FlightBook, TransitionSink
 from dfr.flights.commands import FlightCommands
 from dfr.flights.launch import Launcher
 from dfr.flights.observation import FlightObserver
@@ -39,7 +39,7 @@ class FlightService(TaskOwner):
         airspace: AirspaceService,
         hub: Hub,
         clock: Clock,
-        launches: LaunchRecorder,
+        ledger: CallLedger,
         sinks: Sequence[TransitionSink],
         adopt_timeout_s: float = 120.0,
         launch_timeout_s: float = 90.0,
@@ -51,7 +51,7 @@ class FlightService(TaskOwner):
             book=self._book,
             fleet=fleet,
             airspace=airspace,
-            recorder=launches,
+            ledger=ledger,
             spawn=self._spawn,
             launch_timeout_s=launch_timeout_s,
         )
@@ -59,7 +59,7 @@ class FlightService(TaskOwner):
             book=self._book,
             fleet=fleet,
             airspace=airspace,
-            recorder=launches,
+            ledger=ledger,
             launch_timeout_s=launch_timeout_s,
         )
         self._commands = FlightCommands(
@@ -81,21 +81,13 @@ class FlightService(TaskOwner):
         self.command = self._commands.command
         self.recall = self._commands.recall
 
-    async def __aenter__(self) -> Self:
-        await super().__aenter__()
+    async def _start(self) -> None:
         self._spawn(self._observer.watch_states())
         self._spawn(self._observer.watch_events())
         self._spawn(self._observer.flush_tracks_forever())
         await self._adopter.restore_unfinished()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await super().__aexit__(exc_type, exc, tb)
+    async def _stop(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self._observer.flush_tracks)
 

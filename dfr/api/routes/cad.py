@@ -6,41 +6,28 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from cad_bridge import PlainCall
-from dfr.auth import Principal, hash_token, require_roles
+from dfr.auth import BearerToken, Principal, check_role, hash_token, require_roles
 from dfr.db import session_scope
 from dfr.deps import EngineDep, IntakeDep, LedgerDep, PrincipalsDep, ServiceDep
-from dfr.errors import CallerNotAdmittedError, ForbiddenError, NotAuthenticatedError
+from dfr.errors import CallerNotAdmittedError, NotAuthenticatedError
 from dfr.models import Role
 
 router = APIRouter(tags=["cad"])
-_bearer = HTTPBearer(auto_error=False)
 _CAD_ROLES = frozenset({Role.CAD, Role.ADMIN})
 
 
-async def cad_caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    principals: PrincipalsDep,
-) -> Principal:
+async def cad_caller(request: Request, token: BearerToken, principals: PrincipalsDep) -> Principal:
     """The CAD (or admin) posting a call: 401 / 403 like require_roles, looked up off the loop."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise NotAuthenticatedError("a bearer token is required")
-    digest = hash_token(credentials.credentials)
-    principal = await principals.principal(credentials.credentials, digest)
+    digest = hash_token(token)
+    principal = await principals.principal(token, digest)
     if principal is None:
         raise NotAuthenticatedError("the bearer token is unknown or revoked")
     request.state.principal = principal
     request.state.token_hash = digest
-    if principal.role not in _CAD_ROLES:
-        raise ForbiddenError(
-            f"role {principal.role.value!r} may not do this; admitted: "
-            + ", ".join(sorted(r.value for r in _CAD_ROLES))
-        )
-    return principal
+    return check_role(principal, _CAD_ROLES)
 
 
 cad_caller.dfr_roles = _CAD_ROLES  # type: ignore[attr-defined]
