@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from types import TracebackType
+from typing import Any
 
 from flight.clock import Clock, SystemClock
 from flight.errors import FlightError, UnknownVehicleError
@@ -32,12 +32,7 @@ class FleetLink(TaskOwner):
         self._supervisors: dict[VehicleId, asyncio.Task[None]] = {}
         self._fanout = VehicleFanOut(events_maxsize=5000)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: Any) -> None:
         for link in self._links.values():
             link.close()
         for task in list(self._tasks):
@@ -47,7 +42,7 @@ class FleetLink(TaskOwner):
         tg, self._tg = self._tg, None
         try:
             if tg is not None:
-                await tg.__aexit__(exc_type, exc, tb)
+                await tg.__aexit__(*exc_info)
         finally:
             await self._stop()
 

@@ -31,7 +31,6 @@ import math
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Self
 
 from flight import mavlink_wire as wire
@@ -132,12 +131,7 @@ class MavlinkVehicleLink:
         self._run_task = asyncio.get_running_loop().create_task(self.run())
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         task = self._run_task
         self.close()
         if task is not None:

@@ -8,7 +8,6 @@ import logging
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlparse
 
 from .camera_fleet import FleetCameraOptions, FleetCameras
@@ -281,10 +280,5 @@ class SimFleet:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
