@@ -1,4 +1,4 @@
-"""Fixtures for the service: settings on a temporary data dir, an app, a client and tokens."""
+"""Fixtures for the service: a database, settings on a temporary data dir, an app, a client and tokens."""
 
 from __future__ import annotations
 
@@ -8,14 +8,32 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
 from dfr.auth import create_token
-from dfr.db import session_scope
-from dfr.fleet import DEMO_FLEET_FILE
+from dfr.db import make_engine, session_scope, upgrade_schema
+from dfr.fleet import DEMO_FLEET_FILE, ensure_agency
 from dfr.main import create_app
 from dfr.models import Role
 from dfr.service import Run
 from dfr.settings import Settings
+
+
+def migrated_engine(path: Path) -> Engine:
+    """An engine on a SQLite file at `path`, migrated to the latest schema."""
+    url = f"sqlite:///{path}"
+    upgrade_schema(url)
+    return make_engine(url)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database holding one agency, cspd."""
+    engine = migrated_engine(tmp_path / "dfr.sqlite3")
+    with session_scope(engine) as session:
+        ensure_agency(session, "cspd", "CSPD")
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -9,16 +9,14 @@ from pathlib import Path
 from sqlmodel import Session
 
 from dfr.airspace import AirspaceService, read_zone_source
-from dfr.db import make_engine, upgrade_schema
 from dfr.fleet import DEMO_FLEET_FILE, apply_fleet_file, read_fleet_file
 from dfr.runtime import AIRSPACE_PREPARE_PERIOD_S, bootstrap_airspace, keep_airspace_prepared
 from flight import SystemClock
+from tests.dfr.conftest import migrated_engine
 
 
 def _demo_airspace(tmp_path: Path) -> AirspaceService:
-    url = f"sqlite:///{tmp_path / 'airspace.sqlite3'}"
-    upgrade_schema(url)
-    engine = make_engine(url)
+    engine = migrated_engine(tmp_path / "airspace.sqlite3")
     fleet = read_fleet_file(DEMO_FLEET_FILE)
     with Session(engine) as session:
         apply_fleet_file(session, fleet)
@@ -42,9 +40,7 @@ def test_prepare_builds_the_visibility_graph_of_each_time_given(tmp_path: Path) 
 
 
 def test_prepare_without_zones_does_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    upgrade_schema(url)
-    service = AirspaceService(make_engine(url), "nobody", 120.0)
+    service = AirspaceService(migrated_engine(tmp_path / "empty.sqlite3"), "nobody", 120.0)
     service.load()
     service.prepare(datetime.now(UTC))  # no operating area: nothing to build, no error
 

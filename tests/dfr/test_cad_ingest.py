@@ -16,26 +16,13 @@ from sqlmodel import Session, col, select
 
 from cad_bridge import CadCall, CadNote, CallTypeMapper, parse_call
 from dfr.cad_ingest import CallWriter, IngestResult, store_calls
-from dfr.db import make_engine, upgrade_schema
 from dfr.errors import InvalidInputError
-from dfr.fleet import ensure_agency
 from dfr.models import AuditEntry, Call, CallLifecycle, Note, Role
 from dfr.settings import Settings
 from geofence import GeoPoint
 from tests.dfr.conftest import TokenFactory
 
 URL = "/api/v1/cad/incidents"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    url = f"sqlite:///{tmp_path / 'ingest.sqlite3'}"
-    upgrade_schema(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        ensure_agency(session, "cspd", "CSPD")
-        session.commit()
-    return engine
 
 
 @pytest.fixture

@@ -5,21 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from dfr.db import make_engine, session_scope, upgrade_schema
+from dfr.db import session_scope
 from dfr.errors import FleetFileError
 from dfr.fleet import DEMO_FLEET_FILE, apply_fleet_file, read_fleet_file
 from dfr.models import Dock, Drone
-
-
-@pytest.fixture
-def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    upgrade_schema(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
 
 
 def test_demo_fleet_has_three_docks_and_four_drones_in_colorado_springs() -> None:
@@ -30,7 +22,7 @@ def test_demo_fleet_has_three_docks_and_four_drones_in_colorado_springs() -> Non
         assert 38.7 < dock.lat < 39.0 and -104.9 < dock.lon < -104.6
 
 
-def test_applying_twice_updates_by_id_and_never_duplicates(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_applying_twice_updates_by_id_and_never_duplicates(engine: Engine, tmp_path: Path) -> None:
     with session_scope(engine) as session:
         apply_fleet_file(session, read_fleet_file(DEMO_FLEET_FILE))
     changed = tmp_path / "fleet.toml"
@@ -67,7 +59,9 @@ def test_bad_fleet_file_is_refused_with_the_reason(tmp_path: Path, text: str, me
         read_fleet_file(path)
 
 
-def test_unnamed_drones_are_named_by_id_and_survive_reapplying(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unnamed_drones_are_named_by_id_and_survive_reapplying(
+    engine: Engine, tmp_path: Path
+) -> None:
     path = tmp_path / "fleet.toml"
     path.write_text(
         "[agency]\nid='a'\nname='A'\n[[docks]]\nid='d'\nname='D'\nlat=38.8\nlon=-104.7\n"

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cad_bridge import CadCall, Delivered, EventKind
 from dfr.cad_ingest import store_call
-from dfr.db import make_engine, upgrade_schema
-from dfr.fleet import ensure_agency
 from dfr.models import OutboxItem
 from dfr.outbox import DELIVERED, PENDING, SqlOutboxStore, enqueue_event, get_call
 from geofence import GeoPoint
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
-    upgrade_schema(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        ensure_agency(session, "cspd", "CSPD")
-        session.commit()
-    return engine
 
 
 def _incident(engine: Engine, incident: str) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -13,7 +12,7 @@ from sqlmodel import Session, col, select
 from cad_bridge import CadCall
 from dfr.cad_ingest import store_call
 from dfr.call_ledger import CallLedger, HubPublisher
-from dfr.db import make_engine, upgrade_schema
+from dfr.db import session_scope
 from dfr.fleet import DEMO_FLEET_FILE, apply_fleet_file, read_fleet_file
 from dfr.models import Call, CallLifecycle, Flight, Note, OutboxItem
 from flight import FlightPhase, FlightStateMachine, SystemClock, VehicleId
@@ -24,13 +23,10 @@ P = FlightPhase
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    url = f"sqlite:///{tmp_path / 'dispatch.sqlite3'}"
-    upgrade_schema(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
+def engine(engine: Engine) -> Engine:
+    """The database with the demo fleet."""
+    with session_scope(engine) as session:
         apply_fleet_file(session, read_fleet_file(DEMO_FLEET_FILE))
-        session.commit()
     return engine
 
 
