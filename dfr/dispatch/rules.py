@@ -6,7 +6,7 @@ Rules are pure: everything they judge is passed in, including the time.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from enum import StrEnum
@@ -161,32 +161,28 @@ def check_weather(
         )
     problems: list[str] = []
     facts: list[str] = []
-    if weather.wind_speed_mps is None:
-        problems.append("wind is not reported")
-    elif weather.wind_speed_mps > limits.max_wind_mps:
-        problems.append(
-            f"wind {wording.speed(weather.wind_speed_mps)} is over the "
-            f"{wording.speed(limits.max_wind_mps)} limit"
-        )
-    else:
-        facts.append(f"wind {wording.speed(weather.wind_speed_mps)}")
-    if weather.wind_gust_mps is not None:
-        if weather.wind_gust_mps > limits.max_gust_mps:
-            problems.append(
-                f"gusts {wording.speed(weather.wind_gust_mps)} are over the "
-                f"{wording.speed(limits.max_gust_mps)} limit"
-            )
-        else:
-            facts.append(f"gusts {wording.speed(weather.wind_gust_mps)}")
-    if weather.visibility_m is None:
-        problems.append("visibility is not reported")
-    elif weather.visibility_m < limits.min_visibility_m:
-        problems.append(
-            f"visibility {wording.visibility(weather.visibility_m)} is under the "
-            f"{wording.visibility(limits.min_visibility_m)} minimum"
-        )
-    else:
-        facts.append(f"visibility {wording.visibility(weather.visibility_m)}")
+    for problem, fact in (
+        _measured("wind", weather.wind_speed_mps, limits.max_wind_mps, wording.speed),
+        _measured(
+            "gusts",
+            weather.wind_gust_mps,
+            limits.max_gust_mps,
+            wording.speed,
+            verb="are",
+            required=False,
+        ),
+        _measured(
+            "visibility",
+            weather.visibility_m,
+            limits.min_visibility_m,
+            wording.visibility,
+            at_least=True,
+        ),
+    ):
+        if problem is not None:
+            problems.append(problem)
+        if fact is not None:
+            facts.append(fact)
     grounding = [c for c in weather.present_weather if _forbidden(c, limits.forbidden_weather)]
     if grounding:
         problems.append(f"present weather {' '.join(grounding)} grounds the fleet")
@@ -211,6 +207,26 @@ def check_weather(
     return RuleVerdict(
         Rule.WEATHER, True, f"{text[0].upper()}{text[1:]}: within limits ({where}).", details
     )
+
+
+def _measured(
+    label: str,
+    value: float | None,
+    limit: float,
+    show: Callable[[float], str],
+    *,
+    verb: str = "is",
+    at_least: bool = False,
+    required: bool = True,
+) -> tuple[str | None, str | None]:
+    """(problem, fact) for one reported quantity against the agency's maximum (or minimum)."""
+    if value is None:
+        return (f"{label} is not reported" if required else None), None
+    if at_least and value < limit:
+        return f"{label} {show(value)} {verb} under the {show(limit)} minimum", None
+    if not at_least and value > limit:
+        return f"{label} {show(value)} {verb} over the {show(limit)} limit", None
+    return None, f"{label} {show(value)}"
 
 
 def _split_weather_code(code: str) -> tuple[str, list[str]]:
