@@ -58,52 +58,27 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "data"
 
 
+def _create_token(
+    data_dir: Path, role: str, name: str, *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DFR, "token", "create", "--role", role, "--name", name, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
 def test_token_create_prints_only_the_token(data_dir: Path) -> None:
-    out = subprocess.run(
-        [
-            *DFR,
-            "token",
-            "create",
-            "--role",
-            "dispatcher",
-            "--name",
-            "desk-1",
-            "--data-dir",
-            str(data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    out = _create_token(data_dir, "dispatcher", "desk-1")
     assert out.stdout.count("\n") == 1 and out.stdout.startswith("dfr_")
-    again = subprocess.run(
-        [
-            *DFR,
-            "token",
-            "create",
-            "--role",
-            "dispatcher",
-            "--name",
-            "desk-1",
-            "--data-dir",
-            str(data_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = _create_token(data_dir, "dispatcher", "desk-1", check=False)
     assert again.returncode != 0 and again.stdout == "" and "already exists" in again.stderr
 
 
 def test_a_created_drone_survives_a_restart(data_dir: Path) -> None:
-    token = subprocess.run(
-        [*DFR, "token", "create", "--role", "admin", "--name", "ops", "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.strip()
+    token = _create_token(data_dir, "admin", "ops").stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}
     port = free_tcp_port()
     base = f"http://127.0.0.1:{port}"
