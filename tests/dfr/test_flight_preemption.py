@@ -42,8 +42,11 @@ def _texts(outbox: list[dict[str, Any]]) -> list[str]:
     return [str(e["text"]) for e in outbox if e["kind"] == "note"]
 
 
-async def _flying_call_a(r: Rig) -> tuple[int, int]:
-    """Call A (SUSP, priority 3) launched by a dispatcher; returns (call id, flight id) en route."""
+async def _flying_a_then_b(r: Rig) -> tuple[int, int, int]:
+    """Call A (SUSP, priority 3) launched and en route, then call B (priority 1) posted.
+
+    Returns (call A, flight A, call B).
+    """
     call_a = await r.post_call("PRE-A", SCENE_A, "SUSP", 3)
     launched = await r.launch(call_a)
     assert launched.status_code == 202, launched.text
@@ -53,15 +56,22 @@ async def _flying_call_a(r: Rig) -> tuple[int, int]:
     await r.wait_truth(
         lambda s: s.alt_rel_home_m > 60.0 and not _near(s, DOCK, 300.0), "left the dock"
     )
-    return call_a, flight_a
+    call_b = await r.post_call("PRE-B", SCENE_B, "BURGLARY", 1)
+    return call_a, flight_a, call_b
+
+
+async def _at_scene_a(r: Rig, flight_a: int) -> dict[str, Any]:
+    """Flight A once on scene, with the vehicle armed over scene A."""
+    at_a = await r.wait_state(flight_a, {"on_scene"})
+    await r.wait_truth(lambda s: _near(s, SCENE_A, 80.0) and s.armed, "reached scene A")
+    return at_a
 
 
 async def test_a_priority_1_call_takes_the_drone_from_a_priority_3_call_in_the_air(
     tmp_path: Path,
 ) -> None:
     async with rig(tmp_path, ALLOWED) as r:
-        call_a, flight_a = await _flying_call_a(r)
-        call_b = await r.post_call("PRE-B", SCENE_B, "BURGLARY", 1)
+        call_a, flight_a, call_b = await _flying_a_then_b(r)
 
         async with r.recording_truth():
             launched = await r.launch(call_b)
@@ -110,8 +120,7 @@ async def test_without_preemption_in_the_policy_the_launch_is_refused_and_the_fl
     tmp_path: Path,
 ) -> None:
     async with rig(tmp_path, NOT_ALLOWED) as r:
-        call_a, flight_a = await _flying_call_a(r)
-        call_b = await r.post_call("PRE-B", SCENE_B, "BURGLARY", 1)
+        call_a, flight_a, call_b = await _flying_a_then_b(r)
         refused = await r.launch(call_b)
         assert refused.status_code == 409, refused.text
         detail = refused.json()["detail"]
@@ -120,8 +129,7 @@ async def test_without_preemption_in_the_policy_the_launch_is_refused_and_the_fl
         assert await r.flights_of(call_b) == []
         flying = await r.flight(flight_a)
         assert flying["state"] == "en_route" and flying["call_id"] == call_a
-        await r.wait_state(flight_a, {"on_scene"})
-        await r.wait_truth(lambda s: _near(s, SCENE_A, 80.0) and s.armed, "reached scene A")
+        await _at_scene_a(r, flight_a)
         assert not any("reassigned" in t for t in _texts(r.outbox(call_a)))
 
 
@@ -129,8 +137,7 @@ async def test_a_reassignment_refused_by_geofence_or_vehicle_leaves_the_old_flig
     tmp_path: Path,
 ) -> None:
     async with rig(tmp_path, ALLOWED) as r:
-        call_a, flight_a = await _flying_call_a(r)
-        call_b = await r.post_call("PRE-B", SCENE_B, "BURGLARY", 1)
+        call_a, flight_a, call_b = await _flying_a_then_b(r)
 
         # No legal plan from where the drone is: refused before anything is sent.
         with pytest.raises(PlanRejectedError, match="outside the operating area"):
@@ -147,8 +154,7 @@ async def test_a_reassignment_refused_by_geofence_or_vehicle_leaves_the_old_flig
             )
         assert r.flights.active_flight_of("D1") == flight_a
         assert await r.flights_of(call_b) == []
-        at_a = await r.wait_state(flight_a, {"on_scene"})
-        await r.wait_truth(lambda s: _near(s, SCENE_A, 80.0) and s.armed, "reached scene A")
+        at_a = await _at_scene_a(r, flight_a)
         notes = [e["reason"] for e in at_a["events"] if e["from_state"] == e["to_state"]]
         assert any(
             "reassignment refused by the vehicle" in n and "back on the vehicle" in n for n in notes
