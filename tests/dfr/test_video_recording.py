@@ -34,6 +34,34 @@ async def _wait_state(
             await asyncio.sleep(0.25)
 
 
+async def _recording(analyst: httpx.AsyncClient, flight_id: int) -> dict[str, Any]:
+    listing = (await analyst.get(f"/api/v1/flights/{flight_id}/recordings")).json()
+    return dict(listing["data"][0]) if listing["count"] else {}
+
+
+async def _wait_recording(
+    analyst: httpx.AsyncClient, flight_id: int, states: set[str | None], timeout_s: float
+) -> dict[str, Any]:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            recording = await _recording(analyst, flight_id)
+            if recording and recording.get("state") in states:
+                return recording
+            await asyncio.sleep(0.25)
+
+
+async def _fly_to_scene(pilot: httpx.AsyncClient) -> int:
+    """Send D1 to a call near its dock and wait until it is on scene; its flight id."""
+    lat, lon = SAND_CREEK
+    created = await pilot.post(
+        "/api/v1/flights", json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}}
+    )
+    assert created.status_code == 201, created.text
+    flight_id = int(created.json()["id"])
+    await _wait_state(pilot, flight_id, {"on_scene"}, 300)
+    return flight_id
+
+
 def _verify(directory: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*DFR, "recordings", "verify", str(directory)],
@@ -48,28 +76,15 @@ async def test_a_flight_is_recorded_and_verification_catches_one_changed_byte(
 ) -> None:
     async with VideoStack(tmp_path, speedup=5.0) as stack:
         async with stack.client("pilot") as pilot, stack.client("analyst") as analyst:
-            lat, lon = SAND_CREEK
-            created = await pilot.post(
-                "/api/v1/flights",
-                json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}},
-            )
-            assert created.status_code == 201, created.text
-            flight_id = int(created.json()["id"])
-            await _wait_state(pilot, flight_id, {"on_scene"}, 300)
+            flight_id = await _fly_to_scene(pilot)
             # Recording runs while the drone flies: segments close on the way.
             rtl = await pilot.post(f"/api/v1/flights/{flight_id}/commands", json={"command": "rtl"})
             assert rtl.status_code == 200, rtl.text
             final = await _wait_state(pilot, flight_id, {"completed", "aborted"}, 300)
             assert final["state"] == "completed", final
 
-            listing: dict[str, Any] = {}
-            async with asyncio.timeout(60):
-                while True:  # the stop is applied just after the transition is stored
-                    listing = (await analyst.get(f"/api/v1/flights/{flight_id}/recordings")).json()
-                    if listing["count"] and listing["data"][0]["state"] in (None, "stopped"):
-                        break
-                    await asyncio.sleep(0.25)
-            recording = listing["data"][0]
+            # The stop is applied just after the transition is stored.
+            recording = await _wait_recording(analyst, flight_id, {None, "stopped"}, 60)
             assert recording["stream_key"] == "D1"
             assert recording["segments"] >= 1 and recording["bytes"] > 0
             assert recording["verification"]["ok"], recording
@@ -91,35 +106,12 @@ async def test_a_flight_is_recorded_and_verification_catches_one_changed_byte(
     assert '"ok": false' in bad.stdout
 
 
-async def _recording(analyst: httpx.AsyncClient, flight_id: int) -> dict[str, Any]:
-    listing = (await analyst.get(f"/api/v1/flights/{flight_id}/recordings")).json()
-    return dict(listing["data"][0]) if listing["count"] else {}
-
-
-async def _wait_recording(
-    analyst: httpx.AsyncClient, flight_id: int, states: set[str | None], timeout_s: float
-) -> dict[str, Any]:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            recording = await _recording(analyst, flight_id)
-            if recording and recording.get("state") in states:
-                return recording
-            await asyncio.sleep(0.25)
-
-
 async def test_a_recording_continues_in_the_same_chain_after_the_service_is_killed_mid_flight(
     tmp_path: Path,
 ) -> None:
     async with VideoStack(tmp_path, speedup=5.0) as stack:
         async with stack.client("pilot") as pilot, stack.client("analyst") as analyst:
-            lat, lon = SAND_CREEK
-            created = await pilot.post(
-                "/api/v1/flights",
-                json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}},
-            )
-            assert created.status_code == 201, created.text
-            flight_id = int(created.json()["id"])
-            await _wait_state(pilot, flight_id, {"on_scene"}, 300)
+            flight_id = await _fly_to_scene(pilot)
             await _wait_recording(analyst, flight_id, {"recording"}, 60)
 
             await stack.kill_and_restart_service()
