@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from dfr.models import Role
@@ -29,6 +30,20 @@ def _square(zone_id: str, lon: float, lat: float, d: float = 0.002) -> dict[str,
         "geometry": {"type": "Polygon", "coordinates": [ring]},
         "properties": {"id": zone_id, "kind": "exclusion", "name": zone_id},
     }
+
+
+def _plan(
+    client: TestClient,
+    headers: dict[str, str],
+    start: dict[str, float],
+    to: dict[str, float],
+    **extra: str,
+) -> httpx.Response:
+    """POST /routes/plan from `start` to `to`; the response."""
+    response: httpx.Response = client.post(
+        "/api/v1/routes/plan", json={"from": start, "to": to, **extra}, headers=headers
+    )
+    return response
 
 
 def test_the_demo_fleet_loads_the_colorado_springs_zones(
@@ -98,11 +113,7 @@ def test_import_needs_the_admin_role(client: TestClient, auth: TokenFactory) -> 
 def test_route_plan_over_a_clear_way_is_about_the_straight_distance(
     client: TestClient, auth: TokenFactory
 ) -> None:
-    response = client.post(
-        "/api/v1/routes/plan",
-        json={"from": SAND_CREEK, "to": {"lat": 38.845, "lon": -104.76}},
-        headers=auth(Role.DISPATCHER),
-    )
+    response = _plan(client, auth(Role.DISPATCHER), SAND_CREEK, {"lat": 38.845, "lon": -104.76})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["type"] == "FeatureCollection"
@@ -112,10 +123,8 @@ def test_route_plan_over_a_clear_way_is_about_the_straight_distance(
 def test_route_plan_for_a_drone_gives_eta_and_energy(
     client: TestClient, auth: TokenFactory
 ) -> None:
-    response = client.post(
-        "/api/v1/routes/plan",
-        json={"from": SAND_CREEK, "to": {"lat": 38.845, "lon": -104.76}, "drone_id": "D1"},
-        headers=auth(Role.PILOT),
+    response = _plan(
+        client, auth(Role.PILOT), SAND_CREEK, {"lat": 38.845, "lon": -104.76}, drone_id="D1"
     )
     assert response.status_code == 200, response.text
     summary = response.json()["properties"]
@@ -125,11 +134,7 @@ def test_route_plan_for_a_drone_gives_eta_and_energy(
 def test_a_target_inside_the_airport_gets_a_standoff_with_the_reason(
     client: TestClient, auth: TokenFactory
 ) -> None:
-    response = client.post(
-        "/api/v1/routes/plan",
-        json={"from": SAND_CREEK, "to": KCOS_INSIDE},
-        headers=auth(Role.DISPATCHER),
-    )
+    response = _plan(client, auth(Role.DISPATCHER), SAND_CREEK, KCOS_INSIDE)
     assert response.status_code == 200, response.text
     standoff = response.json()["properties"]["standoff"]
     assert standoff is not None
@@ -140,11 +145,7 @@ def test_a_target_inside_the_airport_gets_a_standoff_with_the_reason(
 def test_a_target_outside_the_operating_area_is_refused_with_the_reason(
     client: TestClient, auth: TokenFactory
 ) -> None:
-    response = client.post(
-        "/api/v1/routes/plan",
-        json={"from": SAND_CREEK, "to": {"lat": 39.5, "lon": -104.7}},
-        headers=auth(Role.DISPATCHER),
-    )
+    response = _plan(client, auth(Role.DISPATCHER), SAND_CREEK, {"lat": 39.5, "lon": -104.7})
     assert response.status_code == 422
     assert any("operating area" in e["reason"] for e in response.json()["errors"])
 
@@ -152,10 +153,6 @@ def test_a_target_outside_the_operating_area_is_refused_with_the_reason(
 def test_a_route_plan_with_impossible_coordinates_is_refused(
     client: TestClient, auth: TokenFactory
 ) -> None:
-    response = client.post(
-        "/api/v1/routes/plan",
-        json={"from": {"lat": 95, "lon": 0}, "to": SAND_CREEK},
-        headers=auth(Role.DISPATCHER),
-    )
+    response = _plan(client, auth(Role.DISPATCHER), {"lat": 95, "lon": 0}, SAND_CREEK)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "from.lat"
