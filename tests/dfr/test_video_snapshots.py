@@ -11,7 +11,6 @@ import hashlib
 import io
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +58,9 @@ def _decoded_size(jpeg: bytes) -> tuple[int, int]:
 
 
 @pytest.fixture
-def video_app(settings: Settings) -> FastAPI:
+def app(settings: Settings) -> FastAPI:
+    """The app with flight recordings running, which snapshots are stored beside."""
     return create_app(settings, run=Run.RECORDINGS)
-
-
-@pytest.fixture
-def video_client(video_app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(video_app) as test_client:
-        yield test_client
 
 
 def _flight_on_a_call(app: FastAPI, client: TestClient, auth: TokenFactory) -> tuple[int, int]:
@@ -90,50 +84,48 @@ def _counts(app: FastAPI) -> tuple[int, int]:
 
 
 def test_snapshot_refusals_change_nothing(
-    video_app: FastAPI, video_client: TestClient, auth: TokenFactory
+    app: FastAPI, client: TestClient, auth: TokenFactory
 ) -> None:
-    call_id, flight_id = _flight_on_a_call(video_app, video_client, auth)
+    call_id, flight_id = _flight_on_a_call(app, client, auth)
     analyst = auth(Role.ANALYST)
-    before = _counts(video_app)
+    before = _counts(app)
     url = f"/api/v1/flights/{flight_id}/snapshots"
 
-    unknown = video_client.post(
-        "/api/v1/flights/99999/snapshots", json={"note": "x"}, headers=analyst
-    )
+    unknown = client.post("/api/v1/flights/99999/snapshots", json={"note": "x"}, headers=analyst)
     assert unknown.status_code == 404, unknown.text
     for bad in ({"note": ""}, {"note": "   "}, {"note": "x" * 2001}, {}, {"note": "x", "y": 1}):
-        response = video_client.post(url, json=bad, headers=analyst)
+        response = client.post(url, json=bad, headers=analyst)
         assert response.status_code == 422, (bad, response.text)
     # No viewer and no recorder has opened D1's stream: there is no current picture.
-    not_live = video_client.post(url, json={"note": "suspect at the door"}, headers=analyst)
+    not_live = client.post(url, json={"note": "suspect at the door"}, headers=analyst)
     assert not_live.status_code == 409, not_live.text
     assert "not being received" in not_live.json()["detail"]
-    denied = video_client.post(url, json={"note": "x"}, headers=auth(Role.CAD))
+    denied = client.post(url, json={"note": "x"}, headers=auth(Role.CAD))
     assert denied.status_code == 403
 
-    assert _counts(video_app) == before
-    assert not (video_app.state.service.video.recording_dir(flight_id) / "snapshots").exists()
-    listing = video_client.get(url, headers=analyst)
+    assert _counts(app) == before
+    assert not (app.state.service.video.recording_dir(flight_id) / "snapshots").exists()
+    listing = client.get(url, headers=analyst)
     assert listing.status_code == 200 and listing.json() == {"data": [], "count": 0}
-    assert video_client.get("/api/v1/flights/99999/snapshots", headers=analyst).status_code == 404
+    assert client.get("/api/v1/flights/99999/snapshots", headers=analyst).status_code == 404
     for snapshot_id in ("20250101T000000000000Z", "..", "x"):
-        image = video_client.get(f"{url}/{snapshot_id}.jpg", headers=analyst)
+        image = client.get(f"{url}/{snapshot_id}.jpg", headers=analyst)
         assert image.status_code == 404, snapshot_id
-    with Session(video_app.state.service.engine) as session:
+    with Session(app.state.service.engine) as session:
         call = session.get(Call, call_id)
         assert call is not None
 
 
 def test_a_snapshot_of_an_ended_flight_is_refused(
-    video_app: FastAPI, video_client: TestClient, auth: TokenFactory
+    app: FastAPI, client: TestClient, auth: TokenFactory
 ) -> None:
-    _, flight_id = _flight_on_a_call(video_app, video_client, auth)
-    with session_scope(video_app.state.service.engine) as session:
+    _, flight_id = _flight_on_a_call(app, client, auth)
+    with session_scope(app.state.service.engine) as session:
         flight = session.get(Flight, flight_id)
         assert flight is not None
         flight.state = "completed"
         session.add(flight)
-    response = video_client.post(
+    response = client.post(
         f"/api/v1/flights/{flight_id}/snapshots", json={"note": "late"}, headers=auth(Role.PILOT)
     )
     assert response.status_code == 409
