@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from dfr.flights.book import ActiveFlight, FlightBook
+from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.flights.launch import Spawn
 from dfr.flights.records import TERMINAL, items_from_json, scene_of
 from dfr.models import Flight
 from flight import (
-    FleetLink,
     FlightError,
     FlightPhase,
     FlightStateMachine,
@@ -28,11 +27,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
-class FlightAdopter:
+class FlightAdopter(FlightPart):
     """Takes over the flights a previous run of the service left unfinished."""
 
-    book: FlightBook
-    fleet: FleetLink
     spawn: Spawn
     adopt_timeout_s: float
 

@@ -20,6 +20,7 @@ from dfr.models import Flight, FlightEvent
 from dfr.stream_payloads import flight_data
 from flight import (
     Clock,
+    FleetLink,
     FlightPhase,
     FlightPlan,
     FlightStateMachine,
@@ -217,3 +218,11 @@ class FlightBook:
         except NotFoundError:
             return
         self._hub.publish(flight_message(flight_id, flight_data(row), self.clock.now()))
+
+
+@dataclass(kw_only=True)
+class FlightPart:
+    """What every part of the flight service works on: the tracked flights and the drones' links."""
+
+    book: FlightBook
+    fleet: FleetLink

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from dfr.airspace import AirspaceService
 from dfr.errors import ConflictError, DfrError, InvalidInputError
-from dfr.flights.book import ActiveFlight, FlightBook
+from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.flights.launch import Launcher, Spawn
-from flight import CommandAck, FleetLink, FlightError, FlightMode, FlightPhase
+from flight import CommandAck, FlightError, FlightMode, FlightPhase, VehicleLink
 from geofence import Altitude, AltitudeDatum, GeoPoint
 
 PilotCommand = Literal["hold", "resume", "goto", "orbit", "rtl", "land"]
 ORBIT_SPEED_MPS = 5.0
+#: Commands that take no argument: what each asks of the vehicle's link.
+SIMPLE_COMMANDS: dict[str, Callable[[VehicleLink], Awaitable[CommandAck]]] = {
+    "hold": lambda link: link.hold(),
+    "resume": lambda link: link.resume(),
+    "rtl": lambda link: link.return_to_launch(),
+    "land": lambda link: link.land(),
+}
 
 
 @dataclass(kw_only=True)
-class FlightCommands:
+class FlightCommands(FlightPart):
     """Sends commands to tracked flights, each checked before anything goes to the vehicle."""
 
-    book: FlightBook
-    fleet: FleetLink
     airspace: AirspaceService
     launcher: Launcher
     spawn: Spawn
@@ -62,18 +68,9 @@ class FlightCommands:
                 radius = radius_m if radius_m is not None else 50.0
                 active.tracker.note_command("orbit")
                 ack = await link.orbit(point, radius, speed_mps or ORBIT_SPEED_MPS, altitude)
-        elif command == "hold":
-            active.tracker.note_command("hold")
-            ack = await link.hold()
-        elif command == "resume":
-            active.tracker.note_command("resume")
-            ack = await link.resume()
-        elif command == "rtl":
-            active.tracker.note_command("rtl")
-            ack = await link.return_to_launch()
-        elif command == "land":
-            active.tracker.note_command("land")
-            ack = await link.land()
+        elif command in SIMPLE_COMMANDS:
+            active.tracker.note_command(command)
+            ack = await SIMPLE_COMMANDS[command](link)
         else:  # pragma: no cover - the API model refuses other values
             raise InvalidInputError(f"unknown command {command!r}", field="command")
         await self.book.store_note(active, f"pilot command {command} accepted by the vehicle")

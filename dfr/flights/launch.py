@@ -16,12 +16,11 @@ from dfr.airspace import AirspaceService
 from dfr.call_ledger import CallLedger
 from dfr.db import session_scope
 from dfr.errors import ConflictError, NotFoundError
-from dfr.flights.book import ActiveFlight, FlightBook
+from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.flights.records import new_flight_row
 from dfr.models import Dock, Drone
 from dfr.planning import performance_of
 from flight import (
-    FleetLink,
     FlightError,
     FlightPhase,
     FlightPlan,
@@ -38,11 +37,9 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 
 @dataclass(kw_only=True)
-class Launcher:
+class Launcher(FlightPart):
     """Plans, stores and launches flights from a dock."""
 
-    book: FlightBook
-    fleet: FleetLink
     airspace: AirspaceService
     ledger: CallLedger
     spawn: Spawn

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dfr.db import session_scope
-from dfr.flights.book import ActiveFlight, FlightBook
+from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.models import TrackPoint
 from dfr.telemetry_bridge import drone_frame
-from flight import FleetLink, FlightPhase, VehicleEvent, VehicleEventKind, VehicleState
+from flight import FlightPhase, VehicleEvent, VehicleEventKind, VehicleState
 from telemetry import Hub, alert_message, drone_message
 
 LOW_BATTERY_ALERT_PCT = 25.0
@@ -20,11 +20,9 @@ TRACK_FLUSH_PERIOD_S = 2.0
 
 
 @dataclass(kw_only=True)
-class FlightObserver:
+class FlightObserver(FlightPart):
     """Follows every drone's states and events: phases, alerts, map frames and the flown track."""
 
-    book: FlightBook
-    fleet: FleetLink
     hub: Hub
     on_arrival: Callable[[ActiveFlight], None]
     _track_buffer: list[TrackPoint] = field(default_factory=list, init=False)

@@ -13,14 +13,13 @@ from dfr.airspace import AirspaceService
 from dfr.call_ledger import CallLedger
 from dfr.db import session_scope
 from dfr.errors import ConflictError, DfrError, NotFoundError
-from dfr.flights.book import ActiveFlight, FlightBook
+from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.flights.records import items_from_json, new_flight_row
 from dfr.models import Dock, Drone, Flight
 from dfr.planning import performance_of
 from flight import (
     REASSIGNABLE_PHASES,
     CommandAck,
-    FleetLink,
     FlightError,
     FlightMode,
     FlightPhase,
@@ -39,11 +38,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
-class Retasker:
+class Retasker(FlightPart):
     """Sends airborne drones from one flight to another."""
 
-    book: FlightBook
-    fleet: FleetLink
     airspace: AirspaceService
     ledger: CallLedger
     launch_timeout_s: float
