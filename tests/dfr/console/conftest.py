@@ -1,11 +1,13 @@
-"""A real service (uvicorn on a free loopback port, in a thread) and a headless Chromium page."""
+"""A real service (uvicorn on a free loopback port, in a thread), a headless Chromium page, and a
+signed-in console page for the video tests."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from dfr.models import Role
 from dfr.service import Run
 from dfr.settings import Settings
 from telemetry import Hub, StreamMessage
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_launch
 from tests.conftest import free_tcp_port
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
@@ -63,28 +65,39 @@ class LiveService:
         )
 
 
-@pytest.fixture
-def live_service(tmp_path: Path) -> Iterator[LiveService]:
-    if leaflet_dir() is None:
-        pytest.fail("Leaflet is not installed: run scripts/setup.sh (npm ci)")
-    settings = Settings(mode="test", data_dir=tmp_path / "data", fleet_file=DEMO_FLEET_FILE)
-    app = create_app(settings, run=Run.NONE)
+@contextmanager
+def serving(app: FastAPI, thread_name: str) -> Iterator[LiveService]:
+    """`app` under uvicorn on a free loopback port, in a thread, until the block ends."""
     port = free_tcp_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    thread = threading.Thread(target=server.run, name="dfr-console-service", daemon=True)
+    thread = threading.Thread(target=server.run, name=thread_name, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the service did not start")
-        time.sleep(0.05)
     try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("the service did not start")
+            time.sleep(0.05)
         yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=app.state.service.loop)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def require_leaflet() -> None:
+    """Fail (not skip) when the console's map library is not installed."""
+    if leaflet_dir() is None:
+        pytest.fail("Leaflet is not installed: run scripts/setup.sh (npm ci)")
+
+
+@pytest.fixture
+def live_service(tmp_path: Path) -> Iterator[LiveService]:
+    require_leaflet()
+    settings = Settings(mode="test", data_dir=tmp_path / "data", fleet_file=DEMO_FLEET_FILE)
+    with serving(create_app(settings, run=Run.NONE), "dfr-console-service") as service:
+        yield service
 
 
 @pytest.fixture
@@ -102,3 +115,22 @@ def browser_page() -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+@asynccontextmanager
+async def signed_in_console(base_url: str, token: str) -> AsyncIterator[Any]:
+    """A console page in headless Chromium (video flags), signed in with `token` and ready."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(**chromium_launch(video=True))
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(60_000)
+            await page.goto(base_url + "/")
+            await page.locator("#login-token").fill(token)
+            await page.locator("#login-submit").click()
+            await page.wait_for_function("() => window.dfrConsole && window.dfrConsole.ready")
+            yield page
+        finally:
+            await browser.close()

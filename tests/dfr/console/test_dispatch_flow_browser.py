@@ -11,57 +11,36 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from dfr.console import leaflet_dir
 from dfr.fleet import DEMO_FLEET_FILE
 from dfr.main import create_app
 from dfr.models import Role
 from dfr.settings import Settings
+from simulator.scenarios.ports import free_udp_pair
 from tests.conftest import free_tcp_port
-from tests.dfr.console.conftest import ARTIFACTS, LiveService
+from tests.dfr.console.conftest import ARTIFACTS, LiveService, require_leaflet, serving
 from tests.dfr.console.test_console_browser import ConsoleSteps
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.sim]
 SPEEDUP = 20.0
 
 
-def _free_udp_block(count: int) -> int:
-    """A base port with `count` free UDP ports at base and base+40 (drone client and vehicle sides)."""
-    import socket
-
-    for base in range(31000, 39000, 97):
-        socks: list[socket.socket] = []
-        try:
-            for port in [base + i for i in range(count)] + [base + 40 + i for i in range(count)]:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free UDP port block")
-
-
 @pytest.fixture
 def flow_service(tmp_path: Path) -> Iterator[LiveService]:
-    if leaflet_dir() is None:
-        pytest.fail("Leaflet is not installed: run scripts/setup.sh (npm ci)")
-    base = _free_udp_block(4)
+    require_leaflet()
     fleet_file = tmp_path / "fleet.toml"
     text = DEMO_FLEET_FILE.read_text()
+    used: set[int] = set()
     for i in range(4):
-        text = text.replace(f"udpin://127.0.0.1:{24540 + i}", f"udpin://127.0.0.1:{base + i}")
+        # Each drone's port and its vehicle side (port + 40) are free and outside PX4's ranges.
+        port = free_udp_pair(used)
+        text = text.replace(f"udpin://127.0.0.1:{24540 + i}", f"udpin://127.0.0.1:{port}")
     fleet_file.write_text(text)
     control_port = free_tcp_port()
     sim = subprocess.Popen(
@@ -90,23 +69,10 @@ def flow_service(tmp_path: Path) -> Iterator[LiveService]:
         speedup=SPEEDUP,
         weather={"static_wind_mps": 3.0},
     )
-    app = create_app(settings)
-    port = free_tcp_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="dfr-flow-service", daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the service did not start")
-            time.sleep(0.05)
-        yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=app.state.service.loop)
+        with serving(create_app(settings), "dfr-flow-service") as service:
+            yield service
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         sim.send_signal(signal.SIGINT)
         try:
             sim.wait(timeout=20)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser import CHROMIUM
-from tests.browser import VIDEO_CHROMIUM_ARGS as CHROMIUM_ARGS  # the video wall test's too
+from tests.dfr.console.conftest import signed_in_console
 from tests.dfr.video_stack import VideoStack
 
 pytestmark = [
@@ -37,65 +37,52 @@ async def _wait_frames(page: Any, at_least: int, timeout_s: float = 90) -> int:
 
 
 async def test_analyst_opens_a_drones_video_and_frames_decode(tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright
+    async with (
+        VideoStack(tmp_path, speedup=2.0) as stack,
+        signed_in_console(stack.base_url, stack.token("analyst")) as page,
+    ):
+        me = await page.evaluate(
+            "() => fetch('/api/v1/me', {headers: {Authorization: 'Bearer ' +"
+            " sessionStorage.getItem('dfr.token')}}).then(r => r.json())"
+        )
+        assert me["may"]["video"] is True
 
-    async with VideoStack(tmp_path, speedup=2.0) as stack, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(60_000)
-            await page.goto(stack.base_url + "/")
-            await page.locator("#login-token").fill(stack.token("analyst"))
-            await page.locator("#login-submit").click()
-            await page.wait_for_function("() => window.dfrConsole && window.dfrConsole.ready")
-            me = await page.evaluate(
-                "() => fetch('/api/v1/me', {headers: {Authorization: 'Bearer ' +"
-                " sessionStorage.getItem('dfr.token')}}).then(r => r.json())"
-            )
-            assert me["may"]["video"] is True
+        await page.locator(".drone-icon", has_text="D1").click()
+        video_button = page.locator('#flight-commands [data-action="video"]')
+        async with page.expect_response(
+            lambda r: r.url.endswith("/api/v1/drones/D1/video/whep") and r.request.method == "POST"
+        ) as offer:
+            await video_button.click()
+        response = await offer.value
+        assert response.status == 201
+        assert response.headers["content-type"].startswith("application/sdp")
+        assert "/api/v1/drones/D1/video/whep/" in response.headers["location"]
+        assert (await response.request.header_value("authorization") or "").startswith("Bearer ")
 
-            await page.locator(".drone-icon", has_text="D1").click()
-            video_button = page.locator('#flight-commands [data-action="video"]')
-            async with page.expect_response(
-                lambda r: (
-                    r.url.endswith("/api/v1/drones/D1/video/whep") and r.request.method == "POST"
-                )
-            ) as offer:
-                await video_button.click()
-            response = await offer.value
-            assert response.status == 201
-            assert response.headers["content-type"].startswith("application/sdp")
-            assert "/api/v1/drones/D1/video/whep/" in response.headers["location"]
-            assert (await response.request.header_value("authorization") or "").startswith(
-                "Bearer "
-            )
+        first = await _wait_frames(page, 5)
+        later = await _wait_frames(page, first + 20)
+        assert later > first
+        assert await page.locator("#video-slot video").count() == 1
 
-            first = await _wait_frames(page, 5)
-            later = await _wait_frames(page, first + 20)
-            assert later > first
-            assert await page.locator("#video-slot video").count() == 1
+        # The picture is the drone's camera: its frame stamps are readable after decoding.
+        stamps = await page.evaluate(
+            """async () => {
+                const track = window.dfrVideo.current().track.clone();
+                const got = [];
+                const done = new Promise((resolve) => dfrStampProbe(track, (s) => {
+                    if (s.stampMs !== null) got.push(s.stampMs);
+                    if (got.length >= 10) resolve();
+                }));
+                await Promise.race([done, new Promise((r) => setTimeout(r, 30000))]);
+                track.stop();
+                return got;
+            }"""
+        )
+        assert len(stamps) >= 10 and stamps == sorted(stamps)
 
-            # The picture is the drone's camera: its frame stamps are readable after decoding.
-            stamps = await page.evaluate(
-                """async () => {
-                    const track = window.dfrVideo.current().track.clone();
-                    const got = [];
-                    const done = new Promise((resolve) => dfrStampProbe(track, (s) => {
-                        if (s.stampMs !== null) got.push(s.stampMs);
-                        if (got.length >= 10) resolve();
-                    }));
-                    await Promise.race([done, new Promise((r) => setTimeout(r, 30000))]);
-                    track.stop();
-                    return got;
-                }"""
-            )
-            assert len(stamps) >= 10 and stamps == sorted(stamps)
-
-            async with page.expect_response(
-                lambda r: "/video/whep/" in r.url and r.request.method == "DELETE"
-            ) as ended:
-                await page.locator("#video-close").click()
-            assert (await ended.value).status == 200
-            assert await page.locator("#video-panel").is_hidden()
-        finally:
-            await browser.close()
+        async with page.expect_response(
+            lambda r: "/video/whep/" in r.url and r.request.method == "DELETE"
+        ) as ended:
+            await page.locator("#video-close").click()
+        assert (await ended.value).status == 200
+        assert await page.locator("#video-panel").is_hidden()

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.dfr.console.conftest import ARTIFACTS
-from tests.dfr.console.test_video_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM
+from tests.dfr.console.conftest import ARTIFACTS, signed_in_console
 from tests.dfr.video_stack import SAND_CREEK, VideoStack
 
 pytestmark = [
@@ -44,76 +44,64 @@ async def _wait_tiles(
 
 
 async def test_the_wall_plays_every_drone_and_marks_a_moment(tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright
-
     async with (
         VideoStack(tmp_path, speedup=5.0, camera_fps=10, drones=2) as stack,
-        async_playwright() as pw,
+        signed_in_console(stack.base_url, stack.token("analyst")) as page,
     ):
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(60_000)
-            await page.goto(stack.base_url + "/")
-            await page.locator("#login-token").fill(stack.token("analyst"))
-            await page.locator("#login-submit").click()
-            await page.wait_for_function("() => window.dfrConsole && window.dfrConsole.ready")
-            wall_link = page.locator("#wall-link")
-            await wall_link.wait_for(state="visible")
-            await wall_link.click()
-            await page.wait_for_url("**/console/wall.html")
-            # The console's sign-in carries over (sessionStorage): no second login.
-            await page.wait_for_function("() => window.dfrWall && window.dfrWall.ready")
-            assert await page.locator("#login").is_hidden()
+        wall_link = page.locator("#wall-link")
+        await wall_link.wait_for(state="visible")
+        await wall_link.click()
+        await page.wait_for_url("**/console/wall.html")
+        # The console's sign-in carries over (sessionStorage): no second login.
+        await page.wait_for_function("() => window.dfrWall && window.dfrWall.ready")
+        assert await page.locator("#login").is_hidden()
 
-            assert await page.locator(".tile").count() == 2
-            first = await _wait_tiles(page, {"D1": 5, "D2": 5})
-            later = await _wait_tiles(page, {d: first[d]["frames"] + 20 for d in ("D1", "D2")})
-            for drone in ("D1", "D2"):
-                assert later[drone]["state"] == "live", later
-                assert later[drone]["frames"] > first[drone]["frames"]
-            assert await page.locator(".tile video").count() == 2
+        assert await page.locator(".tile").count() == 2
+        first = await _wait_tiles(page, {"D1": 5, "D2": 5})
+        later = await _wait_tiles(page, {d: first[d]["frames"] + 20 for d in ("D1", "D2")})
+        for drone in ("D1", "D2"):
+            assert later[drone]["state"] == "live", later
+            assert later[drone]["frames"] > first[drone]["frames"]
+        assert await page.locator(".tile video").count() == 2
 
-            # No flight yet: nothing to mark.
-            mark = page.locator('.tile[data-drone-id="D1"] .mark')
-            assert await mark.is_disabled()
+        # No flight yet: nothing to mark.
+        mark = page.locator('.tile[data-drone-id="D1"] .mark')
+        assert await mark.is_disabled()
 
-            lat, lon = SAND_CREEK
-            async with stack.client("pilot") as pilot:
-                created = await pilot.post(
-                    "/api/v1/flights",
-                    json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}},
-                )
-                assert created.status_code == 201, created.text
-                flight_id = int(created.json()["id"])
-            await page.wait_for_function(
-                f"() => document.querySelector('.tile[data-drone-id=\"D1\"]')"
-                f".dataset.flightId === '{flight_id}'"
+        lat, lon = SAND_CREEK
+        async with stack.client("pilot") as pilot:
+            created = await pilot.post(
+                "/api/v1/flights",
+                json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}},
             )
-            note = "two people leaving by the north gate"
-            page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(note)))
-            async with page.expect_response(
-                lambda r: (
-                    r.url.endswith(f"/api/v1/flights/{flight_id}/snapshots")
-                    and r.request.method == "POST"
-                )
-            ) as response_info:
-                await mark.click()
-            # The wall's own viewers keep D1's stream received: its picture is there to grab.
-            response = await response_info.value
-            assert response.status == 201, await response.text()
-            await page.wait_for_function(
-                "() => document.querySelector('.tile[data-drone-id=\"D1\"]').dataset.snapshots === '1'"
+            assert created.status_code == 201, created.text
+            flight_id = int(created.json()["id"])
+        await page.wait_for_function(
+            f"() => document.querySelector('.tile[data-drone-id=\"D1\"]')"
+            f".dataset.flightId === '{flight_id}'"
+        )
+        note = "two people leaving by the north gate"
+        page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept(note)))
+        async with page.expect_response(
+            lambda r: (
+                r.url.endswith(f"/api/v1/flights/{flight_id}/snapshots")
+                and r.request.method == "POST"
             )
-            result = await page.locator('.tile[data-drone-id="D1"] .result').inner_text()
-            assert "sha256" in result, result
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "video_wall.png"))
+        ) as response_info:
+            await mark.click()
+        # The wall's own viewers keep D1's stream received: its picture is there to grab.
+        response = await response_info.value
+        assert response.status == 201, await response.text()
+        await page.wait_for_function(
+            "() => document.querySelector('.tile[data-drone-id=\"D1\"]').dataset.snapshots === '1'"
+        )
+        result = await page.locator('.tile[data-drone-id="D1"] .result').inner_text()
+        assert "sha256" in result, result
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "video_wall.png"))
 
-            async with stack.client("analyst") as analyst:
-                listing = (await analyst.get(f"/api/v1/flights/{flight_id}/snapshots")).json()
-            assert listing["count"] == 1
-            assert listing["data"][0]["note"] == note
-            assert listing["data"][0]["author"] == "video-analyst"
-        finally:
-            await browser.close()
+        async with stack.client("analyst") as analyst:
+            listing = (await analyst.get(f"/api/v1/flights/{flight_id}/snapshots")).json()
+        assert listing["count"] == 1
+        assert listing["data"][0]["note"] == note
+        assert listing["data"][0]["author"] == "video-analyst"
