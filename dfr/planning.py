@@ -1,9 +1,12 @@
-"""Mapping of stored drone records to what the flight planner needs."""
+"""The one plan builder of the service: a stored drone's response plan, from its dock or the air."""
 
 from __future__ import annotations
 
-from dfr.models import Drone
-from flight import DronePerformance
+from datetime import datetime
+
+from dfr.models import Dock, Drone
+from flight import DronePerformance, FlightPlan, VehicleState, plan_response, plan_response_from_air
+from geofence import Airspace, GeoPoint
 
 
 def performance_of(drone: Drone) -> DronePerformance:
@@ -15,4 +18,42 @@ def performance_of(drone: Drone) -> DronePerformance:
         cruise_power_w=drone.cruise_power_w,
         hover_power_w=drone.hover_power_w,
         climb_power_w=drone.hover_power_w * 1.3,
+    )
+
+
+def plan_for_drone(
+    airspace: Airspace,
+    drone: Drone,
+    dock: Dock,
+    target: GeoPoint,
+    now: datetime,
+    *,
+    airborne: VehicleState | None = None,
+    orbit_radius_m: float = 50.0,
+    alt_agl_m: float | None = None,
+) -> FlightPlan:
+    """`drone`'s plan to `target` and back to `dock`: from where it flies when `airborne` (with a
+    position), else from the dock. PlanRejectedError names every reason a plan is illegal."""
+    home = GeoPoint(dock.lat, dock.lon)
+    performance = performance_of(drone)
+    if airborne is not None and airborne.position is not None:
+        return plan_response_from_air(
+            airborne.position,
+            max(0.0, airborne.alt_agl_m or 0.0),
+            home,
+            target,
+            airspace,
+            performance,
+            now,
+            orbit_radius_m=orbit_radius_m,
+            alt_agl_m=alt_agl_m,
+        )
+    return plan_response(
+        home,
+        target,
+        airspace,
+        performance,
+        now,
+        orbit_radius_m=orbit_radius_m,
+        alt_agl_m=alt_agl_m,
     )

@@ -36,15 +36,13 @@ from dfr.dispatch.weather import ManualWeatherSource
 from dfr.errors import ConflictError, DfrError, LaunchRefusedError, NotFoundError
 from dfr.flights import FlightService
 from dfr.models import Agency, Call, CallLifecycle, Dock, Drone, Flight, as_utc
-from dfr.planning import performance_of
+from dfr.planning import performance_of, plan_for_drone
 from flight import (
     Clock,
     FlightPhase,
     FlightPlan,
     PlanRejectedError,
     VehicleState,
-    plan_response,
-    plan_response_from_air,
 )
 from geofence import GeoPoint
 from lifecycle import TaskOwner
@@ -177,43 +175,25 @@ class Dispatcher(TaskOwner):
             airspace = self._airspace.airspace()
         except DfrError as exc:
             return RouteFacts(legal=False, reasons=(str(exc),))
-        performance = performance_of(drone)
         airborne = self._airborne_state(drone.id)
-        if airborne is not None and airborne.position is not None:
-            # A drone flying another call (preemption) goes from where it is, not from its dock.
-            try:
-                plan = plan_response_from_air(
-                    airborne.position,
-                    max(0.0, airborne.alt_agl_m or 0.0),
-                    GeoPoint(dock.lat, dock.lon),
-                    target,
-                    airspace,
-                    performance,
-                    now,
-                )
-            except PlanRejectedError as exc:
-                return route_facts_from_rejection(exc, airspace=airspace, now=now)
-            plans[drone.id] = plan
-            return route_facts_from_plan(
-                plan, on_scene_min=self.policy.on_scene_min, airspace=airspace, now=now
-            )
-        # Drones of one dock with the same airframe fly the same plan: plan it once per decision.
-        key = (dock.id, performance)
-        known = shared.get(key)
+        # Drones of one dock with the same airframe fly the same plan: plan it once per decision
+        # (a drone flying another call, for preemption, goes from where it is: planned alone).
+        key = None if airborne is not None else (dock.id, performance_of(drone))
+        known = shared.get(key) if key is not None else None
         if isinstance(known, RouteFacts):
             return known
         if isinstance(known, FlightPlan):
-            plans[drone.id] = known
-            return route_facts_from_plan(
-                known, on_scene_min=self.policy.on_scene_min, airspace=airspace, now=now
-            )
-        try:
-            plan = plan_response(GeoPoint(dock.lat, dock.lon), target, airspace, performance, now)
-        except PlanRejectedError as exc:
-            refused = route_facts_from_rejection(exc, airspace=airspace, now=now)
-            shared[key] = refused
-            return refused
-        shared[key] = plan
+            plan = known
+        else:
+            try:
+                plan = plan_for_drone(airspace, drone, dock, target, now, airborne=airborne)
+            except PlanRejectedError as exc:
+                refused = route_facts_from_rejection(exc, airspace=airspace, now=now)
+                if key is not None:
+                    shared[key] = refused
+                return refused
+            if key is not None:
+                shared[key] = plan
         plans[drone.id] = plan
         return route_facts_from_plan(
             plan, on_scene_min=self.policy.on_scene_min, airspace=airspace, now=now
@@ -225,7 +205,8 @@ class Dispatcher(TaskOwner):
         if flights.active_flight_of(drone_id) is None:
             return None
         live = flights.live_state(drone_id)
-        return live if live is not None and live.in_air else None
+        in_air = live is not None and live.in_air and live.position is not None
+        return live if in_air else None
 
     def _evaluate(self, session: Session, call: Call) -> _Evaluated:
         assert call.id is not None

@@ -19,7 +19,7 @@ from dfr.errors import ConflictError, NotFoundError
 from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.flights.records import new_flight_row
 from dfr.models import Dock, Drone
-from dfr.planning import performance_of
+from dfr.planning import plan_for_drone
 from flight import (
     FlightError,
     FlightPhase,
@@ -28,7 +28,6 @@ from flight import (
     LinkState,
     VehicleId,
     VehicleLink,
-    plan_response,
 )
 from geofence import GeoPoint
 
@@ -59,11 +58,11 @@ class Launcher(FlightPart):
         dock = session.get(Dock, drone.dock_id)
         if dock is None:
             raise NotFoundError("dock", drone.dock_id)
-        return plan_response(
-            GeoPoint(dock.lat, dock.lon),
-            target,
+        return plan_for_drone(
             self.airspace.airspace(),
-            performance_of(drone),
+            drone,
+            dock,
+            target,
             now or self.book.clock.now(),
             orbit_radius_m=orbit_radius_m,
             alt_agl_m=alt_agl_m,

@@ -16,7 +16,7 @@ from dfr.errors import ConflictError, DfrError, NotFoundError
 from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.flights.records import items_from_json, new_flight_row
 from dfr.models import Dock, Drone, Flight
-from dfr.planning import performance_of
+from dfr.planning import plan_for_drone
 from flight import (
     REASSIGNABLE_PHASES,
     CommandAck,
@@ -30,7 +30,6 @@ from flight import (
     VehicleId,
     VehicleLink,
     VehicleState,
-    plan_response_from_air,
 )
 from geofence import GeoPoint
 
@@ -115,7 +114,6 @@ class Retasker(FlightPart):
         orbit_radius_m: float,
         alt_agl_m: float | None,
     ) -> FlightPlan:
-        assert state.position is not None and state.alt_agl_m is not None
         with Session(self.book.engine) as session:
             drone = session.get(Drone, drone_id)
             if drone is None:
@@ -123,15 +121,13 @@ class Retasker(FlightPart):
             dock = session.get(Dock, drone.dock_id)
             if dock is None:
                 raise NotFoundError("dock", drone.dock_id)
-            performance = performance_of(drone)
-        return plan_response_from_air(
-            state.position,
-            max(0.0, state.alt_agl_m),
-            GeoPoint(dock.lat, dock.lon),
-            target,
+        return plan_for_drone(
             self.airspace.airspace(),
-            performance,
+            drone,
+            dock,
+            target,
             self.book.clock.now(),
+            airborne=state,
             orbit_radius_m=orbit_radius_m,
             alt_agl_m=alt_agl_m,
         )
