@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
@@ -20,6 +20,7 @@ from dfr.models import (
     DroneCreate,
     DroneUpdate,
     Flight,
+    get_row,
     utcnow,
 )
 
@@ -44,40 +45,38 @@ def _require_agency(session: Session, agency_id: str) -> None:
         raise NotFoundError("agency", agency_id)
 
 
+_Row = TypeVar("_Row", Dock, Drone)
+
+
 def get_dock(session: Session, dock_id: str) -> Dock:
     """The dock `dock_id` or NotFoundError."""
-    dock = session.get(Dock, dock_id)
-    if dock is None:
-        raise NotFoundError("dock", dock_id)
-    return dock
+    return get_row(session, Dock, dock_id)
 
 
 def get_drone(session: Session, drone_id: str) -> Drone:
     """The drone `drone_id` or NotFoundError."""
-    drone = session.get(Drone, drone_id)
-    if drone is None:
-        raise NotFoundError("drone", drone_id)
-    return drone
+    return get_row(session, Drone, drone_id)
 
 
-def _check_dock_name_free(session: Session, agency_id: str, name: str, except_id: str) -> None:
+def _check_name_free(
+    session: Session, model: type[_Row], agency_id: str, name: str, except_id: str
+) -> None:
     other = session.exec(
-        select(Dock).where(Dock.agency_id == agency_id, Dock.name == name, Dock.id != except_id)
+        select(model).where(model.agency_id == agency_id, model.name == name, model.id != except_id)
     ).first()
     if other is not None:
+        kind = model.__name__.lower()
         raise ConflictError(
-            f"dock name {name!r} is already used by dock {other.id!r}", field="name"
+            f"{kind} name {name!r} is already used by {kind} {other.id!r}", field="name"
         )
 
 
-def _check_drone_name_free(session: Session, agency_id: str, name: str, except_id: str) -> None:
-    other = session.exec(
-        select(Drone).where(Drone.agency_id == agency_id, Drone.name == name, Drone.id != except_id)
-    ).first()
-    if other is not None:
-        raise ConflictError(
-            f"drone name {name!r} is already used by drone {other.id!r}", field="name"
-        )
+def _apply_changes(session: Session, row: Dock | Drone, changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        setattr(row, key, value)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
 
 
 def create_dock(session: Session, data: DockCreate, default_agency_id: str) -> Dock:
@@ -86,7 +85,7 @@ def create_dock(session: Session, data: DockCreate, default_agency_id: str) -> D
     _require_agency(session, agency_id)
     if session.get(Dock, data.id) is not None:
         raise ConflictError(f"dock {data.id!r} already exists", field="id")
-    _check_dock_name_free(session, agency_id, data.name, data.id)
+    _check_name_free(session, Dock, agency_id, data.name, data.id)
     dock = Dock(**data.model_dump(exclude={"agency_id"}), agency_id=agency_id)
     session.add(dock)
     session.flush()
@@ -98,12 +97,8 @@ def update_dock(session: Session, dock_id: str, data: DockUpdate) -> Dock:
     dock = get_dock(session, dock_id)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "name" in changes:
-        _check_dock_name_free(session, dock.agency_id, changes["name"], dock.id)
-    for key, value in changes.items():
-        setattr(dock, key, value)
-    dock.updated_at = utcnow()
-    session.add(dock)
-    session.flush()
+        _check_name_free(session, Dock, dock.agency_id, changes["name"], dock.id)
+    _apply_changes(session, dock, changes)
     return dock
 
 
@@ -119,13 +114,11 @@ def delete_dock(session: Session, dock_id: str) -> None:
 
 def create_drone(session: Session, data: DroneCreate) -> Drone:
     """Create a drone at an existing dock; refuses a taken id or name."""
-    dock = session.get(Dock, data.dock_id)
-    if dock is None:
-        raise NotFoundError("dock", data.dock_id)
+    dock = get_dock(session, data.dock_id)
     if session.get(Drone, data.id) is not None:
         raise ConflictError(f"drone {data.id!r} already exists", field="id")
     name = data.name or data.id
-    _check_drone_name_free(session, dock.agency_id, name, data.id)
+    _check_name_free(session, Drone, dock.agency_id, name, data.id)
     drone = Drone(
         **data.model_dump(exclude={"name"}),
         name=name,
@@ -145,14 +138,10 @@ def update_drone(session: Session, drone_id: str, data: DroneUpdate) -> Drone:
         if dock.agency_id != drone.agency_id:
             raise ConflictError("a drone cannot move to another agency's dock", field="dock_id")
     if changes.get("name"):
-        _check_drone_name_free(session, drone.agency_id, changes["name"], drone.id)
-    for key, value in changes.items():
-        if value is None and key != "video_url":
-            continue
-        setattr(drone, key, value)
-    drone.updated_at = utcnow()
-    session.add(drone)
-    session.flush()
+        _check_name_free(session, Drone, drone.agency_id, changes["name"], drone.id)
+    # A null clears only the video URL; other nulls mean "unchanged".
+    kept = {k: v for k, v in changes.items() if v is not None or k == "video_url"}
+    _apply_changes(session, drone, kept)
     return drone
 
 

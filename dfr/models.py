@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ConfigDict, field_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
+
+from dfr.errors import NotFoundError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -25,6 +27,17 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """Stored datetimes come back naive from SQLite; they are UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def get_row(session: Session, table: type[_Row], row_id: int | str) -> _Row:
+    """The row of `table` with primary key `row_id`, or NotFoundError naming the table."""
+    row = session.get(table, row_id)
+    if row is None:
+        raise NotFoundError(table.__name__.lower(), row_id)
+    return row
 
 
 class Role(StrEnum):

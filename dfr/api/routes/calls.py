@@ -10,8 +10,7 @@ from sqlmodel import col, func, select
 from dfr.auth import STAFF_ROLES, Principal, require_roles
 from dfr.call_views import CallDetailPublic, call_detail
 from dfr.deps import SessionDep
-from dfr.errors import NotFoundError
-from dfr.models import Call, CallLifecycle, CallPublic, CallsPublic
+from dfr.models import Call, CallLifecycle, CallPublic, CallsPublic, get_row
 
 router = APIRouter(tags=["calls"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
@@ -39,7 +38,4 @@ def list_calls(
 @router.get("/calls/{call_id}", response_model=CallDetailPublic)
 def get_call(call_id: int, session: SessionDep, _: Reader) -> CallDetailPublic:
     """One call with its notes and each outbound CAD item's delivery state."""
-    call = session.get(Call, call_id)
-    if call is None:
-        raise NotFoundError("call", call_id)
-    return call_detail(session, call)
+    return call_detail(session, get_row(session, Call, call_id))

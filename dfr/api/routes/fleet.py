@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Response, status
-from sqlmodel import col, select
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
 
 from dfr import fleet
 from dfr.auth import STAFF_ROLES, Principal, require_roles
@@ -30,6 +31,19 @@ Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
 
+_Public = TypeVar("_Public", bound=BaseModel)
+
+
+def _committed(session: Session, public: type[_Public], row: object) -> _Public:
+    session.commit()
+    return public.model_validate(row)
+
+
+def _committed_no_content(session: Session) -> Response:
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/docks", response_model=DocksPublic)
 def list_docks(session: SessionDep, _: Reader) -> DocksPublic:
     """Every dock."""
@@ -48,25 +62,20 @@ def create_dock(
     body: DockCreate, session: SessionDep, agency_id: DefaultAgencyDep, _: Admin
 ) -> DockPublic:
     """Create a dock."""
-    dock = fleet.create_dock(session, body, agency_id)
-    session.commit()
-    return DockPublic.model_validate(dock)
+    return _committed(session, DockPublic, fleet.create_dock(session, body, agency_id))
 
 
 @router.patch("/docks/{dock_id}", response_model=DockPublic)
 def update_dock(dock_id: str, body: DockUpdate, session: SessionDep, _: Admin) -> DockPublic:
     """Change a dock."""
-    dock = fleet.update_dock(session, dock_id, body)
-    session.commit()
-    return DockPublic.model_validate(dock)
+    return _committed(session, DockPublic, fleet.update_dock(session, dock_id, body))
 
 
 @router.delete("/docks/{dock_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_dock(dock_id: str, session: SessionDep, _: Admin) -> Response:
     """Delete a dock with no drones."""
     fleet.delete_dock(session, dock_id)
-    session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _committed_no_content(session)
 
 
 def _with_live(flights: FlightServiceDep, drone: Drone) -> DronePublic:
@@ -97,22 +106,17 @@ def get_drone(
 @router.post("/drones", response_model=DronePublic, status_code=status.HTTP_201_CREATED)
 def create_drone(body: DroneCreate, session: SessionDep, _: Admin) -> DronePublic:
     """Create a drone at a dock."""
-    drone = fleet.create_drone(session, body)
-    session.commit()
-    return DronePublic.model_validate(drone)
+    return _committed(session, DronePublic, fleet.create_drone(session, body))
 
 
 @router.patch("/drones/{drone_id}", response_model=DronePublic)
 def update_drone(drone_id: str, body: DroneUpdate, session: SessionDep, _: Admin) -> DronePublic:
     """Change a drone."""
-    drone = fleet.update_drone(session, drone_id, body)
-    session.commit()
-    return DronePublic.model_validate(drone)
+    return _committed(session, DronePublic, fleet.update_drone(session, drone_id, body))
 
 
 @router.delete("/drones/{drone_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_drone(drone_id: str, session: SessionDep, _: Admin) -> Response:
     """Delete a drone that never flew."""
     fleet.delete_drone(session, drone_id)
-    session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _committed_no_content(session)

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from dfr.auth import STAFF_ROLES, Principal, require_roles
 from dfr.deps import EngineDep, FlightsDep, SessionDep
-from dfr.errors import ForbiddenError, NotFoundError
+from dfr.errors import ForbiddenError
 from dfr.models import (
     Flight,
     FlightDetailPublic,
@@ -20,6 +20,7 @@ from dfr.models import (
     FlightsPublic,
     Role,
     TrackPoint,
+    get_row,
 )
 from geofence import GeoPoint
 
@@ -112,10 +113,7 @@ def list_flights(
 @router.get("/flights/{flight_id}", response_model=FlightDetailPublic)
 def get_flight(flight_id: int, session: SessionDep, _: Reader) -> FlightDetailPublic:
     """One flight with events, planned route (GeoJSON) and flown track."""
-    row = session.get(Flight, flight_id)
-    if row is None:
-        raise NotFoundError("flight", flight_id)
-    return flight_detail(session, row)
+    return flight_detail(session, get_row(session, Flight, flight_id))
 
 
 @router.post("/flights", response_model=FlightPublic, status_code=status.HTTP_201_CREATED)
