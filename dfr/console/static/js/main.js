@@ -1,8 +1,8 @@
 // Console entry: sign in with a token, load the fleet, open the stream, keep map and panels current.
-import { api, ApiError, rows, setToken, token } from "./api.js";
+import { api, ApiError, rows, token } from "./api.js";
 import { ConsoleMap } from "./map.js";
 import { renderAlerts, renderCalls, renderFlight } from "./panels.js";
-import { connectStream } from "./stream.js";
+import { bindLogin, openStream, showLogin, signIn } from "./session.js";
 import "./video.js";
 
 const state = {
@@ -10,7 +10,6 @@ const state = {
   flights: new Map(), alerts: [], selectedFlight: null, selectedDrone: null, pending: null,
 };
 let map = null;
-let stream = null;
 const $ = (id) => document.getElementById(id);
 
 // Test and integration hook: read-only views of what the console shows.
@@ -20,26 +19,11 @@ window.dfrConsole = {
   droneLatLng: (id) => (map ? map.droneLatLng(id) : null),
 };
 
-function showLogin(message) {
-  if (stream) { stream.close(); stream = null; }
-  $("app").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-}
-
-async function signIn(candidate) {
-  setToken(candidate);
-  try {
-    state.me = await api("GET", "/me");
-  } catch (error) {
-    setToken(null);
-    showLogin(error.status === 401 ? "That token is unknown or revoked." : `Cannot sign in: ${error.message}`);
-    return;
-  }
-  $("login").hidden = true;
-  $("app").hidden = false;
-  $("who").textContent = `${state.me.name} (${state.me.role})`;
-  $("wall-link").hidden = !state.me.may.video;
+async function enter(candidate) {
+  const me = await signIn(candidate);
+  if (!me) return;
+  state.me = me;
+  $("wall-link").hidden = !me.may.video;
   await start();
 }
 
@@ -173,28 +157,17 @@ async function start() {
   }
   renderAll();
   await loadZones();
-  if (state.me.may.stream) {
-    stream = connectStream({
-      token: token(),
-      onMessage,
-      onStatus: (s) => { $("stream-status").dataset.state = s; $("stream-status").textContent = s; },
-      onUnauthorized: () => { setToken(null); showLogin("Your session ended; sign in again."); },
-    });
-  }
+  if (state.me.may.stream) openStream(onMessage);
   window.dfrConsole.ready = true;
 }
 
-$("login").addEventListener("submit", (event) => {
-  event.preventDefault();
-  signIn($("login-token").value.trim());
-});
-$("logout").addEventListener("click", () => { setToken(null); location.reload(); });
+bindLogin(enter);
 
 if (typeof L === "undefined") {
   $("fatal").hidden = false;
   $("fatal").textContent = "The map library is missing: run ./dev setup (npm ci) on the server.";
 } else if (token()) {
-  signIn(token());
+  enter(token());
 } else {
   showLogin();
 }

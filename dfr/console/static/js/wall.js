@@ -2,28 +2,20 @@
 // console's whepPlayer), with the drone's link and flight from the stream and a "Mark moment"
 // button that snapshots the picture for the drone's current flight (POST /flights/{id}/snapshots).
 // Sign-in is the console's: the token lives in sessionStorage.
-import { api, rows, setToken, token } from "./api.js";
-import { connectStream } from "./stream.js";
+import { api, rows, token } from "./api.js";
+import { bindLogin, openStream, showLogin, signIn } from "./session.js";
 import { whepPlayer } from "./video.js";
 
 const ENDED = new Set(["completed", "aborted"]);
 const RETRY_MS = 5000;
 const $ = (id) => document.getElementById(id);
 const tiles = new Map(); // droneId -> tile
-let stream = null;
 let me = null;
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
   node.append(...children);
   return node;
-}
-
-function showLogin(message) {
-  if (stream) { stream.close(); stream = null; }
-  $("app").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
 }
 
 function fatal(message) {
@@ -150,30 +142,15 @@ async function start() {
   if (!drones.length) wall.replaceChildren(el("p", { className: "empty", textContent: "No drone has a video stream." }));
   else wall.replaceChildren(...drones.map((d) => makeTile(d).root));
   for (const tile of tiles.values()) if (tile.link && tile.link !== "lost") play(tile);
-  if (me.may.stream) {
-    stream = connectStream({
-      token: token(),
-      onMessage,
-      onStatus: (s) => { $("stream-status").dataset.state = s; $("stream-status").textContent = s; },
-      onUnauthorized: () => { setToken(null); showLogin("Your session ended; sign in again."); },
-    });
-  }
+  if (me.may.stream) openStream(onMessage);
   setInterval(watchdog, 2000);
   window.dfrWall.ready = true;
 }
 
-async function signIn(candidate) {
-  setToken(candidate);
-  try {
-    me = await api("GET", "/me");
-  } catch (error) {
-    setToken(null);
-    showLogin(error.status === 401 ? "That token is unknown or revoked." : `Cannot sign in: ${error.message}`);
-    return;
-  }
-  $("login").hidden = true;
-  $("app").hidden = false;
-  $("who").textContent = `${me.name} (${me.role})`;
+async function enter(candidate) {
+  const who = await signIn(candidate);
+  if (!who) return;
+  me = who;
   try {
     await start();
   } catch (error) {
@@ -194,12 +171,8 @@ window.dfrWall = {
   })),
 };
 
-$("login").addEventListener("submit", (event) => {
-  event.preventDefault();
-  signIn($("login-token").value.trim());
-});
-$("logout").addEventListener("click", () => { closeAll(); setToken(null); location.reload(); });
+bindLogin(enter, closeAll);
 window.addEventListener("pagehide", closeAll); // ends every WHEP session (DELETE) with the page
 
-if (token()) signIn(token());
+if (token()) enter(token());
 else showLogin();
