@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# System packages the test suite needs: Debian's Chromium for the browser tests (WebRTC, H.264 decode).
-# Idempotent: does nothing when /usr/bin/chromium exists; runs apt-get only as root.
+# System packages the test suite needs: Debian's Chromium for the browser tests (WebRTC, H.264 decode)
+# and Debian's PostgreSQL, whose binaries the tests use to run a private server (nothing is started
+# here). Idempotent: apt-get runs only for what is missing, and only as root.
 set -euo pipefail
-if [ -x /usr/bin/chromium ]; then
+missing=()
+if [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
+fi
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  missing+=(postgresql)
+fi
+if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "setup-system: /usr/bin/chromium is missing; as root run: apt-get update && apt-get install -y chromium" >&2
+  echo "setup-system: missing ${missing[*]}; as root run: apt-get update && apt-get install -y ${missing[*]}" >&2
   exit 0
 fi
-apt-get update && apt-get install -y chromium
+apt-get update && apt-get install -y "${missing[@]}"

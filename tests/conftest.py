@@ -5,10 +5,92 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from simulator.scenarios import ports as scenario_ports
+from tests.postgres import (
+    DatabaseFactory,
+    PostgresUnavailableError,
+    start_local_postgres,
+    stop_local_postgres,
+)
+
+DB_BACKENDS = ("sqlite", "postgresql")
+_REQUIRE_POSTGRES = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dfr databases")
+    group.addoption(
+        "--db",
+        choices=(*DB_BACKENDS, "both"),
+        default="both",
+        help="database backends for tests marked `databases` (default both)",
+    )
+    group.addoption(
+        "--postgres-url",
+        default=os.environ.get("DFR_TEST_POSTGRES_URL"),
+        help="an existing PostgreSQL server (URL allowed to CREATE DATABASE) instead of a private "
+        "one started for the run; default $DFR_TEST_POSTGRES_URL",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Read before any test runs: the tests clear DFR_* variables while they run.
+    config.stash[_REQUIRE_POSTGRES] = os.environ.get("DFR_REQUIRE_POSTGRES") == "1"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("databases") is None:
+        return
+    chosen = metafunc.config.getoption("--db")
+    backends = DB_BACKENDS if chosen == "both" else (chosen,)
+    metafunc.parametrize("db_backend", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(request: pytest.FixtureRequest) -> Iterator[DatabaseFactory]:
+    """Empty databases on the run's PostgreSQL server (started on first use)."""
+    external = request.config.getoption("--postgres-url")
+    if external:
+        factory = DatabaseFactory(external)
+        factory.wait_ready()
+        yield factory
+        return
+    try:
+        server = start_local_postgres()
+    except PostgresUnavailableError as exc:
+        if request.config.stash[_REQUIRE_POSTGRES]:
+            pytest.fail(f"DFR_REQUIRE_POSTGRES=1 but {exc}")
+        pytest.skip(str(exc))
+    try:
+        factory = DatabaseFactory(server.admin_url)
+        factory.wait_ready()
+        yield factory
+    finally:
+        stop_local_postgres(server)
+
+
+@pytest.fixture
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """The backend of this test: a `databases` test's parameter, else SQLite."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database on this test's backend, dropped afterwards."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dfr.sqlite3'}"
+        return
+    factory: DatabaseFactory = request.getfixturevalue("postgres_databases")
+    url = factory.create()
+    yield url
+    factory.drop(url)
 
 
 @pytest.fixture(autouse=True)
