@@ -27,7 +27,7 @@ from dfr.settings import FlightSettings, Settings, WeatherSettings
 from flight import LinkState
 from geofence import GeoPoint
 from simulator.vehicle import DroneSnapshot, SimFleet, load_fleet_file
-from tests.dfr.video_stack import SAND_CREEK, SIM_API_OFFSET, demo_fleet_file, free_udp_port
+from tests.dfr.video_stack import SAND_CREEK, demo_fleet_file, drone_ports
 
 SPEEDUP = 10.0
 DOCK = GeoPoint(*SAND_CREEK)
@@ -166,9 +166,7 @@ class Rig:
 @contextlib.asynccontextmanager
 async def rig(tmp_path: Path, policy: str = "") -> AsyncIterator[Rig]:
     """The service and D1 at Sand Creek; `policy` is TOML added under the demo's `[policy]`."""
-    used: set[int] = set()
-    mavlink_port = free_udp_port(used, SIM_API_OFFSET)
-    video_port = free_udp_port(used)
+    mavlink_port, video_port = drone_ports(set())
     fleet_file = demo_fleet_file(tmp_path, [(mavlink_port, video_port)])
     with fleet_file.open("a", encoding="utf-8") as out:
         # Under the demo's [policy] (its night waiver keeps the daylight rule from deciding by

@@ -22,11 +22,10 @@ from typing import IO, Self
 import httpx
 
 from dfr.fleet import DEMO_FLEET_FILE
+from simulator.scenarios.ports import free_port, free_udp_pair
 from tests.conftest import free_tcp_port
 
 DFR = [sys.executable, "-m", "dfr"]
-#: The simulated vehicle binds its MAVLink port at the client port + 40 (as PX4 SITL pairs them).
-SIM_API_OFFSET = 40
 SAND_CREEK = (38.8339, -104.7470)
 
 
@@ -39,28 +38,10 @@ def _dfr_sim() -> str:
     return str(sibling) if sibling.exists() else shutil.which("dfr-sim") or "dfr-sim"
 
 
-def _udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_udp_port(avoid: set[int], pair_offset: int | None = None) -> int:
-    """A free UDP port (and port + `pair_offset`), outside PX4's 5000-19999 ranges."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        partner = None if pair_offset is None else port + pair_offset
-        if 5000 <= port <= 19999 or port in avoid or partner in avoid:
-            continue
-        if partner is not None and (partner > 65535 or not _udp_free(partner)):
-            continue
-        avoid.update({port} if partner is None else {port, partner})
-        return port
+def drone_ports(used: set[int]) -> tuple[int, int]:
+    """Free UDP ports for one drone, (MAVLink, video), added to `used`; MAVLink + 40 is free too."""
+    mavlink_port = free_udp_pair(used)
+    return mavlink_port, free_port(socket.SOCK_DGRAM, avoid=used)
 
 
 def one_drone_fleet_file(directory: Path, mavlink_port: int, video_port: int) -> Path:
@@ -107,9 +88,7 @@ class VideoStack:
 
     def __post_init__(self) -> None:
         used: set[int] = set()
-        ports = [
-            (free_udp_port(used, SIM_API_OFFSET), free_udp_port(used)) for _ in range(self.drones)
-        ]
+        ports = [drone_ports(used) for _ in range(self.drones)]
         self.video_ports = [video for _, video in ports]
         self.video_port = self.video_ports[0]
         self.control_port = free_tcp_port()
