@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -50,16 +52,35 @@ async def _wait_recording(
             await asyncio.sleep(0.25)
 
 
-async def _fly_to_scene(pilot: httpx.AsyncClient) -> int:
-    """Send D1 to a call near its dock and wait until it is on scene; its flight id."""
-    lat, lon = SAND_CREEK
-    created = await pilot.post(
-        "/api/v1/flights", json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}}
-    )
-    assert created.status_code == 201, created.text
-    flight_id = int(created.json()["id"])
-    await _wait_state(pilot, flight_id, {"on_scene"}, 300)
-    return flight_id
+class _OnScene(NamedTuple):
+    stack: VideoStack
+    pilot: httpx.AsyncClient
+    analyst: httpx.AsyncClient
+    flight_id: int
+
+
+@asynccontextmanager
+async def _on_scene(tmp_path: Path) -> AsyncIterator[_OnScene]:
+    """The stack (sped up) with D1 sent by a pilot to a spot near its dock, once it is on scene."""
+    async with VideoStack(tmp_path, speedup=5.0) as stack:
+        async with stack.client("pilot") as pilot, stack.client("analyst") as analyst:
+            lat, lon = SAND_CREEK
+            created = await pilot.post(
+                "/api/v1/flights",
+                json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}},
+            )
+            assert created.status_code == 201, created.text
+            flight_id = int(created.json()["id"])
+            await _wait_state(pilot, flight_id, {"on_scene"}, 300)
+            yield _OnScene(stack, pilot, analyst, flight_id)
+
+
+def _verified_recording(stack: VideoStack, flight_id: int) -> Path:
+    """The flight's recording directory, after `dfr recordings verify` passed on it."""
+    directory = stack.data_dir / "recordings" / f"flight-{flight_id}"
+    ok = _verify(directory)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    return directory
 
 
 def _verify(directory: Path) -> subprocess.CompletedProcess[str]:
@@ -74,26 +95,22 @@ def _verify(directory: Path) -> subprocess.CompletedProcess[str]:
 async def test_a_flight_is_recorded_and_verification_catches_one_changed_byte(
     tmp_path: Path,
 ) -> None:
-    async with VideoStack(tmp_path, speedup=5.0) as stack:
-        async with stack.client("pilot") as pilot, stack.client("analyst") as analyst:
-            flight_id = await _fly_to_scene(pilot)
-            # Recording runs while the drone flies: segments close on the way.
-            rtl = await pilot.post(f"/api/v1/flights/{flight_id}/commands", json={"command": "rtl"})
-            assert rtl.status_code == 200, rtl.text
-            final = await _wait_state(pilot, flight_id, {"completed", "aborted"}, 300)
-            assert final["state"] == "completed", final
+    async with _on_scene(tmp_path) as (stack, pilot, analyst, flight_id):
+        # Recording runs while the drone flies: segments close on the way.
+        rtl = await pilot.post(f"/api/v1/flights/{flight_id}/commands", json={"command": "rtl"})
+        assert rtl.status_code == 200, rtl.text
+        final = await _wait_state(pilot, flight_id, {"completed", "aborted"}, 300)
+        assert final["state"] == "completed", final
 
-            # The stop is applied just after the transition is stored.
-            recording = await _wait_recording(analyst, flight_id, {None, "stopped"}, 60)
-            assert recording["stream_key"] == "D1"
-            assert recording["segments"] >= 1 and recording["bytes"] > 0
-            assert recording["verification"]["ok"], recording
-            denied = await pilot.get(f"/api/v1/flights/{flight_id}/recordings")
-            assert denied.status_code == 403
+        # The stop is applied just after the transition is stored.
+        recording = await _wait_recording(analyst, flight_id, {None, "stopped"}, 60)
+        assert recording["stream_key"] == "D1"
+        assert recording["segments"] >= 1 and recording["bytes"] > 0
+        assert recording["verification"]["ok"], recording
+        denied = await pilot.get(f"/api/v1/flights/{flight_id}/recordings")
+        assert denied.status_code == 403
 
-    directory = stack.data_dir / "recordings" / f"flight-{flight_id}"
-    ok = _verify(directory)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+    directory = _verified_recording(stack, flight_id)
 
     tampered = tmp_path / "tampered"
     shutil.copytree(directory, tampered)
@@ -109,30 +126,26 @@ async def test_a_flight_is_recorded_and_verification_catches_one_changed_byte(
 async def test_a_recording_continues_in_the_same_chain_after_the_service_is_killed_mid_flight(
     tmp_path: Path,
 ) -> None:
-    async with VideoStack(tmp_path, speedup=5.0) as stack:
-        async with stack.client("pilot") as pilot, stack.client("analyst") as analyst:
-            flight_id = await _fly_to_scene(pilot)
-            await _wait_recording(analyst, flight_id, {"recording"}, 60)
+    async with _on_scene(tmp_path) as (stack, pilot, analyst, flight_id):
+        await _wait_recording(analyst, flight_id, {"recording"}, 60)
 
-            await stack.kill_and_restart_service()
+        await stack.kill_and_restart_service()
 
-            await _wait_recording(analyst, flight_id, {"recording"}, 120)
-            async with asyncio.timeout(120):
-                while True:  # the pilot commands the flight again once it is adopted
-                    rtl = await pilot.post(
-                        f"/api/v1/flights/{flight_id}/commands", json={"command": "rtl"}
-                    )
-                    if rtl.status_code == 200:
-                        break
-                    assert rtl.status_code == 409, rtl.text
-                    await asyncio.sleep(0.5)
-            final = await _wait_state(pilot, flight_id, {"completed", "aborted"}, 300)
-            assert final["state"] == "completed", final
-            recording = await _wait_recording(analyst, flight_id, {None, "stopped"}, 60)
-            assert recording["segments"] >= 1 and recording["verification"]["ok"], recording
+        await _wait_recording(analyst, flight_id, {"recording"}, 120)
+        async with asyncio.timeout(120):
+            while True:  # the pilot commands the flight again once it is adopted
+                rtl = await pilot.post(
+                    f"/api/v1/flights/{flight_id}/commands", json={"command": "rtl"}
+                )
+                if rtl.status_code == 200:
+                    break
+                assert rtl.status_code == 409, rtl.text
+                await asyncio.sleep(0.5)
+        final = await _wait_state(pilot, flight_id, {"completed", "aborted"}, 300)
+        assert final["state"] == "completed", final
+        recording = await _wait_recording(analyst, flight_id, {None, "stopped"}, 60)
+        assert recording["segments"] >= 1 and recording["verification"]["ok"], recording
 
-    directory = stack.data_dir / "recordings" / f"flight-{flight_id}"
-    ok = _verify(directory)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+    directory = _verified_recording(stack, flight_id)
     # The segment open at the kill is kept beside the chain, not overwritten.
     assert list(directory.glob("*.partial.interrupted")), list(directory.iterdir())
