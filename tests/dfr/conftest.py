@@ -37,8 +37,21 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(mode="test", data_dir=tmp_path / "data", fleet_file=DEMO_FLEET_FILE)
+def fleet_file() -> Path:
+    """The fleet file the service starts with; a module may override it."""
+    return DEMO_FLEET_FILE
+
+
+def one_agency_fleet(directory: Path) -> Path:
+    """A fleet file in `directory` with agency cspd and no docks or drones."""
+    path = directory / "fleet.toml"
+    path.write_text('[agency]\nid = "cspd"\nname = "Colorado Springs PD"\n')
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fleet_file: Path) -> Settings:
+    return Settings(mode="test", data_dir=tmp_path / "data", fleet_file=fleet_file)
 
 
 @pytest.fixture

@@ -15,18 +15,16 @@ from dfr.main import create_app
 from dfr.models import Role
 from dfr.service import Run
 from dfr.settings import Settings
-from tests.dfr.conftest import TokenFactory
+from tests.dfr.conftest import TokenFactory, one_agency_fleet
 
 FIXTURES = Path(__file__).parents[1] / "cad_bridge" / "fixtures"
 URL = "/api/v1/cad/incidents"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """The service with a one-agency fleet file (agency cspd, no drones)."""
-    fleet = tmp_path / "fleet.toml"
-    fleet.write_text('[agency]\nid = "cspd"\nname = "Colorado Springs PD"\n')
-    return Settings(mode="test", data_dir=tmp_path / "data", fleet_file=fleet)
+def fleet_file(tmp_path: Path) -> Path:
+    """Agency cspd alone: no drones, so no call is flown."""
+    return one_agency_fleet(tmp_path)
 
 
 def _plain() -> dict[str, Any]:

@@ -18,18 +18,16 @@ from cad_bridge import CadCall, CadNote, CallTypeMapper, parse_call
 from dfr.cad_ingest import CallWriter, IngestResult, store_calls
 from dfr.errors import InvalidInputError
 from dfr.models import AuditEntry, Call, CallLifecycle, Note, Role
-from dfr.settings import Settings
 from geofence import GeoPoint
-from tests.dfr.conftest import TokenFactory
+from tests.dfr.conftest import TokenFactory, one_agency_fleet
 
 URL = "/api/v1/cad/incidents"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    fleet = tmp_path / "fleet.toml"
-    fleet.write_text('[agency]\nid = "cspd"\nname = "Colorado Springs PD"\n')
-    return Settings(mode="test", data_dir=tmp_path / "data", fleet_file=fleet)
+def fleet_file(tmp_path: Path) -> Path:
+    """Agency cspd alone: no drones, so no call is flown."""
+    return one_agency_fleet(tmp_path)
 
 
 def _call(incident: str = "CS-1", **changes: Any) -> CadCall:
