@@ -30,6 +30,14 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_launch
 from tests.conftest import free_tcp_port
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
+#: The video tests' marks: real `dfr serve` and `dfr-sim` processes, Chromium playing WebRTC.
+VIDEO_BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.sim,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium"),
+]
 
 
 @dataclass

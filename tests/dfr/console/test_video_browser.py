@@ -10,19 +10,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.browser import CHROMIUM
-from tests.dfr.console.conftest import signed_in_console
+from tests.dfr.console.conftest import VIDEO_BROWSER_MARKS, signed_in_console
 from tests.dfr.video_stack import VideoStack
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.integration,
-    pytest.mark.sim,
-    pytest.mark.timeout(600),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium"),
-]
+pytestmark = VIDEO_BROWSER_MARKS
 
 
 async def _frames(page: Any) -> int:

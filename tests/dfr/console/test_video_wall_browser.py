@@ -11,19 +11,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.browser import CHROMIUM
-from tests.dfr.console.conftest import ARTIFACTS, signed_in_console
+from tests.dfr.console.conftest import ARTIFACTS, VIDEO_BROWSER_MARKS, signed_in_console
 from tests.dfr.video_stack import SAND_CREEK, VideoStack
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.integration,
-    pytest.mark.sim,
-    pytest.mark.timeout(600),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium"),
-]
+pytestmark = VIDEO_BROWSER_MARKS
 
 
 async def _tiles(page: Any) -> dict[str, dict[str, Any]]:
