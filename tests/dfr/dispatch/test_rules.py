@@ -19,19 +19,7 @@ from dfr.dispatch import (
     WeatherLimits,
     daylight_at,
     estimate_trip,
-)
-from dfr.dispatch.rules import (
-    check_airspace,
-    check_altitude,
-    check_availability,
-    check_call_type,
-    check_daylight,
-    check_distance,
-    check_energy,
-    check_launch_battery,
-    check_tfr,
-    check_weather,
-    scene_distance_m,
+    rules,
 )
 from tests.dfr.dispatch.builders import (
     DENVER,
@@ -51,49 +39,53 @@ LIMITS = WeatherLimits()
 
 
 def test_call_type_burglary_priority_one_is_allowed() -> None:
-    verdict = check_call_type(call_at(1000, call_type="BURGLARY", priority=1), POLICY)
+    verdict = rules.check_call_type(call_at(1000, call_type="BURGLARY", priority=1), POLICY)
     assert verdict.passed and verdict.rule is Rule.CALL_TYPE
     assert "BURGLARY priority 1" in verdict.reason
 
 
 def test_call_type_priority_below_the_limit_is_refused_naming_the_limit() -> None:
-    verdict = check_call_type(call_at(1000, call_type="BURGLARY", priority=3), POLICY)
+    verdict = rules.check_call_type(call_at(1000, call_type="BURGLARY", priority=3), POLICY)
     assert not verdict.passed
     assert "priority 2 or higher" in verdict.reason
 
 
 def test_call_type_nonemergency_is_never_flown_even_at_priority_one() -> None:
-    verdict = check_call_type(call_at(1000, call_type="NONEMERG", priority=1), POLICY)
+    verdict = rules.check_call_type(call_at(1000, call_type="NONEMERG", priority=1), POLICY)
     assert not verdict.passed
     assert "never" in verdict.reason
 
 
 def test_call_type_in_a_never_category_is_refused_whatever_its_code() -> None:
     call = call_at(1000, call_type="PARKING", category="non_emergency", priority=1)
-    assert not check_call_type(call, POLICY).passed
+    assert not rules.check_call_type(call, POLICY).passed
 
 
 def test_call_type_unknown_and_unmapped_is_not_eligible_with_reason() -> None:
-    verdict = check_call_type(call_at(1000, call_type="XYZZY", priority=1), POLICY)
+    verdict = rules.check_call_type(call_at(1000, call_type="XYZZY", priority=1), POLICY)
     assert not verdict.passed
     assert "'XYZZY' is not mapped" in verdict.reason
 
 
 def test_call_type_mapped_but_not_listed_names_its_category() -> None:
-    verdict = check_call_type(call_at(1000, call_type="FIRE", category="fire", priority=1), POLICY)
+    verdict = rules.check_call_type(
+        call_at(1000, call_type="FIRE", category="fire", priority=1), POLICY
+    )
     assert not verdict.passed
     assert "category fire" in verdict.reason
 
 
 def test_call_type_falls_back_to_the_category_table() -> None:
     policy = AgencyPolicy(categories={"Fire": CallTypeRule(max_priority=1)})
-    verdict = check_call_type(call_at(1000, call_type="BRUSH", category="fire", priority=1), policy)
+    verdict = rules.check_call_type(
+        call_at(1000, call_type="BRUSH", category="fire", priority=1), policy
+    )
     assert verdict.passed
     assert verdict.details["matched"] == "category fire"
 
 
 def test_call_type_codes_compare_case_insensitively() -> None:
-    assert check_call_type(call_at(1000, call_type=" burglary ", priority=2), POLICY).passed
+    assert rules.check_call_type(call_at(1000, call_type=" burglary ", priority=2), POLICY).passed
 
 
 def test_call_type_requiring_in_progress_refuses_a_cold_call() -> None:
@@ -102,9 +94,9 @@ def test_call_type_requiring_in_progress_refuses_a_cold_call() -> None:
     )
     cold = call_at(1000, call_type="THEFT", priority=2)
     hot = call_at(1000, call_type="THEFT", priority=2, in_progress=True)
-    assert not check_call_type(cold, policy).passed
-    assert "in progress" in check_call_type(cold, policy).reason
-    assert check_call_type(hot, policy).passed
+    assert not rules.check_call_type(cold, policy).passed
+    assert "in progress" in rules.check_call_type(cold, policy).reason
+    assert rules.check_call_type(hot, policy).passed
 
 
 # --- distance -------------------------------------------------------------------------------------
@@ -112,12 +104,12 @@ def test_call_type_requiring_in_progress_refuses_a_cold_call() -> None:
 
 def test_distance_exactly_at_the_radius_passes() -> None:
     call = call_at(2000)
-    distance = scene_distance_m(SAND_CREEK, call)
-    assert check_distance(SAND_CREEK, distance, radius_m=distance).passed
+    distance = rules.scene_distance_m(SAND_CREEK, call)
+    assert rules.check_distance(SAND_CREEK, distance, radius_m=distance).passed
 
 
 def test_distance_beyond_the_radius_fails_naming_miles_and_km() -> None:
-    verdict = check_distance(SAND_CREEK, 5000.0, radius_m=3218.7)
+    verdict = rules.check_distance(SAND_CREEK, 5000.0, radius_m=3218.7)
     assert not verdict.passed
     assert "3.11 mi (5.00 km)" in verdict.reason
     assert "2.00 mi (3.22 km) response radius" in verdict.reason
@@ -129,7 +121,7 @@ def test_distance_beyond_the_radius_fails_naming_miles_and_km() -> None:
     radius=st.floats(min_value=1, max_value=50_000, allow_nan=False),
 )
 def test_distance_passes_exactly_when_within_radius(distance: float, radius: float) -> None:
-    assert check_distance(SAND_CREEK, distance, radius).passed is (distance <= radius)
+    assert rules.check_distance(SAND_CREEK, distance, radius).passed is (distance <= radius)
 
 
 def test_distance_uses_the_policy_radius_override_for_the_dock() -> None:
@@ -142,17 +134,17 @@ def test_distance_uses_the_policy_radius_override_for_the_dock() -> None:
 
 
 def test_launch_battery_exactly_at_the_minimum_passes() -> None:
-    assert check_launch_battery(drone(battery_pct=30.0), 30.0).passed
+    assert rules.check_launch_battery(drone(battery_pct=30.0), 30.0).passed
 
 
 def test_launch_battery_below_the_minimum_fails_naming_both() -> None:
-    verdict = check_launch_battery(drone(battery_pct=29.0), 30.0)
+    verdict = rules.check_launch_battery(drone(battery_pct=29.0), 30.0)
     assert not verdict.passed
     assert "29%" in verdict.reason and "30% launch minimum" in verdict.reason
 
 
 def test_launch_battery_not_reported_fails() -> None:
-    assert not check_launch_battery(drone(battery_pct=None), 30.0).passed
+    assert not rules.check_launch_battery(drone(battery_pct=None), 30.0).passed
 
 
 def test_trip_estimate_from_distance_speed_and_power() -> None:
@@ -192,8 +184,8 @@ def test_trip_from_an_airborne_drone_starts_where_it_is_and_returns_to_its_dock(
 def test_energy_exactly_at_the_reserve_passes_and_just_under_fails() -> None:
     trip = estimate_trip(drone(), call_at(2000), None, POLICY)
     needed_pct = trip.energy_wh + 20.0  # capacity 100 Wh: 1 Wh = 1 %
-    assert check_energy(drone(battery_pct=needed_pct), trip, 20.0).passed
-    short = check_energy(drone(battery_pct=needed_pct - 0.01), trip, 20.0)
+    assert rules.check_energy(drone(battery_pct=needed_pct), trip, 20.0).passed
+    short = rules.check_energy(drone(battery_pct=needed_pct - 0.01), trip, 20.0)
     assert not short.passed
     assert "reserve of 20.0 Wh" in short.reason
     assert f"needs {trip.energy_wh:.1f} Wh" in short.reason
@@ -201,7 +193,7 @@ def test_energy_exactly_at_the_reserve_passes_and_just_under_fails() -> None:
 
 def test_energy_reason_names_the_numbers() -> None:
     trip = estimate_trip(drone(), call_at(1500), None, POLICY)
-    verdict = check_energy(drone(battery_pct=80.0), trip, 25.0)
+    verdict = rules.check_energy(drone(battery_pct=80.0), trip, 25.0)
     assert verdict.passed
     assert "Battery 80% holds 80.0 Wh" in verdict.reason
     assert "5 min on scene" in verdict.reason
@@ -218,44 +210,46 @@ def test_energy_more_charge_never_turns_a_pass_into_a_fail(
 ) -> None:
     low, high = min(low, high), max(low, high)
     trip = estimate_trip(drone(), call_at(distance), None, POLICY)
-    if check_energy(drone(battery_pct=low), trip, 20.0).passed:
-        assert check_energy(drone(battery_pct=high), trip, 20.0).passed
+    if rules.check_energy(drone(battery_pct=low), trip, 20.0).passed:
+        assert rules.check_energy(drone(battery_pct=high), trip, 20.0).passed
 
 
 # --- weather --------------------------------------------------------------------------------------
 
 
 def test_weather_within_limits_names_wind_and_visibility() -> None:
-    verdict = check_weather(calm(), LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(calm(), LIMITS, NOON, DENVER)
     assert verdict.passed
     assert "Wind 4.0 m/s (9 mph)" in verdict.reason
     assert "visibility 16.0 km" in verdict.reason
 
 
 def test_weather_wind_exactly_at_the_limit_passes() -> None:
-    assert check_weather(calm(wind_speed_mps=12.0), LIMITS, NOON, DENVER).passed
+    assert rules.check_weather(calm(wind_speed_mps=12.0), LIMITS, NOON, DENVER).passed
 
 
 def test_weather_wind_over_the_limit_fails_naming_the_wind() -> None:
-    verdict = check_weather(calm(wind_speed_mps=14.0), LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(calm(wind_speed_mps=14.0), LIMITS, NOON, DENVER)
     assert not verdict.passed
     assert "Wind 14.0 m/s (31 mph) is over the 12.0 m/s (27 mph) limit" in verdict.reason
 
 
 def test_weather_gusts_over_the_limit_fail_even_with_light_wind() -> None:
-    verdict = check_weather(calm(wind_speed_mps=5.0, wind_gust_mps=16.0), LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(
+        calm(wind_speed_mps=5.0, wind_gust_mps=16.0), LIMITS, NOON, DENVER
+    )
     assert not verdict.passed
     assert "gusts 16.0 m/s" in verdict.reason.lower()
 
 
 def test_weather_low_visibility_fails_naming_it() -> None:
-    verdict = check_weather(calm(visibility_m=1200.0), LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(calm(visibility_m=1200.0), LIMITS, NOON, DENVER)
     assert not verdict.passed
     assert "visibility 1.2 km (0.7 mi) is under" in verdict.reason.lower()
 
 
 def test_weather_low_ceiling_fails() -> None:
-    verdict = check_weather(calm(ceiling_ft=500.0), LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(calm(ceiling_ft=500.0), LIMITS, NOON, DENVER)
     assert not verdict.passed
     assert "ceiling 500 ft" in verdict.reason
 
@@ -278,24 +272,24 @@ def test_weather_low_ceiling_fails() -> None:
 def test_weather_present_weather_codes_ground_per_policy(
     present: tuple[str, ...], grounded: bool
 ) -> None:
-    verdict = check_weather(calm(present_weather=present), LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(calm(present_weather=present), LIMITS, NOON, DENVER)
     assert verdict.passed is not grounded
 
 
 def test_weather_missing_observation_fails() -> None:
-    verdict = check_weather(None, LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(None, LIMITS, NOON, DENVER)
     assert not verdict.passed
     assert "No weather observation" in verdict.reason
 
 
 def test_weather_stale_observation_fails_naming_its_age() -> None:
-    verdict = check_weather(calm(NOON - timedelta(hours=2)), LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(calm(NOON - timedelta(hours=2)), LIMITS, NOON, DENVER)
     assert not verdict.passed
     assert "2 h old" in verdict.reason
 
 
 def test_weather_unreported_wind_fails() -> None:
-    assert not check_weather(calm(wind_speed_mps=None), LIMITS, NOON, DENVER).passed
+    assert not rules.check_weather(calm(wind_speed_mps=None), LIMITS, NOON, DENVER).passed
 
 
 # --- daylight -------------------------------------------------------------------------------------
@@ -305,12 +299,12 @@ NIGHT = datetime(2026, 6, 21, 23, 0, tzinfo=DENVER)
 
 def test_daylight_at_noon_passes() -> None:
     light = daylight_at(SAND_CREEK.location, NOON, DENVER)
-    assert check_daylight(light, False, "Sand Creek", DENVER).passed
+    assert rules.check_daylight(light, False, "Sand Creek", DENVER).passed
 
 
 def test_night_without_waiver_fails_naming_dusk_and_dawn() -> None:
     light = daylight_at(SAND_CREEK.location, NIGHT, DENVER)
-    verdict = check_daylight(light, False, "Sand Creek", DENVER)
+    verdict = rules.check_daylight(light, False, "Sand Creek", DENVER)
     assert not verdict.passed
     assert "civil twilight ended at 21:00 MDT" in verdict.reason
     assert "civil dawn at 05:0" in verdict.reason
@@ -319,21 +313,21 @@ def test_night_without_waiver_fails_naming_dusk_and_dawn() -> None:
 
 def test_night_with_waiver_passes_and_says_so() -> None:
     light = daylight_at(SAND_CREEK.location, NIGHT, DENVER)
-    verdict = check_daylight(light, True, "Sand Creek", DENVER)
+    verdict = rules.check_daylight(light, True, "Sand Creek", DENVER)
     assert verdict.passed
     assert "night waiver" in verdict.reason
 
 
 def test_civil_twilight_after_sunset_passes() -> None:
     at = datetime(2026, 6, 21, 20, 45, tzinfo=DENVER)  # sunset 20:27, civil dusk 21:00
-    verdict = check_daylight(daylight_at(SAND_CREEK.location, at, DENVER), False, "X", DENVER)
+    verdict = rules.check_daylight(daylight_at(SAND_CREEK.location, at, DENVER), False, "X", DENVER)
     assert verdict.passed
     assert verdict.reason.startswith("Civil twilight")
 
 
 def test_before_dawn_is_night_naming_the_coming_dawn() -> None:
     at = datetime(2026, 6, 21, 3, 30, tzinfo=DENVER)
-    verdict = check_daylight(daylight_at(SAND_CREEK.location, at, DENVER), False, "X", DENVER)
+    verdict = rules.check_daylight(daylight_at(SAND_CREEK.location, at, DENVER), False, "X", DENVER)
     assert not verdict.passed
     assert "before civil dawn at 05:01 MDT" in verdict.reason
 
@@ -345,7 +339,7 @@ PREEMPTION = PreemptionPolicy(allowed=True, min_priority_gap=2)
 
 
 def test_available_when_docked_healthy_and_linked() -> None:
-    assert check_availability(drone(), call_at(1000), NO_PREEMPTION).passed
+    assert rules.check_availability(drone(), call_at(1000), NO_PREEMPTION).passed
 
 
 @pytest.mark.parametrize(
@@ -358,14 +352,14 @@ def test_available_when_docked_healthy_and_linked() -> None:
     ],
 )
 def test_unavailable_drone_fails_with_reason(changes: dict[str, object], phrase: str) -> None:
-    verdict = check_availability(drone(**changes), call_at(1000), NO_PREEMPTION)
+    verdict = rules.check_availability(drone(**changes), call_at(1000), NO_PREEMPTION)
     assert not verdict.passed
     assert phrase in verdict.reason
 
 
 def test_assigned_drone_is_unavailable_without_preemption() -> None:
     busy = drone(docked=False, assignment=Assignment("C9", priority=4))
-    verdict = check_availability(busy, call_at(1000, priority=1), NO_PREEMPTION)
+    verdict = rules.check_availability(busy, call_at(1000, priority=1), NO_PREEMPTION)
     assert not verdict.passed
     assert "on call C9 (priority 4)" in verdict.reason
     assert "does not allow preemption" in verdict.reason
@@ -373,21 +367,21 @@ def test_assigned_drone_is_unavailable_without_preemption() -> None:
 
 def test_assigned_drone_is_preemptible_by_a_much_higher_priority_call() -> None:
     busy = drone(docked=False, assignment=Assignment("C9", priority=4))
-    verdict = check_availability(busy, call_at(1000, priority=1), PREEMPTION)
+    verdict = rules.check_availability(busy, call_at(1000, priority=1), PREEMPTION)
     assert verdict.passed
     assert verdict.details["preempts_call_id"] == "C9"
 
 
 def test_preemption_needs_the_priority_gap() -> None:
     busy = drone(docked=False, assignment=Assignment("C9", priority=2))
-    verdict = check_availability(busy, call_at(1000, priority=1), PREEMPTION)
+    verdict = rules.check_availability(busy, call_at(1000, priority=1), PREEMPTION)
     assert not verdict.passed
     assert "at least 2 higher" in verdict.reason
 
 
 def test_drone_already_on_this_call_stays_available() -> None:
     busy = drone(docked=False, assignment=Assignment("C1", priority=1))
-    assert check_availability(busy, call_at(1000, call_id="C1"), NO_PREEMPTION).passed
+    assert rules.check_availability(busy, call_at(1000, call_id="C1"), NO_PREEMPTION).passed
 
 
 # --- airspace, altitude, TFR ----------------------------------------------------------------------
@@ -395,21 +389,21 @@ def test_drone_already_on_this_call_stays_available() -> None:
 
 def test_airspace_refusal_passes_geofence_reasons_through() -> None:
     route = open_route(legal=False, reasons=("destination is inside exclusion 'COS airport'",))
-    verdict = check_airspace(route, 400.0)
+    verdict = rules.check_airspace(route, 400.0)
     assert not verdict.passed
     assert "inside exclusion 'COS airport'" in verdict.reason
 
 
 def test_airspace_standoff_within_limit_passes_naming_the_distance() -> None:
     route = open_route(standoff_m=180.0, standoff_reason="scene inside 'Hospital helipad'")
-    verdict = check_airspace(route, 400.0)
+    verdict = rules.check_airspace(route, 400.0)
     assert verdict.passed
     assert "stand-off 180 m" in verdict.reason
     assert "Hospital helipad" in verdict.reason
 
 
 def test_airspace_standoff_too_far_fails() -> None:
-    verdict = check_airspace(open_route(standoff_m=900.0), 400.0)
+    verdict = rules.check_airspace(open_route(standoff_m=900.0), 400.0)
     assert not verdict.passed
     assert "900 m" in verdict.reason and "400 m limit" in verdict.reason
 
@@ -417,23 +411,23 @@ def test_airspace_standoff_too_far_fails() -> None:
 def test_altitude_above_the_ceiling_fails_and_at_it_passes() -> None:
     trip = estimate_trip(drone(), call_at(1000), open_route(cruise_alt_agl_m=90.0), POLICY)
     low = open_route(cruise_alt_agl_m=90.0, ceiling_agl_m=60.96, ceiling_source="UASFM 200 ft")
-    verdict = check_altitude(low, trip)
+    verdict = rules.check_altitude(low, trip)
     assert not verdict.passed
     assert "UASFM 200 ft" in verdict.reason
-    assert check_altitude(replace(low, ceiling_agl_m=90.0), trip).passed
+    assert rules.check_altitude(replace(low, ceiling_agl_m=90.0), trip).passed
 
 
 def test_tfr_covering_the_route_fails_naming_it() -> None:
     until = datetime(2026, 6, 21, 22, 0, tzinfo=DENVER)
     route = open_route(active_tfrs=(ActiveTfr("tfr-1", "Stadium event", blocks=True, until=until),))
-    verdict = check_tfr(route, DENVER)
+    verdict = rules.check_tfr(route, DENVER)
     assert not verdict.passed
     assert "Stadium event until 22:00 MDT" in verdict.reason
 
 
 def test_tfr_avoided_by_the_route_passes() -> None:
     route = open_route(active_tfrs=(ActiveTfr("tfr-1", "Stadium event", blocks=False),))
-    verdict = check_tfr(route, DENVER)
+    verdict = rules.check_tfr(route, DENVER)
     assert verdict.passed
     assert "avoided" in verdict.reason
 
@@ -445,6 +439,8 @@ def test_tfr_avoided_by_the_route_passes() -> None:
 def test_weather_passes_exactly_when_wind_and_gust_are_within_limits(
     wind: float, gust: float | None
 ) -> None:
-    verdict = check_weather(calm(wind_speed_mps=wind, wind_gust_mps=gust), LIMITS, NOON, DENVER)
+    verdict = rules.check_weather(
+        calm(wind_speed_mps=wind, wind_gust_mps=gust), LIMITS, NOON, DENVER
+    )
     within = wind <= LIMITS.max_wind_mps and (gust is None or gust <= LIMITS.max_gust_mps)
     assert verdict.passed is within
