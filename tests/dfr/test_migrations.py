@@ -1,5 +1,5 @@
-"""Migrations on every backend: an empty database reaches head, and one at the previous revision
-upgrades to head keeping its rows."""
+"""Migrations on every backend: an empty database reaches head, one at the previous revision
+upgrades to head keeping its rows, and a downgrade to base can be upgraded again."""
 
 from __future__ import annotations
 
@@ -53,6 +53,17 @@ def test_every_migration_applies_to_an_empty_database(database_url: str) -> None
             conn.execute(sa.text("UPDATE audit_log SET actor = 'someone else'"))
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM audit_log"))
+    finally:
+        engine.dispose()
+
+
+def test_a_downgrade_to_base_leaves_nothing_an_upgrade_trips_on(database_url: str) -> None:
+    upgrade_schema(database_url)
+    command.downgrade(alembic_config(database_url), "base")
+    upgrade_schema(database_url)
+    engine = make_engine(database_url)
+    try:
+        assert _revision(engine) == _head_and_previous(database_url)[0]
     finally:
         engine.dispose()
 

@@ -385,3 +385,12 @@ def downgrade() -> None:
     op.drop_table("api_tokens")
     op.drop_table("agencies")
     # ### end Alembic commands ###
+    _drop_postgresql_types()
+
+
+def _drop_postgresql_types() -> None:
+    """On PostgreSQL the enum types and the trigger function outlive the tables that used them."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+        op.execute("DROP TYPE IF EXISTS role")
+        op.execute("DROP TYPE IF EXISTS calllifecycle")
