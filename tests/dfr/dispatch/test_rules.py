@@ -16,6 +16,7 @@ from dfr.dispatch import (
     CallTypeRule,
     PreemptionPolicy,
     Rule,
+    RuleVerdict,
     WeatherLimits,
     daylight_at,
     estimate_trip,
@@ -35,6 +36,13 @@ POLICY = AgencyPolicy()
 LIMITS = WeatherLimits()
 
 
+def assert_verdict(verdict: RuleVerdict, passed: bool, *phrases: str) -> None:
+    """The verdict passed (or failed) and its reason holds every phrase."""
+    assert verdict.passed is passed, verdict.reason
+    for phrase in phrases:
+        assert phrase in verdict.reason, verdict.reason
+
+
 # --- call type and priority -----------------------------------------------------------------------
 
 
@@ -46,14 +54,12 @@ def test_call_type_burglary_priority_one_is_allowed() -> None:
 
 def test_call_type_priority_below_the_limit_is_refused_naming_the_limit() -> None:
     verdict = rules.check_call_type(call_at(1000, call_type="BURGLARY", priority=3), POLICY)
-    assert not verdict.passed
-    assert "priority 2 or higher" in verdict.reason
+    assert_verdict(verdict, False, "priority 2 or higher")
 
 
 def test_call_type_nonemergency_is_never_flown_even_at_priority_one() -> None:
     verdict = rules.check_call_type(call_at(1000, call_type="NONEMERG", priority=1), POLICY)
-    assert not verdict.passed
-    assert "never" in verdict.reason
+    assert_verdict(verdict, False, "never")
 
 
 def test_call_type_in_a_never_category_is_refused_whatever_its_code() -> None:
@@ -63,16 +69,14 @@ def test_call_type_in_a_never_category_is_refused_whatever_its_code() -> None:
 
 def test_call_type_unknown_and_unmapped_is_not_eligible_with_reason() -> None:
     verdict = rules.check_call_type(call_at(1000, call_type="XYZZY", priority=1), POLICY)
-    assert not verdict.passed
-    assert "'XYZZY' is not mapped" in verdict.reason
+    assert_verdict(verdict, False, "'XYZZY' is not mapped")
 
 
 def test_call_type_mapped_but_not_listed_names_its_category() -> None:
     verdict = rules.check_call_type(
         call_at(1000, call_type="FIRE", category="fire", priority=1), POLICY
     )
-    assert not verdict.passed
-    assert "category fire" in verdict.reason
+    assert_verdict(verdict, False, "category fire")
 
 
 def test_call_type_falls_back_to_the_category_table() -> None:
@@ -110,10 +114,13 @@ def test_distance_exactly_at_the_radius_passes() -> None:
 
 def test_distance_beyond_the_radius_fails_naming_miles_and_km() -> None:
     verdict = rules.check_distance(SAND_CREEK, 5000.0, radius_m=3218.7)
-    assert not verdict.passed
-    assert "3.11 mi (5.00 km)" in verdict.reason
-    assert "2.00 mi (3.22 km) response radius" in verdict.reason
-    assert "Sand Creek Division" in verdict.reason
+    assert_verdict(
+        verdict,
+        False,
+        "3.11 mi (5.00 km)",
+        "2.00 mi (3.22 km) response radius",
+        "Sand Creek Division",
+    )
 
 
 @given(
@@ -194,10 +201,9 @@ def test_energy_exactly_at_the_reserve_passes_and_just_under_fails() -> None:
 def test_energy_reason_names_the_numbers() -> None:
     trip = estimate_trip(drone(), call_at(1500), None, POLICY)
     verdict = rules.check_energy(drone(battery_pct=80.0), trip, 25.0)
-    assert verdict.passed
-    assert "Battery 80% holds 80.0 Wh" in verdict.reason
-    assert "5 min on scene" in verdict.reason
-    assert "25% reserve of 25.0 Wh" in verdict.reason
+    assert_verdict(
+        verdict, True, "Battery 80% holds 80.0 Wh", "5 min on scene", "25% reserve of 25.0 Wh"
+    )
 
 
 @given(
@@ -219,9 +225,7 @@ def test_energy_more_charge_never_turns_a_pass_into_a_fail(
 
 def test_weather_within_limits_names_wind_and_visibility() -> None:
     verdict = rules.check_weather(calm(), LIMITS, NOON, DENVER)
-    assert verdict.passed
-    assert "Wind 4.0 m/s (9 mph)" in verdict.reason
-    assert "visibility 16.0 km" in verdict.reason
+    assert_verdict(verdict, True, "Wind 4.0 m/s (9 mph)", "visibility 16.0 km")
 
 
 def test_weather_wind_exactly_at_the_limit_passes() -> None:
@@ -230,8 +234,7 @@ def test_weather_wind_exactly_at_the_limit_passes() -> None:
 
 def test_weather_wind_over_the_limit_fails_naming_the_wind() -> None:
     verdict = rules.check_weather(calm(wind_speed_mps=14.0), LIMITS, NOON, DENVER)
-    assert not verdict.passed
-    assert "Wind 14.0 m/s (31 mph) is over the 12.0 m/s (27 mph) limit" in verdict.reason
+    assert_verdict(verdict, False, "Wind 14.0 m/s (31 mph) is over the 12.0 m/s (27 mph) limit")
 
 
 def test_weather_gusts_over_the_limit_fail_even_with_light_wind() -> None:
@@ -250,8 +253,7 @@ def test_weather_low_visibility_fails_naming_it() -> None:
 
 def test_weather_low_ceiling_fails() -> None:
     verdict = rules.check_weather(calm(ceiling_ft=500.0), LIMITS, NOON, DENVER)
-    assert not verdict.passed
-    assert "ceiling 500 ft" in verdict.reason
+    assert_verdict(verdict, False, "ceiling 500 ft")
 
 
 @pytest.mark.parametrize(
@@ -278,14 +280,12 @@ def test_weather_present_weather_codes_ground_per_policy(
 
 def test_weather_missing_observation_fails() -> None:
     verdict = rules.check_weather(None, LIMITS, NOON, DENVER)
-    assert not verdict.passed
-    assert "No weather observation" in verdict.reason
+    assert_verdict(verdict, False, "No weather observation")
 
 
 def test_weather_stale_observation_fails_naming_its_age() -> None:
     verdict = rules.check_weather(calm(NOON - timedelta(hours=2)), LIMITS, NOON, DENVER)
-    assert not verdict.passed
-    assert "2 h old" in verdict.reason
+    assert_verdict(verdict, False, "2 h old")
 
 
 def test_weather_unreported_wind_fails() -> None:
@@ -305,17 +305,15 @@ def test_daylight_at_noon_passes() -> None:
 def test_night_without_waiver_fails_naming_dusk_and_dawn() -> None:
     light = daylight_at(SAND_CREEK.location, NIGHT, DENVER)
     verdict = rules.check_daylight(light, False, "Sand Creek", DENVER)
-    assert not verdict.passed
-    assert "civil twilight ended at 21:00 MDT" in verdict.reason
-    assert "civil dawn at 05:0" in verdict.reason
-    assert "no night waiver" in verdict.reason
+    assert_verdict(
+        verdict, False, "civil twilight ended at 21:00 MDT", "civil dawn at 05:0", "no night waiver"
+    )
 
 
 def test_night_with_waiver_passes_and_says_so() -> None:
     light = daylight_at(SAND_CREEK.location, NIGHT, DENVER)
     verdict = rules.check_daylight(light, True, "Sand Creek", DENVER)
-    assert verdict.passed
-    assert "night waiver" in verdict.reason
+    assert_verdict(verdict, True, "night waiver")
 
 
 def test_civil_twilight_after_sunset_passes() -> None:
@@ -328,8 +326,7 @@ def test_civil_twilight_after_sunset_passes() -> None:
 def test_before_dawn_is_night_naming_the_coming_dawn() -> None:
     at = datetime(2026, 6, 21, 3, 30, tzinfo=DENVER)
     verdict = rules.check_daylight(daylight_at(SAND_CREEK.location, at, DENVER), False, "X", DENVER)
-    assert not verdict.passed
-    assert "before civil dawn at 05:01 MDT" in verdict.reason
+    assert_verdict(verdict, False, "before civil dawn at 05:01 MDT")
 
 
 # --- availability ---------------------------------------------------------------------------------
@@ -360,9 +357,7 @@ def test_unavailable_drone_fails_with_reason(changes: dict[str, object], phrase:
 def test_assigned_drone_is_unavailable_without_preemption() -> None:
     busy = drone(docked=False, assignment=Assignment("C9", priority=4))
     verdict = rules.check_availability(busy, call_at(1000, priority=1), NO_PREEMPTION)
-    assert not verdict.passed
-    assert "on call C9 (priority 4)" in verdict.reason
-    assert "does not allow preemption" in verdict.reason
+    assert_verdict(verdict, False, "on call C9 (priority 4)", "does not allow preemption")
 
 
 def test_assigned_drone_is_preemptible_by_a_much_higher_priority_call() -> None:
@@ -375,8 +370,7 @@ def test_assigned_drone_is_preemptible_by_a_much_higher_priority_call() -> None:
 def test_preemption_needs_the_priority_gap() -> None:
     busy = drone(docked=False, assignment=Assignment("C9", priority=2))
     verdict = rules.check_availability(busy, call_at(1000, priority=1), PREEMPTION)
-    assert not verdict.passed
-    assert "at least 2 higher" in verdict.reason
+    assert_verdict(verdict, False, "at least 2 higher")
 
 
 def test_drone_already_on_this_call_stays_available() -> None:
@@ -390,16 +384,13 @@ def test_drone_already_on_this_call_stays_available() -> None:
 def test_airspace_refusal_passes_geofence_reasons_through() -> None:
     route = open_route(legal=False, reasons=("destination is inside exclusion 'COS airport'",))
     verdict = rules.check_airspace(route, 400.0)
-    assert not verdict.passed
-    assert "inside exclusion 'COS airport'" in verdict.reason
+    assert_verdict(verdict, False, "inside exclusion 'COS airport'")
 
 
 def test_airspace_standoff_within_limit_passes_naming_the_distance() -> None:
     route = open_route(standoff_m=180.0, standoff_reason="scene inside 'Hospital helipad'")
     verdict = rules.check_airspace(route, 400.0)
-    assert verdict.passed
-    assert "stand-off 180 m" in verdict.reason
-    assert "Hospital helipad" in verdict.reason
+    assert_verdict(verdict, True, "stand-off 180 m", "Hospital helipad")
 
 
 def test_airspace_standoff_too_far_fails() -> None:
@@ -412,8 +403,7 @@ def test_altitude_above_the_ceiling_fails_and_at_it_passes() -> None:
     trip = estimate_trip(drone(), call_at(1000), open_route(cruise_alt_agl_m=90.0), POLICY)
     low = open_route(cruise_alt_agl_m=90.0, ceiling_agl_m=60.96, ceiling_source="UASFM 200 ft")
     verdict = rules.check_altitude(low, trip)
-    assert not verdict.passed
-    assert "UASFM 200 ft" in verdict.reason
+    assert_verdict(verdict, False, "UASFM 200 ft")
     assert rules.check_altitude(replace(low, ceiling_agl_m=90.0), trip).passed
 
 
@@ -421,15 +411,13 @@ def test_tfr_covering_the_route_fails_naming_it() -> None:
     until = datetime(2026, 6, 21, 22, 0, tzinfo=DENVER)
     route = open_route(active_tfrs=(ActiveTfr("tfr-1", "Stadium event", blocks=True, until=until),))
     verdict = rules.check_tfr(route, DENVER)
-    assert not verdict.passed
-    assert "Stadium event until 22:00 MDT" in verdict.reason
+    assert_verdict(verdict, False, "Stadium event until 22:00 MDT")
 
 
 def test_tfr_avoided_by_the_route_passes() -> None:
     route = open_route(active_tfrs=(ActiveTfr("tfr-1", "Stadium event", blocks=False),))
     verdict = rules.check_tfr(route, DENVER)
-    assert verdict.passed
-    assert "avoided" in verdict.reason
+    assert_verdict(verdict, True, "avoided")
 
 
 @given(
