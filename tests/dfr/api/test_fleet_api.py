@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,6 +19,16 @@ def _counts(client: TestClient, headers: dict[str, str]) -> tuple[int, int]:
     docks = client.get("/api/v1/docks", headers=headers).json()["count"]
     drones = client.get("/api/v1/drones", headers=headers).json()["count"]
     return docks, drones
+
+
+def _post_dock_body(
+    client: TestClient, auth: TokenFactory, content: str, content_type: str = "application/json"
+) -> httpx.Response:
+    """POST /docks as an admin with a raw body."""
+    response: httpx.Response = client.post(
+        "/api/v1/docks", content=content, headers={**auth(Role.ADMIN), "Content-Type": content_type}
+    )
+    return response
 
 
 def test_demo_fleet_is_loaded_at_start(client: TestClient, auth: TokenFactory) -> None:
@@ -88,42 +99,26 @@ def test_a_drone_at_an_unknown_dock_is_refused(client: TestClient, auth: TokenFa
 
 def test_nan_longitude_is_refused(client: TestClient, auth: TokenFactory) -> None:
     raw = '{"id": "n", "name": "N", "lat": 38.9, "lon": NaN}'
-    response = client.post(
-        "/api/v1/docks",
-        content=raw,
-        headers={**auth(Role.ADMIN), "Content-Type": "application/json"},
-    )
+    response = _post_dock_body(client, auth, raw)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "lon"
 
 
 def test_malformed_json_is_refused_as_problem(client: TestClient, auth: TokenFactory) -> None:
-    response = client.post(
-        "/api/v1/docks",
-        content='{"id": ',
-        headers={**auth(Role.ADMIN), "Content-Type": "application/json"},
-    )
+    response = _post_dock_body(client, auth, '{"id": ')
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body"
     assert "malformed JSON" in response.json()["detail"] or "JSON" in response.json()["detail"]
 
 
 def test_wrong_content_type_is_refused_with_415(client: TestClient, auth: TokenFactory) -> None:
-    response = client.post(
-        "/api/v1/docks",
-        content="id=x",
-        headers={**auth(Role.ADMIN), "Content-Type": "text/plain"},
-    )
+    response = _post_dock_body(client, auth, "id=x", "text/plain")
     assert response.status_code == 415
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_an_oversized_body_is_refused_with_413(client: TestClient, auth: TokenFactory) -> None:
-    response = client.post(
-        "/api/v1/docks",
-        content="x" * 2_000_000,
-        headers={**auth(Role.ADMIN), "Content-Type": "application/json"},
-    )
+    response = _post_dock_body(client, auth, "x" * 2_000_000)
     assert response.status_code == 413
 
 
