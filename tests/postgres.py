@@ -9,13 +9,13 @@ must allow CREATE DATABASE.
 from __future__ import annotations
 
 import glob
-import itertools
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,11 +157,11 @@ class DatabaseFactory:
     """Creates uniquely named empty databases on a server and drops them again."""
 
     admin_url: str
-    _names: itertools.count[int] = field(default_factory=itertools.count)
 
     def create(self) -> str:
         """The SQLAlchemy URL of a new, empty database."""
-        name = f"dfr_test_{os.getpid()}_{next(self._names)}"
+        # Unique across runs too: several runs may share one external server.
+        name = f"dfr_test_{uuid.uuid4().hex[:16]}"
         self._execute(f'CREATE DATABASE "{name}"')
         url = make_url(self.admin_url).set(drivername="postgresql+psycopg", database=name)
         return url.render_as_string(hide_password=False)
