@@ -74,21 +74,8 @@ def test_a_database_at_the_previous_revision_upgrades_to_head(database_url: str)
     engine = make_engine(database_url)
     try:
         assert _revision(engine) == previous
-        # Rows written by the previous release, through its own columns only.
-        agencies = sa.table(
-            "agencies",
-            *(sa.column(n) for n in ("id", "name", "timezone")),
-            sa.column("created_at", sa.DateTime(timezone=True)),
-            sa.column("updated_at", sa.DateTime(timezone=True)),
-        )
         with engine.begin() as conn:
-            conn.execute(
-                agencies.insert().values(
-                    id="cspd", name="CSPD", timezone="UTC", created_at=AT, updated_at=AT
-                )
-            )
-            call_id = _insert_call(conn)
-            _insert_decision(conn, call_id)
+            call_id = _write_rows_of_the_previous_revision(conn)
         command.upgrade(alembic_config(database_url), head)
         assert _revision(engine) == head
         with Session(engine) as session:
@@ -101,18 +88,14 @@ def test_a_database_at_the_previous_revision_upgrades_to_head(database_url: str)
         engine.dispose()
 
 
-def _insert_call(conn: sa.Connection) -> int:
-    calls = sa.table(
-        "calls",
-        *(sa.column(n) for n in ("agency_id", "cad_incident_id", "call_type", "call_type_text")),
-        *(sa.column(n) for n in ("category", "priority", "lat", "lon", "cad_status")),
-        *(sa.column(n) for n in ("lifecycle", "raw_format", "raw_document", "content_hash")),
-        sa.column("flags", sa.JSON()),
-        *(sa.column(n, sa.DateTime(timezone=True)) for n in ("received_at", "created_at")),
-        sa.column("updated_at", sa.DateTime(timezone=True)),
-        sa.column("id", sa.Integer()),
-    )
-    row = conn.execute(
+def _write_rows_of_the_previous_revision(conn: sa.Connection) -> int:
+    """An agency, a call and its decision, through the tables as that revision made them."""
+    tables = sa.MetaData()
+    tables.reflect(conn, only=("agencies", "calls", "decisions"))
+    agencies, calls, decisions = (tables.tables[n] for n in ("agencies", "calls", "decisions"))
+    stamps = {"created_at": AT, "updated_at": AT}
+    conn.execute(agencies.insert().values(id="cspd", name="CSPD", timezone="UTC", **stamps))
+    call_id = conn.execute(
         calls.insert()
         .values(
             agency_id="cspd",
@@ -123,34 +106,24 @@ def _insert_call(conn: sa.Connection) -> int:
             priority=2,
             lat=38.84,
             lon=-104.76,
+            received_at=AT,
             cad_status="Active",
             lifecycle="NEW",
+            flags={"weapons": False},
             raw_format="plain",
             raw_document="{}",
             content_hash="h",
-            flags={"weapons": False},
-            received_at=AT,
-            created_at=AT,
-            updated_at=AT,
+            **stamps,
         )
         .returning(calls.c.id)
-    ).one()
-    return int(row[0])
-
-
-def _insert_decision(conn: sa.Connection, call_id: int) -> None:
-    decisions = sa.table(
-        "decisions",
-        *(sa.column(n) for n in ("call_id", "eligible", "summary")),
-        sa.column("rules", sa.JSON()),
-        sa.column("created_at", sa.DateTime(timezone=True)),
-    )
+    ).scalar_one()
     conn.execute(
         decisions.insert().values(
             call_id=call_id,
+            created_at=AT,
             eligible=True,
             summary="D1 in range",
             rules=[{"rule": "distance", "ok": True}],
-            created_at=AT,
         )
     )
+    return int(call_id)
