@@ -32,7 +32,8 @@ from dfr.dispatch.routes import (
     route_facts_from_plan,
     route_facts_from_rejection,
 )
-from dfr.dispatch.rules import Rule, RuleVerdict, Trip, estimate_trip
+from dfr.dispatch.rules import Trip, estimate_trip
+from dfr.dispatch.verdict import Rule, RuleVerdict
 from dfr.dispatch.weather import (
     ManualWeatherSource,
     MetarWeatherSource,

@@ -18,8 +18,6 @@ from dfr.dispatch.daylight import daylight_at
 from dfr.dispatch.errors import InvalidFactsError
 from dfr.dispatch.facts import CallFacts, DroneFacts, RouteFacts, WeatherFacts
 from dfr.dispatch.rules import (
-    Rule,
-    RuleVerdict,
     Trip,
     check_airspace,
     check_altitude,
@@ -32,9 +30,9 @@ from dfr.dispatch.rules import (
     check_tfr,
     check_weather,
     estimate_trip,
-    not_checked,
     scene_distance_m,
 )
+from dfr.dispatch.verdict import Rule, RuleVerdict, not_checked
 
 logger = logging.getLogger(__name__)
 

@@ -1,71 +1,30 @@
 """One function per dispatch rule; each returns a verdict with a sentence a dispatcher understands.
 
-Rules are pure: everything they judge is passed in, including the time.
+Rules are pure: everything they judge is passed in, including the time. The verdict types live in
+`verdict.py` and stay importable from here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from enum import StrEnum
 from typing import Any
 
 from dfr.dispatch import wording
 from dfr.dispatch.agency_policy import AgencyPolicy, PreemptionPolicy, WeatherLimits
 from dfr.dispatch.daylight import Daylight, LightPhase
 from dfr.dispatch.facts import CallFacts, DockFacts, DroneFacts, RouteFacts, WeatherFacts
+from dfr.dispatch.verdict import Detail as Detail
+from dfr.dispatch.verdict import Rule as Rule
+from dfr.dispatch.verdict import RuleVerdict as RuleVerdict
 from geofence import distance_m
 
 #: Cruise altitude assumed for estimates when no flight plan is given.
 ESTIMATE_CRUISE_ALT_AGL_M = 60.0
 #: Float noise allowance when comparing an altitude with a ceiling.
 ALTITUDE_TOLERANCE_M = 0.01
-
-Detail = str | int | float | bool | None | tuple[str, ...]
-
-
-class Rule(StrEnum):
-    """The dispatch rules, in the order they are shown."""
-
-    CALL_TYPE = "call_type"
-    WEATHER = "weather"
-    AVAILABILITY = "availability"
-    LAUNCH_BATTERY = "launch_battery"
-    DISTANCE = "distance"
-    ENERGY = "energy"
-    DAYLIGHT = "daylight"
-    AIRSPACE = "airspace"
-    ALTITUDE = "altitude"
-    TFR = "tfr"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleVerdict:
-    """One rule's outcome; `checked=False` means it was not evaluated (and does not count as passed)."""
-
-    rule: Rule
-    passed: bool
-    reason: str
-    details: Mapping[str, Detail] = field(default_factory=dict)
-    checked: bool = True
-
-    def to_public(self) -> dict[str, Any]:
-        """As JSON."""
-        return {
-            "rule": str(self.rule),
-            "passed": self.passed,
-            "checked": self.checked,
-            "reason": self.reason,
-            "details": {k: list(v) if isinstance(v, tuple) else v for k, v in self.details.items()},
-        }
-
-
-def not_checked(rule: Rule, reason: str) -> RuleVerdict:
-    """A rule that was not evaluated, and why."""
-    return RuleVerdict(rule, False, reason, checked=False)
-
 
 # --- call-level rules -----------------------------------------------------------------------------
 
