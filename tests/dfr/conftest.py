@@ -16,7 +16,7 @@ from dfr.fleet import DEMO_FLEET_FILE, ensure_agency
 from dfr.main import create_app
 from dfr.models import Role
 from dfr.service import Run
-from dfr.settings import Settings
+from dfr.settings import DatabaseSettings, Settings
 
 
 def migrated_engine(path: Path) -> Engine:
@@ -27,9 +27,10 @@ def migrated_engine(path: Path) -> Engine:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A migrated database holding one agency, cspd."""
-    engine = migrated_engine(tmp_path / "dfr.sqlite3")
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database holding one agency, cspd (on each backend in a `databases` module)."""
+    upgrade_schema(database_url)
+    engine = make_engine(database_url)
     with session_scope(engine) as session:
         ensure_agency(session, "cspd", "CSPD")
     yield engine
@@ -50,8 +51,12 @@ def one_agency_fleet(directory: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, fleet_file: Path) -> Settings:
-    return Settings(mode="test", data_dir=tmp_path / "data", fleet_file=fleet_file)
+def settings(tmp_path: Path, fleet_file: Path, db_backend: str, database_url: str) -> Settings:
+    # SQLite stays the default file in the data dir; PostgreSQL is the test's own database.
+    database = DatabaseSettings(url=database_url if db_backend == "postgresql" else None)
+    return Settings(
+        mode="test", data_dir=tmp_path / "data", fleet_file=fleet_file, database=database
+    )
 
 
 @pytest.fixture

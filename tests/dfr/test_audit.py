@@ -12,6 +12,8 @@ from sqlmodel import Session, select
 from dfr.models import AuditEntry, Role
 from tests.dfr.conftest import TokenFactory
 
+pytestmark = pytest.mark.databases
+
 
 def _rows(app: FastAPI) -> list[AuditEntry]:
     with Session(app.state.service.engine) as session:

@@ -17,6 +17,8 @@ from dfr.service import Run
 from dfr.settings import Settings
 from tests.dfr.conftest import TokenFactory, one_agency_fleet
 
+pytestmark = pytest.mark.databases
+
 FIXTURES = Path(__file__).parents[1] / "cad_bridge" / "fixtures"
 URL = "/api/v1/cad/incidents"
 

@@ -21,6 +21,8 @@ from dfr.models import AuditEntry, Call, CallLifecycle, Note, Role
 from geofence import GeoPoint
 from tests.dfr.conftest import TokenFactory, one_agency_fleet
 
+pytestmark = pytest.mark.databases
+
 URL = "/api/v1/cad/incidents"
 
 

@@ -13,6 +13,8 @@ from dfr.errors import FleetFileError
 from dfr.fleet import DEMO_FLEET_FILE, apply_fleet_file, read_fleet_file
 from dfr.models import Dock, Drone
 
+pytestmark = pytest.mark.databases
+
 
 def test_demo_fleet_has_three_docks_and_four_drones_in_colorado_springs() -> None:
     fleet = read_fleet_file(DEMO_FLEET_FILE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -12,6 +13,8 @@ from dfr.cad_ingest import store_call
 from dfr.models import OutboxItem
 from dfr.outbox import DELIVERED, PENDING, SqlOutboxStore, enqueue_event, get_call
 from geofence import GeoPoint
+
+pytestmark = pytest.mark.databases
 
 
 def _incident(engine: Engine, incident: str) -> int:

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from dfr.models import Role
 from tests.dfr.conftest import TokenFactory
 
+pytestmark = pytest.mark.databases
+
 DOCK = {"id": "north", "name": "North Station", "lat": 38.95, "lon": -104.78, "alt_amsl_m": 2000}
 DRONE = {"id": "D9", "dock_id": "north", "mavlink_url": "udpin://127.0.0.1:24599"}
 

@@ -11,21 +11,12 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from dfr.auth import PUBLIC_PATHS, WS_FORBIDDEN, WS_UNAUTHENTICATED
+from dfr.auth import PUBLIC_PATHS, WS_FORBIDDEN, WS_UNAUTHENTICATED, declared_roles
 from dfr.main import API_PREFIX, ROUTERS
 from dfr.models import Role
 from tests.dfr.conftest import TokenFactory
 
-
-def _declared_roles(dependant: Any) -> frozenset[Role] | None:
-    for dep in dependant.dependencies:
-        roles = getattr(dep.call, "dfr_roles", None)
-        if roles is not None:
-            return frozenset(roles)
-        found = _declared_roles(dep)
-        if found is not None:
-            return found
-    return None
+pytestmark = pytest.mark.databases
 
 
 def _concrete(path: str) -> str:
@@ -36,7 +27,7 @@ def _api_routes(app: FastAPI) -> list[tuple[str, str, frozenset[Role] | None]]:
     routes: list[tuple[str, str, frozenset[Role] | None]] = []
     for route in (r for router in ROUTERS for r in router.routes):
         if isinstance(route, APIRoute):
-            roles = _declared_roles(route.dependant)
+            roles = declared_roles(route.dependant)
             path = API_PREFIX + route.path
             routes.extend((m, path, roles) for m in sorted(route.methods - {"HEAD", "OPTIONS"}))
     return routes
@@ -59,7 +50,7 @@ EVERY_ROLE_ROUTES = frozenset({("GET", API_PREFIX + "/me")})
 
 def _ws_routes() -> list[tuple[str, frozenset[Role] | None]]:
     return [
-        (API_PREFIX + route.path, _declared_roles(route.dependant))
+        (API_PREFIX + route.path, declared_roles(route.dependant))
         for router in ROUTERS
         for route in router.routes
         if isinstance(route, APIWebSocketRoute)
@@ -148,7 +139,7 @@ def test_a_revoked_token_is_refused(client: TestClient, auth: TokenFactory) -> N
 def test_websocket_routes_declare_roles_too() -> None:
     for route in (r for router in ROUTERS for r in router.routes):
         if isinstance(route, APIWebSocketRoute):
-            assert _declared_roles(route.dependant) is not None, route.path
+            assert declared_roles(route.dependant) is not None, route.path
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC_PATHS - {"/docs/oauth2-redirect", "/redoc"}))

@@ -23,6 +23,8 @@ from telemetry.video.recorder import StreamRecorder
 
 from ..conftest import TokenFactory
 
+pytestmark = pytest.mark.databases
+
 WHEP = "/api/v1/drones/{}/video/whep"
 
 

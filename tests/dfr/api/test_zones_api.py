@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from dfr.models import Role
 from tests.dfr.conftest import TokenFactory
+
+pytestmark = pytest.mark.databases
 
 SAMPLES = Path(__file__).resolve().parents[2] / "geofence" / "samples"
 KCOS_INSIDE = {"lat": 38.8058, "lon": -104.7008}  # Colorado Springs airport

@@ -19,6 +19,8 @@ from flight import FlightPhase, FlightStateMachine, SystemClock, VehicleId
 from geofence import GeoPoint
 from telemetry import Hub
 
+pytestmark = pytest.mark.databases
+
 P = FlightPhase
 
 
