@@ -37,6 +37,7 @@ __all__ = [
     "authenticate",
     "bearer_token",
     "check_role",
+    "declared_roles",
     "create_token",
     "hash_token",
     "new_token",
@@ -91,6 +92,18 @@ def authenticate(request: Request, token: BearerToken, engine: EngineDep) -> Pri
         raise NotAuthenticatedError("the bearer token is unknown or revoked")
     request.state.principal = principal
     return principal
+
+
+def declared_roles(dependant: Any) -> frozenset[Role] | None:
+    """The roles a route's dependencies admit (from `require_roles`), None for a public route."""
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, "dfr_roles", None)
+        if roles is not None:
+            return frozenset(roles)
+        found = declared_roles(dep)
+        if found is not None:
+            return found
+    return None
 
 
 def require_roles(*roles: Role) -> Callable[..., Principal]:

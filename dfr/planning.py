@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from dfr.models import Dock, Drone
 from flight import DronePerformance, FlightPlan, VehicleState, plan_response, plan_response_from_air
@@ -36,19 +37,12 @@ def plan_for_drone(
     position), else from the dock. PlanRejectedError names every reason a plan is illegal."""
     home = GeoPoint(dock.lat, dock.lon)
     performance = performance_of(drone)
+    plan = plan_response
     if airborne is not None and airborne.position is not None:
-        return plan_response_from_air(
-            airborne.position,
-            max(0.0, airborne.alt_agl_m or 0.0),
-            home,
-            target,
-            airspace,
-            performance,
-            now,
-            orbit_radius_m=orbit_radius_m,
-            alt_agl_m=alt_agl_m,
+        plan = partial(
+            plan_response_from_air, airborne.position, max(0.0, airborne.alt_agl_m or 0.0)
         )
-    return plan_response(
+    return plan(
         home,
         target,
         airspace,

@@ -28,6 +28,7 @@ from flight import (
     LinkState,
     VehicleId,
     VehicleLink,
+    VehicleState,
 )
 from geofence import GeoPoint
 
@@ -53,8 +54,10 @@ class Launcher(FlightPart):
         orbit_radius_m: float = 50.0,
         alt_agl_m: float | None = None,
         now: datetime | None = None,
+        airborne: VehicleState | None = None,
     ) -> FlightPlan:
-        """The response plan from the drone's dock to `target` (PlanRejectedError with reasons)."""
+        """The response plan to `target`, from the dock or from where the drone flies when
+        `airborne`, and back to the dock (PlanRejectedError with reasons)."""
         dock = session.get(Dock, drone.dock_id)
         if dock is None:
             raise NotFoundError("dock", drone.dock_id)
@@ -64,6 +67,7 @@ class Launcher(FlightPart):
             dock,
             target,
             now or self.book.clock.now(),
+            airborne=airborne,
             orbit_radius_m=orbit_radius_m,
             alt_agl_m=alt_agl_m,
         )

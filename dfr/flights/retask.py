@@ -9,14 +9,13 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from dfr.airspace import AirspaceService
 from dfr.call_ledger import CallLedger
 from dfr.db import session_scope
 from dfr.errors import ConflictError, DfrError, NotFoundError
 from dfr.flights.book import ActiveFlight, FlightPart
+from dfr.flights.launch import Launcher
 from dfr.flights.records import items_from_json, new_flight_row
-from dfr.models import Dock, Drone, Flight
-from dfr.planning import plan_for_drone
+from dfr.models import Drone, Flight
 from flight import (
     REASSIGNABLE_PHASES,
     CommandAck,
@@ -40,7 +39,7 @@ log = logging.getLogger(__name__)
 class Retasker(FlightPart):
     """Sends airborne drones from one flight to another."""
 
-    airspace: AirspaceService
+    launcher: Launcher
     ledger: CallLedger
     launch_timeout_s: float
 
@@ -118,19 +117,14 @@ class Retasker(FlightPart):
             drone = session.get(Drone, drone_id)
             if drone is None:
                 raise NotFoundError("drone", drone_id)
-            dock = session.get(Dock, drone.dock_id)
-            if dock is None:
-                raise NotFoundError("dock", drone.dock_id)
-        return plan_for_drone(
-            self.airspace.airspace(),
-            drone,
-            dock,
-            target,
-            self.book.clock.now(),
-            airborne=state,
-            orbit_radius_m=orbit_radius_m,
-            alt_agl_m=alt_agl_m,
-        )
+            return self.launcher.plan_for(
+                session,
+                drone,
+                target,
+                airborne=state,
+                orbit_radius_m=orbit_radius_m,
+                alt_agl_m=alt_agl_m,
+            )
 
     async def _upload(
         self, old: ActiveFlight, link: VehicleLink, plan: FlightPlan, before: VehicleState

@@ -58,7 +58,7 @@ class FlightService(TaskOwner):
         self._retasker = Retasker(
             book=self._book,
             fleet=fleet,
-            airspace=airspace,
+            launcher=self._launcher,
             ledger=ledger,
             launch_timeout_s=launch_timeout_s,
         )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from cad_bridge import PlainCall
 from dfr.auth import BearerToken, Principal, check_role, hash_token, require_roles
@@ -124,6 +127,16 @@ async def post_incident(
     )
 
 
+async def _committed(engine: Engine, write: Callable[[Session], OutboundQueued]) -> OutboundQueued:
+    """Run `write` in its own transaction on a worker thread."""
+
+    def run() -> OutboundQueued:
+        with session_scope(engine) as session:
+            return write(session)
+
+    return await asyncio.to_thread(run)
+
+
 @router.post(
     "/calls/{call_id}/notes", status_code=status.HTTP_201_CREATED, response_model=OutboundQueued
 )
@@ -136,12 +149,11 @@ async def post_note(
 ) -> OutboundQueued:
     """Add a note to the call; it is delivered to CAD through the outbox."""
 
-    def write() -> OutboundQueued:
-        with session_scope(engine) as session:
-            row, item = ledger.add_note(session, call_id, author=principal.name, text=note.text)
-            return OutboundQueued(call_id=call_id, event_id=item.event_id, note_id=row.id)
+    def write(session: Session) -> OutboundQueued:
+        row, item = ledger.add_note(session, call_id, author=principal.name, text=note.text)
+        return OutboundQueued(call_id=call_id, event_id=item.event_id, note_id=row.id)
 
-    return await asyncio.to_thread(write)
+    return await _committed(engine, write)
 
 
 @router.post(
@@ -158,12 +170,11 @@ async def post_cancel(
 ) -> OutboundQueued:
     """Cancel the call (no emergency found); CAD gets disposition 10 Event Cancelled."""
 
-    def write() -> OutboundQueued:
-        with session_scope(engine) as session:
-            item = ledger.cancel_call(session, call_id, author=principal.name, reason=cancel.reason)
-            return OutboundQueued(call_id=call_id, event_id=item.event_id)
+    def write(session: Session) -> OutboundQueued:
+        item = ledger.cancel_call(session, call_id, author=principal.name, reason=cancel.reason)
+        return OutboundQueued(call_id=call_id, event_id=item.event_id)
 
-    queued = await asyncio.to_thread(write)
+    queued = await _committed(engine, write)
     # The flight (if any) goes home; without dispatch running there is none to recall.
     service.dispatcher.submit(call_id, ended=True)
     request.state.audit_detail = f"cancel call {call_id}: {cancel.reason[:200]}"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from pydantic import BaseModel, ConfigDict
 
 from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
-from dfr.auth import Principal, require_roles
+from dfr.auth import Principal, declared_roles, require_roles
 from dfr.deps import SettingsDep
 from dfr.models import Role
 
@@ -45,22 +45,11 @@ class MePublic(BaseModel):
     console: ConsoleConfigPublic
 
 
-def _roles_of(dependant: Any) -> frozenset[Role] | None:
-    for dep in dependant.dependencies:
-        roles = getattr(dep.call, "dfr_roles", None)
-        if roles is not None:
-            return frozenset(roles)
-        found = _roles_of(dep)
-        if found is not None:
-            return found
-    return None
-
-
 def _admitted_roles() -> dict[tuple[str, str], frozenset[Role]]:
     table: dict[tuple[str, str], frozenset[Role]] = {}
     for route in (r for router in OPERATION_ROUTERS for r in router.routes):
         dependant = getattr(route, "dependant", None)
-        roles = None if dependant is None else _roles_of(dependant)
+        roles = None if dependant is None else declared_roles(dependant)
         if roles is None or not isinstance(route, APIRoute | APIWebSocketRoute):
             continue
         path = API_PREFIX + re.sub(r"\{[^}]+\}", "{}", route.path)
