@@ -22,8 +22,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-#: Ports a test server may never take: PostgreSQL's default and the band around PX4 SITL's ports.
-_AVOIDED_PORTS = (range(5432, 5433), range(5000, 20000))
+#: Test ports stay out of this band: it holds PostgreSQL's default 5432 and every PX4 SITL port.
+_AVOIDED_PORTS = range(5000, 20000)
 _START_TIMEOUT_S = 60.0
 
 
@@ -31,14 +31,14 @@ class PostgresUnavailableError(RuntimeError):
     """No PostgreSQL binaries on this machine (and no external server named)."""
 
 
+def _major_version(initdb: str) -> int:
+    name = Path(initdb).parent.parent.name
+    return int(name) if name.isdigit() else 0
+
+
 def _binary_dir() -> Path:
     """The newest `/usr/lib/postgresql/<n>/bin` holding initdb, else the one on PATH."""
-    found = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: (
-            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
-        ),
-    )
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_major_version)
     if found:
         return Path(found[-1]).parent
     on_path = shutil.which("initdb")
@@ -54,9 +54,9 @@ def _free_port() -> int:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
-        if not any(port in r for r in _AVOIDED_PORTS):
+        if port not in _AVOIDED_PORTS:
             return port
-    raise PostgresUnavailableError("no free TCP port outside 5000-19999")
+    raise RuntimeError("no free TCP port outside 5000-19999")
 
 
 def _as_user(argv: list[str]) -> list[str]:
@@ -136,8 +136,9 @@ class LocalPostgres:
 def start_local_postgres() -> LocalPostgres:
     """Initialise and start a private server in a new directory under the system temp dir."""
     # Not under pytest's tmp_path: its parents are private to root, and the server runs as postgres.
+    bin_dir = _binary_dir()
     root = Path(tempfile.mkdtemp(prefix="dfr-pg-"))
-    server = LocalPostgres(root=root, bin_dir=_binary_dir())
+    server = LocalPostgres(root=root, bin_dir=bin_dir)
     try:
         server.start()
     except BaseException:
