@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine: a .venv with the package and its dev tools,
-# Chromium (Debian package) for the browser tests, and the console's npm packages. Idempotent.
+# Chromium and PostgreSQL (Debian packages) for the browser and database tests, and the console's npm packages. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
