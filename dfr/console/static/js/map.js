@@ -8,6 +8,13 @@ const ZONE_STYLES = {
 };
 
 // UAS Facility Map cells: a faint grid whose fill deepens as the ceiling drops (0 ft = no flight).
+// Leaflet renders a string tooltip as HTML; names come from CAD and zone files, so they go in as text.
+function asText(value) {
+  const span = document.createElement("span");
+  span.textContent = String(value);
+  return span;
+}
+
 function ceilingStyle(feature) {
   const ft = Number(feature.properties && feature.properties.ceiling_ft);
   const tight = Number.isFinite(ft) ? Math.max(0, Math.min(1, 1 - ft / 400)) : 0;
@@ -92,7 +99,7 @@ export class ConsoleMap {
       L.circle(at, { radius: dock.response_radius_m, color: "#55616f", weight: 1, dashArray: "4 6", fill: false, interactive: false })
         .addTo(this.layers.docks);
       L.circleMarker(at, { radius: 7, color: "#1d2733", fillColor: "#fff", fillOpacity: 1, weight: 2 })
-        .bindTooltip(dock.name, { permanent: true, direction: "bottom", className: "dock-label" })
+        .bindTooltip(asText(dock.name), { permanent: true, direction: "bottom", className: "dock-label" })
         .addTo(this.layers.docks);
     }
     if (bounds.length) this.map.fitBounds(L.latLngBounds(bounds).pad(0.4));
@@ -137,7 +144,7 @@ export class ConsoleMap {
     }
     const colour = call.priority <= 1 ? "#c62828" : call.priority === 2 ? "#ef6c00" : "#f9a825";
     const marker = L.circleMarker([call.lat, call.lon], { radius: 9, color: colour, fillColor: colour, fillOpacity: 0.5 })
-      .bindTooltip(`${call.call_type_text || call.call_type} (P${call.priority})`)
+      .bindTooltip(asText(`${call.call_type_text || call.call_type} (P${call.priority})`))
       .addTo(this.layers.calls);
     this.calls.set(call.id, marker);
   }
@@ -169,7 +176,7 @@ export class ConsoleMap {
     const style = kind === "ceiling_cell" ? ceilingStyle(feature) : ZONE_STYLES[kind] || ZONE_STYLES.exclusion;
     const layer = L.geoJSON(feature, { style, interactive: false });
     const name = feature.properties && feature.properties.name;
-    if (name) layer.bindTooltip(name);
+    if (name) layer.bindTooltip(asText(name));
     layer.addTo(this.layers.zones);
     this.zones.set(key, layer);
   }

@@ -10,12 +10,17 @@ let stream = null;
 function buildLoginForm() {
   const form = $("login");
   if (form.childElementCount) return;
-  form.innerHTML = `
-    <h1></h1>
-    <label>Access token <input id="login-token" type="password" autocomplete="off" placeholder="dfr_…" required></label>
-    <button type="submit" id="login-submit">Sign in</button>
-    <p id="login-error" class="error" role="alert"></p>`;
-  form.querySelector("h1").textContent = document.title;
+  const title = document.createElement("h1");
+  title.textContent = document.title;
+  const label = document.createElement("label");
+  const input = Object.assign(document.createElement("input"), {
+    id: "login-token", type: "password", autocomplete: "off", placeholder: "dfr_…", required: true,
+  });
+  label.append("Access token ", input);
+  const submit = Object.assign(document.createElement("button"), { type: "submit", id: "login-submit", textContent: "Sign in" });
+  const error = Object.assign(document.createElement("p"), { id: "login-error", className: "error" });
+  error.setAttribute("role", "alert");
+  form.append(title, label, submit, error);
 }
 
 export function showLogin(message) {
