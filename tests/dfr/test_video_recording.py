@@ -36,6 +36,16 @@ async def _wait_state(
             await asyncio.sleep(0.25)
 
 
+async def _wait_linked(client: httpx.AsyncClient, drone_id: str, timeout_s: float) -> None:
+    """Until the service has a live MAVLink link to the drone (a launch needs one)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            drone = (await client.get(f"/api/v1/drones/{drone_id}")).json()
+            if (drone.get("live") or {}).get("link") == "connected":
+                return
+            await asyncio.sleep(0.25)
+
+
 async def _recording(analyst: httpx.AsyncClient, flight_id: int) -> dict[str, Any]:
     listing = (await analyst.get(f"/api/v1/flights/{flight_id}/recordings")).json()
     return dict(listing["data"][0]) if listing["count"] else {}
@@ -65,6 +75,7 @@ async def _on_scene(tmp_path: Path) -> AsyncIterator[_OnScene]:
     async with VideoStack(tmp_path, speedup=5.0) as stack:
         async with stack.client("pilot") as pilot, stack.client("analyst") as analyst:
             lat, lon = SAND_CREEK
+            await _wait_linked(pilot, "D1", 60)
             created = await pilot.post(
                 "/api/v1/flights",
                 json={"drone_id": "D1", "target": {"lat": lat + 0.003, "lon": lon}},
