@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dfr import __version__
+from dfr.log_format import configure_logging
 
 app = typer.Typer(
     name="dfr",
@@ -42,9 +43,8 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Before any settings are read, so their own errors are logged in the requested format too.
+    configure_logging(os.environ.get("DFR_LOG_FORMAT", "text"))
 
 
 def _settings(config: Path | None, **overrides: Any) -> Any:
@@ -52,10 +52,14 @@ def _settings(config: Path | None, **overrides: Any) -> Any:
 
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return load_settings(config, **clean)
+        settings = load_settings(config, **clean)
     except Exception as exc:
         typer.echo(f"dfr: refusing to start: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if settings.log_format == "json":
+        # The settings file may ask for JSON too, and they name the instance.
+        configure_logging("json", instance_id=settings.instance_id)
+    return settings
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,6 +123,18 @@ class ConsoleSettings(BaseModel):
         return self
 
 
+class MetricsSettings(BaseModel):
+    """Who may scrape `/metrics`: an admin token, or anyone when `public` (a scraper without tokens)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    public: bool = False
+
+
+def _default_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 class Settings(BaseSettings):
     """Every setting of the service."""
 
@@ -145,6 +158,16 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     weather: WeatherSettings = WeatherSettings()
     console: ConsoleSettings = ConsoleSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    instance_id: str = Field(
+        default_factory=_default_instance_id,
+        min_length=1,
+        max_length=200,
+        description="this instance's name in health, metrics and logs (default host-pid)",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
