@@ -212,6 +212,7 @@ class OutboxDelivery:
                 attempts,
                 delay_s,
                 exc.reason,
+                extra={"event_id": record.event.event_id, "call_id": record.call_id},
             )
             return "retry"
         self._delivered.append(Delivered(record.id, self.clock()))

@@ -14,6 +14,7 @@ from cad_bridge import CadCall, CadInputError, CallTypeMapper, parse_call, parse
 from dfr.cad_ingest import AuditStamp, CallWriter, IngestResult
 from dfr.dispatch.service import Dispatcher
 from dfr.errors import InvalidInputError
+from dfr.metrics import Metrics
 
 
 @dataclass(kw_only=True)
@@ -25,6 +26,7 @@ class CallIntake:
     mapper: CallTypeMapper
     default_agency_id: str
     max_payload_bytes: int
+    metrics: Metrics
 
     def parse(self, body: bytes, content_type: str) -> CadCall:
         """A posted EIDO or plain JSON document as a call (InvalidInputError names the field)."""
@@ -51,6 +53,12 @@ class CallIntake:
     async def store(self, call: CadCall, stamp: AuditStamp | None = None) -> IngestResult:
         """Store the call (returns once committed); a new or changed call goes to the dispatcher."""
         result = await self.writer.store(call, stamp)
+        if result.created:
+            self.metrics.calls_created.inc()
+        elif result.changed:
+            self.metrics.calls_changed.inc()
+        else:
+            self.metrics.calls_unchanged.inc()
         if result.created or result.changed:
             self.dispatcher.submit(result.call_id, ended=result.ended)
         return result

@@ -18,6 +18,7 @@ from dfr.call_ledger import CallLedger
 from dfr.dispatch.service import Dispatcher
 from dfr.errors import ServiceUnavailableError
 from dfr.flights import FlightService
+from dfr.metrics import Metrics
 from dfr.service import Service
 from dfr.settings import Settings
 from dfr.tokens import PrincipalCache
@@ -92,3 +93,4 @@ HubDep = Annotated[Hub, Depends(get_hub)]
 IntakeDep = Annotated[CallIntake, Depends(_part("intake"))]
 LedgerDep = Annotated[CallLedger, Depends(_part("ledger"))]
 PrincipalsDep = Annotated[PrincipalCache, Depends(_part("principals"))]
+MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]

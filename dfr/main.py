@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from dfr import __version__
 from dfr.api.errors import install_error_handlers
 from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
-from dfr.api.routes import me
+from dfr.api.routes import me, metrics
 from dfr.audit import AuditMiddleware
 from dfr.console import mount_console
 from dfr.http_limits import RequestLimitsMiddleware
@@ -64,6 +64,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     mount_console(app)
+    # Beside the console, outside the API: scrapers expect /metrics at the root.
+    app.include_router(metrics.router)
 
     def engine_of() -> Engine | None:
         service: Service | None = app.state.service

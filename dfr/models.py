@@ -508,3 +508,10 @@ class HealthPublic(SQLModel):
     status: str
     version: str
     database: str
+    #: Which instance answered (DFR_INSTANCE_ID).
+    instance_id: str = ""
+    #: Each dependency and running part: "ok"/"unavailable" (database), "running"/"stopped",
+    #: "not configured".
+    dependencies: dict[str, str] = Field(default_factory=dict)
+    drones_linked: int = 0
+    drones_connected: int = 0

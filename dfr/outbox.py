@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from cad_bridge import (
 )
 from dfr.audit import record_audit
 from dfr.errors import NotFoundError
+from dfr.metrics import Metrics
 from dfr.models import Call, OutboxItem, utcnow
 from dfr.settings import Settings
 
@@ -190,6 +192,13 @@ class SqlOutboxStore:
         await asyncio.to_thread(self._waiting, record_id, reason)
 
 
+def pending_count(engine: Engine) -> int:
+    """How many outbound events wait for delivery (blocking)."""
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(_OUTBOX).where(_OUTBOX.c.state == PENDING)
+        return int(conn.execute(query).scalar_one())
+
+
 # --- the running parts ----------------------------------------------------------------------------
 
 
@@ -204,11 +213,32 @@ def build_adapter(settings: Settings, client: httpx.AsyncClient) -> CadAdapter |
     return PlainJsonCadAdapter(client, cad.base_url, token=token, timeout_s=cad.timeout_s)
 
 
+class TimedAdapter:
+    """A CadAdapter that records the round trip of each event CAD accepts."""
+
+    def __init__(self, adapter: CadAdapter, metrics: Metrics) -> None:
+        self._adapter = adapter
+        self._seconds = metrics.outbox_delivery_seconds
+        self.name = adapter.name
+        self.capabilities = adapter.capabilities
+
+    async def deliver(self, event: OutboundEvent) -> None:
+        """See cad_bridge.CadAdapter.deliver."""
+        started = time.perf_counter()
+        await self._adapter.deliver(event)
+        self._seconds.observe(time.perf_counter() - started)
+
+
 def build_delivery(
-    settings: Settings, engine: Engine, client: httpx.AsyncClient, default_agency_id: str
+    settings: Settings,
+    engine: Engine,
+    client: httpx.AsyncClient,
+    default_agency_id: str,
+    metrics: Metrics,
 ) -> OutboxDelivery:
     """Delivery of the outbox to the default agency's CAD; a dead letter is written to the audit."""
-    adapter = build_adapter(settings, client)
+    plain = build_adapter(settings, client)
+    adapter = None if plain is None else TimedAdapter(plain, metrics)
 
     def adapter_for(agency: str) -> CadAdapter | None:
         return adapter if agency == default_agency_id else None

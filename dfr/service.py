@@ -30,8 +30,9 @@ from dfr.dispatch import AgencyPolicy
 from dfr.dispatch.service import Dispatcher
 from dfr.fleet import read_fleet_file
 from dfr.flights import FlightService
+from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
-from dfr.outbox import build_delivery, delivering
+from dfr.outbox import build_delivery, delivering, pending_count
 from dfr.runtime import (
     add_drone_link,
     bootstrap_airspace,
@@ -71,6 +72,7 @@ class Service:
     settings: Settings
     engine: Engine
     default_agency_id: str
+    metrics: Metrics
     clock: Clock
     hub: Hub
     airspace: AirspaceService
@@ -85,8 +87,27 @@ class Service:
     intake: CallIntake
     eido_subscriber: EidoSubscriber | None
     loop: asyncio.AbstractEventLoop
+    #: The running parts this service was asked to start.
+    run: Run
     #: The services' names in the order they were built (and their running parts started).
     construction_order: tuple[str, ...]
+
+    def part_states(self) -> dict[str, str]:
+        """Each running part: "running", "stopped" or "not configured" (for health)."""
+
+        def state(running: bool) -> str:
+            return "running" if running else "stopped"
+
+        eido = "not configured"
+        if self.eido_subscriber is not None:
+            eido = state(Run.CAD in self.run)
+        return {
+            "flights": state(self.flights.running),
+            "dispatch": state(self.dispatcher.running),
+            "cad_delivery": state(Run.CAD in self.run),
+            "eido_subscription": eido,
+            "recordings": state(Run.RECORDINGS in self.run),
+        }
 
 
 class _Built:
@@ -111,6 +132,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         default_agency_id, zone_documents = await asyncio.to_thread(
             bootstrap_database, engine, settings.database_url, settings.fleet_file
         )
+        metrics = built("metrics", Metrics())
         clock = built("clock", SystemClock(speed=settings.speedup))
         hub = built("hub", Hub(queue_size=settings.telemetry.client_queue_size))
         airspace = built(
@@ -120,7 +142,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         await asyncio.to_thread(bootstrap_airspace, airspace, zone_documents)
         principals = built("principals", PrincipalCache(engine))
         http = await stack.enter_async_context(httpx.AsyncClient())
-        outbox = built("outbox", build_delivery(settings, engine, http, default_agency_id))
+        outbox = built("outbox", build_delivery(settings, engine, http, default_agency_id, metrics))
         ledger = built(
             "ledger",
             CallLedger(
@@ -140,6 +162,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 clock=clock,
                 ledger=ledger,
                 sinks=(ledger, recordings),
+                metrics=metrics,
             ),
         )
         dispatcher = built(
@@ -152,6 +175,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 clock=clock,
                 flights=flights,
                 ledger=ledger,
+                metrics=metrics,
             ),
         )
         intake = built(
@@ -162,6 +186,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 mapper=CallTypeMapper(),
                 default_agency_id=default_agency_id,
                 max_payload_bytes=settings.cad.max_payload_bytes,
+                metrics=metrics,
             ),
         )
         eido_subscriber = built("eido_subscriber", _eido_subscriber(settings, intake))
@@ -169,6 +194,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             settings=settings,
             engine=engine,
             default_agency_id=default_agency_id,
+            metrics=metrics,
             clock=clock,
             hub=hub,
             airspace=airspace,
@@ -183,8 +209,10 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             intake=intake,
             eido_subscriber=eido_subscriber,
             loop=loop,
+            run=run,
             construction_order=tuple(built.order),
         )
+        metrics.watch(lambda: _read_state(service))
         await _start(stack, service, run)
         # Entered last, so left first: every stream client ends before the running parts stop.
         stack.callback(hub.close)
@@ -213,6 +241,20 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
         task = asyncio.create_task(subscriber.run(), name="eido-subscriber")
         stack.push_async_callback(_cancel, task)
         stack.push_async_callback(subscriber.stop)
+
+
+async def _read_state(service: Service) -> ServiceState:
+    """The state the metrics' gauges show, read from the services now."""
+    pending = await asyncio.to_thread(pending_count, service.engine)
+    fleet, hub = service.fleet, service.hub
+    return ServiceState(
+        flights_by_phase=service.flights.flights_by_phase(),
+        links=[(str(vid), fleet.vehicle(vid).health()) for vid in fleet.vehicle_ids()],
+        stream_clients=hub.subscriber_count,
+        stream_dropped=sum(s.dropped for s in hub.stats()),
+        stream_published=hub.published,
+        outbox_pending=pending,
+    )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

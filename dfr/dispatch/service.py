@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -35,6 +36,7 @@ from dfr.dispatch.routes import route_facts_from_plan, route_facts_from_rejectio
 from dfr.dispatch.weather import ManualWeatherSource
 from dfr.errors import ConflictError, DfrError, LaunchRefusedError, NotFoundError
 from dfr.flights import FlightService
+from dfr.metrics import Metrics
 from dfr.models import Agency, Call, CallLifecycle, Dock, Drone, Flight, as_utc
 from dfr.planning import performance_of, plan_for_drone
 from flight import (
@@ -74,6 +76,7 @@ class Dispatcher(TaskOwner):
         clock: Clock,
         flights: FlightService,
         ledger: CallLedger,
+        metrics: Metrics,
     ) -> None:
         super().__init__()
         self._engine = engine
@@ -83,6 +86,7 @@ class Dispatcher(TaskOwner):
         self._clock = clock
         self._flights = flights
         self._ledger = ledger
+        self._decision_seconds = metrics.decision_seconds
         self._call_locks: dict[int, asyncio.Lock] = {}
         self._launch_lock = asyncio.Lock()
 
@@ -104,9 +108,9 @@ class Dispatcher(TaskOwner):
         try:
             await coro
         except DfrError as exc:
-            log.info("call %s: %s", call_id, exc)
+            log.info("call %s: %s", call_id, exc, extra={"call_id": call_id})
         except Exception:
-            log.exception("dispatch of call %s failed", call_id)
+            log.exception("dispatch of call %s failed", call_id, extra={"call_id": call_id})
 
     def _lock(self, call_id: int) -> asyncio.Lock:
         return self._call_locks.setdefault(call_id, asyncio.Lock())
@@ -250,6 +254,12 @@ class Dispatcher(TaskOwner):
     # ------------------------------------------------------------------ decisions
 
     def _decide_and_store(self, call_id: int) -> _Evaluated:
+        started = time.perf_counter()
+        evaluated = self._decide_and_store_untimed(call_id)
+        self._decision_seconds.observe(time.perf_counter() - started)
+        return evaluated
+
+    def _decide_and_store_untimed(self, call_id: int) -> _Evaluated:
         with session_scope(self._engine) as session:
             call = session.get(Call, call_id)
             if call is None:

@@ -48,7 +48,12 @@ class FlightAdopter(FlightPart):
         for row in await asyncio.to_thread(load):
             active = self._active_of(row)
             if active.drone_id not in self.fleet.vehicle_ids():
-                log.warning("flight %s: drone %s has no link; cannot adopt", row.id, row.drone_id)
+                log.warning(
+                    "flight %s: drone %s has no link; cannot adopt",
+                    row.id,
+                    row.drone_id,
+                    extra=active.log_fields,
+                )
                 continue
             book.register(active)
             self.spawn(self._adopt(active))

@@ -64,6 +64,15 @@ class ActiveFlight:
     #: The launch has sent ARM.
     arm_sent: bool = False
 
+    @property
+    def log_fields(self) -> dict[str, Any]:
+        """The flight's ids as `extra=` fields of a log record."""
+        return {
+            "flight_id": self.flight_id,
+            "drone_id": str(self.drone_id),
+            "call_id": self.call_id,
+        }
+
     @classmethod
     def for_plan(
         cls,
@@ -152,7 +161,11 @@ class FlightBook:
         try:
             await asyncio.to_thread(write)
         except Exception:
-            log.exception("could not store transitions of flight %s", active.flight_id)
+            log.exception(
+                "could not store transitions of flight %s",
+                active.flight_id,
+                extra=active.log_fields,
+            )
             raise
         if machine.finished:
             self.forget(active)

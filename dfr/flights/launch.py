@@ -18,6 +18,7 @@ from dfr.db import session_scope
 from dfr.errors import ConflictError, NotFoundError
 from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.flights.records import new_flight_row
+from dfr.metrics import Metrics
 from dfr.models import Dock, Drone
 from dfr.planning import plan_for_drone
 from flight import (
@@ -44,6 +45,7 @@ class Launcher(FlightPart):
     ledger: CallLedger
     spawn: Spawn
     launch_timeout_s: float
+    metrics: Metrics
 
     def plan_for(
         self,
@@ -136,6 +138,15 @@ class Launcher(FlightPart):
         self.book.register(active)
         self.book.publish(flight_id)
         active.launching = self.spawn(self._fly(active, flight_plan))
+        (self.metrics.pilot_launches if call_id is None else self.metrics.call_launches).inc()
+        log.info(
+            "flight %s launched: drone %s, call %s, by %s",
+            flight_id,
+            drone_id,
+            call_id,
+            created_by or "dfr",
+            extra=active.log_fields,
+        )
         return flight_id
 
     async def _fly(self, active: ActiveFlight, plan: FlightPlan) -> None:
@@ -156,7 +167,9 @@ class Launcher(FlightPart):
             )
         except (FlightError, TimeoutError) as exc:
             reason = str(exc) or "launch timed out"
-            log.warning("flight %s launch failed: %s", active.flight_id, reason)
+            log.warning(
+                "flight %s launch failed: %s", active.flight_id, reason, extra=active.log_fields
+            )
             if link.state().armed and not link.state().in_air:
                 with contextlib.suppress(FlightError):
                     await link.disarm()
@@ -191,7 +204,10 @@ class Launcher(FlightPart):
                 await link.disarm()
             except FlightError as exc:
                 log.warning(
-                    "flight %s: disarm after a stopped launch refused: %s", active.flight_id, exc
+                    "flight %s: disarm after a stopped launch refused: %s",
+                    active.flight_id,
+                    exc,
+                    extra=active.log_fields,
                 )
                 return False
         return True

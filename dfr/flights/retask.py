@@ -144,7 +144,9 @@ class Retasker(FlightPart):
                 return await link.start_mission()
         except (FlightError, TimeoutError) as exc:
             why = str(exc) or "the vehicle did not answer in time"
-            log.warning("flight %s: reassignment refused: %s", old.flight_id, why)
+            log.warning(
+                "flight %s: reassignment refused: %s", old.flight_id, why, extra=old.log_fields
+            )
             restored = await self._restore_plan(old, link, sent, before)
             await self.book.store_note(
                 old, f"reassignment refused by the vehicle ({why}); {restored}"
@@ -249,7 +251,9 @@ class Retasker(FlightPart):
         try:
             flight_id, machine = await asyncio.to_thread(write)
         except Exception:
-            log.exception("flight %s: could not store the reassignment", old.flight_id)
+            log.exception(
+                "flight %s: could not store the reassignment", old.flight_id, extra=old.log_fields
+            )
             raise
         finally:
             book.forget(old)

@@ -17,6 +17,7 @@ from dfr.flights.commands import FlightCommands
 from dfr.flights.launch import Launcher
 from dfr.flights.observation import FlightObserver
 from dfr.flights.retask import Retasker
+from dfr.metrics import Metrics
 from dfr.telemetry_bridge import drone_frame
 from flight import Clock, FleetLink, FlightError, VehicleId, VehicleState
 from lifecycle import TaskOwner
@@ -41,6 +42,7 @@ class FlightService(TaskOwner):
         clock: Clock,
         ledger: CallLedger,
         sinks: Sequence[TransitionSink],
+        metrics: Metrics,
         adopt_timeout_s: float = 120.0,
         launch_timeout_s: float = 90.0,
     ) -> None:
@@ -54,6 +56,7 @@ class FlightService(TaskOwner):
             ledger=ledger,
             spawn=self._spawn,
             launch_timeout_s=launch_timeout_s,
+            metrics=metrics,
         )
         self._retasker = Retasker(
             book=self._book,
@@ -94,6 +97,14 @@ class FlightService(TaskOwner):
     def active_flight_of(self, drone_id: str) -> int | None:
         """The id of the drone's unfinished flight, if any."""
         return self._book.by_drone.get(VehicleId(drone_id))
+
+    def flights_by_phase(self) -> dict[str, int]:
+        """How many tracked (unfinished) flights are in each phase."""
+        counts: dict[str, int] = {}
+        for active in list(self._book.active.values()):
+            phase = str(active.tracker.machine.phase)
+            counts[phase] = counts.get(phase, 0) + 1
+        return counts
 
     def live_state(self, drone_id: str) -> VehicleState | None:
         """The drone's latest reported state, or None when it has no link."""

@@ -20,6 +20,7 @@ from dfr.video_service import FlightRecordingHook, VideoService
 #: Each service after everything it is given at construction.
 EXPECTED_ORDER = (
     "engine",
+    "metrics",
     "clock",
     "hub",
     "airspace",
