@@ -20,10 +20,9 @@ from flight import LinkHealth, LinkState
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "ServiceState", "StateReader"]
 
-#: Decision latency buckets (s): a decision plans routes for every candidate drone.
-_DECISION_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-#: CAD round-trip buckets (s): the adapters time out after a few seconds.
-_DELIVERY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Latency buckets (s), for a decision (route plans for every candidate drone) and a CAD round trip
+#: (the adapters time out after a few seconds).
+_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,39 +101,35 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        received = Counter(
+        # Children bound once: the ingest path pays one increment per call, no label lookup.
+        self.calls_created, self.calls_changed, self.calls_unchanged = self._counters(
             "dfr_calls_received",
             "CAD call documents stored, by outcome.",
-            ["outcome"],
-            registry=self.registry,
+            "outcome",
+            ("created", "changed", "unchanged"),
         )
-        # Children bound once: the ingest path pays one increment per call, no label lookup.
-        self.calls_created = received.labels(outcome="created")
-        self.calls_changed = received.labels(outcome="changed")
-        self.calls_unchanged = received.labels(outcome="unchanged")
-        self.decision_seconds = Histogram(
+        self.call_launches, self.pilot_launches = self._counters(
+            "dfr_launches", "Flights launched, for a call or by a pilot.", "kind", ("call", "pilot")
+        )
+        self.decision_seconds = self._seconds(
             "dfr_decision_seconds",
             "Time to decide for a call (facts, route plans, policy, stored decision).",
-            buckets=_DECISION_BUCKETS_S,
-            registry=self.registry,
         )
-        launches = Counter(
-            "dfr_launches",
-            "Flights launched, for a call or by a pilot.",
-            ["kind"],
-            registry=self.registry,
-        )
-        self.call_launches = launches.labels(kind="call")
-        self.pilot_launches = launches.labels(kind="pilot")
-        self.outbox_delivery_seconds = Histogram(
-            "dfr_outbox_delivery_seconds",
-            "CAD round trip of one accepted outbound event.",
-            buckets=_DELIVERY_BUCKETS_S,
-            registry=self.registry,
+        self.outbox_delivery_seconds = self._seconds(
+            "dfr_outbox_delivery_seconds", "CAD round trip of one accepted outbound event."
         )
         self._state = _StateCollector()
         self.registry.register(self._state)
         self._read_state: StateReader | None = None
+
+    def _counters(
+        self, name: str, documentation: str, label: str, values: Sequence[str]
+    ) -> list[Counter]:
+        counter = Counter(name, documentation, [label], registry=self.registry)
+        return [counter.labels(**{label: v}) for v in values]
+
+    def _seconds(self, name: str, documentation: str) -> Histogram:
+        return Histogram(name, documentation, buckets=_LATENCY_BUCKETS_S, registry=self.registry)
 
     def watch(self, read_state: StateReader) -> None:
         """Read the state gauges with `read_state` at each scrape."""
