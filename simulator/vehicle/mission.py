@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -218,29 +216,6 @@ def validate_item(item: Item, mission_type: MissionType) -> MissionResult:
             return MissionResult.INVALID_PARAM2
         return MissionResult.ACCEPTED
     return MissionResult.UNSUPPORTED_FRAME
-
-
-def plan_crc32(items: list[Item]) -> int:
-    """PX4's opaque id of a plan: CRC32 over (frame, command, autocontinue, params, x, y, z) of every item."""
-    crc = 0
-    for it in items:
-        crc = zlib.crc32(
-            struct.pack(
-                "<BHBfffffff",
-                it.frame,
-                it.command,
-                it.autocontinue,
-                it.param1,
-                it.param2,
-                it.param3,
-                it.param4,
-                float(it.x),
-                float(it.y),
-                it.z,
-            ),
-            crc,
-        )
-    return crc
 
 
 @dataclass(slots=True)
