@@ -131,6 +131,39 @@ class MetricsSettings(BaseModel):
     public: bool = False
 
 
+class BusSettings(BaseModel):
+    """The live bus between instances: a NATS server by URL, or (unset) in this process only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = Field(
+        default=None, description="nats://host:port; unset = one instance, in-process bus"
+    )
+
+    @model_validator(mode="after")
+    def _nats_url(self) -> BusSettings:
+        if self.url is not None and not self.url.startswith(("nats://", "tls://")):
+            raise ValueError("bus.url must be a nats:// or tls:// URL")
+        return self
+
+
+class ClusterSettings(BaseModel):
+    """Drone link leases between instances (PostgreSQL): how long one lasts and how often it is renewed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lease_ttl_s: float = Field(
+        default=3.0, gt=0, le=60, description="a holder silent this long loses its leases"
+    )
+    renew_interval_s: float = Field(default=1.0, gt=0, le=20)
+
+    @model_validator(mode="after")
+    def _renew_before_expiry(self) -> ClusterSettings:
+        if self.renew_interval_s * 2 > self.lease_ttl_s:
+            raise ValueError("cluster.renew_interval_s must be at most half of lease_ttl_s")
+        return self
+
+
 def _default_instance_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -159,6 +192,8 @@ class Settings(BaseSettings):
     weather: WeatherSettings = WeatherSettings()
     console: ConsoleSettings = ConsoleSettings()
     metrics: MetricsSettings = MetricsSettings()
+    bus: BusSettings = BusSettings()
+    cluster: ClusterSettings = ClusterSettings()
     instance_id: str = Field(
         default_factory=_default_instance_id,
         min_length=1,
