@@ -10,6 +10,7 @@ from flight.errors import (
     LinkLostError,
     LinkTimeoutError,
     MissionTransferError,
+    NotLinkHolderError,
     PlanRejectedError,
     SafetyConfigError,
     UnknownVehicleError,
@@ -17,6 +18,7 @@ from flight.errors import (
 )
 from flight.fleet import FleetLink
 from flight.link import VehicleLink
+from flight.link_context import Fence
 from flight.mavlink_link import LinkConfig, MavlinkVehicleLink, parse_connection_url
 from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
 from flight.models import (
@@ -81,6 +83,8 @@ __all__ = [
     "LinkError",
     "LinkHealth",
     "LinkLostError",
+    "NotLinkHolderError",
+    "Fence",
     "LinkState",
     "LinkTimeoutError",
     "MavlinkVehicleLink",

@@ -5,6 +5,7 @@ FlightError
  │    ├── UnsupportedConnectionError a connection URL we cannot open (scheme or form)
  │    ├── LinkTimeoutError           no answer from the vehicle within the deadline, after all retries
  │    ├── LinkLostError              the vehicle's heartbeat is gone; nothing was sent
+ │    ├── NotLinkHolderError         this process no longer holds the vehicle's link lease; nothing sent
  │    ├── CommandRejectedError       COMMAND_ACK other than ACCEPTED: MAV_RESULT + STATUSTEXT detail
  │    ├── MissionTransferError       mission / fence / rally upload, download, verify or clear failed
  │    └── SafetyConfigError          a failsafe parameter was not set and read back as required
@@ -53,6 +54,16 @@ class LinkLostError(LinkError):
 
     def __init__(self, vehicle_id: str, operation: str) -> None:
         super().__init__(vehicle_id, f"{operation}: link lost, nothing sent")
+        self.operation = operation
+
+
+class NotLinkHolderError(LinkError):
+    """Another process holds the vehicle's link now (fencing): the operation was not sent."""
+
+    def __init__(self, vehicle_id: str, operation: str) -> None:
+        super().__init__(
+            vehicle_id, f"{operation}: this instance no longer holds the link, nothing sent"
+        )
         self.operation = operation
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from flight.clock import Clock, SystemClock
 from flight.errors import FlightError, UnknownVehicleError
 from flight.fanout import VehicleFanOut
+from flight.link_context import Fence, no_fence
 from flight.mavlink_link import LinkConfig, MavlinkVehicleLink
 from flight.models import LinkState, VehicleEvent, VehicleId, VehicleState
 from lifecycle import TaskOwner
@@ -52,14 +53,24 @@ class FleetLink(TaskOwner):
         url: str,
         sysid: int | None = None,
         config: LinkConfig | None = None,
+        fence: Fence = no_fence,
     ) -> MavlinkVehicleLink:
-        """Start a link to a vehicle; raises UnsupportedConnectionError for a bad URL."""
+        """Start a link to a vehicle; raises UnsupportedConnectionError for a bad URL.
+
+        `fence` is awaited before every command, parameter write and mission change sent to the
+        vehicle; with several service instances it checks this one still holds the link's lease.
+        """
         if not self.running:
             raise FlightError("FleetLink is not running (use `async with FleetLink(...)`)")
         if vehicle_id in self._links:
             raise FlightError(f"vehicle {vehicle_id!r} is already in the fleet")
         link = MavlinkVehicleLink(
-            vehicle_id, url, sysid=sysid, config=config or self._config, clock=self._clock
+            vehicle_id,
+            url,
+            sysid=sysid,
+            config=config or self._config,
+            clock=self._clock,
+            fence=fence,
         )
         link.add_listener(self._fanout.publish_state, self._fanout.publish_event)
         self._links[vehicle_id] = link

@@ -69,6 +69,7 @@ class VehicleCommands:
             t0 = time.monotonic()
             for attempt in range(cfg.command_retries + 1):
                 ctx.require_link(name)
+                await ctx.fence(name)
                 sent_at = time.monotonic()
                 if as_int is None:
                     self.send_command_long(command, params, confirmation=attempt)

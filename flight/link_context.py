@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,3 +27,14 @@ class LinkContext:
     telemetry: VehicleTelemetry
     emit: VehicleEventSource
     require_link: Callable[[str], None]  # LinkLostError unless the link is up
+    #: Awaited before anything that commands the vehicle is sent: NotLinkHolderError when this
+    #: process's lease on the link is gone (another instance may be commanding the vehicle now).
+    fence: Fence
+
+
+#: The fencing check of a link: raises NotLinkHolderError naming the operation, or returns.
+Fence = Callable[[str], Awaitable[None]]
+
+
+async def no_fence(operation: str) -> None:
+    """The fence of a link no other process can hold (one instance, tools, tests)."""

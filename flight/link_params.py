@@ -52,6 +52,8 @@ class VehicleParams:
         cfg = ctx.config
         op = f"param {name}"
         ctx.require_link(op)
+        if value is not None:
+            await ctx.fence(op)
         if len(name) > 16:
             raise InvalidCommandError(f"parameter name {name!r} longer than 16 characters")
         pid = name.encode("ascii")

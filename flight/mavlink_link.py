@@ -39,7 +39,7 @@ from flight.errors import LinkLostError, LinkTimeoutError
 from flight.fanout import VehicleEventSource, VehicleFanOut
 from flight.link_commands import VehicleCommands
 from flight.link_config import LinkConfig
-from flight.link_context import LinkContext
+from flight.link_context import Fence, LinkContext, no_fence
 from flight.link_params import VehicleParams
 from flight.link_transport import MavlinkTransport, parse_connection_url
 from flight.mission_items import MissionItem, MissionType
@@ -72,6 +72,7 @@ class MavlinkVehicleLink:
         sysid: int | None = None,
         config: LinkConfig | None = None,
         clock: Clock | None = None,
+        fence: Fence = no_fence,
     ) -> None:
         self._vehicle_id = vehicle_id
         self.url = url
@@ -102,6 +103,7 @@ class MavlinkVehicleLink:
             self._telemetry,
             self._emit,
             self._require_link,
+            fence,
         )
         self._commands = VehicleCommands(ctx)
         self._params = VehicleParams(ctx)

@@ -150,6 +150,7 @@ class MissionTransfer:
     async def _upload(self, items: Sequence[MissionItem], mtype: MissionType, op: str) -> None:
         ctx = self._ctx
         ctx.require_link(op)
+        await ctx.fence(op)
         cfg = ctx.config
         async with self._lock:
             with ctx.transport.tap(wire.MISSION_MSGS) as q:
@@ -276,6 +277,7 @@ class MissionTransfer:
             raise InvalidCommandError(f"{ctx.vehicle_id}: {op}: outside the mission")
         for _ in range(cfg.command_retries + 1):
             ctx.require_link(op)
+            await ctx.fence(op)
             t.send(t.mav.mission_set_current_encode(*t.target, seq))
             msg = await t.wait_msg(
                 frozenset({wire.MISSION_CURRENT}),
@@ -295,6 +297,7 @@ class MissionTransfer:
         t = ctx.transport
         op = f"clear {mtype.name.lower()}"
         ctx.require_link(op)
+        await ctx.fence(op)
         async with self._lock:
             with t.tap(wire.MISSION_MSGS) as q:
                 for _ in range(ctx.config.mission_retries + 1):
