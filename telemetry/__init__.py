@@ -7,7 +7,7 @@ from telemetry.errors import (
     TelemetryError,
     TrackStoreError,
 )
-from telemetry.hub import Hub, HubSubscription, SubscriberStats
+from telemetry.hub import Hub, HubMirror, HubSubscription, SubscriberStats
 from telemetry.models import (
     EVENT_TYPES,
     STATE_TYPES,
@@ -34,6 +34,7 @@ __all__ = [
     "STREAM_VERSION",
     "DroneFrame",
     "Hub",
+    "HubMirror",
     "HubSubscription",
     "InMemoryTrackStore",
     "InvalidMessageError",

@@ -10,6 +10,11 @@ cleared and the reader's next batch is a fresh snapshot instead (counted as a re
 A subscription yields batches (lists of serialised envelopes); the first is always one snapshot
 message holding the latest message per key plus the most recent alerts. Batches are at most one per
 `batch_interval_s`, which bounds the per-client send rate whatever the publish rate.
+
+Mirrors (`add_mirror`) see every local publish and forget, already serialised, so another process
+can be told; what comes back from elsewhere enters through `publish_text` / `forget(mirror=False)`,
+which reach subscribers, the latest states and the recent alerts alike but no mirror, so a message
+is never sent back where it came from.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Self
+from typing import Protocol, Self
 
 from telemetry.errors import InvalidMessageError, SubscriberLimitError, SubscriptionClosedError
 from telemetry.models import SNAPSHOT_KEY, STREAM_VERSION, StreamMessage
@@ -50,6 +55,16 @@ class SubscriberStats:
     coalesced: int
     dropped: int
     resyncs: int
+
+
+class HubMirror(Protocol):
+    """Told of every local publish and forget of a hub (on the loop thread; must not block or raise)."""
+
+    def mirror_publish(self, key: str, text: str, is_event: bool) -> None:
+        """`text` (the serialised message about `key`) was published here."""
+
+    def mirror_forget(self, key: str) -> None:
+        """`key` was forgotten here."""
 
 
 class HubSubscription:
@@ -210,7 +225,9 @@ class Hub:
         self._latest: dict[str, str] = {}
         self._recent_events: deque[str] = deque(maxlen=recent_events)
         self._subscribers: dict[int, HubSubscription] = {}
+        self._mirrors: list[HubMirror] = []
         self.published = 0
+        self.injected = 0
 
     @property
     def subscriber_count(self) -> int:
@@ -222,18 +239,53 @@ class Hub:
         if message.type == "snapshot":
             raise InvalidMessageError("snapshots are made by the hub, not published", field="type")
         text = message.to_json()
+        key = message.key
         is_event = message.is_event
+        self._offer(key, text, is_event)
+        self.published += 1
+        for mirror in self._mirrors:
+            try:
+                mirror.mirror_publish(key, text, is_event)
+            except Exception:
+                # A failing mirror loses its copy; the local stream must go on regardless.
+                log.exception("hub mirror %r failed on publish of %s", mirror, key)
+
+    def publish_text(self, key: str, text: str, is_event: bool) -> None:
+        """Offer an already serialised message from elsewhere like `publish` does, but to no mirror."""
+        if key == SNAPSHOT_KEY or not key:
+            raise InvalidMessageError(f"no message may have the key {key!r}", field="key")
+        if not (text.startswith("{") and text.endswith("}")):
+            # The text is spliced verbatim into every snapshot: a non-object would break them all.
+            raise InvalidMessageError("a serialised message is a JSON object", field="text")
+        self._offer(key, text, is_event)
+        self.injected += 1
+
+    def _offer(self, key: str, text: str, is_event: bool) -> None:
         if is_event:
             self._recent_events.append(text)
         else:
-            self._latest[message.key] = text
-        self.published += 1
+            self._latest[key] = text
         for subscriber in self._subscribers.values():
-            subscriber._offer(message.key, text, is_event)
+            subscriber._offer(key, text, is_event)
 
-    def forget(self, key: str) -> None:
-        """Drop `key`'s latest state from future snapshots (a finished call or flight)."""
+    def forget(self, key: str, *, mirror: bool = True) -> None:
+        """Drop `key`'s latest state from future snapshots; `mirror=False` (from elsewhere) tells no mirror."""
         self._latest.pop(key, None)
+        if not mirror:
+            return
+        for each_mirror in self._mirrors:
+            try:
+                each_mirror.mirror_forget(key)
+            except Exception:
+                log.exception("hub mirror %r failed on forget of %s", each_mirror, key)
+
+    def add_mirror(self, mirror: HubMirror) -> None:
+        """Tell `mirror` of every later local publish and forget, until `remove_mirror`."""
+        self._mirrors.append(mirror)
+
+    def remove_mirror(self, mirror: HubMirror) -> None:
+        """Stop telling `mirror` (idempotent)."""
+        self._mirrors = [m for m in self._mirrors if m is not mirror]
 
     def latest(self, key: str) -> str | None:
         """The serialised latest state of `key`, if any."""
