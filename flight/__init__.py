@@ -48,6 +48,7 @@ from flight.state import (
     FlightStateMachine,
     FlightTransition,
 )
+from flight.state_json import vehicle_state_from_json, vehicle_state_to_json
 from flight.tracker import FlightTracker, adopt_flight, failsafe_cause_of, missions_match
 
 __all__ = [
@@ -103,4 +104,6 @@ __all__ = [
     "failsafe_cause_of",
     "missions_match",
     "parse_connection_url",
+    "vehicle_state_from_json",
+    "vehicle_state_to_json",
 ]
