@@ -89,6 +89,7 @@ _UPDATED_COLUMNS = (
     "raw_format",
     "raw_document",
     "content_hash",
+    "received_by",
     "updated_at",
 )
 _INSERTED_COLUMNS = (*_UPDATED_COLUMNS, "agency_id", "cad_incident_id", "lifecycle", "created_at")
@@ -133,7 +134,7 @@ def _upsert_statement(dialect: str) -> Any:
     return stmt
 
 
-def _params(call: CadCall, digest: str, now: datetime) -> dict[str, Any]:
+def _params(call: CadCall, digest: str, now: datetime, received_by: str | None) -> dict[str, Any]:
     return {
         "call_type": call.call_type,
         "call_type_text": call.call_type_text,
@@ -148,6 +149,7 @@ def _params(call: CadCall, digest: str, now: datetime) -> dict[str, Any]:
         "raw_format": call.raw_format,
         "raw_document": call.raw_document,
         "content_hash": digest,
+        "received_by": received_by,
         "updated_at": now,
         "agency_id": call.agency,
         "cad_incident_id": call.cad_incident_id,
@@ -214,7 +216,10 @@ def _refused_callers(conn: Connection, stamps: Sequence[AuditStamp | None]) -> s
 
 
 def _store_batch(
-    conn: Connection, calls: Sequence[CadCall], stamps: Sequence[AuditStamp | None]
+    conn: Connection,
+    calls: Sequence[CadCall],
+    stamps: Sequence[AuditStamp | None],
+    received_by: str | None = None,
 ) -> list[IngestResult | Exception]:
     """Every call of the batch in `conn`'s transaction, in order (the caller commits)."""
     now = utcnow()
@@ -237,7 +242,7 @@ def _store_batch(
                 f"agency {call.agency!r} is not known here", field="agency"
             )
         else:
-            params[i] = _params(call, call.content_hash(), now)
+            params[i] = _params(call, call.content_hash(), now, received_by)
             key = (call.agency, call.cad_incident_id)
             if key not in known and key not in new:
                 new[key] = i
@@ -349,6 +354,7 @@ def store_calls(
     engine: Engine,
     calls: Sequence[CadCall],
     stamps: Sequence[AuditStamp | None] | None = None,
+    received_by: str | None = None,
 ) -> list[IngestResult | Exception]:
     """Store `calls` in one transaction, in order (blocking; run in a worker thread).
 
@@ -360,12 +366,14 @@ def store_calls(
         return []
     try:
         with engine.begin() as conn:
-            return _store_batch(conn, calls, stamps)
+            return _store_batch(conn, calls, stamps, received_by)
     except Exception as exc:
         if len(calls) == 1:
             return [exc]
         log.warning("a batch of %d calls failed (%s); storing them one by one", len(calls), exc)
-    return [store_calls(engine, [c], [s])[0] for c, s in zip(calls, stamps, strict=True)]
+    return [
+        store_calls(engine, [c], [s], received_by)[0] for c, s in zip(calls, stamps, strict=True)
+    ]
 
 
 def store_call(engine: Engine, call: CadCall) -> IngestResult:
@@ -398,8 +406,11 @@ class CallWriter:
     needs no start or stop. `store` returns once the call is committed (or raises its error).
     """
 
-    def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
+    def __init__(
+        self, engine: Engine, *, max_batch: int = 500, received_by: str | None = None
+    ) -> None:
         self._engine = engine
+        self._received_by = received_by
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
         self._task: asyncio.Task[None] | None = None
@@ -421,7 +432,11 @@ class CallWriter:
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             try:
                 results = await asyncio.to_thread(
-                    store_calls, self._engine, [p.call for p in batch], [p.stamp for p in batch]
+                    store_calls,
+                    self._engine,
+                    [p.call for p in batch],
+                    [p.stamp for p in batch],
+                    self._received_by,
                 )
             except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
                 for p in batch:

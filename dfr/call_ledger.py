@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
 from cad_bridge import EventKind, UnitReport, UnitStatus
 from dfr.dispatch.policy import DispatchDecision
-from dfr.errors import ConflictError
+from dfr.errors import ConflictError, LaunchRefusedError
 from dfr.models import Call, CallLifecycle, Decision, Flight, Note, OutboxItem, utcnow
 from dfr.outbox import enqueue_event, get_call
 from dfr.stream_payloads import call_data, decision_data
@@ -164,9 +164,20 @@ class CallLedger:
         call = session.get(Call, flight.call_id)
         if call is None:
             return
-        call.lifecycle = CallLifecycle.DISPATCHED
-        call.updated_at = utcnow()
-        session.add(call)
+        # Compare-and-set, not read-then-write: of two instances launching for one call at once,
+        # the second finds the row already dispatched (PostgreSQL re-reads it after the first
+        # commits) and its whole launch, flight row included, rolls back.
+        claimed = session.connection().execute(
+            update(Call)
+            .where(
+                col(Call.id) == call.id,
+                col(Call.lifecycle).in_([CallLifecycle.NEW, CallLifecycle.RECOMMENDED]),
+            )
+            .values(lifecycle=CallLifecycle.DISPATCHED, updated_at=utcnow())
+        )
+        if claimed.rowcount != 1:
+            raise LaunchRefusedError(f"call {call.id} already has a drone on the way")
+        session.refresh(call)
         eta_text = f"; ETA {eta_s:.0f} s" if eta_s is not None else ""
         taken = "" if from_call_id is None else f"; taken in the air from call {from_call_id}"
         self._note(session, call, f"Drone {flight.drone_id} launched by {author}{eta_text}{taken}.")

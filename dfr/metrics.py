@@ -35,6 +35,11 @@ class ServiceState:
     stream_dropped: int
     stream_published: int
     outbox_pending: int
+    #: Drone links this instance holds by lease.
+    held_links: int = 0
+    #: Live messages this instance sent to / took in from the bus between instances.
+    bus_sent: int = 0
+    bus_received: int = 0
 
 
 StateReader = Callable[[], Awaitable[ServiceState]]
@@ -94,6 +99,17 @@ class _StateCollector(Collector):
             "Outbound CAD events waiting for delivery.",
             value=state.outbox_pending,
         )
+        yield GaugeMetricFamily(
+            "dfr_held_links", "Drone links this instance holds by lease.", value=state.held_links
+        )
+        bus = CounterMetricFamily(
+            "dfr_bus_messages",
+            "Live messages exchanged with the other instances over the bus.",
+            labels=["direction"],
+        )
+        bus.add_metric(["sent"], state.bus_sent)
+        bus.add_metric(["received"], state.bus_received)
+        yield bus
 
 
 class Metrics:
@@ -114,6 +130,11 @@ class Metrics:
         self.decision_seconds = self._seconds(
             "dfr_decision_seconds",
             "Time to decide for a call (facts, route plans, policy, stored decision).",
+        )
+        self.lease_takeovers = Counter(
+            "dfr_lease_takeovers",
+            "Leases (drone links, outbox, recovery) taken over from an instance that stopped renewing.",
+            registry=self.registry,
         )
         self.outbox_delivery_seconds = self._seconds(
             "dfr_outbox_delivery_seconds", "CAD round trip of one accepted outbound event."

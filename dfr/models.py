@@ -256,6 +256,8 @@ class Call(CallBase, table=True):
     raw_format: str = Field(default="plain", max_length=16)
     raw_document: str = Field(default="")
     content_hash: str = Field(default="", max_length=64)
+    #: The instance that stored the call and decides it (a dead one's undecided calls are recovered).
+    received_by: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -412,6 +414,39 @@ class OutboxItem(SQLModel, table=True):
     last_error: str = Field(default="", max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+
+
+# --- instances and leases ----------------------------------------------------------------------------
+
+
+class ServiceInstance(SQLModel, table=True):
+    """One running (or once running) `dfr serve` process, by its DFR_INSTANCE_ID."""
+
+    __tablename__ = "instances"
+
+    id: str = Field(primary_key=True, max_length=200)
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None
+    bus: str = Field(default="", max_length=32)
+
+
+class Lease(SQLModel, table=True):
+    """Who may act on a resource now (`drone:<id>` link, `outbox`, `recovery`) and its fencing token.
+
+    The token grows by one at every change of holder, so a holder that lost the lease (paused,
+    partitioned) is refused by a check against the row even before it notices.
+    """
+
+    __tablename__ = "leases"
+
+    resource: str = Field(primary_key=True, max_length=128)
+    holder: str | None = Field(default=None, max_length=200, index=True)
+    token: int = 0
+    acquired_at: datetime | None = None
+    renewed_at: datetime | None = None
+    expires_at: datetime = Field(default_factory=utcnow)
+    takeovers: int = 0
 
 
 # --- zones ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -118,10 +118,15 @@ _DUE = _due_query()
 
 
 class SqlOutboxStore:
-    """OutboxStore on the service database (each method runs in a worker thread)."""
+    """OutboxStore on the service database (each method runs in a worker thread).
 
-    def __init__(self, engine: Engine) -> None:
+    With several instances, only the one for which `may_deliver()` is true (the holder of the
+    `outbox` lease) is given rows to send, so no event is sent by two instances at once.
+    """
+
+    def __init__(self, engine: Engine, may_deliver: Callable[[], bool] = lambda: True) -> None:
         self._engine = engine
+        self._may_deliver = may_deliver
 
     def _due(self, now: datetime, limit: int, delivered: Sequence[Delivered]) -> list[OutboxRecord]:
         with self._engine.begin() as conn:
@@ -132,7 +137,7 @@ class SqlOutboxStore:
                     .values(state=DELIVERED, delivered_at=bindparam("at"), last_error=""),
                     [{"record_id": d.record_id, "at": d.at} for d in delivered],
                 )
-            if limit <= 0:
+            if limit <= 0 or not self._may_deliver():
                 return []
             rows = conn.execute(_DUE, {"now": now, "limit": limit}).all()
         return [
@@ -235,6 +240,7 @@ def build_delivery(
     client: httpx.AsyncClient,
     default_agency_id: str,
     metrics: Metrics,
+    may_deliver: Callable[[], bool] = lambda: True,
 ) -> OutboxDelivery:
     """Delivery of the outbox to the default agency's CAD; a dead letter is written to the audit."""
     plain = build_adapter(settings, client)
@@ -256,7 +262,7 @@ def build_delivery(
             detail=f"call {record.call_id}: {reason}",
         )
 
-    return OutboxDelivery(SqlOutboxStore(engine), adapter_for, on_dead=dead_letter)
+    return OutboxDelivery(SqlOutboxStore(engine, may_deliver), adapter_for, on_dead=dead_letter)
 
 
 @asynccontextmanager

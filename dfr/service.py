@@ -25,16 +25,21 @@ from dfr.airspace import AirspaceService
 from dfr.cad_ingest import CallWriter
 from dfr.call_intake import CallIntake
 from dfr.call_ledger import CallLedger, HubPublisher
+from dfr.cluster import HubBridge, InProcessBus, LiveBus, open_bus
+from dfr.cluster.keeper import DroneLinks, HeldLeases, LinkKeeper
+from dfr.cluster.leases import OUTBOX_RESOURCE, RECOVERY_RESOURCE, LeaseStore
+from dfr.cluster.peers import PeerFlights, PeerServer, StateSharing
+from dfr.cluster.recovery import CallRecovery
 from dfr.db import make_engine
 from dfr.dispatch import AgencyPolicy
 from dfr.dispatch.service import Dispatcher
+from dfr.errors import FleetFileError
 from dfr.fleet import read_fleet_file
 from dfr.flights import FlightService
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
 from dfr.outbox import build_delivery, delivering, pending_count
 from dfr.runtime import (
-    add_drone_link,
     bootstrap_airspace,
     bootstrap_database,
     keep_airspace_prepared,
@@ -44,7 +49,7 @@ from dfr.runtime import (
 from dfr.settings import Settings
 from dfr.tokens import PrincipalCache
 from dfr.video_service import FlightRecordingHook, VideoService
-from flight import Clock, FleetLink, SystemClock
+from flight import Clock, Fence, FleetLink, SystemClock, VehicleId
 from telemetry import Hub
 
 _T = TypeVar("_T")
@@ -75,6 +80,11 @@ class Service:
     metrics: Metrics
     clock: Clock
     hub: Hub
+    #: The live bus between instances (in this process only when no NATS server is set).
+    bus: LiveBus
+    #: This instance's leases (drone links, outbox, recovery) and heartbeat in the database.
+    leases: LeaseStore
+    held: HeldLeases
     airspace: AirspaceService
     principals: PrincipalCache
     outbox: OutboxDelivery
@@ -86,6 +96,13 @@ class Service:
     dispatcher: Dispatcher
     intake: CallIntake
     eido_subscriber: EidoSubscriber | None
+    keeper: LinkKeeper
+    recovery: CallRecovery
+    #: With several instances: other instances' drones (states in, operations out), and ours for them.
+    peers: PeerFlights | None
+    peer_server: PeerServer | None
+    state_sharing: StateSharing | None
+    hub_bridge: HubBridge | None
     loop: asyncio.AbstractEventLoop
     #: The running parts this service was asked to start.
     run: Run
@@ -135,6 +152,13 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         metrics = built("metrics", Metrics())
         clock = built("clock", SystemClock(speed=settings.speedup))
         hub = built("hub", Hub(queue_size=settings.telemetry.client_queue_size))
+        bus = built("bus", open_bus(settings.bus.url, settings.instance_id))
+        await stack.enter_async_context(bus)
+        clustered = bus.kind != InProcessBus.kind
+        leases = built(
+            "leases", LeaseStore(engine, settings.instance_id, settings.cluster.lease_ttl_s)
+        )
+        held = HeldLeases()
         airspace = built(
             "airspace",
             AirspaceService(engine, default_agency_id, settings.flight.max_alt_agl_m),
@@ -142,7 +166,17 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         await asyncio.to_thread(bootstrap_airspace, airspace, zone_documents)
         principals = built("principals", PrincipalCache(engine))
         http = await stack.enter_async_context(httpx.AsyncClient())
-        outbox = built("outbox", build_delivery(settings, engine, http, default_agency_id, metrics))
+        outbox = built(
+            "outbox",
+            build_delivery(
+                settings,
+                engine,
+                http,
+                default_agency_id,
+                metrics,
+                may_deliver=(lambda: held.holds(OUTBOX_RESOURCE)) if clustered else lambda: True,
+            ),
+        )
         ledger = built(
             "ledger",
             CallLedger(
@@ -152,6 +186,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         video = built("video", VideoService(engine, settings.data_dir))
         recordings = built("recordings", FlightRecordingHook(video, loop))
         fleet = built("fleet", FleetLink(config=link_config(settings), clock=clock))
+        peers = built("peers", PeerFlights(bus=bus, store=leases)) if clustered else None
         flights = built(
             "flights",
             FlightService(
@@ -163,6 +198,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 ledger=ledger,
                 sinks=(ledger, recordings),
                 metrics=metrics,
+                remote=peers,
             ),
         )
         dispatcher = built(
@@ -181,7 +217,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         intake = built(
             "intake",
             CallIntake(
-                writer=CallWriter(engine),
+                writer=CallWriter(engine, received_by=settings.instance_id),
                 dispatcher=dispatcher,
                 mapper=CallTypeMapper(),
                 default_agency_id=default_agency_id,
@@ -190,6 +226,42 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             ),
         )
         eido_subscriber = built("eido_subscriber", _eido_subscriber(settings, intake))
+        keeper = built(
+            "keeper",
+            LinkKeeper(
+                store=leases,
+                held=held,
+                links=_drone_links(engine, fleet, flights),
+                renew_interval_s=settings.cluster.renew_interval_s,
+                bus_kind=bus.kind,
+                on_takeover=metrics.lease_takeovers.inc,
+            ),
+        )
+        recovery = built(
+            "recovery",
+            CallRecovery(
+                engine=engine,
+                store=leases,
+                holds_recovery=lambda: held.holds(RECOVERY_RESOURCE),
+                submit=dispatcher.submit,
+            ),
+        )
+        peer_server = state_sharing = hub_bridge = None
+        if clustered:
+            peer_server = built(
+                "peer_server",
+                PeerServer(bus=bus, instance_id=settings.instance_id, flights=flights),
+            )
+            state_sharing = built(
+                "state_sharing",
+                StateSharing(
+                    bus=bus,
+                    instance_id=settings.instance_id,
+                    states=fleet.snapshot,
+                    flight_of=flights.active_flight_of,
+                ),
+            )
+            hub_bridge = built("hub_bridge", HubBridge(hub, bus, settings.instance_id))
         service = Service(
             settings=settings,
             engine=engine,
@@ -208,6 +280,15 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             dispatcher=dispatcher,
             intake=intake,
             eido_subscriber=eido_subscriber,
+            bus=bus,
+            leases=leases,
+            held=held,
+            keeper=keeper,
+            recovery=recovery,
+            peers=peers,
+            peer_server=peer_server,
+            state_sharing=state_sharing,
+            hub_bridge=hub_bridge,
             loop=loop,
             run=run,
             construction_order=tuple(built.order),
@@ -221,6 +302,11 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
 
 async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
     """Start the running parts in construction order; the stack stops them in reverse."""
+    if service.hub_bridge is not None:
+        await stack.enter_async_context(service.hub_bridge)
+    if service.peers is not None:
+        await service.peers.start()
+        stack.push_async_callback(service.peers.stop)
     if Run.CAD in run:
         await stack.enter_async_context(delivering(service.outbox))
     stack.push_async_callback(service.video.aclose)
@@ -229,13 +315,18 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
         await service.recordings.resume_unfinished(service.engine)
     if Run.LINKS in run:
         await stack.enter_async_context(service.fleet)
-        for drone in await asyncio.to_thread(_drones, service.engine):
-            add_drone_link(service.fleet, drone)
         await stack.enter_async_context(service.flights)
+        # The keeper opens the links of the drones this instance holds, and adopts their flights.
+        await stack.enter_async_context(service.keeper)
+        if service.peer_server is not None and service.state_sharing is not None:
+            await stack.enter_async_context(service.peer_server)
+            await stack.enter_async_context(service.state_sharing)
     if Run.DISPATCH in run:
         await stack.enter_async_context(service.dispatcher)
         warmer = asyncio.create_task(keep_airspace_prepared(service.airspace, service.clock))
         stack.push_async_callback(_cancel, warmer)
+    if Run.DISPATCH in run and service.bus.kind != InProcessBus.kind:
+        await stack.enter_async_context(service.recovery)
     if Run.CAD in run and service.eido_subscriber is not None:
         subscriber = service.eido_subscriber
         task = asyncio.create_task(subscriber.run(), name="eido-subscriber")
@@ -254,6 +345,9 @@ async def _read_state(service: Service) -> ServiceState:
         stream_dropped=sum(s.dropped for s in hub.stats()),
         stream_published=hub.published,
         outbox_pending=pending,
+        held_links=len(service.keeper.held_drones()),
+        bus_sent=0 if service.hub_bridge is None else service.hub_bridge.messages_out,
+        bus_received=0 if service.hub_bridge is None else service.hub_bridge.messages_in,
     )
 
 
@@ -262,9 +356,40 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
-def _drones(engine: Engine) -> list[Drone]:
+def _drone_ids(engine: Engine) -> list[str]:
     with Session(engine) as session:
-        return list(session.exec(select(Drone)).all())
+        return list(session.exec(select(Drone.id)).all())
+
+
+def _drone_links(engine: Engine, fleet: FleetLink, flights: FlightService) -> DroneLinks:
+    """Gaining a drone's lease opens its link and adopts its flight; losing it, the reverse."""
+
+    async def open_link(drone_id: str, fence: Fence) -> None:
+        def load() -> Drone | None:
+            with Session(engine) as session:
+                return session.get(Drone, drone_id)
+
+        drone = await asyncio.to_thread(load)
+        if drone is None:
+            raise FleetFileError(f"drone {drone_id!r} is not in the fleet")
+        fleet.add_vehicle(VehicleId(drone.id), drone.mavlink_url, fence=fence)
+        if flights.running:
+            await flights.adopt_drone(drone.id)
+
+    async def close_link(drone_id: str) -> None:
+        flights.let_go_of_drone(drone_id)
+        if VehicleId(drone_id) in fleet.vehicle_ids():
+            await fleet.remove_vehicle(VehicleId(drone_id))
+
+    def busy(drone_id: str) -> bool:
+        return flights.active_flight_of(drone_id) is not None
+
+    return DroneLinks(
+        drone_ids=lambda: _drone_ids(engine),
+        busy=busy,
+        open_link=open_link,
+        close_link=close_link,
+    )
 
 
 def _agency_policy(settings: Settings) -> AgencyPolicy:

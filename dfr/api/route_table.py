@@ -8,6 +8,7 @@ from dfr.api.routes import (
     admin,
     cad,
     calls,
+    cluster,
     dispatch,
     fleet,
     flights,
@@ -22,6 +23,7 @@ API_PREFIX = "/api/v1"
 #: Mounted under API_PREFIX, in this order, with `/me` after `admin`.
 OPERATION_ROUTERS: list[APIRouter] = [
     health.router,
+    cluster.router,
     fleet.router,
     calls.router,
     admin.router,

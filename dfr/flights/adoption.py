@@ -33,23 +33,25 @@ class FlightAdopter(FlightPart):
     spawn: Spawn
     adopt_timeout_s: float
 
-    async def restore_unfinished(self) -> None:
-        """Register every stored unfinished flight and adopt it in the background."""
+    async def restore_unfinished(self, drone_id: str | None = None) -> None:
+        """Register the stored unfinished flights (of `drone_id`, or of every linked drone) and
+        adopt them in the background; another instance adopts the flights of drones it links."""
         book = self.book
 
         def load() -> list[Flight]:
+            query = select(Flight).where(col(Flight.state).not_in([str(p) for p in TERMINAL]))
+            if drone_id is not None:
+                query = query.where(Flight.drone_id == drone_id)
             with Session(book.engine) as session:
-                return list(
-                    session.exec(
-                        select(Flight).where(col(Flight.state).not_in([str(p) for p in TERMINAL]))
-                    ).all()
-                )
+                return list(session.exec(query).all())
 
         for row in await asyncio.to_thread(load):
+            if row.id in book.active:
+                continue
             active = self._active_of(row)
             if active.drone_id not in self.fleet.vehicle_ids():
-                log.warning(
-                    "flight %s: drone %s has no link; cannot adopt",
+                log.info(
+                    "flight %s: drone %s is not linked here; not adopted",
                     row.id,
                     row.drone_id,
                     extra=active.log_fields,
@@ -57,6 +59,23 @@ class FlightAdopter(FlightPart):
                 continue
             book.register(active)
             self.spawn(self._adopt(active))
+
+    def let_go(self, drone_id: str) -> None:
+        """Stop following the drone's flight here (another instance holds its link now)."""
+        book = self.book
+        flight_id = book.by_drone.get(VehicleId(drone_id))
+        active = None if flight_id is None else book.active.get(flight_id)
+        if active is None:
+            return
+        if active.launching is not None:
+            active.launching.cancel()
+        book.forget(active)
+        log.warning(
+            "flight %s: drone %s's link is held elsewhere now; no longer followed here",
+            active.flight_id,
+            drone_id,
+            extra=active.log_fields,
+        )
 
     def _active_of(self, row: Flight) -> ActiveFlight:
         assert row.id is not None

@@ -23,6 +23,8 @@ EXPECTED_ORDER = (
     "metrics",
     "clock",
     "hub",
+    "bus",
+    "leases",
     "airspace",
     "principals",
     "outbox",
@@ -34,6 +36,8 @@ EXPECTED_ORDER = (
     "dispatcher",
     "intake",
     "eido_subscriber",
+    "keeper",
+    "recovery",
 )
 
 
