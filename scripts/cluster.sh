@@ -124,15 +124,19 @@ stop_spawned() {
   rm -f "$RUN_DIR/$name.pid"
 }
 
-# GET a URL with the venv's Python (curl may be missing); prints the body, fails unless 2xx.
+# GET a URL with the venv's Python (curl may be missing), with a bearer token when one is given;
+# prints the body, fails unless 2xx.
 http_get() {
-  "$VENV_BIN/python" - "$1" <<'PY'
+  "$VENV_BIN/python" - "$@" <<'PY'
 import sys
 import urllib.error
 import urllib.request
 
+request = urllib.request.Request(sys.argv[1])
+if len(sys.argv) > 2:
+    request.add_header("Authorization", f"Bearer {sys.argv[2]}")
 try:
-    with urllib.request.urlopen(sys.argv[1], timeout=3) as resp:
+    with urllib.request.urlopen(request, timeout=3) as resp:
         sys.stdout.write(resp.read().decode())
 except urllib.error.HTTPError as exc:
     sys.stdout.write(exc.read().decode())
@@ -165,6 +169,24 @@ PY
 health_line() {
   "$VENV_BIN/python" -c "$HEALTH_LINE_PY"
 }
+
+# Who holds what, from GET /api/v1/cluster: "dfr-1: drone:D1 drone:D2 outbox; dfr-2: ...".
+LEASES_LINE_PY=$(cat <<'PY'
+import json
+import sys
+
+try:
+    c = json.load(sys.stdin)
+except ValueError:
+    print("unknown")
+    sys.exit()
+held = {}
+for lease in c.get("leases", []):
+    holder = lease["holder"] + (" (expired)" if lease.get("expired") else "")
+    held.setdefault(holder, []).append(lease["resource"])
+print("; ".join(f"{h}: {' '.join(sorted(r))}" for h, r in sorted(held.items())) or "none")
+PY
+)
 
 # ----------------------------------------------------------------------------- PostgreSQL
 
@@ -520,7 +542,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  local up=0 down=0 unhealthy=0 i name port
+  local up=0 down=0 unhealthy=0 i name port up_instance=""
   row() { printf '  %-10s %-9s %s\n' "$1" "$2" "$3"; }
   printf 'DFR cluster in %s\n' "$CLUSTER_DIR"
   if [ -d "$PG_DIR" ] && pg_running; then
@@ -558,12 +580,18 @@ cmd_status() {
       body=$(http_get "http://127.0.0.1:$port/api/v1/health" 2>/dev/null) || health=bad
       row "$name" running "pid $(pid_of "$name"), http://127.0.0.1:$port, health: $(printf '%s' "$body" | health_line)"
       up=$((up + 1))
-      if [ "$health" != ok ]; then unhealthy=$((unhealthy + 1)); fi
+      if [ "$health" != ok ]; then unhealthy=$((unhealthy + 1)); else up_instance=${up_instance:-$port}; fi
     else
       row "$name" stopped ""
       down=$((down + 1))
     fi
   done
+  if [ "$up_instance" != "" ] && [ -s "$SECRETS_DIR/admin.token" ]; then
+    local leases
+    leases=$(http_get "http://127.0.0.1:$up_instance/api/v1/cluster" "$(cat "$SECRETS_DIR/admin.token")" 2>/dev/null |
+      "$VENV_BIN/python" -c "$LEASES_LINE_PY") || leases="unknown (GET /api/v1/cluster failed)"
+    row leases "" "$leases"
+  fi
   if command -v nginx >/dev/null 2>&1; then
     if nginx_running; then
       local via
