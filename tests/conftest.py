@@ -118,3 +118,18 @@ def free_tcp_port() -> int:
 def free_udp_ports(n: int) -> list[int]:
     """`n` distinct UDP ports on 127.0.0.1 free right now, never in PX4's default ranges."""
     return scenario_ports.free_udp_ports(n)
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """The URL of the run's private NATS server on 127.0.0.1 (started on first use)."""
+    from tests.nats_server import NatsUnavailableError, start_local_nats
+
+    try:
+        server = start_local_nats()
+    except NatsUnavailableError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -12,6 +12,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cad_bridge import CadError, CadInputError
+from dfr.cluster.errors import (
+    BusError,
+    BusNoRespondersError,
+    BusRemoteError,
+    BusTimeoutError,
+    BusUnavailableError,
+    InvalidSubjectError,
+)
 from dfr.errors import (
     ConflictError,
     DfrError,
@@ -97,6 +105,12 @@ STATUS_OF: dict[type[Exception], int] = {
     CommandRejectedError: 409,
     LinkLostError: 409,
     LinkTimeoutError: 504,
+    BusError: 503,
+    BusUnavailableError: 503,
+    BusNoRespondersError: 503,
+    BusTimeoutError: 504,
+    BusRemoteError: 502,
+    InvalidSubjectError: 500,
 }
 #: The request field an error names when the error itself carries none.
 FIELD_OF: dict[type[Exception], str] = {PlanRejectedError: "route", InvalidCommandError: "command"}
