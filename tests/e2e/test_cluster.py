@@ -1,0 +1,316 @@
+"""Two instances as one service (issue 13 acceptance): PostgreSQL, NATS, kill -9 of a link holder.
+
+Real processes on loopback: `dfr-sim fleet` (the demo fleet, x20), `dfr-sim cad serve`, a private
+PostgreSQL and nats-server, and two `dfr serve` instances sharing them. Every drone's link is held
+by one instance through a lease; killing the holder of a flying drone hands the drone, its flight
+and the call to the survivor, and CAD hears everything once, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from simulator.scenarios.process import free_port
+from tests.e2e.conftest import (
+    DRONE_IDS,
+    ROLES,
+    SPEEDUP,
+    Child,
+    Stack,
+    _free_udp_pair,
+    _wait_answering,
+    demo_fleet_copy,
+    wait_for,
+)
+from tests.e2e.geo import destination
+from tests.postgres import DatabaseFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+SAND_CREEK = (38.8339, -104.7470)
+#: A burglary 2.5 km north of the Sand Creek dock, clear of every zone: en route long enough to kill.
+BURGLARY = destination(*SAND_CREEK, 0.0, 2500.0)
+INSTANCES = ("alpha", "bravo")
+FAILOVER_LIMIT_S = 5.0
+
+
+def _create_tokens(url: str) -> dict[str, str]:
+    from dfr.db import make_engine, session_scope, upgrade_schema
+    from dfr.models import Role
+    from dfr.tokens import create_token
+
+    upgrade_schema(url)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            return {role: create_token(session, f"e2e-{role}", Role(role))[1] for role in ROLES}
+    finally:
+        engine.dispose()
+
+
+class StreamWatcher:
+    """A WebSocket client of one instance, recording (wall time, lat, lon) of one drone's frames."""
+
+    def __init__(self, url: str, drone_id: str) -> None:
+        self._url, self._drone_id = url, drone_id
+        self.positions: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> StreamWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with ws_connect(self._url, open_timeout=5.0, close_timeout=1.0) as ws:
+                    while not self._stop.is_set():
+                        try:
+                            batch = json.loads(ws.recv(timeout=1.0))
+                        except TimeoutError:
+                            continue
+                        self._take(batch)
+            except Exception:  # the instance may be gone: only the survivor's client matters
+                self._stop.wait(0.5)
+
+    def _take(self, batch: list[dict[str, Any]]) -> None:
+        messages = []
+        for message in batch:
+            if message["type"] == "snapshot":
+                messages += message["data"]["messages"]
+            else:
+                messages.append(message)
+        for m in messages:
+            data = m.get("data") or {}
+            if m["type"] == "drone" and data.get("drone_id") == self._drone_id:
+                if data.get("lat") is not None:
+                    self.positions.append((time.time(), float(data["lat"]), float(data["lon"])))
+
+    def moved_between(self, start: float, end: float) -> bool:
+        """Two different positions were seen between `start` and `end` (wall time)."""
+        seen = {(round(la, 6), round(lo, 6)) for t, la, lo in self.positions if start <= t <= end}
+        return len(seen) >= 2
+
+
+@dataclass
+class Cluster:
+    """The shared parts and one Stack (client view) per instance."""
+
+    stacks: dict[str, Stack]
+    database_url: str
+    children: list[Child] = field(default_factory=list)
+
+    def admin(self, name: str) -> httpx.Client:
+        return self.stacks[name].api("admin")
+
+    def cluster_view(self, name: str) -> dict[str, Any]:
+        response = self.admin(name).get("/cluster")
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def holders(self, via: str) -> dict[str, str]:
+        """drone id -> instance holding its link, as `via` sees the leases."""
+        out = {}
+        for instance in self.cluster_view(via)["instances"]:
+            if instance["alive"]:
+                for drone in instance["drones"]:
+                    out[drone] = instance["id"]
+        return out
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: DatabaseFactory,
+    nats_url: str,
+) -> Iterator[Cluster]:
+    """Fleet, CAD, PostgreSQL, NATS and two instances, every drone linked by one of them."""
+    work = tmp_path_factory.mktemp("cluster")
+    used: set[int] = set()
+    ports = {d: _free_udp_pair(used) for d in DRONE_IDS}
+    fleet_file = work / "fleet.toml"
+    fleet_file.write_text(demo_fleet_copy(ports), encoding="utf-8")
+    url = postgres_databases.create()
+    cad_port, control_port = free_port(avoid=used), free_port(avoid=used)
+    used |= {cad_port, control_port}
+    tokens = _create_tokens(url)
+    import secrets
+    import sys
+
+    cad_secret = secrets.token_urlsafe(16)
+    tokens["_cad_secret"] = cad_secret
+    stacks: dict[str, Stack] = {}
+    for name in INSTANCES:
+        port = free_port(avoid=used)
+        used.add(port)
+        data_dir = work / f"data-{name}"
+        data_dir.mkdir()
+        stacks[name] = Stack(
+            work_dir=work / name,
+            fleet_file=fleet_file,
+            data_dir=data_dir,
+            service_port=port,
+            cad_port=cad_port,
+            control_port=control_port,
+            tokens=dict(tokens),
+            service_env={
+                "DFR_INSTANCE_ID": name,
+                "DFR_DATABASE__URL": url,
+                "DFR_BUS__URL": nats_url,
+                "DFR_FLIGHT__DLL_TIMEOUT_S": "300",
+            },
+        )
+        (work / name).mkdir()
+    c = Cluster(stacks=stacks, database_url=url)
+    sim = [sys.executable, "-c", "from simulator.cli import main; main()"]
+    try:
+        cad = Child(
+            "dfr-sim cad",
+            [*sim, "cad", "serve", "--port", str(cad_port), "--cad-token", cad_secret],
+            work / "cad.log",
+        )
+        fleet = Child(
+            "dfr-sim fleet",
+            [
+                *sim,
+                "fleet",
+                "--fleet",
+                str(fleet_file),
+                "--speedup",
+                f"{SPEEDUP:g}",
+                "--gcs-base-port",
+                "0",
+                "--control-port",
+                str(control_port),
+                "--seed",
+                "1",
+            ],
+            work / "fleet.log",
+        )
+        c.children += [cad, fleet]
+        cad.start()
+        fleet.start()
+        _wait_answering(cad, f"http://127.0.0.1:{cad_port}/events")
+        _wait_answering(fleet, f"http://127.0.0.1:{control_port}/drones")
+        for stack in stacks.values():
+            stack.start_service()
+        # Balanced: each instance holds two of the four drones, and each sees all four linked.
+        wait_for(
+            lambda: sorted(c.holders("alpha").values()) == ["alpha", "alpha", "bravo", "bravo"],
+            30,
+            "the four drones shared two and two",
+            0.5,
+            lambda: str(c.holders("alpha")),
+        )
+        for stack in stacks.values():
+            stack.wait_links_up()
+        yield c
+    finally:
+        for stack in stacks.values():
+            stack.close()
+        for child in reversed(c.children):
+            child.stop()
+
+
+def _flight_of_call(stack: Stack, call_id: int) -> dict[str, Any] | None:
+    rows = stack.api("dispatcher").get("/flights", params={"limit": 500}).json()["data"]
+    flights = [f for f in rows if f["call_id"] == call_id]
+    assert len(flights) <= 1, flights
+    return flights[0] if flights else None
+
+
+def _parse(at: str) -> float:
+    return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+
+
+def test_killing_the_link_holder_hands_the_flight_to_the_survivor_within_5_s(
+    cluster: Cluster,
+) -> None:
+    alpha = cluster.stacks["alpha"]
+    call_id = alpha.post_call("E2E-CLUSTER-1", *BURGLARY, call_type="BURGLARY", priority=1)
+    decision = alpha.decision(call_id)
+    assert decision["auto_launch"], decision["summary"]
+    flight = wait_for(lambda: _flight_of_call(alpha, call_id), 60, "the auto-launched flight")
+    drone = flight["drone_id"]
+    holder = cluster.holders("alpha")[drone]
+    survivor_name = next(n for n in INSTANCES if n != holder)
+    survivor = cluster.stacks[survivor_name]
+    stream = (
+        f"ws://127.0.0.1:{survivor.service_port}/api/v1/stream?token={survivor.tokens['tester']}"
+    )
+
+    with StreamWatcher(stream, drone) as watcher:
+        survivor.wait_flight_state(flight["id"], "en_route", 60)
+        time.sleep(2.0)  # the survivor's client sees the drone (linked by the other) move
+        lease = next(
+            row
+            for row in cluster.cluster_view(survivor_name)["leases"]
+            if row["resource"] == f"drone:{drone}"
+        )
+        last_renewal = _parse(lease["renewed_at"])
+        killed_at = time.time()
+        cluster.stacks[holder].kill_service()
+
+        def taken() -> dict[str, Any] | None:
+            view = cluster.cluster_view(survivor_name)
+            row = next(r for r in view["leases"] if r["resource"] == f"drone:{drone}")
+            return row if row["holder"] == survivor_name and not row["expired"] else None
+
+        row = wait_for(taken, 15, f"{survivor_name} holding {drone}", 0.1)
+        took_s = _parse(row["acquired_at"]) - last_renewal
+        assert took_s <= FAILOVER_LIMIT_S, f"lease taken {took_s:.2f} s after the last renewal"
+
+        # The flight goes on under the survivor: tracked to the scene, then cancelled through it.
+        survivor.wait_flight_state(flight["id"], "on_scene", 120)
+        response = survivor.api("dispatcher").post(
+            f"/calls/{call_id}/cancel", json={"reason": "No emergency found on scene."}
+        )
+        assert response.status_code == 202, response.text
+        done = survivor.wait_flight_state(flight["id"], {"completed", "aborted"}, 180)
+        after = time.time()
+    assert done["state"] == "completed", done["state_reason"]
+    assert any(e["reason"].startswith("adopted after") for e in done["events"]), done["events"]
+    truth = survivor.truth(drone)
+    assert truth["landed"] and not truth["armed"], truth
+    assert watcher.moved_between(killed_at - 2.0, killed_at), "no movement seen before the kill"
+    assert watcher.moved_between(killed_at, after), "no movement seen after the kill"
+
+    # Exactly one drone for the call; CAD heard each status once, in order.
+    rows = survivor.api("dispatcher").get("/flights", params={"limit": 500}).json()["data"]
+    assert [f["id"] for f in rows if f["call_id"] == call_id] == [flight["id"]]
+
+    def cad_done() -> list[dict[str, Any]] | None:
+        events = survivor.cad_events("E2E-CLUSTER-1")
+        return events if any(e["body"].get("kind") == "cancel" for e in events) else None
+
+    events = wait_for(cad_done, 30, "CAD told of the cancellation")
+    keys = [e["idempotency_key"] for e in events]
+    assert len(keys) == len(set(keys)), keys
+    statuses = [e["body"]["unit"]["status"] for e in events if e["body"].get("unit")]
+    assert statuses == sorted(set(statuses), key=statuses.index), statuses  # no repeats
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs)
+    # The killed instance comes back and takes its share again.
+    cluster.stacks[holder].start_service()
+    wait_for(
+        lambda: sorted(cluster.holders(survivor_name).values()).count(holder) == 2,
+        30,
+        f"{holder} holding two drones again",
+        0.5,
+    )
