@@ -454,13 +454,23 @@ nginx_cmd() {
 }
 
 start_nginx() {
+  mkdir -p "$NGINX_DIR"
+  render_nginx >"$NGINX_DIR/nginx.conf.new"
   if nginx_running; then
-    say "nginx already running"
+    if cmp -s "$NGINX_DIR/nginx.conf.new" "$NGINX_DIR/nginx.conf"; then
+      rm -f "$NGINX_DIR/nginx.conf.new"
+      say "nginx already running"
+    else
+      # deploy/nginx.conf (or a port) changed since nginx started: reload it with the new file.
+      mv "$NGINX_DIR/nginx.conf.new" "$NGINX_DIR/nginx.conf"
+      nginx_cmd -q -t || die "nginx refuses $NGINX_DIR/nginx.conf (see $LOG_DIR/nginx-error.log)"
+      say "nginx already running: reloading its changed configuration"
+      nginx_cmd -s reload
+    fi
     return 0
   fi
   require_free_port "$LB_PORT" nginx DFR_CLUSTER_LB_PORT
-  mkdir -p "$NGINX_DIR"
-  render_nginx >"$NGINX_DIR/nginx.conf"
+  mv "$NGINX_DIR/nginx.conf.new" "$NGINX_DIR/nginx.conf"
   nginx_cmd -q -t || die "nginx refuses $NGINX_DIR/nginx.conf (see $LOG_DIR/nginx-error.log)"
   say "starting nginx on 127.0.0.1:$LB_PORT"
   nginx_cmd || die "nginx did not start (see $LOG_DIR/nginx-error.log)"
