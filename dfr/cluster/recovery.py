@@ -13,33 +13,32 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Table, and_, exists, or_, select, update
+from sqlalchemy import Table, exists, or_, select, update
 from sqlalchemy.engine import Engine
 
 from dfr.cluster.leases import LeaseStore
-from dfr.models import Call, CallLifecycle, Decision
+from dfr.models import Call, CallLifecycle, Decision, ServiceInstance
 from lifecycle import TaskOwner
 
 log = logging.getLogger(__name__)
 
 _CALLS: Table = Call.__table__  # type: ignore[attr-defined]
 _DECISIONS: Table = Decision.__table__  # type: ignore[attr-defined]
+_INSTANCES: Table = ServiceInstance.__table__  # type: ignore[attr-defined]
 #: Calls older than this are history, not work: never recovered.
 RECOVERY_WINDOW = timedelta(hours=1)
 SWEEP_INTERVAL_S = 2.0
 
 
 def claim_orphaned_calls(
-    engine: Engine, instance_id: str, live: list[str], started_at: datetime, now: datetime
+    engine: Engine, instance_id: str, live: list[str], now: datetime
 ) -> list[int]:
-    """Claim for `instance_id` the undecided new calls of instances not in `live` (blocking)."""
-    c = _CALLS.c
+    """Claim for `instance_id` the undecided new calls of instances not in `live`, or stored by
+    an earlier run of an instance that has restarted since under the same id (blocking)."""
+    c, i = _CALLS.c, _INSTANCES.c
     undecided = ~exists().where(_DECISIONS.c.call_id == c.id)
-    orphaned = or_(
-        c.received_by.not_in(live),
-        # This instance's own previous run, under the same id.
-        and_(c.received_by == instance_id, c.created_at < started_at),
-    )
+    restarted_since = exists().where(i.id == c.received_by, i.started_at > c.created_at)
+    orphaned = or_(c.received_by.not_in(live), restarted_since)
     with engine.begin() as conn:
         rows = conn.execute(
             select(c.id, c.received_by).where(
@@ -80,11 +79,9 @@ class CallRecovery(TaskOwner):
         self._holds = holds_recovery
         self._submit = submit
         self._interval_s = interval_s
-        self._started_at = datetime.now(UTC)
         self.recovered = 0
 
     async def _start(self) -> None:
-        self._started_at = datetime.now(UTC)
         self._spawn(self._sweep_forever())
 
     async def _sweep_forever(self) -> None:
@@ -103,7 +100,7 @@ class CallRecovery(TaskOwner):
         now = datetime.now(UTC)
         live = await asyncio.to_thread(store.live_instances, now)
         claimed = await asyncio.to_thread(
-            claim_orphaned_calls, self._engine, store.instance_id, live, self._started_at, now
+            claim_orphaned_calls, self._engine, store.instance_id, live, now
         )
         for call_id in claimed:
             log.warning("deciding call %s, stored by an instance that stopped", call_id)

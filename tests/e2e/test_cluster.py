@@ -314,3 +314,87 @@ def test_killing_the_link_holder_hands_the_flight_to_the_survivor_within_5_s(
         f"{holder} holding two drones again",
         0.5,
     )
+
+
+CALLS = 1000
+
+
+def _call_document(n: int) -> dict[str, Any]:
+    lat, lon = destination(*SAND_CREEK, (n * 37) % 360, 500.0 + (n % 7) * 200.0)
+    return {
+        "cad_incident_id": f"E2E-RR-{n:04d}",
+        "agency": "cspd",
+        "call_type": "SUSPICIOUS",
+        "call_type_text": "suspicious person",
+        "priority": 4,
+        "location": {"lat": lat, "lon": lon, "address": "test address"},
+        "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "status": "Active",
+        "notes": [],
+        "flags": {"in_progress": False, "weapons": False, "outdoor": True},
+    }
+
+
+def test_calls_posted_round_robin_across_a_kill_and_restart_are_stored_and_decided_once(
+    cluster: Cluster,
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    names = list(INSTANCES)
+    clients = {
+        n: httpx.Client(
+            base_url=f"{cluster.stacks[n].base_url}/api/v1",
+            headers={"Authorization": f"Bearer {cluster.stacks[n].tokens['cad']}"},
+            timeout=10.0,
+        )
+        for n in names
+    }
+    answered: dict[str, int] = {}  # incident -> call id, for every 202
+    restarter: threading.Thread | None = None
+    try:
+        for n in range(CALLS):
+            if n == CALLS // 3:
+                cluster.stacks["alpha"].kill_service()
+            if n == CALLS // 2:
+                restarter = threading.Thread(target=cluster.stacks["alpha"].start_service)
+                restarter.start()
+            document = _call_document(n)
+            for name in (names[n % 2], names[(n + 1) % 2]):  # a balancer retries the other one
+                try:
+                    response = clients[name].post("/cad/incidents", json=document)
+                except httpx.TransportError:
+                    continue
+                if response.status_code == 202:
+                    answered[document["cad_incident_id"]] = int(response.json()["id"])
+                    break
+    finally:
+        if restarter is not None:
+            restarter.join(timeout=180)
+        for client in clients.values():
+            client.close()
+    assert len(answered) == CALLS  # the other instance answered whenever one was down
+
+    engine = create_engine(cluster.database_url)
+    try:
+
+        def decisions() -> dict[str, int] | None:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    text(
+                        "SELECT c.cad_incident_id, c.id, count(d.id) FROM calls c "
+                        "LEFT JOIN decisions d ON d.call_id = c.id "
+                        "WHERE c.cad_incident_id LIKE 'E2E-RR-%' GROUP BY c.cad_incident_id, c.id"
+                    )
+                ).all()
+            counts = {r[0]: int(r[2]) for r in rows}
+            assert {r[0]: int(r[1]) for r in rows} == answered  # each stored once, same id
+            return counts if all(v >= 1 for v in counts.values()) else None
+
+        counts = wait_for(decisions, 120, "every call decided", 1.0)
+    finally:
+        engine.dispose()
+    twice = {k: v for k, v in counts.items() if v != 1}
+    assert twice == {}, f"decided more than once: {twice}"
+    events = httpx.get(f"http://127.0.0.1:{cluster.stacks['bravo'].cad_port}/events", timeout=10)
+    keys = [e["idempotency_key"] for e in events.json()["data"]]
+    assert len(keys) == len(set(keys))

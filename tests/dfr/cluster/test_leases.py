@@ -139,9 +139,13 @@ def test_an_undecided_call_of_a_dead_instance_is_claimed_once(engine: Engine) ->
     [result] = store_calls(engine, [call], received_by="dead")
     assert not isinstance(result, Exception)
     now = datetime.now(UTC)
-    assert claim_orphaned_calls(engine, "b", ["dead", "b"], now, now) == []  # still alive
-    assert claim_orphaned_calls(engine, "b", ["b"], now, now) == [result.call_id]
-    assert claim_orphaned_calls(engine, "c", ["b", "c"], now, now) == []  # b is alive, has it
+    assert claim_orphaned_calls(engine, "b", ["dead", "b"], now) == []  # still alive
+    assert claim_orphaned_calls(engine, "b", ["b"], now) == [result.call_id]
+    assert claim_orphaned_calls(engine, "c", ["b", "c"], now) == []  # b is alive, has it
+
+    # b restarts under the same id: what its earlier run stored and left undecided is orphaned.
+    LeaseStore(engine, "b", TTL_S).started(datetime.now(UTC) + timedelta(seconds=1), "nats")
+    assert claim_orphaned_calls(engine, "c", ["b", "c"], now) == [result.call_id]
 
 
 def test_lease_rows_cannot_be_taken_by_two_instances_racing(engine: Engine) -> None:
