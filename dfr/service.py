@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -27,7 +27,7 @@ from dfr.call_intake import CallIntake
 from dfr.call_ledger import CallLedger, HubPublisher
 from dfr.cluster import HubBridge, InProcessBus, LiveBus, open_bus
 from dfr.cluster.keeper import DroneLinks, HeldLeases, LinkKeeper
-from dfr.cluster.leases import OUTBOX_RESOURCE, RECOVERY_RESOURCE, LeaseStore
+from dfr.cluster.leases import OUTBOX_RESOURCE, RECOVERY_RESOURCE, LeaseStore, drone_resource
 from dfr.cluster.peers import PeerFlights, PeerServer, StateSharing
 from dfr.cluster.recovery import CallRecovery
 from dfr.db import make_engine
@@ -180,13 +180,24 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         ledger = built(
             "ledger",
             CallLedger(
-                publisher=HubPublisher(hub, loop), wake_outbox=outbox.notify, loop=loop, clock=clock
+                publisher=HubPublisher(hub, loop),
+                wake_outbox=_outbox_waker(outbox, bus) if clustered else outbox.notify,
+                loop=loop,
+                clock=clock,
             ),
         )
-        video = built("video", VideoService(engine, settings.data_dir))
+        peers = built("peers", PeerFlights(bus=bus, store=leases)) if clustered else None
+        video = built(
+            "video",
+            VideoService(
+                engine,
+                settings.data_dir,
+                remote=peers,
+                linked_here=lambda drone_id: held.holds(drone_resource(drone_id)),
+            ),
+        )
         recordings = built("recordings", FlightRecordingHook(video, loop))
         fleet = built("fleet", FleetLink(config=link_config(settings), clock=clock))
-        peers = built("peers", PeerFlights(bus=bus, store=leases)) if clustered else None
         flights = built(
             "flights",
             FlightService(
@@ -250,7 +261,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         if clustered:
             peer_server = built(
                 "peer_server",
-                PeerServer(bus=bus, instance_id=settings.instance_id, flights=flights),
+                PeerServer(bus=bus, instance_id=settings.instance_id, flights=flights, video=video),
             )
             state_sharing = built(
                 "state_sharing",
@@ -308,6 +319,10 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
         await service.peers.start()
         stack.push_async_callback(service.peers.stop)
     if Run.CAD in run:
+        if service.peers is not None:
+            # Rows written on any instance wake the delivery of the one holding the outbox lease.
+            woken = await service.bus.subscribe(OUTBOX_WAKE_SUBJECT, _wake(service.outbox))
+            stack.push_async_callback(woken.unsubscribe)
         await stack.enter_async_context(delivering(service.outbox))
     stack.push_async_callback(service.video.aclose)
     if Run.RECORDINGS in run:
@@ -354,6 +369,25 @@ async def _read_state(service: Service) -> ServiceState:
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+#: Published after a commit that wrote outbox rows, for the instance delivering them.
+OUTBOX_WAKE_SUBJECT = "dfr.outbox.wake"
+
+
+def _outbox_waker(outbox: OutboxDelivery, bus: LiveBus) -> Callable[[], None]:
+    def wake() -> None:
+        outbox.notify()
+        bus.publish(OUTBOX_WAKE_SUBJECT, b"")
+
+    return wake
+
+
+def _wake(outbox: OutboxDelivery) -> Callable[[str, bytes], None]:
+    def woken(_subject: str, _data: bytes) -> None:
+        outbox.notify()
+
+    return woken
 
 
 def _drone_ids(engine: Engine) -> list[str]:

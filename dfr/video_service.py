@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -27,6 +28,7 @@ from dfr.models import Drone, Flight, utcnow
 from flight import FlightPhase, FlightTransition
 from telemetry.video import (
     RtpIngest,
+    SessionUnknownError,
     VideoError,
     WhepAnswer,
     WhepSessionInfo,
@@ -55,8 +57,26 @@ RECORDING_PHASES = frozenset(
 )
 
 
+class RemoteVideo(Protocol):
+    """WHEP viewers of a drone whose video another instance receives (the one holding its link)."""
+
+    async def watch(
+        self, drone_id: str, video_url: str | None, offer_sdp: str, actor: str, role: str
+    ) -> WhepAnswer:
+        """Answer the offer on the drone's holder."""
+        ...
+
+    async def end_watch(self, drone_id: str, session_id: str) -> None:
+        """End a viewer session on the drone's holder."""
+        ...
+
+
 class VideoService:
-    """Owns ingests, WHEP sessions and recorders."""
+    """Owns ingests, WHEP sessions and recorders.
+
+    With several instances a drone's video is received by the instance holding its link (the
+    drone sends its stream to one address); a viewer on another instance is answered by it.
+    """
 
     def __init__(
         self,
@@ -65,8 +85,12 @@ class VideoService:
         *,
         now: Callable[[], datetime] = utcnow,
         snapshot_workers: int = 2,
+        remote: RemoteVideo | None = None,
+        linked_here: Callable[[str], bool] = lambda _drone_id: True,
     ) -> None:
         self._engine = engine
+        self._remote = remote
+        self._linked_here = linked_here
         self.recordings_root = data_dir / "recordings"
         self.now = now
         #: Snapshots decode a GOP on a worker thread: a burst of them must not take every core.
@@ -126,6 +150,8 @@ class VideoService:
     ) -> WhepAnswer:
         """Answer a WHEP offer for a drone's stream and audit the viewer."""
         check_offer(offer_sdp)  # bad input is refused before any stream is opened
+        if self._remote is not None and not self._linked_here(drone_id):
+            return await self._remote.watch(drone_id, video_url, offer_sdp, actor, role)
         ingest = await self.ingest_for(drone_id, video_url)
         answer = await self.sessions.answer(ingest, offer_sdp, viewer=f"{actor}|{role}")
         await asyncio.to_thread(
@@ -137,6 +163,22 @@ class VideoService:
             f"session {answer.session_id}",
         )
         return answer
+
+    async def end_watch(self, drone_id: str, session_id: str) -> None:
+        """End a viewer session of the drone (here, or on the instance that answered it)."""
+        try:
+            session = self.sessions.get(session_id)
+        except SessionUnknownError:
+            if self._remote is not None and not self._linked_here(drone_id):
+                await self._remote.end_watch(drone_id, session_id)
+                return
+            raise NotFoundError("WHEP session", session_id) from None
+        if session.stream_key != drone_id:
+            raise NotFoundError("WHEP session", session_id)
+        try:
+            await self.sessions.end(session_id)
+        except SessionUnknownError:
+            raise NotFoundError("WHEP session", session_id) from None
 
     def recording_dir(self, flight_id: int) -> Path:
         """Where a flight's recording is (or would be)."""

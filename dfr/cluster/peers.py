@@ -30,6 +30,7 @@ from dfr.errors import (
     ServiceUnavailableError,
 )
 from dfr.flights import FlightService
+from dfr.video_service import VideoService
 from flight import (
     CommandAck,
     FlightError,
@@ -41,6 +42,7 @@ from flight import (
 )
 from geofence import GeoPoint
 from lifecycle import TaskOwner
+from telemetry.video import BadOfferError, SessionLimitError, VideoError, WhepAnswer
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,18 @@ class PeerFlights:
         """See RemoteFlights."""
         await self._call(drone_id, "recall", {"flight_id": flight_id, "reason": reason})
 
+    async def watch(
+        self, drone_id: str, video_url: str | None, offer_sdp: str, actor: str, role: str
+    ) -> WhepAnswer:
+        """See dfr.video_service.RemoteVideo."""
+        args = {"video_url": video_url, "offer": offer_sdp, "actor": actor, "role": role}
+        answer = await self._call(drone_id, "whep_offer", args)
+        return WhepAnswer(session_id=str(answer["session_id"]), sdp=str(answer["sdp"]))
+
+    async def end_watch(self, drone_id: str, session_id: str) -> None:
+        """See dfr.video_service.RemoteVideo."""
+        await self._call(drone_id, "whep_end", {"session_id": session_id})
+
 
 # --- errors across instances ----------------------------------------------------------------------
 
@@ -191,11 +205,14 @@ def error_from_reply(error: dict[str, Any]) -> Exception:
 class PeerServer(TaskOwner):
     """Answers the other instances' operations on the drones this instance links."""
 
-    def __init__(self, *, bus: LiveBus, instance_id: str, flights: FlightService) -> None:
+    def __init__(
+        self, *, bus: LiveBus, instance_id: str, flights: FlightService, video: VideoService
+    ) -> None:
         super().__init__()
         self._bus = bus
         self._instance_id = instance_id
         self._flights = flights
+        self._video = video
         self._subscription: BusSubscription | None = None
         self.served = 0
 
@@ -214,6 +231,13 @@ class PeerServer(TaskOwner):
             result = await self._run(str(request["op"]), str(request["drone_id"]), request["args"])
         except (DfrError, FlightError) as exc:
             return json.dumps({"error": error_reply(exc)}).encode()
+        except BadOfferError as exc:
+            return json.dumps({"error": error_reply(InvalidInputError(str(exc)))}).encode()
+        except SessionLimitError as exc:
+            return json.dumps({"error": error_reply(ConflictError(str(exc)))}).encode()
+        except VideoError as exc:
+            reason = f"the drone's video cannot be received: {exc}"
+            return json.dumps({"error": error_reply(ConflictError(reason))}).encode()
         except (ValueError, KeyError, TypeError) as exc:
             return json.dumps(
                 {"error": {"type": "InvalidInputError", "message": str(exc)}}
@@ -232,6 +256,18 @@ class PeerServer(TaskOwner):
             return asdict(await flights.command(flight_id, command, **args))
         if op == "recall":
             await flights.recall(int(args["flight_id"]), str(args["reason"]))
+            return None
+        if op == "whep_offer":
+            answer = await self._video.watch(
+                drone_id,
+                args["video_url"],
+                str(args["offer"]),
+                str(args["actor"]),
+                str(args["role"]),
+            )
+            return {"session_id": answer.session_id, "sdp": answer.sdp}
+        if op == "whep_end":
+            await self._video.end_watch(drone_id, str(args["session_id"]))
             return None
         raise InvalidInputError(f"unknown operation {op!r}", field="op")
 

@@ -316,6 +316,29 @@ def test_killing_the_link_holder_hands_the_flight_to_the_survivor_within_5_s(
     )
 
 
+def test_operations_reaching_an_instance_not_holding_the_drone_are_run_by_its_holder(
+    cluster: Cluster,
+) -> None:
+    holders = cluster.holders("alpha")
+    drone = "D3"
+    other = next(n for n in INSTANCES if n != holders[drone])
+    via = cluster.stacks[other]
+    target = destination(38.8253, -104.8383, 90.0, 1200.0)  # 1.2 km east of D3's dock
+    flight_id = via.start_pilot_flight(drone, *target)
+    via.wait_flight_state(flight_id, "en_route", 60)
+    flight = via.flight(flight_id)
+    assert flight["drone_id"] == drone and flight["created_by"] == "e2e-pilot"
+    response = via.command(flight_id, "hold")
+    assert response.status_code == 200, response.text
+    response = via.command(flight_id, "goto", lat=target[0], lon=target[1], alt_agl_m=150.0)
+    assert response.status_code == 422, response.text  # above the ceiling: refused, nothing sent
+    response = via.command(flight_id, "rtl")
+    assert response.status_code == 200, response.text
+    done = via.wait_flight_state(flight_id, {"completed", "aborted"}, 180)
+    assert done["state"] == "completed", done["state_reason"]
+    assert cluster.holders(other)[drone] == holders[drone]  # it never moved
+
+
 CALLS = 1000
 
 

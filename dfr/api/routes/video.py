@@ -31,7 +31,6 @@ from telemetry.video import (
     WHEP_CONTENT_TYPE,
     BadOfferError,
     SessionLimitError,
-    SessionUnknownError,
     VideoError,
 )
 from telemetry.video.manifest import VerifyReport, read_manifest, verify_recording
@@ -108,12 +107,7 @@ async def whep_offer(
 @router.delete("/drones/{drone_id}/video/whep/{session_id}")
 async def whep_end(drone_id: str, session_id: str, _: Viewer, service: VideoDep) -> Response:
     """WHEP: end a viewer session."""
-    try:
-        if service.sessions.get(session_id).stream_key != drone_id:
-            raise NotFoundError("WHEP session", session_id)
-        await service.sessions.end(session_id)
-    except SessionUnknownError as exc:
-        raise NotFoundError("WHEP session", session_id) from exc
+    await service.end_watch(drone_id, session_id)
     return Response(status_code=status.HTTP_200_OK)
 
 
