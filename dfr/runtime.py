@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from dfr.airspace import AirspaceService, read_zone_source
-from dfr.db import session_scope, upgrade_schema
+from dfr.db import session_scope, startup_lock, upgrade_schema
 from dfr.dispatch import (
     ManualWeatherSource,
     MetarWeatherSource,
@@ -38,7 +38,12 @@ def bootstrap_database(
     engine: Engine, url: str, fleet_file: Path | None
 ) -> tuple[str, list[bytes]]:
     """Apply migrations and the fleet file; returns the default agency id and its zone documents."""
-    upgrade_schema(url)
+    with startup_lock(engine):
+        upgrade_schema(url)
+        return _apply_fleet(engine, fleet_file)
+
+
+def _apply_fleet(engine: Engine, fleet_file: Path | None) -> tuple[str, list[bytes]]:
     with session_scope(engine) as session:
         if fleet_file is not None:
             fleet = read_fleet_file(fleet_file)
@@ -49,11 +54,12 @@ def bootstrap_database(
         return DEFAULT_AGENCY_ID, []
 
 
-def bootstrap_airspace(service: AirspaceService, documents: list[bytes]) -> None:
+def bootstrap_airspace(engine: Engine, service: AirspaceService, documents: list[bytes]) -> None:
     """Load stored zones, then (re)import the fleet file's zone documents by id."""
-    service.load()
-    for document in documents:
-        service.import_document(document, None)
+    with startup_lock(engine):
+        service.load()
+        for document in documents:
+            service.import_document(document, None)
 
 
 def link_config(settings: Settings) -> LinkConfig:

@@ -118,7 +118,11 @@ class Service:
         eido = "not configured"
         if self.eido_subscriber is not None:
             eido = state(Run.CAD in self.run)
+        bus = "in-process"
+        if self.bus.kind != InProcessBus.kind:
+            bus = "connected" if self.bus.connected else "disconnected"
         return {
+            "bus": bus,
             "flights": state(self.flights.running),
             "dispatch": state(self.dispatcher.running),
             "cad_delivery": state(Run.CAD in self.run),
@@ -163,7 +167,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             "airspace",
             AirspaceService(engine, default_agency_id, settings.flight.max_alt_agl_m),
         )
-        await asyncio.to_thread(bootstrap_airspace, airspace, zone_documents)
+        await asyncio.to_thread(bootstrap_airspace, engine, airspace, zone_documents)
         principals = built("principals", PrincipalCache(engine))
         http = await stack.enter_async_context(httpx.AsyncClient())
         outbox = built(

@@ -23,7 +23,7 @@ def _demo_airspace(tmp_path: Path) -> AirspaceService:
         session.commit()
     service = AirspaceService(engine, fleet.agency.id, 120.0)
     documents = [read_zone_source(z, DEMO_FLEET_FILE.parent) for z in fleet.zones]
-    bootstrap_airspace(service, documents)
+    bootstrap_airspace(engine, service, documents)
     return service
 
 

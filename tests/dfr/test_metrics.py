@@ -247,6 +247,7 @@ def test_health_names_the_instance_and_its_running_parts(
     assert body["instance_id"] == settings.instance_id
     assert body["dependencies"] == {
         "database": "ok",
+        "bus": "in-process",
         "flights": "stopped",
         "dispatch": "stopped",
         "cad_delivery": "stopped",
