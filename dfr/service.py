@@ -249,6 +249,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 links=_drone_links(engine, fleet, flights),
                 renew_interval_s=settings.cluster.renew_interval_s,
                 bus_kind=bus.kind,
+                sole=not clustered,
                 on_takeover=metrics.lease_takeovers.inc,
             ),
         )

@@ -69,6 +69,7 @@ class LinkKeeper(TaskOwner):
         links: DroneLinks,
         renew_interval_s: float,
         bus_kind: str,
+        sole: bool = False,
         on_takeover: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__()
@@ -77,6 +78,7 @@ class LinkKeeper(TaskOwner):
         self._interval_s = renew_interval_s
         self._ttl_s = store.ttl.total_seconds()
         self._bus_kind = bus_kind
+        self._sole = sole
         self._on_takeover = on_takeover
         self._leases = held
         self._held = held.tokens
@@ -110,7 +112,7 @@ class LinkKeeper(TaskOwner):
         return fence
 
     async def _start(self) -> None:
-        await asyncio.to_thread(self._store.started, _now(), self._bus_kind)
+        await asyncio.to_thread(self._store.started, _now(), self._bus_kind, sole=self._sole)
         await self.pass_once()
         self._spawn(self._keep())
 

@@ -90,17 +90,20 @@ class LeaseStore:
         except IntegrityError:  # inserted meanwhile by a previous run of this id: fine
             pass
 
-    def started(self, now: datetime, bus: str) -> None:
-        """This instance (re)starts: its row says so, and a previous run's leases are let go."""
+    def started(self, now: datetime, bus: str, *, sole: bool = False) -> None:
+        """This instance (re)starts: its row says so, and a previous run's leases are let go.
+
+        `sole`: this is the only instance there is (no bus between instances), so every lease
+        left by a previous process, under whatever id, is let go at once instead of expiring.
+        """
         self.heartbeat(now, bus)
         i, lease = _INSTANCES.c, _LEASES.c
         with self._engine.begin() as conn:
             conn.execute(update(_INSTANCES).where(i.id == self.instance_id).values(started_at=now))
             # The token stays: whoever takes the resource next adds one, fencing a zombie of the
             # previous run that might still be sending.
-            conn.execute(
-                update(_LEASES).where(lease.holder == self.instance_id).values(expires_at=now)
-            )
+            mine = lease.holder.is_not(None) if sole else lease.holder == self.instance_id
+            conn.execute(update(_LEASES).where(mine).values(expires_at=now))
 
     def stopped(self, now: datetime) -> None:
         """A clean stop: every lease of this instance is released and its row marked stopped."""

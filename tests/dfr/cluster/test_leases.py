@@ -154,3 +154,13 @@ def test_lease_rows_cannot_be_taken_by_two_instances_racing(engine: Engine) -> N
         conn.execute(update(Lease.__table__).values(holder=None))  # type: ignore[attr-defined]
     won = [s.acquire("recovery", T0) for s in stores]
     assert [w for w in won if w is not None] == [1]
+
+
+def test_the_sole_instance_takes_a_killed_predecessors_leases_without_waiting(
+    engine: Engine,
+) -> None:
+    killed = LeaseStore(engine, "host-100", TTL_S)
+    assert killed.acquire(drone_resource("D1"), T0) == 1
+    restarted = LeaseStore(engine, "host-200", TTL_S)
+    restarted.started(T0 + timedelta(seconds=1), "in-process", sole=True)
+    assert restarted.acquire(drone_resource("D1"), T0 + timedelta(seconds=1)) == 2
