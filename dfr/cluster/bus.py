@@ -427,7 +427,8 @@ class NatsBus(TaskOwner):
                 self.published += 1
             except nats.errors.OutboundBufferLimitError:
                 self._drop("disconnected and the client's buffer is full")
-            except nats.errors.Error as exc:
+            except Exception as exc:
+                # Broadly: a failed task of this TaskOwner would cancel the task that opened the bus.
                 self._drop(_failure_text(exc))
 
     async def _flush_queued(self) -> None:
@@ -490,7 +491,7 @@ class NatsBus(TaskOwner):
             # What the responder published goes out before its answer.
             await self._flush_queued()
             await self._client().publish(msg.reply, reply, headers=headers)
-        except (BusUnavailableError, nats.errors.Error) as exc:
+        except Exception as exc:
             log.warning("bus answer on %s not sent: %s", msg.subject, _failure_text(exc))
 
     async def request(self, subject: str, data: bytes, *, timeout_s: float) -> bytes:

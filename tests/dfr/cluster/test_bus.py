@@ -364,6 +364,21 @@ async def test_a_nats_bus_reconnects_after_the_server_restarts_and_messages_flow
         server.stop()
 
 
+async def test_closing_a_nats_bus_whose_server_is_gone_returns_promptly() -> None:
+    server = LocalNats(binary=nats_server_binary())
+    server.start()
+    try:
+        bus = NatsBus(server.url, name="orphan")
+        async with asyncio.timeout(WAIT_S):
+            async with bus:
+                server.kill()
+                await eventually(lambda: not bus.connected)
+                bus.publish("dfr.lost", b"never sent")
+        assert not bus.connected
+    finally:
+        server.stop()
+
+
 async def test_open_bus_is_in_process_without_a_url_and_nats_with_one() -> None:
     assert open_bus(None, "i1").kind == "in-process"
     bus = open_bus("nats://127.0.0.1:4222", "i1")
