@@ -17,9 +17,7 @@ def test_instances_bootstrapping_one_empty_database_at_once_all_start(
     engines = [make_engine(url) for _ in range(3)]
     try:
         with ThreadPoolExecutor(3) as pool:
-            results = list(
-                pool.map(lambda e: bootstrap_database(e, url, DEMO_FLEET_FILE), engines)
-            )
+            results = list(pool.map(lambda e: bootstrap_database(e, url, DEMO_FLEET_FILE), engines))
     finally:
         for engine in engines:
             engine.dispose()
