@@ -30,6 +30,7 @@ from dfr.cluster.keeper import DroneLinks, HeldLeases, LinkKeeper
 from dfr.cluster.leases import OUTBOX_RESOURCE, RECOVERY_RESOURCE, LeaseStore, drone_resource
 from dfr.cluster.peers import PeerFlights, PeerServer, StateSharing
 from dfr.cluster.recovery import CallRecovery
+from dfr.cluster.weather import WeatherSharing
 from dfr.db import make_engine
 from dfr.dispatch import AgencyPolicy
 from dfr.dispatch.service import Dispatcher
@@ -103,6 +104,7 @@ class Service:
     peer_server: PeerServer | None
     state_sharing: StateSharing | None
     hub_bridge: HubBridge | None
+    weather_sharing: WeatherSharing | None
     loop: asyncio.AbstractEventLoop
     #: The running parts this service was asked to start.
     run: Run
@@ -262,7 +264,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 submit=dispatcher.submit,
             ),
         )
-        peer_server = state_sharing = hub_bridge = None
+        peer_server = state_sharing = hub_bridge = weather_sharing = None
         if clustered:
             peer_server = built(
                 "peer_server",
@@ -278,6 +280,9 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 ),
             )
             hub_bridge = built("hub_bridge", HubBridge(hub, bus, settings.instance_id))
+            weather_sharing = built(
+                "weather_sharing", WeatherSharing(dispatcher.weather, bus, settings.instance_id)
+            )
         service = Service(
             settings=settings,
             engine=engine,
@@ -305,6 +310,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             peer_server=peer_server,
             state_sharing=state_sharing,
             hub_bridge=hub_bridge,
+            weather_sharing=weather_sharing,
             loop=loop,
             run=run,
             construction_order=tuple(built.order),
@@ -323,6 +329,8 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
     if service.peers is not None:
         await service.peers.start()
         stack.push_async_callback(service.peers.stop)
+    if service.weather_sharing is not None:
+        await stack.enter_async_context(service.weather_sharing)
     if Run.CAD in run:
         if service.peers is not None:
             # Rows written on any instance wake the delivery of the one holding the outbox lease.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from dfr.dispatch.errors import InvalidFactsError
 from geofence import GeoPoint
@@ -189,6 +190,20 @@ class WeatherFacts:
         _finite(self.visibility_m, "visibility_m", minimum=0.0)
         _finite(self.ceiling_ft, "ceiling_ft", minimum=0.0)
 
+    @classmethod
+    def from_public(cls, data: dict[str, Any]) -> WeatherFacts:
+        """From `to_public`'s JSON (ValueError, KeyError or TypeError when it is not that)."""
+        return cls(
+            observed_at=datetime.fromisoformat(str(data["observed_at"])),
+            source=str(data["source"]),
+            wind_speed_mps=_optional_float(data["wind_speed_mps"]),
+            wind_gust_mps=_optional_float(data["wind_gust_mps"]),
+            visibility_m=_optional_float(data["visibility_m"]),
+            present_weather=tuple(str(code) for code in data["present_weather"]),
+            ceiling_ft=_optional_float(data["ceiling_ft"]),
+            raw=str(data["raw"]),
+        )
+
     def to_public(self) -> dict[str, object]:
         """As JSON."""
         return {
@@ -201,3 +216,7 @@ class WeatherFacts:
             "ceiling_ft": self.ceiling_ft,
             "raw": self.raw,
         }
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

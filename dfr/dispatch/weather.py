@@ -157,6 +157,20 @@ class ManualWeatherSource:
         self._fallback = fallback
         self._valid_for = valid_for
         self._override: WeatherFacts | None = None
+        self._listeners: list[Callable[[WeatherFacts | None], None]] = []
+
+    def add_listener(self, listener: Callable[[WeatherFacts | None], None]) -> None:
+        """Tell `listener` of each override set or cleared here (the other instances get it)."""
+        self._listeners.append(listener)
+
+    @property
+    def override(self) -> WeatherFacts | None:
+        """The pilot's override as set (valid or not)."""
+        return self._override
+
+    def adopt(self, facts: WeatherFacts | None) -> None:
+        """Take an override set or cleared on another instance (not told to the listeners)."""
+        self._override = facts
 
     def set(
         self,
@@ -180,11 +194,15 @@ class ManualWeatherSource:
             ceiling_ft=ceiling_ft,
         )
         self._override = facts
+        for listener in self._listeners:
+            listener(facts)
         return facts
 
     def clear(self) -> None:
         """Drop the override; the fallback applies again."""
         self._override = None
+        for listener in self._listeners:
+            listener(None)
 
     def current(self, now: datetime) -> WeatherFacts | None:
         """The override while valid, else the fallback's observation."""
