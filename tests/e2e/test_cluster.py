@@ -8,6 +8,7 @@ and the call to the survivor, and CAD hears everything once, in order.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -21,15 +22,14 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from simulator.scenarios.process import free_port
+from tests.dfr.video_stack import demo_fleet_file, drone_ports
 from tests.e2e.conftest import (
     DRONE_IDS,
     ROLES,
     SPEEDUP,
     Child,
     Stack,
-    _free_udp_pair,
     _wait_answering,
-    demo_fleet_copy,
     wait_for,
 )
 from tests.e2e.geo import destination
@@ -143,9 +143,8 @@ def cluster(
     """Fleet, CAD, PostgreSQL, NATS and two instances, every drone linked by one of them."""
     work = tmp_path_factory.mktemp("cluster")
     used: set[int] = set()
-    ports = {d: _free_udp_pair(used) for d in DRONE_IDS}
-    fleet_file = work / "fleet.toml"
-    fleet_file.write_text(demo_fleet_copy(ports), encoding="utf-8")
+    # Each drone's MAVLink and camera ports; the fleet file is the demo's with those ports.
+    fleet_file = demo_fleet_file(work, [drone_ports(used) for _ in DRONE_IDS])
     url = postgres_databases.create()
     cad_port, control_port = free_port(avoid=used), free_port(avoid=used)
     used |= {cad_port, control_port}
@@ -200,6 +199,11 @@ def cluster(
                 str(control_port),
                 "--seed",
                 "1",
+                "--camera",
+                "--camera-size",
+                "320x180",
+                "--camera-fps",
+                "10",
             ],
             work / "fleet.log",
         )
@@ -337,6 +341,52 @@ def test_operations_reaching_an_instance_not_holding_the_drone_are_run_by_its_ho
     done = via.wait_flight_state(flight_id, {"completed", "aborted"}, 180)
     assert done["state"] == "completed", done["state_reason"]
     assert cluster.holders(other)[drone] == holders[drone]  # it never moved
+
+
+async def _watch_then_end(url: str, token: str, frames: int) -> tuple[str, int, int]:
+    """A WHEP viewer decodes `frames` frames, then ends its session twice: Location and statuses."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    viewer = RTCPeerConnection()
+    tracks: asyncio.Queue[Any] = asyncio.Queue()
+    viewer.on("track", tracks.put_nowait)
+    viewer.addTransceiver("video", direction="recvonly")
+    await viewer.setLocalDescription(await viewer.createOffer())
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with httpx.AsyncClient(timeout=30.0) as client:
+            response = await client.post(
+                url,
+                content=viewer.localDescription.sdp,
+                headers={**headers, "Content-Type": "application/sdp"},
+            )
+            assert response.status_code == 201, response.text
+            await viewer.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
+            track = await asyncio.wait_for(tracks.get(), 30)
+            async with asyncio.timeout(60):
+                for _ in range(frames):
+                    await track.recv()
+            location = response.headers["location"]
+            session_url = url.split("/api/v1/")[0] + location
+            ended = await client.delete(session_url, headers=headers)
+            again = await client.delete(session_url, headers=headers)
+            return location, ended.status_code, again.status_code
+    finally:
+        await viewer.close()
+
+
+def test_video_of_a_drone_linked_elsewhere_is_watched_through_any_instance(
+    cluster: Cluster,
+) -> None:
+    holders = cluster.holders("alpha")
+    drone = "D4"
+    other = next(n for n in INSTANCES if n != holders[drone])
+    via = cluster.stacks[other]
+    url = f"{via.base_url}/api/v1/drones/{drone}/video/whep"
+    location, ended, again = asyncio.run(_watch_then_end(url, via.tokens["pilot"], 5))
+    assert location.startswith(f"/api/v1/drones/{drone}/video/whep/")
+    assert ended == 200  # the session ended on the holder, through the other instance
+    assert again == 404  # and is unknown everywhere now
 
 
 CALLS = 1000
