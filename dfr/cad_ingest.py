@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -404,6 +405,8 @@ class CallWriter:
 
     One writer per engine and event loop; its drain task exists only while there is work, so it
     needs no start or stop. `store` returns once the call is committed (or raises its error).
+    Commits run on the writer's own thread: on the shared worker threads they queued behind the
+    dispatch decisions of the calls just stored, and CAD waited for decisions to get its 202.
     """
 
     def __init__(
@@ -411,6 +414,7 @@ class CallWriter:
     ) -> None:
         self._engine = engine
         self._received_by = received_by
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cad-call-writer")
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
         self._task: asyncio.Task[None] | None = None
@@ -431,7 +435,8 @@ class CallWriter:
         while self._queue:
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             try:
-                results = await asyncio.to_thread(
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self._thread,
                     store_calls,
                     self._engine,
                     [p.call for p in batch],

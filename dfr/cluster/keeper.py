@@ -10,12 +10,15 @@ first) and giving back idle drones above its share. It also holds the singleton 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from dfr.cluster.leases import (
     DRONE_RESOURCE_PREFIX,
@@ -28,6 +31,7 @@ from flight import Fence, NotLinkHolderError
 from lifecycle import TaskOwner
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SINGLETONS = (OUTBOX_RESOURCE, RECOVERY_RESOURCE)
 #: A lease is trusted locally only this long before its stored expiry (wall clocks differ a little).
@@ -83,6 +87,14 @@ class LinkKeeper(TaskOwner):
         self._leases = held
         self._held = held.tokens
         self.takeovers = 0
+        # Leases on their own thread: renewals must not wait behind a burst of dispatch work on
+        # the shared worker threads, or a busy instance would lose its drones to a quiet one.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lease-keeper")
+
+    async def _db(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run blocking lease work on the keeper's thread."""
+        call = functools.partial(work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     @property
     def instance_id(self) -> str:
@@ -106,13 +118,13 @@ class LinkKeeper(TaskOwner):
             token = self._held.get(resource)
             if token is None or not self._leases.holds(resource):
                 raise NotLinkHolderError(drone_id, operation)
-            if not await asyncio.to_thread(self._store.holds, resource, token, _now()):
+            if not await self._db(self._store.holds, resource, token, _now()):
                 raise NotLinkHolderError(drone_id, operation)
 
         return fence
 
     async def _start(self) -> None:
-        await asyncio.to_thread(self._store.started, _now(), self._bus_kind, sole=self._sole)
+        await self._db(self._store.started, _now(), self._bus_kind, sole=self._sole)
         await self.pass_once()
         self._spawn(self._keep())
 
@@ -122,9 +134,10 @@ class LinkKeeper(TaskOwner):
                 await self._drop(resource, release=False)
         self._held.clear()
         try:
-            await asyncio.to_thread(self._store.stopped, _now())
+            await self._db(self._store.stopped, _now())
         except Exception:  # the database may be gone at shutdown; the leases expire anyway
             log.exception("could not release leases at stop")
+        self._thread.shutdown(wait=False)
 
     async def _keep(self) -> None:
         while True:
@@ -140,8 +153,8 @@ class LinkKeeper(TaskOwner):
         """One round: heartbeat, renew, let go of lost links, balance, take free singletons."""
         store = self._store
         started = time.monotonic()
-        await asyncio.to_thread(store.heartbeat, _now(), self._bus_kind)
-        kept = await asyncio.to_thread(store.renew, dict(self._held), _now())
+        await self._db(store.heartbeat, _now(), self._bus_kind)
+        kept = await self._db(store.renew, dict(self._held), _now())
         self._leases.valid_until = started + self._ttl_s - SAFETY_MARGIN_S
         for resource in [r for r in self._held if r not in kept]:
             log.warning("lost the lease on %s", resource)
@@ -154,8 +167,8 @@ class LinkKeeper(TaskOwner):
     async def _balance(self) -> None:
         store = self._store
         now = _now()
-        live = await asyncio.to_thread(store.live_instances, now)
-        drones = set(await asyncio.to_thread(self._links.drone_ids))
+        live = await self._db(store.live_instances, now)
+        drones = set(await self._db(self._links.drone_ids))
         share = math.ceil(len(drones) / max(1, len(live)))
         mine = self.held_drones()
         for drone_id in mine:
@@ -170,7 +183,7 @@ class LinkKeeper(TaskOwner):
             return
         if len(mine) >= share:
             return
-        leases = {row.resource: row for row in await asyncio.to_thread(store.leases, "drone:")}
+        leases = {row.resource: row for row in await self._db(store.leases, "drone:")}
 
         def free(drone_id: str) -> bool:
             row = leases.get(drone_resource(drone_id))
@@ -186,8 +199,8 @@ class LinkKeeper(TaskOwner):
 
     async def _take(self, resource: str) -> None:
         store = self._store
-        previous = {r.resource: r for r in await asyncio.to_thread(store.leases, resource)}
-        token = await asyncio.to_thread(store.acquire, resource, _now())
+        previous = {r.resource: r for r in await self._db(store.leases, resource)}
+        token = await self._db(store.acquire, resource, _now())
         if token is None:
             return
         self._held[resource] = token
@@ -215,7 +228,7 @@ class LinkKeeper(TaskOwner):
             except Exception:
                 log.exception("closing the link to %s failed", drone_id)
         if release and token is not None:
-            await asyncio.to_thread(self._store.release, resource, token, _now())
+            await self._db(self._store.release, resource, token, _now())
 
 
 def _now() -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -88,6 +89,9 @@ class Dispatcher(TaskOwner):
         self._ledger = ledger
         self._decision_seconds = metrics.decision_seconds
         self._call_locks: dict[int, asyncio.Lock] = {}
+        # Decisions on threads of their own: a burst of calls must not take every shared worker
+        # thread (flight events, lease renewals and call commits wait on those).
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dispatch")
         self._launch_lock = asyncio.Lock()
 
     @property
@@ -253,6 +257,10 @@ class Dispatcher(TaskOwner):
 
     # ------------------------------------------------------------------ decisions
 
+    async def _decide(self, call_id: int) -> _Evaluated:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._decide_and_store, call_id)
+
     def _decide_and_store(self, call_id: int) -> _Evaluated:
         started = time.perf_counter()
         evaluated = self._decide_and_store_untimed(call_id)
@@ -285,14 +293,14 @@ class Dispatcher(TaskOwner):
     async def evaluate(self, call_id: int, *, allow_auto_launch: bool = True) -> DispatchDecision:
         """Decide for a call, store and publish the decision; auto-launch when the policy says so."""
         async with self._lock(call_id):
-            evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
+            evaluated = await self._decide(call_id)
             drone_id = self._auto_launch_drone(evaluated) if allow_auto_launch else None
             if drone_id is None:
                 return evaluated.decision
             # Launches are one at a time, so two calls deciding at once cannot take the same drone.
             async with self._launch_lock:
                 if self._taken(drone_id):
-                    evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
+                    evaluated = await self._decide(call_id)
                     drone_id = self._auto_launch_drone(evaluated)
                     if drone_id is None:
                         return evaluated.decision
@@ -311,7 +319,7 @@ class Dispatcher(TaskOwner):
     async def launch(self, call_id: int, drone_id: str | None, author: str) -> int:
         """Launch a drone to the call (the recommended one when `drone_id` is None)."""
         async with self._lock(call_id), self._launch_lock:
-            evaluated = await asyncio.to_thread(self._decide_and_store, call_id)
+            evaluated = await self._decide(call_id)
             decision = evaluated.decision
             if evaluated.lifecycle not in (CallLifecycle.NEW, CallLifecycle.RECOMMENDED):
                 raise ConflictError(
