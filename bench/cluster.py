@@ -50,7 +50,6 @@ import re
 import secrets
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -64,19 +63,18 @@ sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolv
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 import websockets  # noqa: E402
-from websockets.sync.client import connect as ws_connect  # noqa: E402
 
 from bench.cad import Connection  # noqa: E402
 from bench.harness import DFR_SIM, pct  # noqa: E402
 from simulator.scenarios.process import free_port, udp_port_free  # noqa: E402
+from tests.e2e.cluster_tools import StreamWatcher, create_tokens  # noqa: E402
 from tests.e2e.conftest import (  # noqa: E402
     DRONE_IDS,
-    ROLES,
-    SPEEDUP,
     Child,
     Stack,
     _wait_answering,
     demo_fleet_copy,
+    start_simulators,
     wait_for,
 )
 from tests.e2e.geo import destination  # noqa: E402
@@ -118,20 +116,6 @@ def _parse(at: str) -> float:
     return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
 
 
-def _create_tokens(url: str) -> dict[str, str]:
-    from dfr.db import make_engine, session_scope, upgrade_schema
-    from dfr.models import Role
-    from dfr.tokens import create_token
-
-    upgrade_schema(url)
-    engine = make_engine(url)
-    try:
-        with session_scope(engine) as session:
-            return {role: create_token(session, f"bench-{role}", Role(role))[1] for role in ROLES}
-    finally:
-        engine.dispose()
-
-
 class Cluster:
     """PostgreSQL, NATS, fleet, CAD and two instances; `close` ends every process."""
 
@@ -153,7 +137,7 @@ class Cluster:
         url = factory.create()
         self.nats = start_local_nats()
         cad_port, control_port = _port(used), _port(used)
-        tokens = _create_tokens(url)
+        tokens = create_tokens(url, "bench")
         cad_secret = secrets.token_urlsafe(16)
         tokens["_cad_secret"] = cad_secret
         for name in INSTANCES:
@@ -175,34 +159,13 @@ class Cluster:
                     "DFR_FLIGHT__DLL_TIMEOUT_S": "300",
                 },
             )
-        cad = Child(
-            "dfr-sim cad",
-            [*DFR_SIM, "cad", "serve", "--port", str(cad_port), "--cad-token", cad_secret],
-            self.work / "cad.log",
+        self.children += start_simulators(
+            self.work,
+            fleet_file,
+            cad_port=cad_port,
+            control_port=control_port,
+            cad_secret=cad_secret,
         )
-        fleet = Child(
-            "dfr-sim fleet",
-            [
-                *DFR_SIM,
-                "fleet",
-                "--fleet",
-                str(fleet_file),
-                "--speedup",
-                f"{SPEEDUP:g}",
-                "--gcs-base-port",
-                "0",
-                "--control-port",
-                str(control_port),
-                "--seed",
-                "1",
-            ],
-            self.work / "fleet.log",
-        )
-        self.children += [cad, fleet]
-        cad.start()
-        fleet.start()
-        _wait_answering(cad, f"http://127.0.0.1:{cad_port}/events")
-        _wait_answering(fleet, f"http://127.0.0.1:{control_port}/drones")
         for stack in self.stacks.values():
             stack.start_service()
         self.wait_balanced("alpha")
@@ -259,53 +222,13 @@ class Cluster:
 # --- (1) failover ------------------------------------------------------------------------------
 
 
-class Watcher:
-    """A WebSocket client of one instance recording (receipt time, lat, lon) of one drone's frames."""
-
-    def __init__(self, url: str, drone_id: str) -> None:
-        self._url, self._drone_id = url, drone_id
-        self.positions: list[tuple[float, float, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Watcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10.0)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with ws_connect(self._url, open_timeout=5.0, close_timeout=1.0) as ws:
-                    while not self._stop.is_set():
-                        try:
-                            raw = ws.recv(timeout=0.5)
-                        except TimeoutError:
-                            continue
-                        self._take(json.loads(raw), time.time())
-            except Exception:
-                self._stop.wait(0.2)
-
-    def _take(self, batch: list[dict[str, Any]], received: float) -> None:
-        for message in batch:
-            inner = message["data"]["messages"] if message["type"] == "snapshot" else [message]
-            for m in inner:
-                data = m.get("data") or {}
-                if m["type"] == "drone" and data.get("drone_id") == self._drone_id:
-                    if data.get("lat") is not None:
-                        self.positions.append((received, float(data["lat"]), float(data["lon"])))
-
-
 def failover_trial(cluster: Cluster, trial: int) -> dict[str, float]:
     drone, bearing = FLIGHTS[trial % len(FLIGHTS)]
     holder = cluster.holders("alpha")[drone]
     survivor_name = next(n for n in INSTANCES if n != holder)
     survivor, dying = cluster.stacks[survivor_name], cluster.stacks[holder]
     target = destination(*SAND_CREEK, bearing, 2500.0)
-    with Watcher(cluster.stream_url(survivor_name), drone) as watcher:
+    with StreamWatcher(cluster.stream_url(survivor_name), drone) as watcher:
         flight_id = dying.start_pilot_flight(drone, *target)
         survivor.wait_flight_state(flight_id, "en_route", 90)
         # The survivor's client sees the drone (linked by the other instance) move.
@@ -618,7 +541,7 @@ def _agency_only_fleet(path: Path) -> Path:
 
 
 def _sqlite_tokens(data_dir: Path) -> dict[str, str]:
-    return _create_tokens(f"sqlite:///{(data_dir / 'dfr.sqlite3').resolve()}")
+    return create_tokens(f"sqlite:///{(data_dir / 'dfr.sqlite3').resolve()}", "bench")
 
 
 class Setup:
@@ -665,7 +588,9 @@ class Setup:
             )
         first = next(iter(self.stacks.values()))
         tokens = (
-            _sqlite_tokens(first.data_dir) if database_url is None else _create_tokens(database_url)
+            _sqlite_tokens(first.data_dir)
+            if database_url is None
+            else create_tokens(database_url, "bench")
         )
         tokens["_cad_secret"] = cad_secret
         for stack in self.stacks.values():

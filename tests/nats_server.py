@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.postgres import free_tcp_port_outside_px4
+
 #: Test ports stay out of this band: it holds PostgreSQL's default 5432 and every PX4 SITL port.
-_AVOIDED_PORTS = range(5000, 20000)
 _START_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 10.0
 
@@ -43,13 +44,7 @@ def nats_server_binary() -> Path:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free now, outside 5000-19999."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in _AVOIDED_PORTS:
-            return port
-    raise RuntimeError("no free TCP port outside 5000-19999")
+    return free_tcp_port_outside_px4()
 
 
 def _accepts(port: int) -> bool:

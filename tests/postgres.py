@@ -49,7 +49,7 @@ def _binary_dir() -> Path:
     )
 
 
-def _free_port() -> int:
+def free_tcp_port_outside_px4() -> int:
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
@@ -72,7 +72,7 @@ class LocalPostgres:
 
     root: Path
     bin_dir: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_tcp_port_outside_px4)
 
     @property
     def data_dir(self) -> Path:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -440,6 +440,57 @@ def _wait_answering(child: Child, url: str) -> None:
     assert child.running, f"{child.name} exited:\n{child.log_tail()}"
 
 
+def start_simulators(
+    work: Path,
+    fleet_file: Path,
+    *,
+    cad_port: int,
+    control_port: int,
+    cad_secret: str,
+    fleet_options: Sequence[str] = (),
+) -> list[Child]:
+    """`dfr-sim cad serve` and `dfr-sim fleet` (x SPEEDUP, no GCS link), both answering.
+
+    Returns them started, in start order; the caller stops them (also when this raises).
+    """
+    sim = [sys.executable, "-c", "from simulator.cli import main; main()"]
+    cad = Child(
+        "dfr-sim cad",
+        [*sim, "cad", "serve", "--port", str(cad_port), "--cad-token", cad_secret],
+        work / "cad.log",
+    )
+    fleet = Child(
+        "dfr-sim fleet",
+        [
+            *sim,
+            "fleet",
+            "--fleet",
+            str(fleet_file),
+            "--speedup",
+            f"{SPEEDUP:g}",
+            "--gcs-base-port",
+            "0",  # no GCS link: it would send to PX4's 14550
+            "--control-port",
+            str(control_port),
+            "--seed",
+            "1",
+            *fleet_options,
+        ],
+        work / "fleet.log",
+    )
+    children = [cad, fleet]
+    cad.start()
+    fleet.start()
+    try:
+        _wait_answering(cad, f"http://127.0.0.1:{cad_port}/events")
+        _wait_answering(fleet, f"http://127.0.0.1:{control_port}/drones")
+    except BaseException:
+        for child in reversed(children):
+            child.stop()
+        raise
+    return children
+
+
 def _create_tokens(data_dir: Path) -> dict[str, str]:
     from dfr.auth import create_token
     from dfr.db import make_engine, session_scope, upgrade_schema
@@ -479,39 +530,17 @@ def stack(
         control_port=free_port(avoid=used),
         service_env=dict(getattr(request.module, "SERVICE_ENV", {})),
     )
-    sim = [sys.executable, "-c", "from simulator.cli import main; main()"]
     cad_secret = secrets.token_urlsafe(16)
     try:
-        cad = Child(
-            "dfr-sim cad",
-            [*sim, "cad", "serve", "--port", str(s.cad_port), "--cad-token", cad_secret],
-            work / "cad.log",
-        )
-        fleet = Child(
-            "dfr-sim fleet",
-            [
-                *sim,
-                "fleet",
-                "--fleet",
-                str(fleet_file),
-                "--speedup",
-                f"{SPEEDUP:g}",
-                "--gcs-base-port",
-                "0",  # no GCS link: it would send to PX4's 14550
-                "--control-port",
-                str(s.control_port),
-                "--seed",
-                "1",
-            ],
-            work / "fleet.log",
-        )
-        s.children += [cad, fleet]
-        cad.start()
-        fleet.start()
         s.tokens = _create_tokens(data_dir)
         s.tokens["_cad_secret"] = cad_secret
-        _wait_answering(cad, f"{s.cad_url}/events")
-        _wait_answering(fleet, f"http://127.0.0.1:{s.control_port}/drones")
+        s.children += start_simulators(
+            work,
+            fleet_file,
+            cad_port=s.cad_port,
+            control_port=s.control_port,
+            cad_secret=cad_secret,
+        )
         s.start_service()
         s.wait_links_up()
         yield s

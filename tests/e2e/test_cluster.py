@@ -9,7 +9,6 @@ and the call to the survivor, and CAD hears everything once, in order.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,17 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.sync.client import connect as ws_connect
 
 from simulator.scenarios.process import free_port
 from tests.dfr.video_stack import demo_fleet_file, drone_ports
+from tests.e2e.cluster_tools import StreamWatcher, create_tokens
 from tests.e2e.conftest import (
     DRONE_IDS,
-    ROLES,
-    SPEEDUP,
     Child,
     Stack,
-    _wait_answering,
+    start_simulators,
     wait_for,
 )
 from tests.e2e.geo import destination
@@ -42,69 +39,6 @@ SAND_CREEK = (38.8339, -104.7470)
 BURGLARY = destination(*SAND_CREEK, 0.0, 2500.0)
 INSTANCES = ("alpha", "bravo")
 FAILOVER_LIMIT_S = 5.0
-
-
-def _create_tokens(url: str) -> dict[str, str]:
-    from dfr.db import make_engine, session_scope, upgrade_schema
-    from dfr.models import Role
-    from dfr.tokens import create_token
-
-    upgrade_schema(url)
-    engine = make_engine(url)
-    try:
-        with session_scope(engine) as session:
-            return {role: create_token(session, f"e2e-{role}", Role(role))[1] for role in ROLES}
-    finally:
-        engine.dispose()
-
-
-class StreamWatcher:
-    """A WebSocket client of one instance, recording (wall time, lat, lon) of one drone's frames."""
-
-    def __init__(self, url: str, drone_id: str) -> None:
-        self._url, self._drone_id = url, drone_id
-        self.positions: list[tuple[float, float, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> StreamWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10.0)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with ws_connect(self._url, open_timeout=5.0, close_timeout=1.0) as ws:
-                    while not self._stop.is_set():
-                        try:
-                            batch = json.loads(ws.recv(timeout=1.0))
-                        except TimeoutError:
-                            continue
-                        self._take(batch)
-            except Exception:  # the instance may be gone: only the survivor's client matters
-                self._stop.wait(0.5)
-
-    def _take(self, batch: list[dict[str, Any]]) -> None:
-        messages = []
-        for message in batch:
-            if message["type"] == "snapshot":
-                messages += message["data"]["messages"]
-            else:
-                messages.append(message)
-        for m in messages:
-            data = m.get("data") or {}
-            if m["type"] == "drone" and data.get("drone_id") == self._drone_id:
-                if data.get("lat") is not None:
-                    self.positions.append((time.time(), float(data["lat"]), float(data["lon"])))
-
-    def moved_between(self, start: float, end: float) -> bool:
-        """Two different positions were seen between `start` and `end` (wall time)."""
-        seen = {(round(la, 6), round(lo, 6)) for t, la, lo in self.positions if start <= t <= end}
-        return len(seen) >= 2
 
 
 @dataclass
@@ -148,9 +82,8 @@ def cluster(
     url = postgres_databases.create()
     cad_port, control_port = free_port(avoid=used), free_port(avoid=used)
     used |= {cad_port, control_port}
-    tokens = _create_tokens(url)
+    tokens = create_tokens(url, "e2e")
     import secrets
-    import sys
 
     cad_secret = secrets.token_urlsafe(16)
     tokens["_cad_secret"] = cad_secret
@@ -177,41 +110,15 @@ def cluster(
         )
         (work / name).mkdir()
     c = Cluster(stacks=stacks, database_url=url)
-    sim = [sys.executable, "-c", "from simulator.cli import main; main()"]
     try:
-        cad = Child(
-            "dfr-sim cad",
-            [*sim, "cad", "serve", "--port", str(cad_port), "--cad-token", cad_secret],
-            work / "cad.log",
+        c.children += start_simulators(
+            work,
+            fleet_file,
+            cad_port=cad_port,
+            control_port=control_port,
+            cad_secret=cad_secret,
+            fleet_options=["--camera", "--camera-size", "320x180", "--camera-fps", "10"],
         )
-        fleet = Child(
-            "dfr-sim fleet",
-            [
-                *sim,
-                "fleet",
-                "--fleet",
-                str(fleet_file),
-                "--speedup",
-                f"{SPEEDUP:g}",
-                "--gcs-base-port",
-                "0",
-                "--control-port",
-                str(control_port),
-                "--seed",
-                "1",
-                "--camera",
-                "--camera-size",
-                "320x180",
-                "--camera-fps",
-                "10",
-            ],
-            work / "fleet.log",
-        )
-        c.children += [cad, fleet]
-        cad.start()
-        fleet.start()
-        _wait_answering(cad, f"http://127.0.0.1:{cad_port}/events")
-        _wait_answering(fleet, f"http://127.0.0.1:{control_port}/drones")
         for stack in stacks.values():
             stack.start_service()
         # Balanced: each instance holds two of the four drones, and each sees all four linked.

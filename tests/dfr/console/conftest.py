@@ -27,7 +27,7 @@ from dfr.service import Run
 from dfr.settings import Settings
 from telemetry import Hub, StreamMessage
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_launch
-from tests.conftest import free_tcp_port
+from tests.conftest import free_tcp_port, no_collection_pauses
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
 #: The video tests' marks: real `dfr serve` and `dfr-sim` processes, Chromium playing WebRTC.
@@ -81,17 +81,20 @@ def serving(app: FastAPI, thread_name: str) -> Iterator[LiveService]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, name=thread_name, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the service did not start")
-            time.sleep(0.05)
-        yield LiveService(base_url=f"http://127.0.0.1:{port}", app=app, loop=app.state.service.loop)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with no_collection_pauses():
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    pytest.fail("the service did not start")
+                time.sleep(0.05)
+            yield LiveService(
+                base_url=f"http://127.0.0.1:{port}", app=app, loop=app.state.service.loop
+            )
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
 
 
 def require_leaflet() -> None:
