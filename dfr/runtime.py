@@ -19,15 +19,11 @@ from dfr.dispatch import (
     WeatherSource,
 )
 from dfr.fleet import apply_fleet_file, ensure_agency, read_fleet_file
-from dfr.models import Drone
 from dfr.settings import Settings
 from flight import (
     Clock,
-    FleetLink,
-    FlightError,
     LinkConfig,
     SafetyConfig,
-    VehicleId,
 )
 
 log = logging.getLogger(__name__)
@@ -78,14 +74,6 @@ def link_config(settings: Settings) -> LinkConfig:
             com_low_bat_act=f.low_battery_action,
         ),
     )
-
-
-def add_drone_link(fleet: FleetLink, drone: Drone) -> None:
-    """Start the link to one drone; a URL we cannot open is logged, not fatal."""
-    try:
-        fleet.add_vehicle(VehicleId(drone.id), drone.mavlink_url)
-    except FlightError as exc:
-        log.error("drone %s: cannot open %s: %s", drone.id, drone.mavlink_url, exc)
 
 
 def weather_source(settings: Settings, now: datetime) -> ManualWeatherSource:
