@@ -96,15 +96,6 @@ class LinkKeeper(TaskOwner):
         call = functools.partial(work, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
-    @property
-    def instance_id(self) -> str:
-        """This instance's id."""
-        return self._store.instance_id
-
-    def holds(self, resource: str) -> bool:
-        """This instance holds `resource` now, by its own reckoning (no database round trip)."""
-        return self._leases.holds(resource)
-
     def held_drones(self) -> list[str]:
         """Ids of the drones whose links this instance holds."""
         n = len(DRONE_RESOURCE_PREFIX)
