@@ -469,6 +469,20 @@ class ZoneRecord(SQLModel, table=True):
 # --- tokens and audit ---------------------------------------------------------------------------------
 
 
+class DroneSigningKey(SQLModel, table=True):
+    """A drone's MAVLink 2 signing key, encrypted with the service's key-encryption key."""
+
+    __tablename__ = "drone_signing_keys"
+
+    drone_id: str = Field(primary_key=True, foreign_key="drones.id", max_length=64)
+    #: Increases by one at each rotation.
+    key_version: int = Field(default=1)
+    key_ciphertext: str = Field(max_length=512)
+    created_at: datetime = Field(default_factory=utcnow)
+    #: When the vehicle confirmed the key (signed traffic accepted after SETUP_SIGNING); None until then.
+    provisioned_at: datetime | None = None
+
+
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_tokens"
 
@@ -478,6 +492,9 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    #: None: the token does not expire.
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class TokenCreate(SQLModel):
@@ -519,6 +536,8 @@ class AuditEntry(SQLModel, table=True):
     status_code: int
     outcome: str = Field(max_length=16)
     detail: str = Field(default="", max_length=2000)
+    #: The client's address as the service saw it (after a trusted proxy's X-Forwarded-For).
+    client_address: str = Field(default="", max_length=64)
 
 
 class AuditEntryPublic(SQLModel):
