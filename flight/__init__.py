@@ -40,6 +40,7 @@ from flight.planner import (
     plan_response_from_air,
     zones_from_fence_items,
 )
+from flight.signing import FrameRejection, LinkSigning, SigningSetup
 from flight.state import (
     REASSIGNABLE_PHASES,
     CadUnitStatus,
@@ -73,6 +74,7 @@ __all__ = [
     "FleetLink",
     "FlightError",
     "FlightMode",
+    "FrameRejection",
     "FlightPhase",
     "FlightStateMachine",
     "FlightTracker",
@@ -83,6 +85,7 @@ __all__ = [
     "LinkConfig",
     "LinkError",
     "LinkHealth",
+    "LinkSigning",
     "LinkLostError",
     "NotLinkHolderError",
     "Fence",
@@ -92,6 +95,7 @@ __all__ = [
     "MissionTransferError",
     "SafetyConfig",
     "SafetyConfigError",
+    "SigningSetup",
     "SystemClock",
     "UnknownVehicleError",
     "UnsupportedConnectionError",

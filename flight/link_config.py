@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flight.models import SafetyConfig
+from flight.signing import SigningSetup
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +34,11 @@ class LinkConfig:
     speed_max_mps: float = 25.0
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     verify_uploads: bool = True
+    #: MAVLink 2 signing of this link (None: frames go and are taken unsigned, as before signing).
+    signing: SigningSetup | None = None
+    #: This many rejected frames (forged, unsigned, replayed, wrong address) within the window
+    #: raise one warning event; at most one per window.
+    rejected_alert_count: int = 20
+    rejected_alert_window_s: float = 10.0
+    #: Clock seconds to wait for the vehicle to sign with a key sent by SETUP_SIGNING.
+    signing_confirm_timeout_s: float = 10.0

@@ -8,6 +8,13 @@ The receive path runs in the event loop: a datagram is split into frames by read
 header only, and `MAVLink.decode` (CRC check + unpack) runs only for the message ids the link uses;
 high-rate position messages are decoded at most `state_rate_hz` times a second. Frames we do not need
 still count for packet loss (sequence numbers) but cost no decode.
+
+Before a frame of our vehicle is counted or decoded it passes two gates: its signature (when the
+link signs, flight/signing.py) and, on a `udpin` link, its source address. The link binds to the
+address of the first frame it accepts and drops frames from any other address (reason "address"),
+so nobody on the network can redirect our replies; only after the link was lost (the bound
+address silent beyond the link-loss timeout) may an accepted frame, signed if signing is on,
+bind a new address.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 import math
 import struct
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +37,14 @@ from flight import mavlink_wire as wire
 from flight.errors import UnsupportedConnectionError
 from flight.link_config import LinkConfig
 from flight.models import VehicleId
+from flight.signing import FrameRejection, LinkSigning
 
 logger = logging.getLogger(__name__)
 
 #: Called with every decoded message of our vehicle and its (sysid, compid).
 MessageHandler = Callable[[Any, int, int], None]
+#: Called with the reason of every frame of our vehicle's system id that was dropped.
+RejectionHandler = Callable[[FrameRejection], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +112,28 @@ class MavlinkTransport:
         on_message: MessageHandler,
         *,
         target_sysid: int | None = None,
+        signing: LinkSigning | None = None,
+        on_rejected: RejectionHandler | None = None,
     ) -> None:
         self.vehicle_id = vehicle_id
         self.endpoint = endpoint
         self._cfg = config
         self._on_message = on_message
+        self._on_rejected = on_rejected
+        self.signing = signing
         self.mav = mavlink.MAVLink(None, config.gcs_sysid, config.gcs_compid)
         self.mav.robust_parsing = True
+        # Decoding never consults pymavlink's own signing state (it records a stream's timestamp
+        # before checking the signature): frames are checked here, by `signing`, first.
+        self._decoder = mavlink.MAVLink(None, config.gcs_sysid, config.gcs_compid)
+        self._decoder.robust_parsing = True
         self.target_sysid = target_sysid  # None: adopt the first autopilot heartbeat's sysid
         self.target_compid = 1
         self._socket: asyncio.BaseTransport | None = None
         self._remote: tuple[str, int] | None = None
+        self._may_rebind = False
         self._stream_buf = b""
+        self.rejected: Counter[FrameRejection] = Counter()
         # quality figures
         self._seq: dict[tuple[int, int], int] = {}
         self._win_received = 0
@@ -157,6 +178,16 @@ class MavlinkTransport:
         self._socket = sock
         return proto.closed
 
+    @property
+    def bound_address(self) -> tuple[str, int] | None:
+        """The vehicle's UDP address replies go to (None until its first accepted frame)."""
+        return self._remote
+
+    def allow_rebind(self) -> None:
+        """The bound address has been silent beyond the link-loss timeout: the next accepted frame may move it."""
+        if self.endpoint.scheme == "udpin":
+            self._may_rebind = True
+
     def close(self) -> None:
         """Close the socket (the future `open` returned completes)."""
         if self._socket is not None:
@@ -181,6 +212,15 @@ class MavlinkTransport:
         sock = self._socket
         if sock is None:
             return
+        signing = self.signing
+        if signing is not None and signing.key is not None:
+            ms = self.mav.signing
+            ms.secret_key = signing.key
+            ms.link_id = signing.link_id
+            ms.timestamp = signing.next_timestamp()
+            ms.sign_outgoing = True
+        else:
+            self.mav.signing.sign_outgoing = False
         data = msg.pack(self.mav)
         # pack() does not advance the sequence number (MAVLink.send() would); the vehicle counts
         # its received-packet loss from it.
@@ -205,20 +245,20 @@ class MavlinkTransport:
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         """Take one UDP datagram."""
-        if self.endpoint.scheme == "udpin" and len(data) > 5:
-            # Answer whoever sent last, as PX4 itself does with its partner address, but only when
-            # the datagram comes from our vehicle (another system on the port must not hijack it).
-            sysid = data[5] if data[0] == 0xFD else data[3] if data[0] == 0xFE else None
-            if sysid is not None and (self.target_sysid is None or sysid == self.target_sysid):
-                self._remote = (str(addr[0]), int(addr[1]))
-        self._parse(data)
+        if self.endpoint.scheme == "udpin":
+            self._parse(data, (str(addr[0]), int(addr[1])))
+        else:
+            self._parse(data)
 
     def stream_received(self, data: bytes) -> None:
         """Take bytes from a TCP stream."""
         self._stream_buf = self._parse(self._stream_buf + data)
 
-    def _parse(self, buf: bytes) -> bytes:
-        """Split `buf` into frames, decode the wanted ones; returns an incomplete tail."""
+    def _parse(self, buf: bytes, source: tuple[str, int] | None = None) -> bytes:
+        """Split `buf` into frames, decode the wanted ones; returns an incomplete tail.
+
+        `source` is the sender of a `udpin` datagram: the address gate applies to it.
+        """
         i = 0
         n = len(buf)
         now_real = time.monotonic()
@@ -248,6 +288,11 @@ class MavlinkTransport:
                 self.bad_frames += 1
                 i += 1
                 continue
+            if (source is not None or self.signing is not None) and not self._admit(
+                buf, i, flen, sysid, compid, source
+            ):
+                i += flen
+                continue
             msg = None
             if msgid in wire.WANTED and not (
                 msgid in wire.RATE_LIMITED
@@ -255,7 +300,7 @@ class MavlinkTransport:
                 < 1.0 / self._cfg.state_rate_hz
             ):
                 try:
-                    msg = self.mav.decode(bytearray(buf[i : i + flen]))
+                    msg = self._decoder.decode(bytearray(buf[i : i + flen]))
                 except (mavlink.MAVError, struct.error, IndexError, ValueError):
                     self.bad_frames += 1
                     i += 1
@@ -270,6 +315,44 @@ class MavlinkTransport:
                     self.bad_frames += 1
                     logger.exception("link %s: cannot handle %s", self.vehicle_id, msgid)
         return buf[i:]
+
+    def _admit(
+        self,
+        buf: bytes,
+        i: int,
+        flen: int,
+        sysid: int,
+        compid: int,
+        source: tuple[str, int] | None,
+    ) -> bool:
+        """Pass a frame through the address and signature gates; binds the address on the first."""
+        bound = self._remote
+        moved = source is not None and bound is not None and source != bound
+        if moved and not self._may_rebind:
+            self._reject(FrameRejection.ADDRESS)
+            return False
+        if self.signing is not None:
+            reason = self.signing.check(memoryview(buf)[i : i + flen], sysid, compid)
+            if reason is not None:
+                self._reject(reason)
+                return False
+        if source is not None and (bound is None or moved):
+            if moved:
+                logger.warning(
+                    "link %s: vehicle moved from %s:%d to %s:%d after link loss",
+                    self.vehicle_id,
+                    *bound,  # type: ignore[misc]
+                    *source,
+                    extra={"vehicle_id": self.vehicle_id},
+                )
+            self._remote = source
+        self._may_rebind = False
+        return True
+
+    def _reject(self, reason: FrameRejection) -> None:
+        self.rejected[reason] += 1
+        if self._on_rejected is not None:
+            self._on_rejected(reason)
 
     def _count_seq(self, sysid: int, compid: int, seq: int) -> None:
         self.messages_received += 1

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import datetime
 from typing import Any, Self
@@ -53,6 +54,7 @@ from flight.models import (
     VehicleId,
     VehicleState,
 )
+from flight.signing import FrameRejection, LinkSigning, SigningSetup
 from flight.vehicle_telemetry import VehicleTelemetry
 from geofence import Altitude, GeoPoint
 
@@ -78,12 +80,23 @@ class MavlinkVehicleLink:
         self.url = url
         self._cfg = config or LinkConfig()
         self._clock: Clock = clock or SystemClock()
+        self._fence = fence
+        self._key_confirmed = asyncio.Event()
+        self._signing = (
+            None
+            if self._cfg.signing is None
+            else LinkSigning(self._cfg.signing, on_confirmed=self._key_confirmed.set)
+        )
+        self._rejected_at: deque[float] = deque()
+        self._rejected_alerted_at = -math.inf
         self._transport = MavlinkTransport(
             vehicle_id,
             parse_connection_url(url, vehicle_id),
             self._cfg,
             self._on_message,
             target_sysid=sysid,
+            signing=self._signing,
+            on_rejected=self._on_rejected,
         )
         self._fanout = VehicleFanOut(events_maxsize=1000)
         self._emit = VehicleEventSource(vehicle_id, self._clock, self._fanout)
@@ -197,6 +210,7 @@ class MavlinkVehicleLink:
         # PX4 infers GCS presence (and data-link loss) from these; period is vehicle time.
         t = self._transport
         while True:
+            self._send_setup_signing()
             t.send(
                 t.mav.heartbeat_encode(
                     wire.MAV_TYPE_GCS, wire.MAV_AUTOPILOT_INVALID, 0, 0, wire.MAV_STATE_ACTIVE
@@ -244,6 +258,10 @@ class MavlinkVehicleLink:
             self._connected.set()
         else:
             self._connected.clear()
+        if new == LinkState.LOST:
+            # The bound address has been silent beyond the link-loss timeout: a vehicle that
+            # comes back from another address (a restart, a new radio) may be heard again.
+            self._transport.allow_rebind()
         log = logger.warning if new == LinkState.LOST else logger.info
         log("link %s: %s -> %s (%s)", self._vehicle_id, old, new, why)
         self._emit(VehicleEventKind.LINK, f"{old} -> {new}: {why}", extra={"state": str(new)})
@@ -264,6 +282,83 @@ class MavlinkVehicleLink:
         changed = self._telemetry.on_heartbeat(msg)
         self._evaluate_health(self._last_hb_mono)
         self._publish(force=changed)
+
+    def _on_rejected(self, reason: FrameRejection) -> None:
+        now = self._clock.monotonic()
+        window_s = self._cfg.rejected_alert_window_s
+        times = self._rejected_at
+        times.append(now)
+        while times and now - times[0] > window_s:
+            times.popleft()
+        if (
+            len(times) < self._cfg.rejected_alert_count
+            or now - self._rejected_alerted_at < window_s
+        ):
+            return
+        self._rejected_alerted_at = now
+        counts = ", ".join(f"{r} {n}" for r, n in sorted(self._transport.rejected.items()))
+        detail = (
+            f"MAVLink frames rejected: {len(times)} in {window_s:.0f} s "
+            f"(totals: {counts}); someone else may be sending as this vehicle"
+        )
+        logger.warning(
+            "link %s: %s", self._vehicle_id, detail, extra={"vehicle_id": self._vehicle_id}
+        )
+        # Severity WARNING (4): the service raises an alert for it as for a vehicle's warning.
+        self._emit(
+            VehicleEventKind.STATUSTEXT,
+            detail,
+            severity=4,
+            extra={"source": "link", "reason": str(reason)},
+        )
+
+    # ------------------------------------------------------------------ signing
+
+    def frames_rejected(self) -> dict[str, int]:
+        """Frames of this vehicle's system id dropped so far, by reason (FrameRejection values)."""
+        return {str(reason): n for reason, n in self._transport.rejected.items()}
+
+    @property
+    def signing(self) -> LinkSigning | None:
+        """The link's signing state (None: it neither signs nor checks signatures)."""
+        return self._signing
+
+    @property
+    def bound_address(self) -> tuple[str, int] | None:
+        """The UDP address the vehicle was bound to (udpin links; None before its first frame)."""
+        return self._transport.bound_address
+
+    async def provision_signing_key(self, key: bytes, timeout_s: float | None = None) -> None:
+        """Send `key` with SETUP_SIGNING (signed under the current key, if any) until the vehicle signs with it.
+
+        Until then frames signed with either key are accepted and ours stay under the old one;
+        LinkTimeoutError if the vehicle has not signed with the new key within `timeout_s`.
+        """
+        await self._fence("setup_signing")
+        if self._signing is None:
+            self._signing = LinkSigning(
+                SigningSetup(required=False), on_confirmed=self._key_confirmed.set
+            )
+            self._transport.signing = self._signing
+        self._key_confirmed.clear()
+        self._signing.propose(key)
+        self._send_setup_signing()
+        limit_s = timeout_s if timeout_s is not None else self._cfg.signing_confirm_timeout_s
+        try:
+            async with asyncio.timeout(limit_s):
+                await self._key_confirmed.wait()
+        except TimeoutError as exc:
+            raise LinkTimeoutError(self._vehicle_id, "setup_signing", limit_s) from exc
+
+    def _send_setup_signing(self) -> None:
+        signing = self._signing
+        if signing is None or signing.pending_key is None:
+            return
+        t = self._transport
+        sysid, compid = t.target
+        t.send(
+            t.mav.setup_signing_encode(sysid, compid, signing.pending_key, signing.next_timestamp())
+        )
 
     def _require_link(self, operation: str) -> None:
         if self._link_state not in (LinkState.CONNECTED, LinkState.DEGRADED):

@@ -27,6 +27,7 @@ from .fleet import (
     build_fleet_config,
     load_fleet_file,
     with_cameras,
+    with_signing_dir,
 )
 
 DEFAULT_CONTROL_PORT = 8799
@@ -124,6 +125,13 @@ def fleet(
             "(0 = full at disarm, as PX4 SITL)",
         ),
     ] = 0.0,
+    signing_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory where each drone keeps its MAVLink signing key across restarts "
+            "(as PX4 keeps it on its storage); a fleet file's signing_key preloads it"
+        ),
+    ] = None,
 ) -> None:
     """Run the fleet (unless a subcommand was given)."""
     if ctx.invoked_subcommand is not None:
@@ -153,6 +161,8 @@ def fleet(
                 seed=seed,
                 dock_charge_s=dock_charge_min * 60.0,
             )
+        if signing_dir is not None:
+            cfg = with_signing_dir(cfg, signing_dir)
         if camera:
             width_px, height_px = parse_camera_size(camera_size)
             cfg = with_cameras(

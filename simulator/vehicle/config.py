@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,10 @@ class DroneConfig:
     #: Simulated seconds to charge an empty battery on the dock after a flight; 0 = full at
     #: disarm, as PX4 SITL's battery simulator resets to full whenever it is disarmed.
     dock_charge_s: float = 0.0
+    #: MAVLink signing key the vehicle starts with (as if set earlier by SETUP_SIGNING); None: none.
+    signing_key: bytes | None = field(default=None, repr=False)
+    #: Where the vehicle keeps its signing key across restarts (PX4's secret file); None: memory only.
+    signing_key_file: Path | None = None
 
     @property
     def system_id(self) -> int:

@@ -15,6 +15,7 @@ from .clock import SimClock
 from .config import DroneConfig
 from .drone import SimDrone
 from .errors import SimConfigError, UnknownDroneError
+from .signing import KEY_BYTES, VehicleSigning
 
 log = logging.getLogger(__name__)
 
@@ -160,21 +161,47 @@ def load_fleet_file(
         client_port = url.port
         api_port = int(entry.get("sim_api_port", client_port + API_PORT_OFFSET))
         video_port = _video_port(entry, video_base_port + i)
-        drones.append(
-            _drone_config(
-                i,
-                docks[dock_id],
-                api_port,
-                client_port,
-                gcs_base_port,
-                video_port,
-                seed,
-                dock_charge_s,
-            )
+        config = _drone_config(
+            i,
+            docks[dock_id],
+            api_port,
+            client_port,
+            gcs_base_port,
+            video_port,
+            seed,
+            dock_charge_s,
         )
+        drones.append(replace(config, signing_key=_signing_key(entry)))
     if not drones:
         raise SimConfigError(f"fleet file {path} lists no drones")
     return FleetConfig(tuple(drones), speedup)
+
+
+def _signing_key(entry: dict[str, object]) -> bytes | None:
+    """The drone's `signing_key` (64 hex digits) from the fleet file, preloaded as PX4 would hold it."""
+    raw = entry.get("signing_key")
+    if raw is None:
+        return None
+    try:
+        key = bytes.fromhex(str(raw))
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise SimConfigError(
+            f"drone {entry.get('id')!r}: signing_key must be {KEY_BYTES * 2} hex digits"
+        )
+    return key
+
+
+def with_signing_dir(config: FleetConfig, signing_dir: Path) -> FleetConfig:
+    """`config` with each drone keeping its signing key in `signing_dir` (one file per drone)."""
+    drones = tuple(
+        replace(d, signing_key_file=signing_dir / f"sysid{d.system_id}.key")
+        if d.signing_key_file is None
+        else d
+        for d in config.drones
+    )
+    return replace(config, drones=drones)
 
 
 def _video_port(entry: dict[str, object], default: int) -> int:
@@ -227,6 +254,14 @@ class SimFleet:
         try:
             for d in self.drones:
                 await d.start()
+                signing = VehicleSigning(
+                    d.sysid,
+                    key_file=d.cfg.signing_key_file,
+                    preload_key=d.cfg.signing_key,
+                )
+                for link_id, link in enumerate(d.links):
+                    link.signing = signing
+                    link.link_id = link_id
         except OSError as exc:
             self.close()
             raise SimConfigError(f"cannot bind simulator ports: {exc}") from exc

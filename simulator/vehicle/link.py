@@ -10,6 +10,8 @@ from typing import Any
 
 from pymavlink.dialects.v20 import common as mavlink2
 
+from .signing import VehicleSigning
+
 log = logging.getLogger(__name__)
 
 CAMERA_COMPONENT_ID = 100
@@ -51,7 +53,12 @@ class Link(asyncio.DatagramProtocol):
         self._parser.robust_parsing = True
         self.rx_messages = 0
         self.rx_errors = 0
+        self.rx_rejected = 0
         self.tx_messages = 0
+        #: The vehicle's signing (shared by its links); None: the link neither signs nor checks.
+        self.signing: VehicleSigning | None = None
+        #: MAVLink instance number, the link id of the frames it signs (PX4: the instance id).
+        self.link_id = 0
 
     # asyncio.DatagramProtocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -60,7 +67,10 @@ class Link(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if self._cut_active(inbound=True):
             return
-        self.remote = (str(addr[0]), int(addr[1]))
+        sender = (str(addr[0]), int(addr[1]))
+        signing = self.signing
+        if signing is None or not signing.enabled:
+            self.remote = sender
         try:
             msgs = self._parser.parse_buffer(data) or []
         except (
@@ -74,6 +84,14 @@ class Link(asyncio.DatagramProtocol):
             if msg.get_type() == "BAD_DATA":
                 self.rx_errors += 1
                 continue
+            if signing is not None:
+                if not signing.accepts(msg):
+                    self.rx_rejected += 1
+                    continue
+                # Replies follow only a sender that proved it holds the key.
+                self.remote = sender
+                if signing.handle_setup(msg):
+                    continue
             self.rx_messages += 1
             try:
                 self._on_message(self, msg)
@@ -98,6 +116,8 @@ class Link(asyncio.DatagramProtocol):
         if self._transport is None or self._cut_active(inbound=False):
             return
         mav = self.mav_camera if camera else self.mav
+        if self.signing is not None:
+            self.signing.sign_with(mav, self.link_id)
         buf = msg.pack(mav, force_mavlink1=False)
         mav.seq = (mav.seq + 1) % 256
         self.tx_messages += 1
