@@ -1,7 +1,9 @@
-"""Append-only audit of every state-changing request: who, what, when, outcome.
+"""Append-only audit of every state-changing request: who, what, when, from where, outcome.
 
 Written by an ASGI middleware after the response, so a handler cannot forget it, and refused
-attempts (401/403/422) are recorded too.
+attempts (403/422) are recorded too. Refused authentication (401) is not written per request
+but summarised per client address by the AuthGuard, which also throttles it (429 here, before
+the request reaches the app or its body is read).
 """
 
 from __future__ import annotations
@@ -9,17 +11,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dfr.log_redaction import redact_tokens_in_server_logs
 from dfr.models import AuditEntry
 from dfr.tokens import Principal, principal_for
 
+if TYPE_CHECKING:
+    from dfr.auth_guard import AuthGuard
+
 log = logging.getLogger(__name__)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Paths any address may reach while throttled (nothing there checks a token).
+UNGUARDED_PREFIXES = ("/console/", "/docs", "/redoc")
+UNGUARDED_PATHS = frozenset({"/", "/api/v1/health", "/openapi.json"})
+
+
+def outcome_of(status_code: int) -> str:
+    """ok, denied (401/403/429) or error."""
+    if status_code < 400:
+        return "ok"
+    return "denied" if status_code in (401, 403, 429) else "error"
 
 
 def record_audit(
@@ -32,9 +48,9 @@ def record_audit(
     status_code: int,
     action: str = "",
     detail: str = "",
+    client_address: str = "",
 ) -> None:
     """Append one audit row (blocking; call from a worker thread on the event loop)."""
-    outcome = "ok" if status_code < 400 else ("denied" if status_code in (401, 403) else "error")
     with Session(engine) as session:
         session.add(
             AuditEntry(
@@ -44,11 +60,32 @@ def record_audit(
                 path=path[:500],
                 action=action[:200],
                 status_code=status_code,
-                outcome=outcome,
+                outcome=outcome_of(status_code),
                 detail=detail[:2000],
+                client_address=client_address[:64],
             )
         )
         session.commit()
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address as the server resolved it.
+
+    Behind a proxy, the server (uvicorn's `forwarded_allow_ips`, DFR_HTTP__FORWARDED_ALLOW_IPS)
+    has already replaced the peer with the X-Forwarded-For client when the peer is a trusted proxy.
+    """
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def presents_credentials(scope: Scope) -> bool:
+    """Whether a request carries a token (header, WebSocket subprotocol or query)."""
+    for key, value in scope.get("headers", []):
+        if key == b"authorization" and value.strip():
+            return True
+        if key == b"sec-websocket-protocol" and b"bearer" in value.lower():
+            return True
+    return b"token=" in scope.get("query_string", b"")
 
 
 def _principal_from_headers(engine: Engine, scope: Scope) -> Principal | None:
@@ -60,16 +97,68 @@ def _principal_from_headers(engine: Engine, scope: Scope) -> Principal | None:
     return None
 
 
+def _guard_of(scope: Scope) -> AuthGuard | None:
+    app = scope.get("app")
+    service = getattr(getattr(app, "state", None), "service", None)
+    return getattr(service, "auth_guard", None)
+
+
+def _guarded(path: str) -> bool:
+    return path not in UNGUARDED_PATHS and not path.startswith(UNGUARDED_PREFIXES)
+
+
+async def refuse_throttled(scope: Scope, receive: Receive, send: Send, retry_after_s: int) -> None:
+    """Answer 429 problem+json with Retry-After (a WebSocket: before its handshake completes)."""
+    from dfr.api.errors import problem  # the API's one problem+json writer
+
+    detail = f"too many failed authentications from this address; retry in {retry_after_s} s"
+    response = problem(
+        429, detail, headers={"Retry-After": str(retry_after_s)}, instance=scope["path"]
+    )
+    if scope["type"] == "http":
+        await response(scope, receive, send)
+        return
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await receive()  # websocket.connect
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 429,
+                "headers": response.raw_headers,
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": response.body})
+        return
+    # A server without the denial-response extension: the close code says the same.
+    await receive()
+    await send({"type": "websocket.close", "code": 4429, "reason": detail[:120]})
+
+
 class AuditMiddleware:
-    """Records every non-read HTTP request in the audit log."""
+    """Throttles failed authentication, then records every non-read HTTP request."""
 
     def __init__(self, app: ASGIApp, *, engine_of: Callable[[], Engine | None]) -> None:
         self.app = app
         # The engine exists only while the service runs, so it is asked for per request.
         self._engine_of = engine_of
+        # The server's own access and connection logs print request targets, queries included.
+        redact_tokens_in_server_logs()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in READ_METHODS:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        address = client_address(scope)
+        scope.setdefault("state", {})["client_address"] = address
+        guard = _guard_of(scope)
+        if guard is not None and _guarded(scope["path"]):
+            retry_after_s = guard.retry_after_s(address)
+            if retry_after_s is not None:
+                guard.throttled(address, path=scope["path"])
+                await refuse_throttled(scope, receive, send, retry_after_s)
+                return
+        if scope["type"] == "websocket":
+            # The WebSocket's own authorisation notes refusals and connects (dfr.auth).
             await self.app(scope, receive, send)
             return
         status_holder: dict[str, int] = {"status": 500}
@@ -82,9 +171,13 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            await self._write(scope, status_holder["status"])
+            status_code = status_holder["status"]
+            if status_code == 401 and guard is not None:
+                guard.failed(address, path=scope["path"], presented=presents_credentials(scope))
+            elif scope["method"] not in READ_METHODS:
+                await self._write(scope, status_code, address)
 
-    async def _write(self, scope: Scope, status_code: int) -> None:
+    async def _write(self, scope: Scope, status_code: int, address: str) -> None:
         state: dict[str, Any] = scope.get("state", {})
         if state.get("audit_recorded"):
             return  # the handler wrote it in the same transaction as its change
@@ -108,6 +201,7 @@ class AuditMiddleware:
                 status_code=status_code,
                 action=action,
                 detail=str(state.get("audit_detail", "")),
+                client_address=address,
             )
         except Exception:
             log.exception("could not write the audit row for %s %s", scope["method"], scope["path"])

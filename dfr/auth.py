@@ -3,20 +3,29 @@
 Tokens are random secrets shown once; only their SHA-256 is stored (a token has 256 bits of entropy,
 so a slow hash adds nothing). Every endpoint declares the roles it admits with `require_roles`;
 `admin` is admitted everywhere. The few public paths are listed in PUBLIC_PATHS.
+
+A WebSocket takes its token from the `Authorization` header or the subprotocol pair
+`["bearer", <token>]`, never from the URL (URLs end up in access logs and browser history). An
+admitted WebSocket is held open under its token (TokenSessions) and closed 4401 when the token is
+revoked or expires; each connect and each refusal is audited (refused tokens as summaries).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, WebSocket, WebSocketException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dfr.deps import EngineDep
+from dfr.audit import client_address, record_audit
+from dfr.auth_guard import AuthGuard
+from dfr.deps import EngineDep, ServiceDep
 from dfr.errors import ForbiddenError, NotAuthenticatedError
 from dfr.models import Role
+from dfr.token_sessions import TokenSessions
 from dfr.tokens import (
     TOKEN_PREFIX,
     Principal,
@@ -31,9 +40,13 @@ __all__ = [
     "PUBLIC_PATHS",
     "STAFF_ROLES",
     "TOKEN_PREFIX",
+    "WS_FORBIDDEN",
+    "WS_UNAUTHENTICATED",
+    "AuthGuardDep",
+    "BearerToken",
     "Principal",
     "PrincipalCache",
-    "BearerToken",
+    "TokenSessionsDep",
     "authenticate",
     "bearer_token",
     "check_role",
@@ -89,7 +102,7 @@ def authenticate(request: Request, token: BearerToken, engine: EngineDep) -> Pri
     """Resolve the bearer token to a principal (401 when missing, unknown or revoked)."""
     principal = principal_for(engine, token)
     if principal is None:
-        raise NotAuthenticatedError("the bearer token is unknown or revoked")
+        raise NotAuthenticatedError("the bearer token is unknown, revoked or expired")
     request.state.principal = principal
     return principal
 
@@ -121,15 +134,31 @@ def require_roles(*roles: Role) -> Callable[..., Principal]:
 #: WebSocket close codes for refused connections (4000-4999 are the application's own).
 WS_UNAUTHENTICATED = 4401
 WS_FORBIDDEN = 4403
+URL_TOKEN_REFUSED = (
+    "a token in the URL is refused (URLs are logged); send it as the Authorization header "
+    "or the subprotocol pair bearer, <token>"
+)
+
+
+async def get_token_sessions(service: ServiceDep) -> TokenSessions:
+    """The open sessions held under tokens."""
+    return service.sessions
+
+
+async def get_auth_guard(service: ServiceDep) -> AuthGuard:
+    """The failed-authentication throttle."""
+    return service.auth_guard
+
+
+TokenSessionsDep = Annotated[TokenSessions, Depends(get_token_sessions)]
+AuthGuardDep = Annotated[AuthGuard, Depends(get_auth_guard)]
 
 
 def websocket_token(websocket: WebSocket) -> str | None:
-    """The token of a WebSocket: `Sec-WebSocket-Protocol: bearer, <t>`, `?token=` or the header."""
+    """The token of a WebSocket: `Sec-WebSocket-Protocol: bearer, <t>` or the header."""
     protocols = [str(p).strip() for p in websocket.scope.get("subprotocols") or []]
     if len(protocols) >= 2 and protocols[0].lower() == "bearer" and protocols[1]:
         return protocols[1]
-    if query_token := websocket.query_params.get("token"):
-        return str(query_token)
     scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
@@ -143,25 +172,69 @@ async def _refuse_websocket(websocket: WebSocket, code: int, reason: str) -> Web
     return WebSocketException(code=code, reason=reason)
 
 
+def _ws_audit(
+    service: ServiceDep,
+    websocket: WebSocket,
+    principal: Principal,
+    status_code: int,
+    action: str,
+    detail: str = "",
+) -> Any:
+    return asyncio.to_thread(
+        record_audit,
+        service.engine,
+        actor=principal.name,
+        role=principal.role.value,
+        method="WS",
+        path=websocket.url.path,
+        status_code=status_code,
+        action=action,
+        detail=detail,
+        client_address=client_address(websocket.scope),
+    )
+
+
 def require_ws_roles(*roles: Role) -> Callable[..., Any]:
-    """A WebSocket dependency admitting `roles` (and admin); closes 4401 / 4403 otherwise."""
+    """A WebSocket dependency admitting `roles` (and admin); closes 4401 / 4403 otherwise.
+
+    The admitted socket is held under its token for as long as the endpoint runs: revoking the
+    token (on any instance) or its expiry closes it with 4401 and the reason.
+    """
     admitted = frozenset((*roles, Role.ADMIN))
 
-    async def check(websocket: WebSocket, engine: EngineDep) -> Principal:
+    async def check(websocket: WebSocket, service: ServiceDep) -> AsyncIterator[Principal]:
+        path = websocket.url.path
+        address = client_address(websocket.scope)
+        if "token" in websocket.query_params:
+            service.auth_guard.failed(address, path=path, presented=True)
+            raise await _refuse_websocket(websocket, WS_UNAUTHENTICATED, URL_TOKEN_REFUSED)
         token = websocket_token(websocket)
         if not token:
+            service.auth_guard.failed(address, path=path, presented=False)
             raise await _refuse_websocket(websocket, WS_UNAUTHENTICATED, "a token is required")
-        principal = await asyncio.to_thread(principal_for, engine, token)
+        principal = await asyncio.to_thread(principal_for, service.engine, token)
         if principal is None:
+            service.auth_guard.failed(address, path=path, presented=True)
             raise await _refuse_websocket(
-                websocket, WS_UNAUTHENTICATED, "the token is unknown or revoked"
+                websocket, WS_UNAUTHENTICATED, "the token is unknown, revoked or expired"
             )
         if principal.role not in admitted:
-            raise await _refuse_websocket(
-                websocket, WS_FORBIDDEN, f"role {principal.role.value!r} may not do this"
-            )
+            reason = f"role {principal.role.value!r} may not do this"
+            await _ws_audit(service, websocket, principal, 403, "ws.refused", reason)
+            raise await _refuse_websocket(websocket, WS_FORBIDDEN, reason)
         websocket.state.principal = principal
-        return principal
+        await _ws_audit(service, websocket, principal, 101, "ws.connect")
+
+        async def end(reason: str) -> None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await websocket.close(code=WS_UNAUTHENTICATED, reason=reason)
+
+        held = service.sessions.open(principal.token_id, "websocket", end)
+        try:
+            yield principal
+        finally:
+            service.sessions.close(held)
 
     check.dfr_roles = admitted  # type: ignore[attr-defined]
     check.__name__ = "require_ws_" + "_".join(sorted(r.value for r in admitted))

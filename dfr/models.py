@@ -497,11 +497,18 @@ class ApiToken(SQLModel, table=True):
     last_used_at: datetime | None = None
 
 
+#: The longest lifetime a token may be given (a token for ever is made without an expiry).
+MAX_TOKEN_LIFETIME_S = 10 * 365 * 86_400
+
+
 class TokenCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
+    #: The token expires this many seconds after creation (or at `expires_at`; not both).
+    expires_in_s: int | None = Field(default=None, ge=60, le=MAX_TOKEN_LIFETIME_S)
+    expires_at: datetime | None = None
 
 
 class TokenPublic(SQLModel):
@@ -510,6 +517,9 @@ class TokenPublic(SQLModel):
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    #: When the token last authenticated, to the minute.
+    last_used_at: datetime | None = None
 
 
 class TokenCreated(TokenPublic):
@@ -551,11 +561,14 @@ class AuditEntryPublic(SQLModel):
     status_code: int
     outcome: str
     detail: str
+    client_address: str = ""
 
 
 class AuditPublic(SQLModel):
     data: list[AuditEntryPublic]
     count: int
+    #: Pass as `before_id` for the next (older) page; None when this page is the last.
+    next_before_id: int | None = None
 
 
 class HealthPublic(SQLModel):

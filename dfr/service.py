@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from cad_bridge import CallTypeMapper, EidoSubscriber, OutboxDelivery
 from dfr.airspace import AirspaceService
+from dfr.auth_guard import AuthGuard
 from dfr.cad_ingest import CallWriter
 from dfr.call_intake import CallIntake
 from dfr.call_ledger import CallLedger, HubPublisher
@@ -48,6 +49,7 @@ from dfr.runtime import (
     weather_source,
 )
 from dfr.settings import Settings
+from dfr.token_sessions import TokenSessions
 from dfr.tokens import PrincipalCache
 from dfr.video_service import FlightRecordingHook, VideoService
 from flight import Clock, Fence, FleetLink, SystemClock, VehicleId
@@ -88,6 +90,10 @@ class Service:
     held: HeldLeases
     airspace: AirspaceService
     principals: PrincipalCache
+    #: WebSockets and WHEP viewers held open under a token (ended when it is revoked or expires).
+    sessions: TokenSessions
+    #: Failed authentication: throttled per client address, audited as summaries.
+    auth_guard: AuthGuard
     outbox: OutboxDelivery
     ledger: CallLedger
     video: VideoService
@@ -171,6 +177,8 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         )
         await asyncio.to_thread(bootstrap_airspace, engine, airspace, zone_documents)
         principals = built("principals", PrincipalCache(engine))
+        sessions = TokenSessions(engine)
+        auth_guard = AuthGuard(engine)
         http = await stack.enter_async_context(httpx.AsyncClient())
         outbox = built(
             "outbox",
@@ -200,6 +208,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 settings.data_dir,
                 remote=peers,
                 linked_here=lambda drone_id: held.holds(drone_resource(drone_id)),
+                sessions=sessions,
             ),
         )
         recordings = built("recordings", FlightRecordingHook(video, loop))
@@ -292,6 +301,8 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             hub=hub,
             airspace=airspace,
             principals=principals,
+            sessions=sessions,
+            auth_guard=auth_guard,
             outbox=outbox,
             ledger=ledger,
             video=video,
@@ -324,6 +335,8 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
 
 async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
     """Start the running parts in construction order; the stack stops them in reverse."""
+    await stack.enter_async_context(service.auth_guard)
+    await stack.enter_async_context(service.sessions)
     if service.hub_bridge is not None:
         await stack.enter_async_context(service.hub_bridge)
     if service.peers is not None:

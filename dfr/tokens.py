@@ -1,6 +1,8 @@
 """API tokens: random secrets shown once, stored as SHA-256, and the principals they stand for.
 
-A token has 256 bits of entropy, so a slow hash adds nothing.
+A token has 256 bits of entropy, so a slow hash adds nothing. A token may expire (`expires_at`);
+an expired token is refused like a revoked one. `last_used_at` is written at most once a
+minute per token, never once per request.
 """
 
 from __future__ import annotations
@@ -9,14 +11,19 @@ import asyncio
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from dfr.models import ApiToken, Role
+from dfr.models import ApiToken, Role, as_utc, utcnow
 
 TOKEN_PREFIX = "dfr_"
+#: How stale `last_used_at` may be: it is a "when was this token last seen" hint, not a log.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +33,8 @@ class Principal:
     token_id: int
     name: str
     role: Role
+    #: None: the token does not expire.
+    expires_at: datetime | None = None
 
 
 def hash_token(token: str) -> str:
@@ -38,29 +47,64 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_token(session: Session, name: str, role: Role) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session, name: str, role: Role, *, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
     """Store a new token for `name` with `role`; returns the row and the secret (shown once)."""
     secret = new_token()
-    row = ApiToken(name=name, role=role, token_hash=hash_token(secret))
+    row = ApiToken(name=name, role=role, token_hash=hash_token(secret), expires_at=expires_at)
     session.add(row)
     session.flush()
     return row, secret
 
 
-def principal_for(engine: Engine, token: str) -> Principal | None:
-    """The principal owning `token`, or None when unknown or revoked."""
+def token_ended(row: ApiToken, now: datetime) -> str | None:
+    """Why `row` no longer authenticates ("revoked", "expired"), or None while it does."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and as_utc(row.expires_at) <= now:
+        return "expired"
+    return None
+
+
+def principal_for(
+    engine: Engine, token: str, *, now: Callable[[], datetime] = utcnow
+) -> Principal | None:
+    """The principal owning `token`, or None when unknown, revoked or expired (notes its use)."""
+    at = now()
     with Session(engine) as session:
         row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
-        if row is None or row.revoked_at is not None or row.id is None:
+        if row is None or row.id is None or token_ended(row, at) is not None:
             return None
-        return Principal(token_id=row.id, name=row.name, role=row.role)
+        principal = Principal(
+            token_id=row.id,
+            name=row.name,
+            role=row.role,
+            expires_at=None if row.expires_at is None else as_utc(row.expires_at),
+        )
+        last_used = row.last_used_at
+        if last_used is None or as_utc(last_used) <= at - LAST_USED_RESOLUTION:
+            # Compare-and-set: of several instances seeing the token at once, one writes.
+            seen = (
+                col(ApiToken.last_used_at).is_(None)
+                if last_used is None
+                else col(ApiToken.last_used_at) == last_used
+            )
+            session.execute(
+                update(ApiToken)
+                .where(col(ApiToken.id) == row.id)
+                .where(seen)
+                .values(last_used_at=at)
+            )
+            session.commit()
+        return principal
 
 
 class PrincipalCache:
     """Principals of tokens seen valid lately, so a busy CAD's posts skip a lookup each.
 
-    An entry lives `ttl_s`; a post's own commit checks its token again, so a revoked token never
-    stores a call (it is refused with 401 at its next post).
+    An entry lives `ttl_s` (never past the token's expiry); a post's own commit checks its token
+    again, so a revoked token never stores a call (it is refused with 401 at its next post).
     """
 
     def __init__(self, engine: Engine, *, ttl_s: float = 5.0, max_entries: int = 1000) -> None:
@@ -81,7 +125,10 @@ class PrincipalCache:
             return None
         if len(self._seen) > self._max_entries:
             self._seen.clear()
-        self._seen[digest] = (found, now + self._ttl_s)
+        ttl_s = self._ttl_s
+        if found.expires_at is not None:
+            ttl_s = min(ttl_s, (found.expires_at - utcnow()).total_seconds())
+        self._seen[digest] = (found, now + ttl_s)
         return found
 
     def forget(self, digest: str) -> None:

@@ -5,11 +5,15 @@ Ingests open lazily when the first viewer or recorder asks for a drone's stream.
 and stops it when the flight lands or ends; after a restart it continues the recording (same hash
 chain) of every flight still in the air. Who watched (session start and end) and who exported is
 written to the audit log; each closed segment's chain head is too, so a rewritten manifest shows.
+
+A viewer session is held under the viewer's token (TokenSessions): revoking the token ends it. Only
+its viewer or an admin may end a session, and the audit row names whoever ended it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,8 +27,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from dfr.audit import record_audit
-from dfr.errors import DfrError, NotFoundError
-from dfr.models import Drone, Flight, utcnow
+from dfr.errors import DfrError, ForbiddenError, NotFoundError
+from dfr.models import Drone, Flight, Role, utcnow
+from dfr.token_sessions import OpenSession, TokenSessions
 from flight import FlightPhase, FlightTransition
 from telemetry.video import (
     RtpIngest,
@@ -61,14 +66,30 @@ class RemoteVideo(Protocol):
     """WHEP viewers of a drone whose video another instance receives (the one holding its link)."""
 
     async def watch(
-        self, drone_id: str, video_url: str | None, offer_sdp: str, actor: str, role: str
+        self,
+        drone_id: str,
+        video_url: str | None,
+        offer_sdp: str,
+        actor: str,
+        role: str,
+        token_id: int | None = None,
     ) -> WhepAnswer:
         """Answer the offer on the drone's holder."""
         ...
 
-    async def end_watch(self, drone_id: str, session_id: str) -> None:
-        """End a viewer session on the drone's holder."""
+    async def end_watch(self, drone_id: str, session_id: str, actor: str, role: str) -> None:
+        """End a viewer session on the drone's holder (as `actor`, checked there)."""
         ...
+
+
+def _viewer(actor: str, role: str, token_id: int | None) -> str:
+    return f"{actor}|{role}|{'' if token_id is None else token_id}"
+
+
+def _viewer_parts(viewer: str) -> tuple[str, str]:
+    actor, _, rest = viewer.partition("|")
+    role, _, _token = rest.partition("|")
+    return actor, role
 
 
 class VideoService:
@@ -87,8 +108,13 @@ class VideoService:
         snapshot_workers: int = 2,
         remote: RemoteVideo | None = None,
         linked_here: Callable[[str], bool] = lambda _drone_id: True,
+        sessions: TokenSessions | None = None,
     ) -> None:
         self._engine = engine
+        self._token_sessions = sessions
+        #: Each viewer session's hold on its token, and who ended a session (for its audit row).
+        self._held: dict[str, OpenSession] = {}
+        self._ended_by: dict[str, tuple[str, str]] = {}
         self._remote = remote
         self._linked_here = linked_here
         self.recordings_root = data_dir / "recordings"
@@ -115,7 +141,11 @@ class VideoService:
         )
 
     def _on_session_end(self, info: WhepSessionInfo, reason: str) -> None:
-        actor, _, role = info.viewer.partition("|")
+        held = self._held.pop(info.session_id, None)
+        if held is not None and self._token_sessions is not None:
+            self._token_sessions.close(held)
+        viewer, viewer_role = _viewer_parts(info.viewer)
+        actor, role = self._ended_by.pop(info.session_id, (viewer, viewer_role))
         # Called from the event loop: the audit write runs on a worker thread.
         task = asyncio.get_running_loop().run_in_executor(
             None,
@@ -124,7 +154,8 @@ class VideoService:
             role,
             "video.watch.end",
             f"/drones/{info.stream_key}/video",
-            f"session {info.session_id}: {reason}; {info.frames_forwarded} frames",
+            f"session {info.session_id} of viewer {viewer}: {reason}; "
+            f"{info.frames_forwarded} frames",
         )
         task.add_done_callback(lambda _: None)
 
@@ -146,14 +177,30 @@ class VideoService:
         return self._ingests.get(drone_id)
 
     async def watch(
-        self, drone_id: str, video_url: str | None, offer_sdp: str, actor: str, role: str
+        self,
+        drone_id: str,
+        video_url: str | None,
+        offer_sdp: str,
+        actor: str,
+        role: str,
+        token_id: int | None = None,
     ) -> WhepAnswer:
-        """Answer a WHEP offer for a drone's stream and audit the viewer."""
+        """Answer a WHEP offer for a drone's stream and audit the viewer (held under `token_id`)."""
         check_offer(offer_sdp)  # bad input is refused before any stream is opened
         if self._remote is not None and not self._linked_here(drone_id):
-            return await self._remote.watch(drone_id, video_url, offer_sdp, actor, role)
+            return await self._remote.watch(drone_id, video_url, offer_sdp, actor, role, token_id)
         ingest = await self.ingest_for(drone_id, video_url)
-        answer = await self.sessions.answer(ingest, offer_sdp, viewer=f"{actor}|{role}")
+        viewer = _viewer(actor, role, token_id)
+        answer = await self.sessions.answer(ingest, offer_sdp, viewer=viewer)
+        if token_id is not None and self._token_sessions is not None:
+            session_id = answer.session_id
+
+            async def end(reason: str) -> None:
+                self._held.pop(session_id, None)
+                with contextlib.suppress(SessionUnknownError):
+                    await self.sessions.end(session_id, reason)
+
+            self._held[session_id] = self._token_sessions.open(token_id, "whep", end)
         await asyncio.to_thread(
             self.audit,
             actor,
@@ -164,20 +211,26 @@ class VideoService:
         )
         return answer
 
-    async def end_watch(self, drone_id: str, session_id: str) -> None:
-        """End a viewer session of the drone (here, or on the instance that answered it)."""
+    async def end_watch(self, drone_id: str, session_id: str, actor: str, role: str) -> None:
+        """End a viewer session of the drone as `actor` (its viewer or an admin; else Forbidden)."""
         try:
             session = self.sessions.get(session_id)
         except SessionUnknownError:
             if self._remote is not None and not self._linked_here(drone_id):
-                await self._remote.end_watch(drone_id, session_id)
+                await self._remote.end_watch(drone_id, session_id, actor, role)
                 return
             raise NotFoundError("WHEP session", session_id) from None
         if session.stream_key != drone_id:
             raise NotFoundError("WHEP session", session_id)
+        viewer, _ = _viewer_parts(session.viewer)
+        if actor != viewer and role != Role.ADMIN.value:
+            raise ForbiddenError("only the session's viewer or an admin may end it")
+        self._ended_by[session_id] = (actor, role)
+        reason = "ended by viewer" if actor == viewer else f"ended by {actor} ({role})"
         try:
-            await self.sessions.end(session_id)
+            await self.sessions.end(session_id, reason)
         except SessionUnknownError:
+            self._ended_by.pop(session_id, None)
             raise NotFoundError("WHEP session", session_id) from None
 
     def recording_dir(self, flight_id: int) -> Path:

@@ -24,6 +24,7 @@ from dfr.cluster.leases import LeaseStore, drone_resource
 from dfr.errors import (
     ConflictError,
     DfrError,
+    ForbiddenError,
     InvalidInputError,
     LaunchRefusedError,
     NotFoundError,
@@ -156,22 +157,36 @@ class PeerFlights:
         await self._call(drone_id, "recall", {"flight_id": flight_id, "reason": reason})
 
     async def watch(
-        self, drone_id: str, video_url: str | None, offer_sdp: str, actor: str, role: str
+        self,
+        drone_id: str,
+        video_url: str | None,
+        offer_sdp: str,
+        actor: str,
+        role: str,
+        token_id: int | None = None,
     ) -> WhepAnswer:
         """See dfr.video_service.RemoteVideo."""
-        args = {"video_url": video_url, "offer": offer_sdp, "actor": actor, "role": role}
+        args = {
+            "video_url": video_url,
+            "offer": offer_sdp,
+            "actor": actor,
+            "role": role,
+            "token_id": token_id,
+        }
         answer = await self._call(drone_id, "whep_offer", args)
         return WhepAnswer(session_id=str(answer["session_id"]), sdp=str(answer["sdp"]))
 
-    async def end_watch(self, drone_id: str, session_id: str) -> None:
-        """See dfr.video_service.RemoteVideo."""
-        await self._call(drone_id, "whep_end", {"session_id": session_id})
+    async def end_watch(self, drone_id: str, session_id: str, actor: str, role: str) -> None:
+        """See dfr.video_service.RemoteVideo (the holder checks the caller)."""
+        args = {"session_id": session_id, "actor": actor, "role": role}
+        await self._call(drone_id, "whep_end", args)
 
 
 # --- errors across instances ----------------------------------------------------------------------
 
 _BY_NAME: dict[str, Callable[[str], Exception]] = {
     "LaunchRefusedError": LaunchRefusedError,
+    "ForbiddenError": ForbiddenError,
     "ConflictError": ConflictError,
     "InvalidInputError": InvalidInputError,
     "InvalidCommandError": InvalidCommandError,
@@ -264,10 +279,13 @@ class PeerServer(TaskOwner):
                 str(args["offer"]),
                 str(args["actor"]),
                 str(args["role"]),
+                None if args.get("token_id") is None else int(args["token_id"]),
             )
             return {"session_id": answer.session_id, "sdp": answer.sdp}
         if op == "whep_end":
-            await self._video.end_watch(drone_id, str(args["session_id"]))
+            await self._video.end_watch(
+                drone_id, str(args["session_id"]), str(args["actor"]), str(args["role"])
+            )
             return None
         raise InvalidInputError(f"unknown operation {op!r}", field="op")
 

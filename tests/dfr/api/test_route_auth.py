@@ -81,7 +81,8 @@ def test_every_websocket_route_closes_4403_for_a_role_it_does_not_admit(
         wrong = sorted(set(Role) - roles)
         assert wrong, f"WS {path} admits every role; declare a narrower set"
         token = auth(wrong[0])["Authorization"].removeprefix("Bearer ")
-        assert _ws_close_code(client, _concrete(path) + f"?token={token}") == WS_FORBIDDEN
+        headers = {"Authorization": f"Bearer {token}"}
+        assert _ws_close_code(client, _concrete(path), headers=headers) == WS_FORBIDDEN
         code = _ws_close_code(client, _concrete(path), subprotocols=["bearer", token])
         assert code == WS_FORBIDDEN, path
 
