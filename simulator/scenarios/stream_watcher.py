@@ -32,10 +32,15 @@ class StreamWatcher:
             await asyncio.wait_for(self.connected.wait(), timeout_s)
 
     async def _run(self) -> None:
-        url = f"{self._service.ws_url}?token={self._service.token(self._role)}"
+        url = self._service.ws_url
+        # The token goes as the bearer subprotocol, as the console sends it (never in the URL).
+        protocols = [
+            websockets.Subprotocol("bearer"),
+            websockets.Subprotocol(self._service.token(self._role)),
+        ]
         while True:
             try:
-                async with websockets.connect(url, open_timeout=10.0) as ws:
+                async with websockets.connect(url, subprotocols=protocols, open_timeout=10.0) as ws:
                     self.connected.set()
                     async for raw in ws:
                         self._take(json.loads(raw))

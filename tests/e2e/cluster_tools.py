@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+from websockets import Subprotocol
 from websockets.sync.client import connect as ws_connect
 
 from tests.e2e.conftest import ROLES
@@ -36,7 +37,10 @@ class StreamWatcher:
     """
 
     def __init__(self, url: str, drone_id: str) -> None:
-        self._url, self._drone_id = url, drone_id
+        # The service refuses a token in the URL: a `?token=` here goes as the bearer subprotocol.
+        self._url, _, token = url.partition("?token=")
+        self._protocols = [Subprotocol("bearer"), Subprotocol(token)] if token else None
+        self._drone_id = drone_id
         self.positions: list[tuple[float, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -52,7 +56,9 @@ class StreamWatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with ws_connect(self._url, open_timeout=5.0, close_timeout=1.0) as ws:
+                with ws_connect(
+                    self._url, subprotocols=self._protocols, open_timeout=5.0, close_timeout=1.0
+                ) as ws:
                     while not self._stop.is_set():
                         try:
                             raw = ws.recv(timeout=0.5)

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from websockets import Subprotocol
 from websockets.sync.client import connect as ws_connect
 
 from dfr.fleet import DEMO_FLEET_FILE
@@ -318,8 +319,9 @@ class Stack:
 
     def drone_frames(self) -> dict[str, dict[str, Any]]:
         """Every drone's latest frame from the live stream's snapshot."""
-        url = f"ws://127.0.0.1:{self.service_port}/api/v1/stream?token={self.tokens['tester']}"
-        with ws_connect(url, open_timeout=10.0, close_timeout=2.0) as ws:
+        url = f"ws://127.0.0.1:{self.service_port}/api/v1/stream"
+        protocols = [Subprotocol("bearer"), Subprotocol(self.tokens["tester"])]
+        with ws_connect(url, subprotocols=protocols, open_timeout=10.0, close_timeout=2.0) as ws:
             frame = json.loads(ws.recv(timeout=10.0))
         snapshot = frame[0]
         assert snapshot["type"] == "snapshot", snapshot
