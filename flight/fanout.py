@@ -119,6 +119,11 @@ class VehicleEventSource:
         self._clock = clock
         self._fanout = fanout
 
+    @property
+    def clock(self) -> Clock:
+        """The clock events are stamped with (vehicle time when sped up)."""
+        return self._clock
+
     def __call__(
         self,
         kind: VehicleEventKind,

@@ -156,6 +156,7 @@ class VehicleEventKind(StrEnum):
     MISSION_CURRENT = "mission_current"
     MISSION_ITEM_REACHED = "mission_item_reached"
     COMMAND = "command"  # a command we sent and its outcome
+    CONTRADICTION = "contradiction"  # a report held back: it contradicts what the vehicle just said
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,9 @@
-"""The vehicle's reported state, accumulated from its MAVLink telemetry."""
+"""The vehicle's reported state, accumulated from its MAVLink telemetry.
+
+A value outside its range (a latitude beyond 90 degrees, a NaN speed, a battery over 100 %) is
+dropped and counted in `invalid_reports`; a value that contradicts what the vehicle just reported
+(see flight/contradiction.py) is held back and reported as a CONTRADICTION event.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flight import mavlink_wire as wire
+from flight.contradiction import (
+    Contradiction,
+    ContradictionKind,
+    PlausibilityGate,
+    PlausibilityLimits,
+)
 from flight.fanout import VehicleEventSource
 from flight.models import (
     FlightMode,
@@ -20,6 +31,11 @@ from flight.models import (
     decode_px4_mode,
 )
 from geofence import GeoPoint
+
+#: Altitudes (AMSL) a report may hold: from the Dead Sea shore's depth to far above any ceiling.
+_ALT_RANGE_M = (-1_000.0, 20_000.0)
+_MAX_GROUND_SPEED_MPS = 200.0
+_IN_AIR = frozenset({LandedState.IN_AIR, LandedState.TAKEOFF, LandedState.LANDING})
 
 
 class PublishState(Protocol):
@@ -33,11 +49,20 @@ class PublishState(Protocol):
 class VehicleTelemetry:
     """Position, battery, mode, mission progress and STATUSTEXTs as the vehicle last reported them."""
 
-    def __init__(self, emit: VehicleEventSource, publish: PublishState) -> None:
+    def __init__(
+        self,
+        emit: VehicleEventSource,
+        publish: PublishState,
+        *,
+        limits: PlausibilityLimits | None = None,
+    ) -> None:
         # Changes a reader must not miss (mode, armed, landed state, mission progress) are events
         # and published at once; position updates are published at the link's state rate.
         self._emit = emit
         self._publish = publish
+        self._clock = emit.clock
+        self.gate = PlausibilityGate(self._on_contradiction, limits or PlausibilityLimits())
+        self.invalid_reports = 0
         self.position: GeoPoint | None = None
         self.alt_amsl_m: float | None = None
         self.alt_rel_m: float | None = None
@@ -62,6 +87,23 @@ class VehicleTelemetry:
         #: (real monotonic time, severity, text) of the latest STATUSTEXTs.
         self.statustexts: deque[tuple[float, int, str]] = deque(maxlen=32)
 
+    @property
+    def held_reports(self) -> int:
+        """Reports held back so far because they contradicted the vehicle's state."""
+        return sum(self.gate.held(kind) for kind in ContradictionKind)
+
+    def _on_contradiction(self, found: Contradiction) -> None:
+        self._emit(
+            VehicleEventKind.CONTRADICTION,
+            f"{found.detail}; held back until the vehicle confirms it ({found.held} held so far)",
+            extra={"check": str(found.kind), "held": str(found.held)},
+        )
+
+    def _airborne(self) -> bool:
+        return self.landed in _IN_AIR or (
+            self.alt_rel_m is not None and self.alt_rel_m > self.gate.limits.airborne_alt_m
+        )
+
     def texts_since(self, t0: float) -> str:
         """The STATUSTEXTs received since real monotonic time `t0`, joined."""
         return "; ".join(text for t, _sev, text in self.statustexts if t >= t0)
@@ -74,7 +116,12 @@ class VehicleTelemetry:
             if msg.base_mode & wire.MODE_FLAG_CUSTOM
             else self.mode
         )
-        armed = bool(msg.base_mode & wire.MODE_FLAG_ARMED)
+        armed = self.gate.armed(
+            bool(msg.base_mode & wire.MODE_FLAG_ARMED),
+            self.armed,
+            self._clock.monotonic(),
+            airborne=self._airborne(),
+        )
         changed = False
         if mode != self.mode:
             old = self.mode
@@ -91,29 +138,27 @@ class VehicleTelemetry:
         """Take one telemetry message (any id; those that carry no state are ignored)."""
         mid = msg.get_msgId()
         if mid == wire.GLOBAL_POSITION_INT:
-            if msg.lat != 0 or msg.lon != 0:
-                self.position = GeoPoint(msg.lat / 1e7, msg.lon / 1e7)
-            self.alt_amsl_m = msg.alt / 1000.0
-            self.alt_rel_m = msg.relative_alt / 1000.0
-            if msg.hdg != 65535:
-                self.heading_deg = msg.hdg / 100.0
-            self.ground_speed_mps = math.hypot(msg.vx, msg.vy) / 100.0
-            self.climb_mps = -msg.vz / 100.0
-            self._publish()
+            self._on_global_position(msg)
         elif mid == wire.VFR_HUD:
-            self.ground_speed_mps = float(msg.groundspeed)
+            speed_mps = float(msg.groundspeed)
+            if 0.0 <= speed_mps <= _MAX_GROUND_SPEED_MPS:  # False for NaN too
+                self.ground_speed_mps = speed_mps
+            else:
+                self.invalid_reports += 1
         elif mid == wire.GPS_RAW_INT:
             self.gps_fix = int(msg.fix_type)
             self.gps_sats = None if msg.satellites_visible == 255 else int(msg.satellites_visible)
         elif mid == wire.SYS_STATUS:
-            if msg.battery_remaining >= 0 and not self._have_battery_status:
-                self.battery_pct = float(msg.battery_remaining)
-            if msg.voltage_battery not in (0, 65535) and not self._have_battery_status:
+            if self._have_battery_status:
+                return
+            if msg.battery_remaining >= 0 and not self._on_battery_pct(int(msg.battery_remaining)):
+                return
+            if msg.voltage_battery not in (0, 65535):
                 self.battery_v = msg.voltage_battery / 1000.0
         elif mid == wire.BATTERY_STATUS:
+            if msg.battery_remaining >= 0 and not self._on_battery_pct(int(msg.battery_remaining)):
+                return  # held back or invalid: its voltages are not believed either
             self._have_battery_status = True
-            if msg.battery_remaining >= 0:
-                self.battery_pct = float(msg.battery_remaining)
             cells = [v for v in msg.voltages if v not in (65535, 0)]
             if cells:
                 # PX4 puts the pack voltage in voltages[0] when it has no per-cell values.
@@ -121,8 +166,13 @@ class VehicleTelemetry:
         elif mid == wire.EXTENDED_SYS_STATE:
             self._on_landed_state(msg)
         elif mid == wire.HOME_POSITION:
-            self.home = GeoPoint(msg.latitude / 1e7, msg.longitude / 1e7)
-            self.home_alt_amsl_m = msg.altitude / 1000.0
+            home = _point_e7(msg.latitude, msg.longitude)
+            alt_m = msg.altitude / 1000.0
+            if home is None or not _ALT_RANGE_M[0] <= alt_m <= _ALT_RANGE_M[1]:
+                self.invalid_reports += 1
+                return
+            self.home = home
+            self.home_alt_amsl_m = alt_m
         elif mid == wire.MISSION_CURRENT:
             self._on_mission_current(msg)
         elif mid == wire.MISSION_ITEM_REACHED:
@@ -135,6 +185,39 @@ class VehicleTelemetry:
             text = msg.text.rstrip("\t\x00 ") if isinstance(msg.text, str) else str(msg.text)
             self.statustexts.append((time.monotonic(), int(msg.severity), text))
             self._emit(VehicleEventKind.STATUSTEXT, text, severity=int(msg.severity))
+
+    def _on_global_position(self, msg: Any) -> None:
+        alt_m = msg.alt / 1000.0
+        point = _point_e7(msg.lat, msg.lon)
+        if (
+            (point is None and (msg.lat != 0 or msg.lon != 0))
+            or not _ALT_RANGE_M[0] <= alt_m <= _ALT_RANGE_M[1]
+            or abs(msg.relative_alt / 1000.0) > _ALT_RANGE_M[1]
+        ):
+            self.invalid_reports += 1
+            return
+        if point is not None:  # lat = lon = 0: no fix yet (PX4 sends zeros)
+            if not self.gate.position(point, alt_m, self._clock.monotonic()):
+                return
+            self.position = point
+        self.alt_amsl_m = alt_m
+        self.alt_rel_m = msg.relative_alt / 1000.0
+        if msg.hdg != 65535:
+            self.heading_deg = (msg.hdg % 36000) / 100.0
+        self.ground_speed_mps = math.hypot(msg.vx, msg.vy) / 100.0
+        self.climb_mps = -msg.vz / 100.0
+        self._publish()
+
+    def _on_battery_pct(self, pct: int) -> bool:
+        """Apply a remaining charge; False if it is out of range or held back."""
+        if pct > 100:
+            self.invalid_reports += 1
+            return False
+        in_use = self.armed or self._airborne()
+        if not self.gate.battery_pct(float(pct), self._clock.monotonic(), in_use=in_use):
+            return False
+        self.battery_pct = float(pct)
+        return True
 
     def _on_landed_state(self, msg: Any) -> None:
         landed = LandedState(msg.landed_state) if msg.landed_state <= 4 else LandedState.UNDEFINED
@@ -195,3 +278,13 @@ class VehicleTelemetry:
             home_alt_amsl_m=self.home_alt_amsl_m,
             system_status=self.system_status,
         )
+
+
+def _point_e7(lat_e7: int, lon_e7: int) -> GeoPoint | None:
+    """The point of MAVLink 1e-7 degree integers, or None for (0, 0) and out-of-range values."""
+    lat_deg, lon_deg = lat_e7 / 1e7, lon_e7 / 1e7
+    if (lat_e7 == 0 and lon_e7 == 0) or not (
+        -90.0 <= lat_deg <= 90.0 and -180.0 <= lon_deg <= 180.0
+    ):
+        return None
+    return GeoPoint(lat_deg, lon_deg)

@@ -17,6 +17,10 @@ from telemetry import Hub, alert_message, drone_message
 LOW_BATTERY_ALERT_PCT = 25.0
 TRACK_INTERVAL_S = 1.0
 TRACK_FLUSH_PERIOD_S = 2.0
+_ALERT_KINDS = {
+    VehicleEventKind.LINK: "link_lost",
+    VehicleEventKind.CONTRADICTION: "contradiction",
+}
 
 
 @dataclass(kw_only=True)
@@ -73,6 +77,9 @@ class FlightObserver(FlightPart):
         elif event.kind == VehicleEventKind.LINK and event.extra.get("state") == "lost":
             # A degraded link shows on the drone itself; only a lost one is worth an alert.
             level = "critical"
+        elif event.kind == VehicleEventKind.CONTRADICTION:
+            # The report was held back, so the flight goes on; someone may be forging frames.
+            level = "warning"
         if level is None:
             return
         at = event.time
@@ -81,7 +88,7 @@ class FlightObserver(FlightPart):
             level,
             str(event.vehicle_id),
             flight_id,
-            "link_lost" if event.kind == VehicleEventKind.LINK else "vehicle",
+            _ALERT_KINDS.get(event.kind, "vehicle"),
             f"{event.vehicle_id}: {event.detail}",
             state_time=at,
         )
