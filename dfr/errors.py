@@ -5,6 +5,7 @@ DfrError
  ├── ConflictError              the request contradicts stored or live state (duplicate name ...)
  │    └── LaunchRefusedError    no drone may fly this call now (the policy's reason)
  ├── InvalidInputError          a value is refused by a domain rule (carries the field and reason)
+ ├── MalformedBodyError         a request body cannot be read at all (not UTF-8, JSON nested too deep)
  ├── NotAuthenticatedError      no bearer token, or one unknown or revoked
  │    └── CallerNotAdmittedError  the token that posted a call was revoked before its commit
  ├── ForbiddenError             the caller's role may not do this
@@ -74,3 +75,12 @@ class UnsafeSettingsError(DfrError):
 
 class FleetFileError(DfrError):
     """The fleet file is unreadable or inconsistent."""
+
+
+class MalformedBodyError(DfrError):
+    """A request body is unreadable before any domain rule applies (encoding, nesting)."""
+
+    def __init__(self, reason: str, *, field: str = "body") -> None:
+        self.reason = reason
+        self.field = field
+        super().__init__(reason)

@@ -10,12 +10,14 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
 
 from dfr import __version__
-from dfr.api.errors import install_error_handlers
+from dfr.api.errors import PROBLEM_RESPONSES, UnhandledErrorMiddleware, install_error_handlers
 from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
 from dfr.api.routes import me, metrics
 from dfr.audit import AuditMiddleware
 from dfr.console import mount_console
+from dfr.docs_ui import mount_docs
 from dfr.http_limits import RequestLimitsMiddleware
+from dfr.security_headers import SecurityHeadersMiddleware
 from dfr.service import Run, Service, build_service
 from dfr.settings import Settings, load_settings
 
@@ -58,11 +60,17 @@ def create_app(
         version=__version__,
         summary="Drone-as-First-Responder dispatch and telemetry service",
         lifespan=lifespan,
+        # Swagger UI is served from the installed package (dfr.docs_ui), never from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.http.docs else None,
     )
     app.state.service = None  # the one thing the app holds: the running service graph
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
+    if settings.http.docs:
+        mount_docs(app)
     mount_console(app)
     # Beside the console, outside the API: scrapers expect /metrics at the root.
     app.include_router(metrics.router)
@@ -71,7 +79,18 @@ def create_app(
         service: Service | None = app.state.service
         return None if service is None else service.engine
 
-    # Added last = outermost: the audit also records requests the limits refuse.
-    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.cad.max_payload_bytes)
+    # Added last = outermost: the audit also records requests the limits refuse, an unhandled
+    # error is still a problem document, and every answer carries the security headers.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.cad.max_payload_bytes,
+        path_limits={f"{API_PREFIX}/zones/import": settings.http.zone_import_max_bytes},
+    )
     app.add_middleware(AuditMiddleware, engine_of=engine_of)
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        tile_url=settings.console.tile_url,
+        hsts_max_age_s=settings.http.hsts_max_age_s,
+    )
     return app

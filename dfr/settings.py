@@ -123,6 +123,36 @@ class ConsoleSettings(BaseModel):
         return self
 
 
+class HttpSettings(BaseModel):
+    """The HTTP edge: API docs, JSON and zone-import bounds, TLS and which proxies are believed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    docs: bool = Field(
+        default=True, description="Swagger UI at /docs and /openapi.json; false hides both"
+    )
+    max_json_depth: int = Field(default=64, ge=2, le=1000)
+    zone_import_max_bytes: int = Field(default=16 * 1_048_576, gt=0, le=256 * 1_048_576)
+    zone_import_max_features: int = Field(default=5_000, gt=0)
+    zone_import_max_vertices: int = Field(default=200_000, gt=0)
+    tls_cert_file: Path | None = Field(default=None, description="PEM certificate: serve HTTPS")
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="proxies whose X-Forwarded-Proto/-For are believed (comma list, * = any)",
+    )
+    hsts_max_age_s: int = Field(default=31_536_000, ge=0)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("http.tls_cert_file and http.tls_key_file are set together")
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return self
+
+
 class MetricsSettings(BaseModel):
     """Who may scrape `/metrics`: an admin token, or anyone when `public` (a scraper without tokens)."""
 
@@ -191,6 +221,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     weather: WeatherSettings = WeatherSettings()
     console: ConsoleSettings = ConsoleSettings()
+    http: HttpSettings = HttpSettings()
     metrics: MetricsSettings = MetricsSettings()
     bus: BusSettings = BusSettings()
     cluster: ClusterSettings = ClusterSettings()

@@ -22,7 +22,7 @@ from geofence.geo import (
     distance_m,
 )
 from geofence.legal_route import LegalRoute, RoutePoint, Standoff
-from geofence.loaders import FORMATS, detect_format, load_zones
+from geofence.loaders import FORMATS, DocumentSize, detect_format, document_size, load_zones
 from geofence.policy import PART107_MAX_AGL_M, AirspacePolicy
 from geofence.projection import LocalProjection
 from geofence.schedule import Applicability, DailyPeriod
@@ -42,6 +42,7 @@ __all__ = [
     "Applicability",
     "CeilingCell",
     "DailyPeriod",
+    "DocumentSize",
     "GeoPoint",
     "GeofenceError",
     "ImportFormatError",
@@ -65,6 +66,7 @@ __all__ = [
     "colorado_springs_airspace",
     "destination",
     "detect_format",
+    "document_size",
     "distance_m",
     "load_colorado_springs_zones",
     "load_zones",

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cad_bridge import CadError, CadInputError
 from dfr.cluster.errors import (
@@ -25,6 +26,7 @@ from dfr.errors import (
     DfrError,
     ForbiddenError,
     InvalidInputError,
+    MalformedBodyError,
     NotAuthenticatedError,
     NotFoundError,
     ServiceUnavailableError,
@@ -68,6 +70,49 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+#: The problem document's JSON schema (RFC 9457 plus the field-level `errors`).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+_ERROR_MEANINGS = {
+    400: "the body cannot be read (not UTF-8, malformed, nested too deep)",
+    401: "no bearer token, or one unknown, revoked or expired",
+    403: "the token's role may not do this",
+    404: "no such resource",
+    405: "the method is not allowed here",
+    409: "the request conflicts with stored or live state",
+    413: "the body is larger than the limit",
+    415: "the body's media type is not read here",
+    422: "a value is refused (each field and its reason in `errors`)",
+    429: "too many failed authentications from this address (see Retry-After)",
+    500: "the service failed (logged; nothing internal is told)",
+    502: "another instance answered with an error",
+    503: "a part of the service this needs is not running",
+    504: "the vehicle or another instance did not answer in time",
+}
+#: Declared on every API operation: each error is an application/problem+json document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": meaning, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    for status, meaning in _ERROR_MEANINGS.items()
+}
+
+
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -91,6 +136,7 @@ STATUS_OF: dict[type[Exception], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     InvalidInputError: 422,
+    MalformedBodyError: 400,
     NotAuthenticatedError: 401,
     ForbiddenError: 403,
     ServiceUnavailableError: 503,
@@ -127,7 +173,11 @@ def _error_for(exc: Exception) -> tuple[int, str, str | None]:
     """Status, detail and the field at fault of a domain error."""
     status = _most_specific(STATUS_OF, exc) or 500
     reason = getattr(exc, "reason", None)
-    detail = reason if isinstance(exc, ConflictError | InvalidInputError) else str(exc)
+    detail = (
+        reason
+        if isinstance(exc, ConflictError | InvalidInputError | MalformedBodyError)
+        else str(exc)
+    )
     field = getattr(exc, "field", None)
     if not isinstance(field, str):
         field = _most_specific(FIELD_OF, exc)
@@ -168,3 +218,43 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for cls in (DfrError, GeofenceError, CadError, FlightError):
         app.add_exception_handler(cls, _domain)
+
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        # The last resort (outside every middleware); UnhandledErrorMiddleware answers first.
+        return internal_error(request.url.path)
+
+    app.add_exception_handler(Exception, _unhandled)
+
+
+def internal_error(path: str) -> JSONResponse:
+    """The 500 problem: nothing of the failure's internals is told to the client."""
+    return problem(
+        500, "the service failed to answer this request; it has been logged", instance=path
+    )
+
+
+class UnhandledErrorMiddleware:
+    """Answers an exception no handler took with a 500 problem (logged once, here)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise  # too late for a problem document; the server logs it and drops the connection
+            log.exception("unhandled error answering %s %s", scope["method"], scope["path"])
+            await internal_error(scope["path"])(scope, receive, send)

@@ -31,9 +31,14 @@ def load_zones(document: bytes | str | Mapping[str, Any], format: str | None = N
         data: Any = dict(document)
         text = None
     else:
-        text = document.decode("utf-8-sig") if isinstance(document, bytes) else document
+        try:
+            text = document.decode("utf-8-sig") if isinstance(document, bytes) else document
+        except UnicodeDecodeError as exc:
+            raise ImportFormatError(f"document is not UTF-8 text (byte {exc.start})") from exc
         try:
             data = json.loads(text)
+        except RecursionError as exc:
+            raise ImportFormatError("document is nested too deeply to be a zone document") from exc
         except ValueError:
             data = None
     if data is None:

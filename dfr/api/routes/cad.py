@@ -12,10 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from cad_bridge import PlainCall
+from dfr.api.params import Id64
 from dfr.auth import BearerToken, Principal, check_role, hash_token, require_roles
 from dfr.db import session_scope
-from dfr.deps import EngineDep, IntakeDep, LedgerDep, PrincipalsDep, ServiceDep
+from dfr.deps import EngineDep, IntakeDep, LedgerDep, PrincipalsDep, ServiceDep, SettingsDep
 from dfr.errors import CallerNotAdmittedError, NotAuthenticatedError
+from dfr.json_limits import body_text
 from dfr.models import Role
 
 router = APIRouter(tags=["cad"])
@@ -97,13 +99,16 @@ async def post_incident(
     principal: CadCaller,
     intake: IntakeDep,
     principals: PrincipalsDep,
+    settings: SettingsDep,
 ) -> CallAccepted:
     """A call or call update from CAD, as NENA EIDO JSON or the plain JSON form.
 
     Idempotent by (agency, cad_incident_id): a re-post updates priority, location, notes and
     status; an identical re-post changes nothing.
     """
-    call = intake.parse(await request.body(), request.headers.get("content-type", ""))
+    body = await request.body()
+    body_text(body, max_depth=settings.http.max_json_depth)
+    call = intake.parse(body, request.headers.get("content-type", ""))
     stamp = intake.stamp(
         actor=principal.name,
         role=principal.role.value,
@@ -141,7 +146,7 @@ async def _committed(engine: Engine, write: Callable[[Session], OutboundQueued])
     "/calls/{call_id}/notes", status_code=status.HTTP_201_CREATED, response_model=OutboundQueued
 )
 async def post_note(
-    call_id: int,
+    call_id: Id64,
     note: Annotated[NoteCreate, Body()],
     principal: NoteWriter,
     engine: EngineDep,
@@ -160,7 +165,7 @@ async def post_note(
     "/calls/{call_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=OutboundQueued
 )
 async def post_cancel(
-    call_id: int,
+    call_id: Id64,
     cancel: Annotated[CancelCreate, Body()],
     request: Request,
     principal: Dispatcher,

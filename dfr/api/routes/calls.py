@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import col, func, select
 
+from dfr.api.params import Id64
 from dfr.auth import STAFF_ROLES, Principal, require_roles
 from dfr.call_views import CallDetailPublic, call_detail
 from dfr.deps import SessionDep
@@ -36,6 +37,6 @@ def list_calls(
 
 
 @router.get("/calls/{call_id}", response_model=CallDetailPublic)
-def get_call(call_id: int, session: SessionDep, _: Reader) -> CallDetailPublic:
+def get_call(call_id: Id64, session: SessionDep, _: Reader) -> CallDetailPublic:
     """One call with its notes and each outbound CAD item's delivery state."""
     return call_detail(session, get_row(session, Call, call_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from dfr.api.params import Id64
 from dfr.auth import STAFF_ROLES, Principal, require_roles
 from dfr.deps import DispatcherDep, SessionDep
 from dfr.errors import NotFoundError
@@ -40,7 +41,7 @@ class WeatherObservation(BaseModel):
 
 
 @router.get("/calls/{call_id}/decision")
-def get_decision(call_id: int, session: SessionDep, _: Reader) -> dict[str, Any]:
+def get_decision(call_id: Id64, session: SessionDep, _: Reader) -> dict[str, Any]:
     """The latest dispatch decision of a call: every rule's verdict and reason per drone."""
     if session.get(Call, call_id) is None:
         raise NotFoundError("call", call_id)
@@ -53,7 +54,7 @@ def get_decision(call_id: int, session: SessionDep, _: Reader) -> dict[str, Any]
 
 
 @router.post("/calls/{call_id}/evaluate")
-async def evaluate_call(call_id: int, _: Launcher, dispatcher: DispatcherDep) -> dict[str, Any]:
+async def evaluate_call(call_id: Id64, _: Launcher, dispatcher: DispatcherDep) -> dict[str, Any]:
     """Decide again for a call (after weather or fleet changes), without launching."""
     decision = await dispatcher.evaluate(call_id, allow_auto_launch=False)
     return decision.to_public()
@@ -63,7 +64,7 @@ async def evaluate_call(call_id: int, _: Launcher, dispatcher: DispatcherDep) ->
     "/calls/{call_id}/launch", response_model=LaunchAccepted, status_code=status.HTTP_202_ACCEPTED
 )
 async def launch_call(
-    call_id: int,
+    call_id: Id64,
     principal: Launcher,
     dispatcher: DispatcherDep,
     body: LaunchRequest | None = None,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
+from dfr.api.params import Id64
 from dfr.auth import STAFF_ROLES, Principal, require_roles
 from dfr.deps import EngineDep, FlightsDep, SessionDep
 from dfr.errors import ForbiddenError
@@ -111,7 +112,7 @@ def list_flights(
 
 
 @router.get("/flights/{flight_id}", response_model=FlightDetailPublic)
-def get_flight(flight_id: int, session: SessionDep, _: Reader) -> FlightDetailPublic:
+def get_flight(flight_id: Id64, session: SessionDep, _: Reader) -> FlightDetailPublic:
     """One flight with events, planned route (GeoJSON) and flown track."""
     return flight_detail(session, get_row(session, Flight, flight_id))
 
@@ -136,7 +137,7 @@ async def create_flight(
 
 @router.post("/flights/{flight_id}/commands", response_model=CommandResult)
 async def command_flight(
-    flight_id: int, principal: Commander, body: FlightCommand, flights: FlightsDep
+    flight_id: Id64, principal: Commander, body: FlightCommand, flights: FlightsDep
 ) -> CommandResult:
     """Send a pilot command; answers with the vehicle's acknowledgement or its refusal."""
     if principal.role == Role.DISPATCHER and body.command != "rtl":

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from dfr import fleet
+from dfr.api.params import Id64
 from dfr.auth import Principal, require_roles
 from dfr.deps import EngineDep, LedgerDep, SessionDep, VideoDep
 from dfr.errors import ConflictError, InvalidInputError, NotFoundError
@@ -87,12 +88,7 @@ async def whep_offer(
     drone = fleet.get_drone(session, drone_id)
     try:
         answer = await video.watch(
-            drone_id,
-            drone.video_url,
-            offer,
-            principal.name,
-            principal.role.value,
-            principal.token_id,
+            drone_id, drone.video_url, offer, principal.name, principal.role.value
         )
     except BadOfferError as exc:
         raise InvalidInputError(str(exc), field="body") from exc
@@ -110,11 +106,9 @@ async def whep_offer(
 
 
 @router.delete("/drones/{drone_id}/video/whep/{session_id}")
-async def whep_end(
-    drone_id: str, session_id: str, principal: Viewer, service: VideoDep
-) -> Response:
-    """WHEP: end a viewer session (its viewer or an admin only)."""
-    await service.end_watch(drone_id, session_id, principal.name, principal.role.value)
+async def whep_end(drone_id: str, session_id: str, _: Viewer, service: VideoDep) -> Response:
+    """WHEP: end a viewer session."""
+    await service.end_watch(drone_id, session_id)
     return Response(status_code=status.HTTP_200_OK)
 
 
@@ -132,7 +126,7 @@ def _recording(service: VideoDep, flight_id: int) -> Path:
 
 
 @router.get("/flights/{flight_id}/recordings", response_model=RecordingsPublic)
-async def list_recordings(flight_id: int, _: Analyst, service: VideoDep) -> RecordingsPublic:
+async def list_recordings(flight_id: Id64, _: Analyst, service: VideoDep) -> RecordingsPublic:
     """The flight's recordings, each re-verified."""
     directory = service.recording_dir(flight_id)
     if not (directory / "manifest.json").is_file():
@@ -154,7 +148,7 @@ async def list_recordings(flight_id: int, _: Analyst, service: VideoDep) -> Reco
 
 
 @router.get("/flights/{flight_id}/recordings/export")
-async def export_recordings(flight_id: int, principal: Analyst, service: VideoDep) -> FileResponse:
+async def export_recordings(flight_id: Id64, principal: Analyst, service: VideoDep) -> FileResponse:
     """A zip of the manifest and every segment (audited)."""
     directory = _recording(service, flight_id)
     tmp = Path(tempfile.mkdtemp(prefix="dfr-export-")) / f"flight-{flight_id}-recording.zip"
@@ -193,7 +187,7 @@ class SnapshotCreate(BaseModel):
 )
 async def create_snapshot(
     principal: Viewer,
-    flight_id: int,
+    flight_id: Id64,
     body: SnapshotCreate,
     request: Request,
     engine: EngineDep,
@@ -222,7 +216,7 @@ async def create_snapshot(
 
 @router.get("/flights/{flight_id}/snapshots", response_model=SnapshotsPublic)
 async def get_snapshots(
-    _: Viewer, flight_id: int, engine: EngineDep, video: VideoDep
+    _: Viewer, flight_id: Id64, engine: EngineDep, video: VideoDep
 ) -> SnapshotsPublic:
     """The flight's snapshots, oldest first."""
     return await list_snapshots(video, engine, flight_id)
@@ -234,7 +228,7 @@ async def get_snapshots(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 async def get_snapshot_image(
-    principal: Viewer, flight_id: int, snapshot_id: str, service: VideoDep
+    principal: Viewer, flight_id: Id64, snapshot_id: str, service: VideoDep
 ) -> FileResponse:
     """The still (audited as a view); `Repr-Digest` carries its recorded SHA-256."""
     record, path = await snapshot_file(service, flight_id, snapshot_id)

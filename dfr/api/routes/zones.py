@@ -10,13 +10,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from dfr.auth import STAFF_ROLES, Principal, require_roles
-from dfr.deps import AirspaceDep, SessionDep
+from dfr.deps import AirspaceDep, SessionDep, SettingsDep
 from dfr.errors import InvalidInputError
 from dfr.fleet import get_drone
+from dfr.json_limits import body_text
 from dfr.models import Role, as_utc, utcnow
 from dfr.planning import performance_of
+from dfr.settings import HttpSettings
 from flight import PlanRejectedError, plan_response
-from geofence import GeoPoint, RouteRefusal
+from geofence import GeoPoint, RouteRefusal, document_size
 
 router = APIRouter(tags=["zones"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
@@ -50,11 +52,46 @@ class RoutePlanRequest(BaseModel):
     alt_agl_m: float | None = Field(default=None, gt=0)
 
 
-@router.post("/zones/import", response_model=ZonesImported, status_code=status.HTTP_201_CREATED)
+def check_zone_document(body: bytes, limits: HttpSettings) -> None:
+    """Refuse a zone document that is unreadable or larger than the import limits, naming the limit."""
+    size = document_size(body_text(body, max_depth=limits.max_json_depth))
+    if size.features > limits.zone_import_max_features:
+        raise InvalidInputError(
+            f"the document has {size.features} features; the limit is "
+            f"{limits.zone_import_max_features} (http.zone_import_max_features)",
+            field="features",
+        )
+    if size.vertices > limits.zone_import_max_vertices:
+        raise InvalidInputError(
+            f"the document has {size.vertices} vertices; the limit is "
+            f"{limits.zone_import_max_vertices} (http.zone_import_max_vertices)",
+            field="vertices",
+        )
+
+
+_ZONE_DOCUMENT = {"schema": {"type": "object"}}
+
+
+@router.post(
+    "/zones/import",
+    response_model=ZonesImported,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": _ZONE_DOCUMENT,
+                "application/geo+json": _ZONE_DOCUMENT,
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def import_zones(
     _: Admin,
     request: Request,
     airspace: AirspaceDep,
+    settings: SettingsDep,
     format: Annotated[  # noqa: A002
         str | None, Query(description="geojson | ed269 | ed318 | uasfm; detected when absent")
     ] = None,
@@ -63,6 +100,7 @@ async def import_zones(
     body = await request.body()
     if not body:
         raise InvalidInputError("the request body is empty; send a zone document", field="body")
+    await asyncio.to_thread(check_zone_document, body, settings.http)
     ids = await asyncio.to_thread(airspace.import_document, body, format)
     return ZonesImported(imported=len(ids), ids=ids)
 
