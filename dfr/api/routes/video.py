@@ -88,7 +88,12 @@ async def whep_offer(
     drone = fleet.get_drone(session, drone_id)
     try:
         answer = await video.watch(
-            drone_id, drone.video_url, offer, principal.name, principal.role.value
+            drone_id,
+            drone.video_url,
+            offer,
+            principal.name,
+            principal.role.value,
+            principal.token_id,
         )
     except BadOfferError as exc:
         raise InvalidInputError(str(exc), field="body") from exc
@@ -106,9 +111,11 @@ async def whep_offer(
 
 
 @router.delete("/drones/{drone_id}/video/whep/{session_id}")
-async def whep_end(drone_id: str, session_id: str, _: Viewer, service: VideoDep) -> Response:
-    """WHEP: end a viewer session."""
-    await service.end_watch(drone_id, session_id)
+async def whep_end(
+    drone_id: str, session_id: str, principal: Viewer, service: VideoDep
+) -> Response:
+    """WHEP: end a viewer session (its viewer or an admin only)."""
+    await service.end_watch(drone_id, session_id, principal.name, principal.role.value)
     return Response(status_code=status.HTTP_200_OK)
 
 
