@@ -1,0 +1,81 @@
+"""Tokens may expire (refused like revoked ones) and note their last use at most once a minute."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from dfr.db import session_scope
+from dfr.models import ApiToken, Role, as_utc, utcnow
+from dfr.tokens import create_token, principal_for
+from tests.dfr.conftest import TokenFactory
+
+
+def test_tokens_expire_and_the_list_shows_expiry_and_last_use(
+    client: TestClient, app: FastAPI, auth: TokenFactory
+) -> None:
+    admin = auth(Role.ADMIN)
+    created = client.post(
+        "/api/v1/tokens",
+        json={"name": "cad-q1", "role": "cad", "expires_in_s": 3600},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    expires_at = created.json()["expires_at"]
+    assert expires_at is not None
+    for body, field in [
+        (
+            {"name": "x", "role": "cad", "expires_in_s": 60, "expires_at": "2099-01-01T00:00:00Z"},
+            "expires_at",
+        ),
+        ({"name": "x", "role": "cad", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"name": "x", "role": "cad", "expires_at": "2099-01-01T00:00:00"}, "expires_at"),
+        ({"name": "x", "role": "cad", "expires_in_s": 5}, "expires_in_s"),
+    ]:
+        refused = client.post("/api/v1/tokens", json=body, headers=admin)
+        assert refused.status_code == 422, body
+        assert refused.json()["errors"][0]["field"].endswith(field)
+
+    with session_scope(app.state.service.engine) as session:
+        _, stale = create_token(
+            session, "stale", Role.PILOT, expires_at=utcnow() - timedelta(seconds=1)
+        )
+    assert (
+        client.get("/api/v1/drones", headers={"Authorization": f"Bearer {stale}"}).status_code
+        == 401
+    )
+
+    listed = {t["name"]: t for t in client.get("/api/v1/tokens", headers=admin).json()["data"]}
+    assert listed["cad-q1"]["expires_at"] == expires_at and listed["cad-q1"]["last_used_at"] is None
+    assert listed["test-admin"]["last_used_at"] is not None
+    assert listed["stale"]["last_used_at"] is None
+
+
+def _fixed(at: datetime) -> datetime:
+    return at
+
+
+def test_last_use_is_written_at_most_once_a_minute(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        row, secret = create_token(session, "console", Role.DISPATCHER)
+        token_id = row.id
+    start = utcnow()
+    seen = []
+    for offset_s in (0, 30, 59, 61, 90):
+        at = start + timedelta(seconds=offset_s)
+        assert principal_for(engine, secret, now=functools.partial(_fixed, at))
+        with session_scope(engine) as session:
+            stored = session.get(ApiToken, token_id)
+            assert stored is not None and stored.last_used_at is not None
+            seen.append(round((as_utc(stored.last_used_at) - start).total_seconds()))
+    assert seen == [0, 0, 0, 61, 61]
+    later = start + timedelta(days=1)
+    with session_scope(engine) as session:
+        stored = session.get(ApiToken, token_id)
+        assert stored is not None
+        stored.expires_at = later
+    assert principal_for(engine, secret, now=functools.partial(_fixed, later)) is None
