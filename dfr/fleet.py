@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -10,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 
 from dfr.dispatch.agency_policy import AgencyPolicy
-from dfr.errors import ConflictError, FleetFileError, NotFoundError
+from dfr.errors import ConflictError, FleetFileError, InvalidInputError, NotFoundError
 from dfr.models import (
     Agency,
     Dock,
@@ -22,6 +24,14 @@ from dfr.models import (
     Flight,
     get_row,
     utcnow,
+)
+from dfr.url_policy import (
+    DEFAULT_URL_POLICY,
+    Binding,
+    UrlPolicy,
+    UrlRefusedError,
+    drone_bindings,
+    first_clash,
 )
 
 DEMO_FLEET_FILE = Path(__file__).resolve().parent / "data" / "demo_fleet.toml"
@@ -112,13 +122,53 @@ def delete_dock(session: Session, dock_id: str) -> None:
     session.flush()
 
 
-def create_drone(session: Session, data: DroneCreate) -> Drone:
-    """Create a drone at an existing dock; refuses a taken id or name."""
+def _check_urls(
+    session: Session,
+    drone_id: str,
+    mavlink_url: str,
+    video_url: str | None,
+    policy: UrlPolicy,
+    ignore: Collection[str] = (),
+) -> None:
+    """Refuse URLs outside the agency's networks, or binding what another drone binds."""
+    try:
+        mine = policy.bindings(mavlink_url, video_url)
+    except UrlRefusedError as exc:
+        raise InvalidInputError(str(exc), field=exc.field) from exc
+    others = session.exec(
+        select(Drone.id, Drone.mavlink_url, Drone.video_url).where(Drone.id != drone_id)
+    ).all()
+    theirs: list[tuple[str, Binding]] = []
+    for other_id, other_mavlink, other_video in others:
+        if other_id in ignore:
+            continue
+        with contextlib.suppress(UrlRefusedError):  # a row stored before these rules
+            theirs.extend((other_id, b) for b in drone_bindings(other_mavlink, other_video))
+    clash = first_clash(mine, theirs)
+    if clash is not None:
+        binding, other_id, other = clash
+        raise ConflictError(
+            f"{binding.field} would use {binding.describe()}, which drone {other_id!r} already"
+            f" uses ({other.field})",
+            field=binding.field,
+        )
+
+
+def create_drone(
+    session: Session,
+    data: DroneCreate,
+    policy: UrlPolicy = DEFAULT_URL_POLICY,
+    *,
+    ignore: Collection[str] = (),
+) -> Drone:
+    """Create a drone at an existing dock; refuses a taken id or name, or URLs the policy refuses
+    (`ignore`: drones whose URLs change in the same fleet file, checked there)."""
     dock = get_dock(session, data.dock_id)
     if session.get(Drone, data.id) is not None:
         raise ConflictError(f"drone {data.id!r} already exists", field="id")
     name = data.name or data.id
     _check_name_free(session, Drone, dock.agency_id, name, data.id)
+    _check_urls(session, data.id, data.mavlink_url, data.video_url, policy, ignore)
     drone = Drone(
         **data.model_dump(exclude={"name"}),
         name=name,
@@ -129,8 +179,15 @@ def create_drone(session: Session, data: DroneCreate) -> Drone:
     return drone
 
 
-def update_drone(session: Session, drone_id: str, data: DroneUpdate) -> Drone:
-    """Apply the given fields to a drone."""
+def update_drone(
+    session: Session,
+    drone_id: str,
+    data: DroneUpdate,
+    policy: UrlPolicy = DEFAULT_URL_POLICY,
+    *,
+    ignore: Collection[str] = (),
+) -> Drone:
+    """Apply the given fields to a drone (URLs checked as create_drone does)."""
     drone = get_drone(session, drone_id)
     changes = data.model_dump(exclude_unset=True)
     if "dock_id" in changes and changes["dock_id"] is not None:
@@ -141,6 +198,10 @@ def update_drone(session: Session, drone_id: str, data: DroneUpdate) -> Drone:
         _check_name_free(session, Drone, drone.agency_id, changes["name"], drone.id)
     # A null clears only the video URL; other nulls mean "unchanged".
     kept = {k: v for k, v in changes.items() if v is not None or k == "video_url"}
+    if "mavlink_url" in kept or "video_url" in kept:
+        mavlink_url = kept.get("mavlink_url", drone.mavlink_url)
+        video_url = kept.get("video_url", drone.video_url)
+        _check_urls(session, drone.id, mavlink_url, video_url, policy, ignore)
     _apply_changes(session, drone, kept)
     return drone
 
@@ -233,10 +294,33 @@ def read_fleet_file(path: Path) -> FleetFile:
             raise FleetFileError(
                 f"fleet file {path}: drone {drone.id!r} names unknown dock {drone.dock!r}"
             )
+    _check_fleet_urls(path, fleet.drones)
     return fleet
 
 
-def apply_fleet_file(session: Session, fleet: FleetFile) -> None:
+def _check_fleet_urls(path: Path, drones: list[_FleetDrone]) -> None:
+    """Each drone's URLs well formed, and no two drones of the file on one binding."""
+    bound: list[tuple[str, Binding]] = []
+    for drone in drones:
+        try:
+            mine = drone_bindings(drone.mavlink_url, drone.video_url)
+        except UrlRefusedError as exc:
+            raise FleetFileError(
+                f"fleet file {path}: drone {drone.id!r}: {exc.field}: {exc}"
+            ) from exc
+        clash = first_clash(mine, bound)
+        if clash is not None:
+            binding, other_id, other = clash
+            raise FleetFileError(
+                f"fleet file {path}: drone {drone.id!r}: {binding.field} would use"
+                f" {binding.describe()}, as drone {other_id!r} does ({other.field})"
+            )
+        bound.extend((drone.id, b) for b in mine)
+
+
+def apply_fleet_file(
+    session: Session, fleet: FleetFile, policy: UrlPolicy = DEFAULT_URL_POLICY
+) -> None:
     """Create or update the agency, docks and drones by id (never duplicates)."""
     agency = fleet.agency
     ensure_agency(session, agency.id, agency.name, agency.timezone)
@@ -247,10 +331,17 @@ def apply_fleet_file(session: Session, fleet: FleetFile) -> None:
             create_dock(session, dock.model_copy(update={"agency_id": agency.id}), agency.id)
         else:
             update_dock(session, dock.id, DockUpdate(**fields))
+    # The file's drones were checked against each other when it was read; here, against the rest.
+    in_file = frozenset(d.id for d in fleet.drones)
     for drone in fleet.drones:
         fields = drone.model_dump(exclude={"id", "dock"})
         fields["name"] = drone.name or drone.id  # as create_drone names an unnamed drone
-        if session.get(Drone, drone.id) is None:
-            create_drone(session, DroneCreate(id=drone.id, dock_id=drone.dock, **fields))
-        else:
-            update_drone(session, drone.id, DroneUpdate(dock_id=drone.dock, **fields))
+        try:
+            if session.get(Drone, drone.id) is None:
+                create = DroneCreate(id=drone.id, dock_id=drone.dock, **fields)
+                create_drone(session, create, policy, ignore=in_file)
+            else:
+                update = DroneUpdate(dock_id=drone.dock, **fields)
+                update_drone(session, drone.id, update, policy, ignore=in_file)
+        except (ConflictError, InvalidInputError) as exc:
+            raise FleetFileError(f"fleet file: drone {drone.id!r}: {exc}") from exc

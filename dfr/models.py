@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel
 
 from dfr.errors import NotFoundError
+from dfr.url_policy import check_mavlink_url, check_video_url
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -184,6 +185,16 @@ class DroneCreate(DroneBase):
     id: str = Field(schema_extra={"pattern": ID_PATTERN})
     dock_id: str = Field(min_length=1, max_length=64)
 
+    @field_validator("mavlink_url")
+    @classmethod
+    def _mavlink_url(cls, v: str) -> str:
+        return check_mavlink_url(v)
+
+    @field_validator("video_url")
+    @classmethod
+    def _video_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_video_url(v)
+
 
 class DroneUpdate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
@@ -199,6 +210,16 @@ class DroneUpdate(SQLModel):
     cruise_power_w: float | None = Field(default=None, gt=0, le=20_000)
     video_url: str | None = Field(default=None, max_length=300)
     in_maintenance: bool | None = None
+
+    @field_validator("mavlink_url")
+    @classmethod
+    def _mavlink_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_mavlink_url(v)
+
+    @field_validator("video_url")
+    @classmethod
+    def _video_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_video_url(v)
 
 
 class DronePublic(DroneBase):

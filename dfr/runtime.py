@@ -20,6 +20,7 @@ from dfr.dispatch import (
 )
 from dfr.fleet import apply_fleet_file, ensure_agency, read_fleet_file
 from dfr.settings import Settings
+from dfr.url_policy import DEFAULT_URL_POLICY, UrlPolicy
 from flight import (
     Clock,
     LinkConfig,
@@ -31,19 +32,21 @@ DEFAULT_AGENCY_ID = "default"
 
 
 def bootstrap_database(
-    engine: Engine, url: str, fleet_file: Path | None
+    engine: Engine, url: str, fleet_file: Path | None, url_policy: UrlPolicy = DEFAULT_URL_POLICY
 ) -> tuple[str, list[bytes]]:
     """Apply migrations and the fleet file; returns the default agency id and its zone documents."""
     with startup_lock(engine):
         upgrade_schema(url)
-        return _apply_fleet(engine, fleet_file)
+        return _apply_fleet(engine, fleet_file, url_policy)
 
 
-def _apply_fleet(engine: Engine, fleet_file: Path | None) -> tuple[str, list[bytes]]:
+def _apply_fleet(
+    engine: Engine, fleet_file: Path | None, url_policy: UrlPolicy
+) -> tuple[str, list[bytes]]:
     with session_scope(engine) as session:
         if fleet_file is not None:
             fleet = read_fleet_file(fleet_file)
-            apply_fleet_file(session, fleet)
+            apply_fleet_file(session, fleet, url_policy)
             documents = [read_zone_source(z, fleet_file.parent) for z in fleet.zones]
             return fleet.agency.id, documents
         ensure_agency(session, DEFAULT_AGENCY_ID, "Default agency")
@@ -56,6 +59,11 @@ def bootstrap_airspace(engine: Engine, service: AirspaceService, documents: list
         service.load()
         for document in documents:
             service.import_document(document, None)
+
+
+def url_policy(settings: Settings) -> UrlPolicy:
+    """Which networks drone URLs (admin API and fleet file) may name."""
+    return UrlPolicy(settings.fleet.allowed_networks)
 
 
 def link_config(settings: Settings) -> LinkConfig:

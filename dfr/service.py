@@ -46,6 +46,7 @@ from dfr.runtime import (
     bootstrap_database,
     keep_airspace_prepared,
     link_config,
+    url_policy,
     weather_source,
 )
 from dfr.settings import Settings
@@ -159,7 +160,11 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         engine = built("engine", make_engine(settings.database_url, echo=settings.database.echo))
         stack.callback(engine.dispose)
         default_agency_id, zone_documents = await asyncio.to_thread(
-            bootstrap_database, engine, settings.database_url, settings.fleet_file
+            bootstrap_database,
+            engine,
+            settings.database_url,
+            settings.fleet_file,
+            url_policy(settings),
         )
         metrics = built("metrics", Metrics())
         clock = built("clock", SystemClock(speed=settings.speedup))

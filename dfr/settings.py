@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import os
 import socket
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -97,6 +107,35 @@ class TelemetrySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     client_queue_size: int = Field(default=256, gt=0)
+
+
+#: Loopback and the RFC 1918 private ranges: the agency's own networks unless configured otherwise.
+DEFAULT_ALLOWED_NETWORKS: tuple[IPv4Network | IPv6Network, ...] = (
+    IPv4Network("127.0.0.0/8"),
+    IPv6Network("::1/128"),
+    IPv4Network("10.0.0.0/8"),
+    IPv4Network("172.16.0.0/12"),
+    IPv4Network("192.168.0.0/16"),
+)
+
+
+class FleetSettings(BaseModel):
+    """Where drones may be: the networks a drone's `mavlink_url` and `video_url` may name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # NoDecode: the environment gives a comma list, not JSON.
+    allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=DEFAULT_ALLOWED_NETWORKS,
+        description="CIDR list (comma-separated in the environment); loopback is always allowed",
+    )
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return (
+            [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        )
 
 
 class ConsoleSettings(BaseModel):
@@ -221,6 +260,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     weather: WeatherSettings = WeatherSettings()
     console: ConsoleSettings = ConsoleSettings()
+    fleet: FleetSettings = FleetSettings()
     http: HttpSettings = HttpSettings()
     metrics: MetricsSettings = MetricsSettings()
     bus: BusSettings = BusSettings()

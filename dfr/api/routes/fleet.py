@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from dfr import fleet
 from dfr.auth import STAFF_ROLES, Principal, require_roles
-from dfr.deps import DefaultAgencyDep, FlightServiceDep, SessionDep
+from dfr.deps import DefaultAgencyDep, FlightServiceDep, SessionDep, SettingsDep
 from dfr.models import (
     Dock,
     DockCreate,
@@ -25,6 +25,7 @@ from dfr.models import (
     Role,
 )
 from dfr.telemetry_bridge import drone_frame
+from dfr.url_policy import UrlPolicy
 
 router = APIRouter(tags=["fleet"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
@@ -103,16 +104,27 @@ def get_drone(
     return _with_live(flights, fleet.get_drone(session, drone_id))
 
 
+def _url_policy(settings: SettingsDep) -> UrlPolicy:
+    return UrlPolicy(settings.fleet.allowed_networks)
+
+
+UrlPolicyDep = Annotated[UrlPolicy, Depends(_url_policy)]
+
+
 @router.post("/drones", response_model=DronePublic, status_code=status.HTTP_201_CREATED)
-def create_drone(body: DroneCreate, session: SessionDep, _: Admin) -> DronePublic:
-    """Create a drone at a dock."""
-    return _committed(session, DronePublic, fleet.create_drone(session, body))
+def create_drone(
+    body: DroneCreate, session: SessionDep, policy: UrlPolicyDep, _: Admin
+) -> DronePublic:
+    """Create a drone at a dock; its URLs name the agency's networks and bind no other drone's port."""
+    return _committed(session, DronePublic, fleet.create_drone(session, body, policy))
 
 
 @router.patch("/drones/{drone_id}", response_model=DronePublic)
-def update_drone(drone_id: str, body: DroneUpdate, session: SessionDep, _: Admin) -> DronePublic:
-    """Change a drone."""
-    return _committed(session, DronePublic, fleet.update_drone(session, drone_id, body))
+def update_drone(
+    drone_id: str, body: DroneUpdate, session: SessionDep, policy: UrlPolicyDep, _: Admin
+) -> DronePublic:
+    """Change a drone (changed URLs are checked as on create)."""
+    return _committed(session, DronePublic, fleet.update_drone(session, drone_id, body, policy))
 
 
 @router.delete("/drones/{drone_id}", status_code=status.HTTP_204_NO_CONTENT)
