@@ -17,6 +17,7 @@ window.dfrConsole = {
   state,
   ready: false,
   droneLatLng: (id) => (map ? map.droneLatLng(id) : null),
+  openZoneTooltip: (key) => (map ? map.openZoneTooltip(key) : false),
 };
 
 async function enter(candidate) {

@@ -7,7 +7,6 @@ const ZONE_STYLES = {
   inclusion: { color: "#2e7d32", fillOpacity: 0.04 },
 };
 
-// UAS Facility Map cells: a faint grid whose fill deepens as the ceiling drops (0 ft = no flight).
 // Leaflet renders a string tooltip as HTML; names come from CAD and zone files, so they go in as text.
 function asText(value) {
   const span = document.createElement("span");
@@ -15,6 +14,7 @@ function asText(value) {
   return span;
 }
 
+// UAS Facility Map cells: a faint grid whose fill deepens as the ceiling drops (0 ft = no flight).
 function ceilingStyle(feature) {
   const ft = Number(feature.properties && feature.properties.ceiling_ft);
   const tight = Number.isFinite(ft) ? Math.max(0, Math.min(1, 1 - ft / 400)) : 0;
@@ -49,15 +49,30 @@ function gridLayer() {
   return new Grid({ maxZoom: 22 });
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function svgNode(tag, attrs) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  return node;
+}
+
+// Built from elements, not an HTML string: the id comes from the fleet, and a CSP without
+// 'unsafe-inline' refuses style attributes in markup (a style set from script is allowed).
 function droneIcon(frame, id) {
   const colour = LINK_COLOURS[frame ? frame.link : "none"] || LINK_COLOURS.none;
-  const heading = frame && frame.heading_deg != null ? frame.heading_deg : 0;
+  const heading = frame && frame.heading_deg != null ? Number(frame.heading_deg) : 0;
   const battery = frame && frame.battery_pct != null ? ` ${Math.round(frame.battery_pct)}%` : "";
   const link = frame && frame.link !== "connected" ? ` ${frame.link}` : "";
-  const html =
-    `<svg width="24" height="24" viewBox="-12 -12 24 24" style="transform: rotate(${heading}deg)">` +
-    `<path d="M0,-11 L7,9 L0,5 L-7,9 Z" fill="${colour}" stroke="#fff" stroke-width="1.5"/></svg>` +
-    `<span class="tag">${id}${battery}${frame ? link : " no telemetry"}</span>`;
+  const svg = svgNode("svg", { width: 24, height: 24, viewBox: "-12 -12 24 24" });
+  svg.style.transform = `rotate(${Number.isFinite(heading) ? heading : 0}deg)`;
+  svg.append(svgNode("path", { d: "M0,-11 L7,9 L0,5 L-7,9 Z", fill: colour, stroke: "#fff", "stroke-width": 1.5 }));
+  const tag = document.createElement("span");
+  tag.className = "tag";
+  tag.textContent = `${id}${battery}${frame ? link : " no telemetry"}`;
+  const html = document.createElement("div");
+  html.className = "drone-glyph";
+  html.append(svg, tag);
   return L.divIcon({ className: "drone-icon", html, iconSize: [24, 24], iconAnchor: [12, 12] });
 }
 
@@ -179,5 +194,13 @@ export class ConsoleMap {
     if (name) layer.bindTooltip(asText(name));
     layer.addTo(this.layers.zones);
     this.zones.set(key, layer);
+  }
+
+  // Zones are not interactive (clicks reach the map), so their names show only when asked for.
+  openZoneTooltip(key) {
+    const layer = this.zones.get(key);
+    if (!layer || !layer.getTooltip()) return false;
+    layer.openTooltip();
+    return true;
   }
 }
