@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from dfr.dispatch.agency_policy import AgencyPolicy
 from dfr.errors import ConflictError, FleetFileError, InvalidInputError, NotFoundError
@@ -20,6 +20,7 @@ from dfr.models import (
     DockUpdate,
     Drone,
     DroneCreate,
+    DroneSigningKey,
     DroneUpdate,
     Flight,
     get_row,
@@ -214,6 +215,7 @@ def delete_drone(session: Session, drone_id: str) -> None:
         raise ConflictError(
             f"drone {drone_id!r} has flight records; set in_maintenance instead of deleting"
         )
+    session.exec(delete(DroneSigningKey).where(col(DroneSigningKey.drone_id) == drone_id))
     session.delete(drone)
     session.flush()
 
@@ -246,6 +248,8 @@ class _FleetDrone(BaseModel):
     cruise_power_w: float = 220.0
     video_url: str | None = None
     in_maintenance: bool = False
+    #: The MAVLink signing key the vehicle already holds (64 hex digits; stored encrypted).
+    signing_key: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$", repr=False)
 
 
 class _FleetCad(BaseModel):
@@ -334,7 +338,7 @@ def apply_fleet_file(
     # The file's drones were checked against each other when it was read; here, against the rest.
     in_file = frozenset(d.id for d in fleet.drones)
     for drone in fleet.drones:
-        fields = drone.model_dump(exclude={"id", "dock"})
+        fields = drone.model_dump(exclude={"id", "dock", "signing_key"})
         fields["name"] = drone.name or drone.id  # as create_drone names an unnamed drone
         try:
             if session.get(Drone, drone.id) is None:

@@ -50,10 +50,17 @@ from dfr.runtime import (
     weather_source,
 )
 from dfr.settings import Settings
+from dfr.signing_keys import (
+    KeyCipher,
+    RejectedFramesCollector,
+    SigningKeys,
+    fleet_file_keys,
+    load_key_encryption_key,
+)
 from dfr.token_sessions import TokenSessions
 from dfr.tokens import PrincipalCache
 from dfr.video_service import FlightRecordingHook, VideoService
-from flight import Clock, Fence, FleetLink, SystemClock, VehicleId
+from flight import Clock, Fence, FleetLink, LinkConfig, SystemClock, VehicleId
 from telemetry import Hub
 
 _T = TypeVar("_T")
@@ -100,6 +107,8 @@ class Service:
     video: VideoService
     recordings: FlightRecordingHook
     fleet: FleetLink
+    #: The drones' MAVLink signing keys (sealed at rest), given to each link it opens.
+    signing_keys: SigningKeys
     flights: FlightService
     dispatcher: Dispatcher
     intake: CallIntake
@@ -218,6 +227,8 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         )
         recordings = built("recordings", FlightRecordingHook(video, loop))
         fleet = built("fleet", FleetLink(config=link_config(settings), clock=clock))
+        signing_keys = await asyncio.to_thread(_signing_keys, settings, engine)
+        metrics.registry.register(RejectedFramesCollector(fleet))
         flights = built(
             "flights",
             FlightService(
@@ -262,7 +273,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             LinkKeeper(
                 store=leases,
                 held=held,
-                links=_drone_links(engine, fleet, flights),
+                links=_drone_links(engine, fleet, flights, signing_keys, link_config(settings)),
                 renew_interval_s=settings.cluster.renew_interval_s,
                 bus_kind=bus.kind,
                 sole=not clustered,
@@ -313,6 +324,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             video=video,
             recordings=recordings,
             fleet=fleet,
+            signing_keys=signing_keys,
             flights=flights,
             dispatcher=dispatcher,
             intake=intake,
@@ -426,7 +438,29 @@ def _drone_ids(engine: Engine) -> list[str]:
         return list(session.exec(select(Drone.id)).all())
 
 
-def _drone_links(engine: Engine, fleet: FleetLink, flights: FlightService) -> DroneLinks:
+def _signing_keys(settings: Settings, engine: Engine) -> SigningKeys:
+    s = settings.signing
+    kek = s.key_encryption_key.get_secret_value() if s.key_encryption_key else None
+    keys = SigningKeys(
+        engine,
+        KeyCipher(load_key_encryption_key(kek, settings.data_dir)),
+        required=s.required,
+        confirm_timeout_s=s.confirm_timeout_s,
+        rejected_alert_count=s.rejected_alert_count,
+        rejected_alert_window_s=s.rejected_alert_window_s,
+    )
+    if settings.fleet_file is not None:
+        keys.import_keys(fleet_file_keys(read_fleet_file(settings.fleet_file)))
+    return keys
+
+
+def _drone_links(
+    engine: Engine,
+    fleet: FleetLink,
+    flights: FlightService,
+    signing: SigningKeys,
+    config: LinkConfig,
+) -> DroneLinks:
     """Gaining a drone's lease opens its link and adopts its flight; losing it, the reverse."""
 
     async def open_link(drone_id: str, fence: Fence) -> None:
@@ -437,12 +471,17 @@ def _drone_links(engine: Engine, fleet: FleetLink, flights: FlightService) -> Dr
         drone = await asyncio.to_thread(load)
         if drone is None:
             raise FleetFileError(f"drone {drone_id!r} is not in the fleet")
-        fleet.add_vehicle(VehicleId(drone.id), drone.mavlink_url, fence=fence)
+        link_setup = await asyncio.to_thread(signing.link_config, drone.id, config)
+        link = fleet.add_vehicle(
+            VehicleId(drone.id), drone.mavlink_url, config=link_setup, fence=fence
+        )
+        signing.watch(drone.id, link)
         if flights.running:
             await flights.adopt_drone(drone.id)
 
     async def close_link(drone_id: str) -> None:
         flights.let_go_of_drone(drone_id)
+        signing.forget(drone_id)
         if VehicleId(drone_id) in fleet.vehicle_ids():
             await fleet.remove_vehicle(VehicleId(drone_id))
 

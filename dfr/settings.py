@@ -233,6 +233,28 @@ class ClusterSettings(BaseModel):
         return self
 
 
+class SigningSettings(BaseModel):
+    """MAVLink 2 signing of the drone links and the key that encrypts the drones' keys at rest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    required: bool = Field(
+        default=True,
+        description="refuse unsigned frames from a drone once it holds its key; false only for "
+        "a vehicle not provisioned yet (anyone with its system id is then believed)",
+    )
+    key_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 bytes (AES-256-GCM) sealing the drones' keys; unset: one is "
+        "generated once in data_dir/signing-kek (shared by instances on a shared data dir)",
+    )
+    rejected_alert_count: int = Field(default=20, ge=1, le=100_000)
+    rejected_alert_window_s: float = Field(default=10.0, gt=0, le=3600)
+    confirm_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="wait for a vehicle to sign with a new key"
+    )
+
+
 def _default_instance_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -265,6 +287,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     bus: BusSettings = BusSettings()
     cluster: ClusterSettings = ClusterSettings()
+    signing: SigningSettings = SigningSettings()
     instance_id: str = Field(
         default_factory=_default_instance_id,
         min_length=1,

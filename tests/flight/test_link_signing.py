@@ -19,8 +19,12 @@ from flight.fleet import FleetLink
 from flight.mavlink_link import LinkConfig, MavlinkVehicleLink
 from flight.models import LinkState, VehicleEventKind, VehicleId
 from flight.signing import FrameRejection, LinkSigning, SigningSetup, signing_timestamp
+from flight.state import FlightPhase, FlightStateMachine
+from flight.tracker import FlightTracker
+from geofence import GeoPoint, destination
 from simulator.vehicle import SimFleet, build_fleet_config, with_signing_dir
 from tests.conftest import free_udp_ports
+from tests.flight.test_link_sim import fence, mission, track_until
 
 pytestmark = pytest.mark.sim
 
@@ -243,13 +247,9 @@ async def test_rejections_beyond_the_threshold_raise_one_warning_per_window(
         warnings: list[str] = []
 
         async def watch() -> None:
-            warnings.extend(
-                [
-                    e.detail
-                    async for e in r.link.events()
-                    if e.kind == VehicleEventKind.STATUSTEXT and e.extra.get("source") == "link"
-                ]
-            )
+            async for e in r.link.events():
+                if e.kind == VehicleEventKind.STATUSTEXT and e.extra.get("source") == "link":
+                    warnings.append(e.detail)  # noqa: PERF401 (the task is cancelled, not ended)
 
         task = asyncio.create_task(watch())
         await asyncio.sleep(0.05)
@@ -267,8 +267,10 @@ async def test_first_key_is_provisioned_with_setup_signing_and_both_sides_sign()
         await r.link.provision_signing_key(KEY, timeout_s=20)
         assert vehicle.key == KEY
         assert r.link.signing is not None and r.link.signing.key == KEY
+        # Frames we sent between the vehicle taking the key and our seeing it sign are refused
+        # (some still in flight when the key is confirmed).
+        await asyncio.sleep(0.1)
         rx_before = r.link.health().messages_received
-        # Frames we sent between the vehicle taking the key and our seeing it sign are refused.
         refused_by_vehicle = r.sim.drone(0).links[0].rx_rejected
         await asyncio.sleep(0.3)
         assert r.link.health().messages_received > rx_before  # signed traffic accepted
@@ -297,3 +299,44 @@ async def test_a_vehicle_with_an_unknown_key_is_never_connected() -> None:
         assert r.link.link_state != LinkState.CONNECTED
         assert r.link.frames_rejected().get("bad_signature", 0) > 0
         assert r.link.state().position is None
+
+
+async def test_a_launch_under_a_flood_of_forged_disarmed_heartbeats_flies_normally(
+    forger: Forger,
+) -> None:
+    async with rig() as r:
+        clock = SystemClock(speed=SPEEDUP)
+        target = destination(GeoPoint(HOME[0], HOME[1]), 45.0, 300.0)
+        tracker = FlightTracker(
+            FlightStateMachine("f1", VID, clock),
+            clock,
+            on_scene_seq=2,
+            target=target,
+            on_scene_radius_m=60.0,
+        )
+        stop = asyncio.Event()
+
+        async def flood() -> None:
+            while not stop.is_set():
+                for _ in range(5):
+                    forger.send(forger.heartbeat(armed=False), r.client_port)
+                await asyncio.sleep(0.005)
+
+        flooding = asyncio.create_task(flood())
+        try:
+            tracker.begin_upload(r.link.state())
+            await r.link.upload_fence(fence())
+            await r.link.upload_mission(mission())
+            await r.link.arm()
+            tracker.note_command("start_mission")
+            await r.link.start_mission()
+            phases = await track_until(
+                r.link, tracker, {FlightPhase.EN_ROUTE, FlightPhase.ABORTED}, timeout_s=60
+            )
+        finally:
+            stop.set()
+            await flooding
+        assert phases == [FlightPhase.ARMED, FlightPhase.EN_ROUTE]
+        assert r.sim.drone(0).snapshot().armed and r.link.state().armed
+        assert r.link.frames_rejected()["address"] >= 20
+        assert forger.received() == 0
