@@ -67,6 +67,7 @@ class AuditStamp:
     method: str = "POST"
     path: str = "/api/v1/cad/incidents"
     action: str = "post_incident"
+    client_address: str = ""
 
 
 @dataclass(slots=True)
@@ -200,8 +201,10 @@ def _cad_notes(conn: Connection, call_ids: set[int]) -> dict[int, set[tuple[str,
     return seen
 
 
-def _refused_callers(conn: Connection, stamps: Sequence[AuditStamp | None]) -> set[str]:
-    """Token hashes of the batch that are unknown, revoked or not admitted now."""
+def _refused_callers(
+    conn: Connection, stamps: Sequence[AuditStamp | None], now: datetime
+) -> set[str]:
+    """Token hashes of the batch that are unknown, revoked, expired or not admitted now."""
     wanted = {s.token_hash: s.admitted for s in stamps if s is not None and s.token_hash}
     if not wanted:
         return set()
@@ -209,7 +212,11 @@ def _refused_callers(conn: Connection, stamps: Sequence[AuditStamp | None]) -> s
     valid = {
         r.token_hash
         for r in conn.execute(
-            select(t.token_hash, t.role).where(t.token_hash.in_(wanted), t.revoked_at.is_(None))
+            select(t.token_hash, t.role).where(
+                t.token_hash.in_(wanted),
+                t.revoked_at.is_(None),
+                or_(t.expires_at.is_(None), t.expires_at > now),
+            )
         )
         if str(getattr(r.role, "value", r.role)) in wanted[r.token_hash]
     }
@@ -229,7 +236,7 @@ def _store_batch(
             select(_AGENCIES.c.id).where(_AGENCIES.c.id.in_({c.agency for c in calls}))
         ).scalars()
     )
-    refused = _refused_callers(conn, stamps)
+    refused = _refused_callers(conn, stamps, now)
     known = _known_calls(conn, calls)
     stored_before = {k.call_id for k in known.values()}
     results: list[IngestResult | Exception | None] = [None] * len(calls)
@@ -343,6 +350,7 @@ def _audit(
             "status_code": 202,
             "outcome": "ok",
             "detail": f"call {r.call_id} {c.cad_incident_id} {r.verb}"[:2000],
+            "client_address": s.client_address[:64],
         }
         for r, c, s in zip(results, calls, stamps, strict=True)
         if s is not None and isinstance(r, IngestResult)

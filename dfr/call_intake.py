@@ -43,11 +43,22 @@ class CallIntake:
 
     @staticmethod
     def stamp(
-        *, actor: str, role: str, token_hash: str, admitted: frozenset[str], path: str
+        *,
+        actor: str,
+        role: str,
+        token_hash: str,
+        admitted: frozenset[str],
+        path: str,
+        client_address: str = "",
     ) -> AuditStamp:
         """Who posts a call: its token is checked again, and audited, in the call's transaction."""
         return AuditStamp(
-            actor=actor, role=role, token_hash=token_hash, admitted=admitted, path=path
+            actor=actor,
+            role=role,
+            token_hash=token_hash,
+            admitted=admitted,
+            path=path,
+            client_address=client_address,
         )
 
     async def store(self, call: CadCall, stamp: AuditStamp | None = None) -> IngestResult:

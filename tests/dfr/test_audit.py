@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -14,6 +17,7 @@ from dfr.models import AuditEntry, Role
 from tests.dfr.conftest import TokenFactory
 
 pytestmark = pytest.mark.databases
+CAD_FIXTURES = Path(__file__).resolve().parents[1] / "cad_bridge" / "fixtures"
 
 
 def _rows(app: FastAPI) -> list[AuditEntry]:
@@ -46,6 +50,13 @@ def test_writes_are_audited_with_actor_address_and_outcome_and_paged_with_filter
     assert [r.actor for r in rows] == ["test-admin", "test-admin", "test-admin", "test-pilot"]
     assert rows[0].path == "/api/v1/docks" and rows[0].action == "create_dock"
     assert all(r.at is not None and r.client_address == "testclient" for r in rows)
+    # A CAD post writes its row in the call's own transaction: the address is there too.
+    call = json.loads((CAD_FIXTURES / "plain" / "suspicious_person.json").read_text())
+    assert (
+        client.post("/api/v1/cad/incidents", json=call, headers=auth(Role.CAD)).status_code == 202
+    )
+    (posted,) = [r for r in _rows(app)[before:] if r.action == "post_incident"]
+    assert (posted.actor, posted.client_address) == ("test-cad", "testclient")
 
     # Paged back with before_id, and filtered.
     engine = app.state.service.engine

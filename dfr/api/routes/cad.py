@@ -115,6 +115,7 @@ async def post_incident(
         token_hash=request.state.token_hash,
         admitted=frozenset(r.value for r in _CAD_ROLES),
         path=request.url.path,
+        client_address=str(getattr(request.state, "client_address", "")),
     )
     try:
         result = await intake.store(call, stamp)
