@@ -2,9 +2,10 @@
 
 Each WebSocket text frame is a JSON array of one or more envelopes (see STREAM.md); the first frame
 holds the snapshot. Browsers cannot set headers on a WebSocket, so the token comes as the
-`Sec-WebSocket-Protocol: bearer, <token>` pair (preferred: it stays out of access logs), a `?token=`
-query parameter, or an `Authorization: Bearer` header for other clients; `authorize` (supplied by
-dfr) resolves it and closes refused sockets itself. This module only moves text: it never parses.
+`Sec-WebSocket-Protocol: bearer, <token>` pair, or an `Authorization: Bearer` header for other
+clients (never in the URL: URLs end up in access logs); `authorize` (supplied by dfr) resolves it,
+closes refused sockets itself and may close an admitted one later (its token revoked). This module
+only moves text: it never parses.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the endpoint's `Depends(authorize)`
