@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from dfr.db import session_scope
 from dfr.models import ApiToken, Role, as_utc, utcnow
+from dfr.token_sessions import TokenSessions
 from dfr.tokens import create_token, principal_for
 from tests.dfr.conftest import TokenFactory
 
@@ -59,7 +61,9 @@ def _fixed(at: datetime) -> datetime:
     return at
 
 
-def test_last_use_is_written_at_most_once_a_minute(engine: Engine) -> None:
+async def test_last_use_is_written_at_most_once_a_minute_and_expiry_ends_sessions(
+    engine: Engine,
+) -> None:
     with session_scope(engine) as session:
         row, secret = create_token(session, "console", Role.DISPATCHER)
         token_id = row.id
@@ -79,3 +83,17 @@ def test_last_use_is_written_at_most_once_a_minute(engine: Engine) -> None:
         assert stored is not None
         stored.expires_at = later
     assert principal_for(engine, secret, now=functools.partial(_fixed, later)) is None
+
+    # A session held under the token ends at the first check after its expiry.
+    ended: list[str] = []
+
+    async def end(reason: str) -> None:
+        ended.append(reason)
+
+    async with TokenSessions(engine, check_interval_s=3600, now=lambda: later) as sessions:
+        assert token_id is not None
+        sessions.open(token_id, "websocket", end)
+        assert await sessions.check_once() == 1
+        await asyncio.sleep(0)  # the ending runs as a task of the registry
+        await asyncio.sleep(0)
+    assert ended == ["the token expired"] and sessions.count() == 0
