@@ -7,6 +7,7 @@ fields `null`. Decoding refuses (ValueError) what is not the JSON of a VehicleSt
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
@@ -49,9 +50,10 @@ def _point(value: object) -> GeoPoint:
 
 
 def _number(value: object) -> float:
-    # bool is an int to Python, never a measurement here.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, got {value!r}")
+    # bool is an int to Python, never a measurement here; NaN and infinities are no measurement
+    # either (Python's json reads them although JSON has none).
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
     return value
 
 

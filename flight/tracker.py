@@ -2,7 +2,10 @@
 
 Inputs are `VehicleState` snapshots (mode, armed, landed state, mission current, link) and
 `VehicleEvent`s (STATUSTEXT, mission item reached). Commands we sent are noted with
-`note_command()` so a mode change we asked for is not mistaken for a vehicle failsafe.
+`note_command()` so a mode change we asked for is not mistaken for a vehicle failsafe. A report
+that contradicts what the vehicle just said (a "disarmed" between armed heartbeats, a jump beyond
+physics) never gets here unconfirmed: the link holds it back and raises a contradiction event
+instead (flight/contradiction.py), so one forged or corrupted frame cannot abort a flight.
 """
 
 from __future__ import annotations
