@@ -69,11 +69,22 @@ def serve(
     fleet: Annotated[Path | None, typer.Option("--fleet", help="TOML fleet file")] = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="PEM certificate: serve HTTPS (with --tls-key)"),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert")
+    ] = None,
 ) -> None:
     """Run the service (HTTP API, console, links, CAD delivery)."""
     from dfr.server import serve_app
 
-    settings = _settings(config, host=host, port=port, fleet_file=fleet, data_dir=data_dir)
+    tls = {"tls_cert_file": tls_cert, "tls_key_file": tls_key}
+    http = {k: v for k, v in tls.items() if v is not None} or None
+    settings = _settings(
+        config, host=host, port=port, fleet_file=fleet, data_dir=data_dir, http=http
+    )
     serve_app(settings)
 
 

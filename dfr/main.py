@@ -10,7 +10,12 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
 
 from dfr import __version__
-from dfr.api.errors import PROBLEM_RESPONSES, UnhandledErrorMiddleware, install_error_handlers
+from dfr.api.errors import (
+    PROBLEM_RESPONSES,
+    UnhandledErrorMiddleware,
+    describe_problems,
+    install_error_handlers,
+)
 from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
 from dfr.api.routes import me, metrics
 from dfr.audit import AuditMiddleware
@@ -67,6 +72,7 @@ def create_app(
     )
     app.state.service = None  # the one thing the app holds: the running service graph
     install_error_handlers(app)
+    describe_problems(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     if settings.http.docs:

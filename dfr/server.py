@@ -29,10 +29,17 @@ def serve_app(settings: Settings, companions: Sequence[Companion] = ()) -> None:
     freeze_imported_objects()
     # In JSON mode uvicorn's own loggers go through the root handler, so every line is JSON.
     log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
+    http = settings.http
     uvicorn.run(
         application,
         host=settings.host,
         port=settings.port,
         log_level="info",
         log_config=log_config,
+        ssl_certfile=None if http.tls_cert_file is None else str(http.tls_cert_file),
+        ssl_keyfile=None if http.tls_key_file is None else str(http.tls_key_file),
+        # A proxy listed here that says X-Forwarded-Proto: https makes the request count as
+        # TLS (HSTS is sent); any other peer's forwarded headers are ignored.
+        proxy_headers=True,
+        forwarded_allow_ips=http.forwarded_allow_ips,
     )

@@ -106,11 +106,28 @@ _ERROR_MEANINGS = {
     503: "a part of the service this needs is not running",
     504: "the vehicle or another instance did not answer in time",
 }
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 #: Declared on every API operation: each error is an application/problem+json document.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": meaning, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    status: {"description": meaning, "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}}}
     for status, meaning in _ERROR_MEANINGS.items()
 }
+
+
+def describe_problems(app: FastAPI) -> None:
+    """Put the Problem schema PROBLEM_RESPONSES refers to into the app's OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                PROBLEM_SCHEMA
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:

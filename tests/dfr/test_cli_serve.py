@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -19,16 +20,21 @@ pytestmark = pytest.mark.integration
 DFR = [sys.executable, "-m", "dfr"]
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [*DFR, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        [*DFR, "serve", "--port", str(port), "--data-dir", str(data_dir), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={k: v for k, v in os.environ.items() if not k.startswith("DFR_")},
     )
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], deadline_s: float = 60.0) -> None:
+def _wait_healthy(
+    base: str,
+    proc: subprocess.Popen[bytes],
+    deadline_s: float = 60.0,
+    verify: ssl.SSLContext | bool = True,
+) -> None:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -36,7 +42,7 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], deadline_s: float = 
                 f"service exited: {proc.stderr.read().decode() if proc.stderr else ''}"
             )
         try:
-            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+            if httpx.get(f"{base}/api/v1/health", timeout=2, verify=verify).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -70,6 +76,46 @@ def _create_token(
     )
 
 
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
 def test_token_create_prints_only_the_token(data_dir: Path) -> None:
     out = _create_token(data_dir, "dispatcher", "desk-1")
     assert out.stdout.count("\n") == 1 and out.stdout.startswith("dfr_")
@@ -77,7 +123,7 @@ def test_token_create_prints_only_the_token(data_dir: Path) -> None:
     assert again.returncode != 0 and again.stdout == "" and "already exists" in again.stderr
 
 
-def test_a_created_drone_survives_a_restart(data_dir: Path) -> None:
+def test_a_created_drone_survives_a_restart_served_over_tls(data_dir: Path, tmp_path: Path) -> None:
     token = _create_token(data_dir, "admin", "ops").stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}
     port = free_tcp_port()
@@ -89,13 +135,21 @@ def test_a_created_drone_survives_a_restart(data_dir: Path) -> None:
         assert httpx.post(f"{base}/api/v1/docks", json=dock, headers=headers).status_code == 201
         drone = {"id": "R1", "dock_id": "hq", "mavlink_url": "udpin://127.0.0.1:24590"}
         assert httpx.post(f"{base}/api/v1/drones", json=drone, headers=headers).status_code == 201
+        assert "strict-transport-security" not in httpx.get(f"{base}/api/v1/health").headers
     finally:
         _stop(proc, signal.SIGKILL)
-    proc = _start(data_dir, port)
+    # The restart serves HTTPS (--tls-cert/--tls-key): same data, and HSTS on every answer.
+    cert_file, key_file = _self_signed(tmp_path)
+    trusted = ssl.create_default_context(cafile=str(cert_file))
+    proc = _start(data_dir, port, "--tls-cert", str(cert_file), "--tls-key", str(key_file))
+    base = f"https://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, proc)
-        got = httpx.get(f"{base}/api/v1/drones/R1", headers=headers)
+        _wait_healthy(base, proc, verify=trusted)
+        got = httpx.get(f"{base}/api/v1/drones/R1", headers=headers, verify=trusted)
         assert got.status_code == 200 and got.json()["dock_id"] == "hq"
+        assert got.headers["strict-transport-security"].startswith("max-age=31536000")
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5)
     finally:
         _stop(proc)
 
