@@ -136,6 +136,10 @@ def test_markup_in_calls_docks_zones_and_drone_names_is_shown_as_text_under_the_
     page.wait_for_function("() => window.dfrWall && window.dfrWall.ready")
     tile = page.locator('article.tile[data-drone-id="XSS1"]')
     assert tile.locator("header span").first.inner_text() == f"Drone {SCRIPT}"
+    # The wall's styles (a file now, not an inline block) apply.
+    assert (
+        page.evaluate("() => getComputedStyle(document.getElementById('wall')).display") == "grid"
+    )
     page.screenshot(path=str(ARTIFACTS / "xss-wall.png"))
     _assert_nothing_ran(page)
 
