@@ -108,6 +108,10 @@ def demo_children(
             "--camera",
             "--video-base-port",
             str(SIM_VIDEO_BASE_PORT),
+            # The drones keep the signing keys the service gave them across demo restarts, as
+            # PX4 keeps its key on its storage.
+            "--signing-dir",
+            str(settings.data_dir / "sim-signing"),
             stdout=fleet_log,
             stderr=fleet_log,
         )

@@ -288,17 +288,18 @@ class MavlinkTransport:
                 self.bad_frames += 1
                 i += 1
                 continue
+            decode = msgid in wire.WANTED and not (
+                msgid in wire.RATE_LIMITED
+                and now_real - self._decoded_at.get(msgid, -math.inf)
+                < 1.0 / self._cfg.state_rate_hz
+            )
             if (source is not None or self.signing is not None) and not self._admit(
-                buf, i, flen, sysid, compid, source
+                buf, i, flen, sysid, compid, source, verify=decode
             ):
                 i += flen
                 continue
             msg = None
-            if msgid in wire.WANTED and not (
-                msgid in wire.RATE_LIMITED
-                and now_real - self._decoded_at.get(msgid, -math.inf)
-                < 1.0 / self._cfg.state_rate_hz
-            ):
+            if decode:
                 try:
                     msg = self._decoder.decode(bytearray(buf[i : i + flen]))
                 except (mavlink.MAVError, struct.error, IndexError, ValueError):
@@ -324,14 +325,23 @@ class MavlinkTransport:
         sysid: int,
         compid: int,
         source: tuple[str, int] | None,
+        *,
+        verify: bool,
     ) -> bool:
-        """Pass a frame through the address and signature gates; binds the address on the first."""
+        """Pass a frame through the address and signature gates; binds the address on the first.
+
+        The signature is checked when the frame will be decoded (`verify`) or would bind the
+        address. A frame only counted (not decoded) from the bound address skips it: a hash per
+        frame at PX4's stream rates doubles the receive path's cost, and such a frame reaches
+        no state (on udpin links the address gate has already dropped other senders).
+        """
         bound = self._remote
         moved = source is not None and bound is not None and source != bound
         if moved and not self._may_rebind:
             self._reject(FrameRejection.ADDRESS)
             return False
-        if self.signing is not None:
+        binds = source is not None and (bound is None or moved)
+        if self.signing is not None and (verify or binds or source is None):
             reason = self.signing.check(memoryview(buf)[i : i + flen], sysid, compid)
             if reason is not None:
                 self._reject(reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,7 @@ class SimFleet(Resource[SimFleetSpec]):
                     system_id=index + 1,
                     mavlink_url=f"udpin://127.0.0.1:{client_port}",
                     gcs=None,
+                    signing_key=secrets.token_hex(32),
                 )
             )
         self.control_port = free_port(avoid=used)

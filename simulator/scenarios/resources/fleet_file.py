@@ -107,6 +107,9 @@ class VehicleEndpoint:
     system_id: int
     mavlink_url: str
     gcs: tuple[str, int] | None
+    #: MAVLink signing key (hex) the simulated vehicle and the service both start with, so the run
+    #: is signed from the first frame; None (external vehicles): the service provisions one.
+    signing_key: str | None = None
 
 
 def fleet_toml(fleet: SimFleetSpec, endpoints: Sequence[VehicleEndpoint]) -> str:
@@ -144,6 +147,9 @@ def fleet_toml(fleet: SimFleetSpec, endpoints: Sequence[VehicleEndpoint]) -> str
             f"climb_rate_mps = {v.climb_rate_mps!r}",
             f"endurance_s = {v.endurance_s!r}",
         ]
+        key = by_id[v.id].signing_key
+        if key is not None:
+            lines.append(f"signing_key = {json.dumps(key)}")
     if f.policy is not None:
         lines += toml_table("policy", f.policy)
     return "\n".join(lines) + "\n"
