@@ -103,6 +103,13 @@ def run(
             "starting the simulator; repeat per vehicle",
         ),
     ] = None,
+    vehicle_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--vehicle-timeout",
+            help="seconds an external vehicle has to send its first heartbeat (default 30)",
+        ),
+    ] = None,
     report_dir: Annotated[
         Path | None, typer.Option("--report-dir", help="where to write the report")
     ] = None,
@@ -127,6 +134,11 @@ def run(
     if speedup is not None and not (1.0 <= speedup <= 50.0):
         console.print(f"[red]--speedup must be within 1..50, got {speedup:g}[/red]")
         raise typer.Exit(EXIT_BAD_INPUT)
+    if vehicle_timeout is not None and not (0.0 < vehicle_timeout <= 3600.0):
+        console.print(
+            f"[red]--vehicle-timeout must be within 0..3600 s, got {vehicle_timeout:g}[/red]"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         plan = _plan(targets or [str(CONFIG_DIR / "ci.yaml")])
     except (ScenarioError, typer.BadParameter) as exc:
@@ -146,6 +158,7 @@ def run(
                 plan,
                 speedup=speedup,
                 vehicle_urls=tuple(vehicle or ()),
+                vehicle_timeout_s=vehicle_timeout,
                 listener=_RichListener(console),
                 keep_work_dir=keep_work_dir,
             )

@@ -7,7 +7,7 @@ import logging
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ from simulator.scenarios.record import (
     ScenarioRecord,
 )
 from simulator.scenarios.resources import (
+    DEFAULT_VEHICLE_TIMEOUT_S,
     Resource,
     RunContext,
     build_resource,
@@ -68,6 +69,7 @@ async def run_plan(
     *,
     speedup: float | None = None,
     vehicle_urls: Sequence[str] = (),
+    vehicle_timeout_s: float | None = None,
     listener: RunListener | None = None,
     work_dir: Path | None = None,
     keep_work_dir: bool = False,
@@ -98,6 +100,7 @@ async def run_plan(
                     work_dir=base / f"{index:02d}-{entry.scenario_type.__name__}",
                     speedup=effective_speedup,
                     vehicle_urls=tuple(vehicle_urls),
+                    vehicle_timeout_s=vehicle_timeout_s or DEFAULT_VEHICLE_TIMEOUT_S,
                 )
                 context.work_dir.mkdir(parents=True, exist_ok=True)
                 record, abort = await run_entry(plan, entry, context)
@@ -130,22 +133,19 @@ async def run_entry(
     plan: RunPlan, entry: ScenarioEntry, context: RunContext
 ) -> tuple[ScenarioRecord, tuple[str, str] | None]:
     """Run one scenario; returns its record and, when the whole run must stop, (kind, why)."""
-    started: list[Resource[Any]] = []
+    built: dict[str, Resource[Any]] = {}
     t0 = time.monotonic()
     scenario: Scenario | None = None
     abort: tuple[str, str] | None = None
     try:
         try:
-            resources: dict[str, Resource[Any]] = {}
             for name in required_resources(plan, entry):
                 decl = plan.resources[name]
                 try:
-                    resource = build_resource(name, decl.type_name, decl.specification, context)
+                    built[name] = build_resource(name, decl.type_name, decl.specification, context)
                 except ConfigurationError as exc:
                     raise ConfigurationError(f"{decl.where}: {exc}") from None
-                await resource.start(resources)
-                started.append(resource)
-                resources[name] = resource
+            resources = await start_resources(built)
             kwargs = {param: resources[name] for param, name in wiring_for(entry).items()}
             scenario = entry.scenario_type(**kwargs)
         except (ResourceError, ConfigurationError) as exc:
@@ -157,20 +157,82 @@ async def run_entry(
             record = _record_without_run(entry, ScenarioOutcome.ERROR, _describe(exc))
             return record, None
         abort = await _play(scenario, entry.timeout_s)
-        for resource in started:
+        for resource in built.values():
             try:
                 resource.contribute(scenario.record)
             except Exception as exc:  # evidence is best effort; the checks already decided
                 log.warning("resource %s could not add evidence: %s", resource.name, exc)
         return scenario.record, abort
     finally:
-        for resource in reversed(started):
-            try:
-                await asyncio.shield(resource.stop())
-            except Exception as exc:
-                log.error("stopping resource %s failed: %s", resource.name, exc)
+        # Shielded: a cancelled run (Ctrl-C, SIGTERM) still ends every process it started.
+        await asyncio.shield(stop_resources(built))
         if scenario is not None:
             scenario.record.duration_s = round(time.monotonic() - t0, 3)
+
+
+async def start_resources(built: Mapping[str, Resource[Any]]) -> dict[str, Resource[Any]]:
+    """Start every resource as soon as those it references are up; returns them by name.
+
+    Independent resources (the fleet, the CAD) start at the same time, and each one's
+    `prepare()` overlaps its dependencies' starts: process start-up is mostly interpreter
+    imports, so the scenario waits for the longest chain instead of the sum. The first failure
+    cancels the other starts and is raised; `stop_resources` then stops them all, started or not.
+    """
+    started: dict[str, Resource[Any]] = {}
+    tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def bring_up(resource: Resource[Any]) -> None:
+        deps = [tasks[d] for d in resource.dependencies() if d in tasks]
+        prepared, *dep_outcomes = await asyncio.gather(
+            resource.prepare(), *deps, return_exceptions=True
+        )
+        if isinstance(prepared, BaseException):
+            raise prepared
+        if any(isinstance(o, BaseException) for o in dep_outcomes):
+            return  # a dependency failed: its own task raises it
+        await resource.start(started)
+        started[resource.name] = resource
+
+    # `built` is in dependency order, so every dependency's task exists before its dependents'.
+    for name, resource in built.items():
+        tasks[name] = asyncio.create_task(bring_up(resource), name=f"start {name}")
+    pending = set(tasks.values())
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            # The first failure ends the other starts at once (in dependency order when several).
+            for task in tasks.values():
+                failure = task.exception() if task in done and not task.cancelled() else None
+                if failure is not None:
+                    raise failure
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    return started
+
+
+async def stop_resources(built: Mapping[str, Resource[Any]]) -> None:
+    """Stop every resource once all that reference it have stopped; independent ones together."""
+    dependents: dict[str, list[str]] = {name: [] for name in built}
+    for name, resource in built.items():
+        for dep in resource.dependencies():
+            if dep in dependents:
+                dependents[dep].append(name)
+    tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def bring_down(resource: Resource[Any]) -> None:
+        # A failed stop of a dependent does not keep this one running.
+        await asyncio.gather(*(tasks[d] for d in dependents[resource.name]), return_exceptions=True)
+        try:
+            await resource.stop()
+        except Exception as exc:
+            log.error("stopping resource %s failed: %s", resource.name, exc)
+
+    # Reverse dependency order: every dependent's task exists before the resource it references.
+    for name in reversed(list(built)):
+        tasks[name] = asyncio.create_task(bring_down(built[name]), name=f"stop {name}")
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
 async def _play(scenario: Scenario, timeout_s: float) -> tuple[str, str] | None:

@@ -5,7 +5,12 @@
 One module per resource type; `base` holds what they share.
 """
 
-from simulator.scenarios.resources.base import SPEC_CONFIG, Resource, RunContext
+from simulator.scenarios.resources.base import (
+    DEFAULT_VEHICLE_TIMEOUT_S,
+    SPEC_CONFIG,
+    Resource,
+    RunContext,
+)
 from simulator.scenarios.resources.cad import SimCad, SimCadSpec
 from simulator.scenarios.resources.fleet import SimFleet
 from simulator.scenarios.resources.fleet_file import (
@@ -28,6 +33,7 @@ from simulator.scenarios.resources.zones import (
 )
 
 __all__ = [
+    "DEFAULT_VEHICLE_TIMEOUT_S",
     "PACKAGE_PREFIX",
     "RESOURCE_TYPES",
     "ROLES",

@@ -16,6 +16,8 @@ from simulator.scenarios.record import ScenarioRecord
 #: Model configuration of every resource specification: immutable, unknown keys refused.
 SPEC_CONFIG = ConfigDict(frozen=True, extra="forbid")
 SpecT = TypeVar("SpecT", bound=BaseModel)
+#: How long an external vehicle has to send its first heartbeat unless the run says otherwise.
+DEFAULT_VEHICLE_TIMEOUT_S = 30.0
 _R = TypeVar("_R", bound="Resource[Any]")
 
 
@@ -27,6 +29,8 @@ class RunContext:
     speedup: float = 20.0
     vehicle_urls: tuple[str, ...] = ()
     start_timeout_s: float = 90.0
+    #: How long an external vehicle (`--vehicle`) has to send its first heartbeat.
+    vehicle_timeout_s: float = DEFAULT_VEHICLE_TIMEOUT_S
 
 
 class Resource(abc.ABC, Generic[SpecT]):
@@ -47,11 +51,14 @@ class Resource(abc.ABC, Generic[SpecT]):
         names = [getattr(self.spec, field) for field in self.references]
         return [n for n in names if n]
 
+    async def prepare(self) -> None:  # noqa: B027 - most resources have nothing to do early
+        """Work that needs no other resource; runs while the ones it references start."""
+
     async def start(self, others: Mapping[str, Resource[Any]]) -> None:  # noqa: B027 - data resources need nothing
         """Bring the resource up (others: the started resources it references)."""
 
     async def stop(self) -> None:  # noqa: B027 - data resources hold nothing
-        """Release everything; safe to call twice and after a failed start."""
+        """Release everything; safe to call twice, after a failed start, and without a start."""
 
     def contribute(self, record: ScenarioRecord) -> None:  # noqa: B027
         """Add evidence (zones, docks, tracks) to a scenario's record for the report."""

@@ -178,7 +178,7 @@ class SimFleet(Resource[SimFleetSpec]):
                 host, _, port = query["gcs"][0].rpartition(":")
                 gcs = (host or "127.0.0.1", int(port))
             base_url = url.split("?", 1)[0]
-            await _wait_vehicle(base_url, self.context.start_timeout_s / 3)
+            await _wait_vehicle(base_url, self.context.vehicle_timeout_s)
             self.endpoints.append(VehicleEndpoint(vehicle.id, index + 1, base_url, gcs))
 
     def fleet_toml(self) -> str:

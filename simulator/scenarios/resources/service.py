@@ -7,6 +7,7 @@ token), its environment (`DFR_*`), its fleet file, and its HTTP API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -86,6 +87,26 @@ class DfrService(Resource[DfrServiceSpec]):
             )
         return self._clients[role]
 
+    async def prepare(self) -> None:
+        """Make the data directory and the first admin token while the fleet and the CAD start."""
+        if self.spec.url:
+            return
+        self.data_dir = self.context.work_dir / f"service-{self.name}"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._env = {k: v for k, v in os.environ.items() if not k.startswith("DFR_")}
+        self._env.update(
+            _service_settings(
+                data_dir=self.data_dir,
+                speedup=self.context.speedup,
+                zones=None,
+                cad=None,
+                weather=None,
+                extra=self.spec.settings,
+            )
+        )
+        # The token only needs the data directory; the other resources' settings come in `start`.
+        await self._create_admin_token()
+
     async def start(self, others: Mapping[str, Resource[Any]]) -> None:
         """Start (or attach to) the service and wait for its health check."""
         if self.spec.url:
@@ -93,14 +114,14 @@ class DfrService(Resource[DfrServiceSpec]):
             if not await http_ok(f"{self.base_url}/api/v1/health", timeout_s=5.0):
                 raise ResourceStartError(f"resource {self.name!r}: {self.base_url} is not healthy")
             return
+        if self.data_dir is None or "admin" not in self._tokens:
+            await self.prepare()
+        assert self.data_dir is not None
         fleet = self._ref(others, self.spec.fleet, SimFleet)
         cad = self._ref(others, self.spec.cad, SimCad)
         zones = self._ref(others, self.spec.zones, ZoneSet)
         weather = self._ref(others, self.spec.weather, Weather)
         self.port = free_port()
-        self.data_dir = self.context.work_dir / f"service-{self.name}"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("DFR_")}
         self._env.update(
             _service_settings(
                 data_dir=self.data_dir,
@@ -116,7 +137,6 @@ class DfrService(Resource[DfrServiceSpec]):
         )
         if fleet is not None and fleet.fleet_file is not None:
             self._argv += ["--fleet", str(self._fleet_file(fleet, zones))]
-        await self._create_admin_token()
         await self._launch()
         await self._create_role_tokens()
 
@@ -147,9 +167,11 @@ class DfrService(Resource[DfrServiceSpec]):
             async with asyncio.timeout(self.context.start_timeout_s):
                 out, err = await proc.communicate()
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
+            await _end(proc)
             raise ResourceStartError(f"resource {self.name!r}: `dfr token create` hung") from None
+        except BaseException:
+            await asyncio.shield(_end(proc))  # cancelled (another resource failed, Ctrl-C)
+            raise
         secret = out.decode(errors="replace").strip()
         if proc.returncode != 0 or not secret:
             tail = "\n".join(err.decode(errors="replace").splitlines()[-15:])
@@ -213,6 +235,13 @@ class DfrService(Resource[DfrServiceSpec]):
         if self.process is not None:
             await self.process.stop()
             self.process = None
+
+
+async def _end(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
 
 
 def _service_settings(
