@@ -113,6 +113,8 @@ def check_mavlink_url(url: str) -> str:
         endpoint = parse_connection_url(url)
     except UnsupportedConnectionError as exc:
         raise UrlRefusedError(str(exc).removeprefix(f"{exc.vehicle_id}: ")) from None
+    except ValueError:  # urlsplit on a malformed [host]
+        raise UrlRefusedError(f"{url!r} is not a connection URL (scheme://host:port)") from None
     address = _address(endpoint.host, url)
     assert address is not None  # parse_connection_url requires a host
     _refuse_never_allowed(address, url)

@@ -70,6 +70,7 @@ def test_a_video_url_is_accepted_exactly_when_the_video_ingest_can_listen_on_it(
         ("udpout://255.255.255.255:14550", "broadcast"),
         ("tcp://0.0.0.0:5760", "only udpin may listen"),
         ("udpout://gcs.example:14550", "IP address"),
+        ("udpin://[::1:14540", "not a connection URL"),
     ],
 )
 def test_a_mavlink_url_naming_a_host_no_drone_is_at_is_refused(url: str, reason: str) -> None:
