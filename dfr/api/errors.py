@@ -251,7 +251,8 @@ def internal_error(path: str) -> JSONResponse:
 
 
 class UnhandledErrorMiddleware:
-    """Answers an exception no handler took with a 500 problem (logged once, here)."""
+    """Every error answer is a problem document: an unhandled exception becomes a 500 problem
+    (logged once, here), and an error a route answers with no body (a bare 405) gets one."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -261,17 +262,43 @@ class UnhandledErrorMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        held: Message | None = None
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
+        async def problem_send(message: Message) -> None:
+            nonlocal started, held
             if message["type"] == "http.response.start":
                 started = True
+                status = int(message["status"])
+                if status >= 400 and not _has_content_type(message):
+                    held = message  # sent once the body shows whether there is one
+                    return
+            elif held is not None and message["type"] == "http.response.body":
+                start, held = held, None
+                if not message.get("body") and not message.get("more_body"):
+                    await _bodiless_problem(start, scope["path"])(scope, receive, send)
+                    return
+                await send(start)
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, problem_send)
         except Exception:
             if started:
                 raise  # too late for a problem document; the server logs it and drops the connection
             log.exception("unhandled error answering %s %s", scope["method"], scope["path"])
             await internal_error(scope["path"])(scope, receive, send)
+
+
+def _has_content_type(start: Message) -> bool:
+    return any(name.lower() == b"content-type" for name, _ in start.get("headers", []))
+
+
+def _bodiless_problem(start: Message, path: str) -> JSONResponse:
+    """The problem document of an error answered without a body, keeping its headers (Allow ...)."""
+    status = int(start["status"])
+    kept = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in start.get("headers", [])
+        if name.lower() not in (b"content-length", b"content-type")
+    }
+    return problem(status, HTTPStatus(status).phrase, headers=kept, instance=path)
