@@ -38,8 +38,7 @@ def serve_app(settings: Settings, companions: Sequence[Companion] = ()) -> None:
         log_config=log_config,
         ssl_certfile=None if http.tls_cert_file is None else str(http.tls_cert_file),
         ssl_keyfile=None if http.tls_key_file is None else str(http.tls_key_file),
-        # A proxy listed here that says X-Forwarded-Proto: https makes the request count as
-        # TLS (HSTS is sent); any other peer's forwarded headers are ignored.
+        # uvicorn believes X-Forwarded-Proto/-For only from FORWARDED_ALLOW_IPS (default
+        # 127.0.0.1): such a proxy saying https makes the request count as TLS (HSTS is sent).
         proxy_headers=True,
-        forwarded_allow_ips=http.forwarded_allow_ips,
     )

@@ -163,7 +163,7 @@ class ConsoleSettings(BaseModel):
 
 
 class HttpSettings(BaseModel):
-    """The HTTP edge: API docs, JSON and zone-import bounds, TLS and which proxies are believed."""
+    """The HTTP edge: API docs, JSON and zone-import bounds, TLS (proxies: FORWARDED_ALLOW_IPS)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -176,10 +176,6 @@ class HttpSettings(BaseModel):
     zone_import_max_vertices: int = Field(default=200_000, gt=0)
     tls_cert_file: Path | None = Field(default=None, description="PEM certificate: serve HTTPS")
     tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file")
-    forwarded_allow_ips: str = Field(
-        default="127.0.0.1",
-        description="proxies whose X-Forwarded-Proto/-For are believed (comma list, * = any)",
-    )
     hsts_max_age_s: int = Field(default=31_536_000, ge=0)
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.testclient import TestClient
 
 from dfr.api.params import INT64_MAX
@@ -46,12 +46,17 @@ async def _broken() -> None:
     raise RuntimeError("secret-internal-detail")
 
 
+async def _bare_error() -> Response:
+    return Response(status_code=405, headers={"Allow": "DELETE"})
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     data_dir = tmp_path_factory.mktemp("edge-errors") / "data"
     settings = Settings(mode="test", data_dir=data_dir, fleet_file=DEMO_FLEET_FILE, http=LIMITS)
     app = create_app(settings, run=Run.NONE)
     app.add_api_route("/api/v1/broken", _broken, methods=["GET"])
+    app.add_api_route("/api/v1/bare-error", _bare_error, methods=["PATCH"])
     return app
 
 
@@ -205,6 +210,12 @@ def test_an_unhandled_failure_is_a_500_problem_that_tells_nothing_internal(
     assert "secret-internal-detail" not in response.text
     assert body["instance"] == "/api/v1/broken"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_error_a_route_answers_without_a_body_becomes_a_problem(client: TestClient) -> None:
+    response = client.patch("/api/v1/bare-error")
+    assert _problem(response, 405)["detail"] == "Method Not Allowed"
+    assert response.headers["allow"] == "DELETE"
 
 
 CSP = (

@@ -85,7 +85,7 @@ def test_a_100_mb_chunked_anonymous_post_is_refused_after_about_1_mib(live: Live
 def test_hsts_is_sent_when_a_trusted_proxy_says_the_request_came_over_tls(
     live: LiveService,
 ) -> None:
-    # uvicorn believes X-Forwarded-Proto from 127.0.0.1 (http.forwarded_allow_ips by default).
+    # uvicorn believes X-Forwarded-Proto from 127.0.0.1 (FORWARDED_ALLOW_IPS by default).
     forwarded = httpx.get(
         f"{live.base_url}/api/v1/health", headers={"X-Forwarded-Proto": "https"}, timeout=10
     )
