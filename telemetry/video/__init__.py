@@ -1,5 +1,7 @@
 """Drone video: RTP/H.264 ingest, WebRTC relay with WHEP signalling, evidence recording, snapshots."""
 
+from typing import TYPE_CHECKING, Any
+
 from telemetry.video.errors import (
     BadOfferError,
     ManifestError,
@@ -20,7 +22,6 @@ from telemetry.video.ingest import (
     Subscription,
     parse_stream_uri,
 )
-from telemetry.video.relay import H264PassthroughTrack
 from telemetry.video.rtp import AccessUnit, H264Depacketizer, parse_rtp
 from telemetry.video.whep import (
     WHEP_CONTENT_TYPE,
@@ -29,6 +30,20 @@ from telemetry.video.whep import (
     WhepSessions,
     check_offer,
 )
+
+if TYPE_CHECKING:
+    from telemetry.video.relay import H264PassthroughTrack
+
+
+def __getattr__(name: str) -> Any:
+    # The relay needs aiortc and PyAV, which take a large part of the service's start-up:
+    # imported when first named, not with the package.
+    if name == "H264PassthroughTrack":
+        from telemetry.video.relay import H264PassthroughTrack
+
+        return H264PassthroughTrack
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "WHEP_CONTENT_TYPE",

@@ -21,7 +21,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 from pydantic import BaseModel, ConfigDict
 
 from telemetry.video.errors import RecordingError
@@ -76,6 +75,8 @@ def _now_utc() -> datetime:
 
 def _picture_size(unit: AccessUnit) -> tuple[int, int]:
     """Width and height of a keyframe, by decoding it once."""
+    import av  # loaded on first use: see _SegmentFile
+
     ctx = av.CodecContext.create("h264", "r")
     frames = [*ctx.decode(av.Packet(unit.data)), *ctx.decode(None)]
     if not frames:
@@ -87,6 +88,10 @@ class _SegmentFile:
     """One MP4 being written (blocking I/O: called from a worker thread)."""
 
     def __init__(self, path: Path, first: AccessUnit, size: tuple[int, int]) -> None:
+        # PyAV loads here, in the recorder's worker thread, the first time a flight is recorded:
+        # a service that never records does not pay its import at start-up.
+        import av
+
         self.path = path
         self.frames = 0
         self.first_ts = first.timestamp_90khz
@@ -102,6 +107,8 @@ class _SegmentFile:
         self._stream = stream
 
     def write(self, unit: AccessUnit) -> None:
+        import av  # already loaded by __init__
+
         pts = unit.timestamp_90khz - self.first_ts
         packet = av.Packet(unit.data)
         packet.pts = packet.dts = pts

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import av
-
 from telemetry.video.errors import StreamNotLiveError
 from telemetry.video.rtp import AccessUnit
 
@@ -15,6 +13,9 @@ def snapshot_jpeg(units: Sequence[AccessUnit], *, quality: int = 4) -> bytes:
     """JPEG of the last picture in `units` (a GOP starting at a keyframe); CPU-bound."""
     if not units or not units[0].keyframe:
         raise StreamNotLiveError("no keyframe received yet: nothing to snapshot")
+    # Loaded on the first snapshot (callers run this in a worker thread), not at service start.
+    import av
+
     decoder = av.CodecContext.create("h264", "r")
     last: Any = None
     for unit in units:

@@ -14,14 +14,13 @@ its resources released, so a viewer that leaves mid-negotiation costs nothing fo
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from typing import TYPE_CHECKING
 
 from telemetry.video.errors import (
     BadOfferError,
@@ -30,7 +29,12 @@ from telemetry.video.errors import (
     SignallingError,
 )
 from telemetry.video.ingest import RtpIngest
-from telemetry.video.relay import H264PassthroughTrack
+
+if TYPE_CHECKING:
+    from aiortc import RTCPeerConnection
+    from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+
+    from telemetry.video.relay import H264PassthroughTrack
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +90,18 @@ def check_offer(offer_sdp: str) -> None:
         raise BadOfferError("the offer lacks ICE credentials or a DTLS fingerprint")
 
 
+async def _load_webrtc() -> None:
+    """Import aiortc and PyAV (with the relay) on the first viewer, not at service start.
+
+    The import runs in a worker thread so the event loop keeps serving (and the drone links keep
+    their heartbeats) while it takes its fraction of a second.
+    """
+    await asyncio.to_thread(importlib.import_module, "telemetry.video.relay")
+
+
 def _prefer_h264(transceiver: RTCRtpTransceiver) -> None:
+    from aiortc import RTCRtpSender
+
     codecs = RTCRtpSender.getCapabilities("video").codecs
     transceiver.setCodecPreferences(
         [c for c in codecs if c.mimeType.lower() in ("video/h264", "video/rtx")]
@@ -148,6 +163,11 @@ class WhepSessions:
             raise SessionLimitError(
                 f"stream {ingest.stream_key!r} already has {self._max_per_stream} viewers"
             )
+        await _load_webrtc()
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        from telemetry.video.relay import H264PassthroughTrack
+
         pc = RTCPeerConnection()
         track = H264PassthroughTrack(ingest.subscribe())
         session = _Session(
