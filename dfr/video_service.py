@@ -73,11 +73,14 @@ class RemoteVideo(Protocol):
         actor: str,
         role: str,
         token_id: int | None = None,
+        client_address: str = "",
     ) -> WhepAnswer:
         """Answer the offer on the drone's holder."""
         ...
 
-    async def end_watch(self, drone_id: str, session_id: str, actor: str, role: str) -> None:
+    async def end_watch(
+        self, drone_id: str, session_id: str, actor: str, role: str, client_address: str = ""
+    ) -> None:
         """End a viewer session on the drone's holder (as `actor`, checked there)."""
         ...
 
@@ -114,7 +117,9 @@ class VideoService:
         self._token_sessions = sessions
         #: Each viewer session's hold on its token, and who ended a session (for its audit row).
         self._held: dict[str, OpenSession] = {}
-        self._ended_by: dict[str, tuple[str, str]] = {}
+        self._ended_by: dict[str, tuple[str, str, str]] = {}
+        #: Each viewer session's client address (for the row of its end).
+        self._addresses: dict[str, str] = {}
         self._remote = remote
         self._linked_here = linked_here
         self.recordings_root = data_dir / "recordings"
@@ -127,7 +132,15 @@ class VideoService:
         self._lock = asyncio.Lock()
         self.sessions = WhepSessions(on_end=self._on_session_end)
 
-    def audit(self, actor: str, role: str, action: str, path: str, detail: str = "") -> None:
+    def audit(
+        self,
+        actor: str,
+        role: str,
+        action: str,
+        path: str,
+        detail: str = "",
+        client_address: str = "",
+    ) -> None:
         """Append an audit row (blocking)."""
         record_audit(
             self._engine,
@@ -138,6 +151,7 @@ class VideoService:
             status_code=200,
             action=action,
             detail=detail,
+            client_address=client_address,
         )
 
     def _on_session_end(self, info: WhepSessionInfo, reason: str) -> None:
@@ -145,7 +159,8 @@ class VideoService:
         if held is not None and self._token_sessions is not None:
             self._token_sessions.close(held)
         viewer, viewer_role = _viewer_parts(info.viewer)
-        actor, role = self._ended_by.pop(info.session_id, (viewer, viewer_role))
+        address = self._addresses.pop(info.session_id, "")
+        actor, role, address = self._ended_by.pop(info.session_id, (viewer, viewer_role, address))
         # Called from the event loop: the audit write runs on a worker thread.
         task = asyncio.get_running_loop().run_in_executor(
             None,
@@ -156,6 +171,7 @@ class VideoService:
             f"/drones/{info.stream_key}/video",
             f"session {info.session_id} of viewer {viewer}: {reason}; "
             f"{info.frames_forwarded} frames",
+            address,
         )
         task.add_done_callback(lambda _: None)
 
@@ -184,14 +200,18 @@ class VideoService:
         actor: str,
         role: str,
         token_id: int | None = None,
+        client_address: str = "",
     ) -> WhepAnswer:
         """Answer a WHEP offer for a drone's stream and audit the viewer (held under `token_id`)."""
         check_offer(offer_sdp)  # bad input is refused before any stream is opened
         if self._remote is not None and not self._linked_here(drone_id):
-            return await self._remote.watch(drone_id, video_url, offer_sdp, actor, role, token_id)
+            return await self._remote.watch(
+                drone_id, video_url, offer_sdp, actor, role, token_id, client_address
+            )
         ingest = await self.ingest_for(drone_id, video_url)
         viewer = _viewer(actor, role, token_id)
         answer = await self.sessions.answer(ingest, offer_sdp, viewer=viewer)
+        self._addresses[answer.session_id] = client_address
         if token_id is not None and self._token_sessions is not None:
             session_id = answer.session_id
 
@@ -208,16 +228,19 @@ class VideoService:
             "video.watch.start",
             f"/drones/{drone_id}/video",
             f"session {answer.session_id}",
+            client_address,
         )
         return answer
 
-    async def end_watch(self, drone_id: str, session_id: str, actor: str, role: str) -> None:
+    async def end_watch(
+        self, drone_id: str, session_id: str, actor: str, role: str, client_address: str = ""
+    ) -> None:
         """End a viewer session of the drone as `actor` (its viewer or an admin; else Forbidden)."""
         try:
             session = self.sessions.get(session_id)
         except SessionUnknownError:
             if self._remote is not None and not self._linked_here(drone_id):
-                await self._remote.end_watch(drone_id, session_id, actor, role)
+                await self._remote.end_watch(drone_id, session_id, actor, role, client_address)
                 return
             raise NotFoundError("WHEP session", session_id) from None
         if session.stream_key != drone_id:
@@ -225,7 +248,7 @@ class VideoService:
         viewer, _ = _viewer_parts(session.viewer)
         if actor != viewer and role != Role.ADMIN.value:
             raise ForbiddenError("only the session's viewer or an admin may end it")
-        self._ended_by[session_id] = (actor, role)
+        self._ended_by[session_id] = (actor, role, client_address)
         reason = "ended by viewer" if actor == viewer else f"ended by {actor} ({role})"
         try:
             await self.sessions.end(session_id, reason)

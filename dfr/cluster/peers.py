@@ -164,6 +164,7 @@ class PeerFlights:
         actor: str,
         role: str,
         token_id: int | None = None,
+        client_address: str = "",
     ) -> WhepAnswer:
         """See dfr.video_service.RemoteVideo."""
         args = {
@@ -172,13 +173,21 @@ class PeerFlights:
             "actor": actor,
             "role": role,
             "token_id": token_id,
+            "client_address": client_address,
         }
         answer = await self._call(drone_id, "whep_offer", args)
         return WhepAnswer(session_id=str(answer["session_id"]), sdp=str(answer["sdp"]))
 
-    async def end_watch(self, drone_id: str, session_id: str, actor: str, role: str) -> None:
+    async def end_watch(
+        self, drone_id: str, session_id: str, actor: str, role: str, client_address: str = ""
+    ) -> None:
         """See dfr.video_service.RemoteVideo (the holder checks the caller)."""
-        args = {"session_id": session_id, "actor": actor, "role": role}
+        args = {
+            "session_id": session_id,
+            "actor": actor,
+            "role": role,
+            "client_address": client_address,
+        }
         await self._call(drone_id, "whep_end", args)
 
 
@@ -280,11 +289,16 @@ class PeerServer(TaskOwner):
                 str(args["actor"]),
                 str(args["role"]),
                 None if args.get("token_id") is None else int(args["token_id"]),
+                str(args.get("client_address", "")),
             )
             return {"session_id": answer.session_id, "sdp": answer.sdp}
         if op == "whep_end":
             await self._video.end_watch(
-                drone_id, str(args["session_id"]), str(args["actor"]), str(args["role"])
+                drone_id,
+                str(args["session_id"]),
+                str(args["actor"]),
+                str(args["role"]),
+                str(args.get("client_address", "")),
             )
             return None
         raise InvalidInputError(f"unknown operation {op!r}", field="op")

@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 
 from dfr import fleet
 from dfr.api.params import Id64
+from dfr.audit import client_address
 from dfr.auth import Principal, require_roles
 from dfr.deps import EngineDep, LedgerDep, SessionDep, VideoDep
 from dfr.errors import ConflictError, InvalidInputError, NotFoundError
@@ -94,6 +95,7 @@ async def whep_offer(
             principal.name,
             principal.role.value,
             principal.token_id,
+            client_address(request.scope),
         )
     except BadOfferError as exc:
         raise InvalidInputError(str(exc), field="body") from exc
@@ -112,10 +114,16 @@ async def whep_offer(
 
 @router.delete("/drones/{drone_id}/video/whep/{session_id}")
 async def whep_end(
-    drone_id: str, session_id: str, principal: Viewer, service: VideoDep
+    drone_id: str, session_id: str, request: Request, principal: Viewer, service: VideoDep
 ) -> Response:
     """WHEP: end a viewer session (its viewer or an admin only)."""
-    await service.end_watch(drone_id, session_id, principal.name, principal.role.value)
+    await service.end_watch(
+        drone_id,
+        session_id,
+        principal.name,
+        principal.role.value,
+        client_address(request.scope),
+    )
     return Response(status_code=status.HTTP_200_OK)
 
 
@@ -155,7 +163,9 @@ async def list_recordings(flight_id: Id64, _: Analyst, service: VideoDep) -> Rec
 
 
 @router.get("/flights/{flight_id}/recordings/export")
-async def export_recordings(flight_id: Id64, principal: Analyst, service: VideoDep) -> FileResponse:
+async def export_recordings(
+    flight_id: Id64, request: Request, principal: Analyst, service: VideoDep
+) -> FileResponse:
     """A zip of the manifest and every segment (audited)."""
     directory = _recording(service, flight_id)
     tmp = Path(tempfile.mkdtemp(prefix="dfr-export-")) / f"flight-{flight_id}-recording.zip"
@@ -170,6 +180,7 @@ async def export_recordings(flight_id: Id64, principal: Analyst, service: VideoD
         "video.export",
         f"/flights/{flight_id}/recordings",
         f"head={read_manifest(directory).head}",
+        client_address(request.scope),
     )
     return FileResponse(
         tmp,
@@ -235,7 +246,7 @@ async def get_snapshots(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 async def get_snapshot_image(
-    principal: Viewer, flight_id: Id64, snapshot_id: str, service: VideoDep
+    principal: Viewer, flight_id: Id64, snapshot_id: str, request: Request, service: VideoDep
 ) -> FileResponse:
     """The still (audited as a view); `Repr-Digest` carries its recorded SHA-256."""
     record, path = await snapshot_file(service, flight_id, snapshot_id)
@@ -246,6 +257,7 @@ async def get_snapshot_image(
         "video.snapshot.view",
         f"/flights/{flight_id}/snapshots/{snapshot_id}",
         f"sha256={record.sha256}",
+        client_address(request.scope),
     )
     digest = base64.b64encode(bytes.fromhex(record.sha256)).decode("ascii")
     return FileResponse(

@@ -53,18 +53,18 @@ async def test_whep_sessions_end_by_their_viewer_an_admin_or_their_token(
         video = VideoService(engine, tmp_path, sessions=sessions)
         try:
             first = await video.watch(
-                "D1", video_url, await _offer(viewers[0]), "ana", "analyst", analyst_id
+                "D1", video_url, await _offer(viewers[0]), "ana", "analyst", analyst_id, "10.0.0.1"
             )
             second = await video.watch(
-                "D1", video_url, await _offer(viewers[1]), "ana", "analyst", analyst_id
+                "D1", video_url, await _offer(viewers[1]), "ana", "analyst", analyst_id, "10.0.0.1"
             )
             assert sessions.count(analyst_id) == 2
 
             with pytest.raises(ForbiddenError, match="viewer or an admin"):
                 await video.end_watch("D1", first.session_id, "pete", Role.PILOT.value)
-            await video.end_watch("D1", first.session_id, "root", Role.ADMIN.value)
+            await video.end_watch("D1", first.session_id, "root", Role.ADMIN.value, "10.0.0.2")
             (ended,) = await _wait_for_ends(engine, 1)
-            assert (ended.actor, ended.role) == ("root", "admin")
+            assert (ended.actor, ended.role, ended.client_address) == ("root", "admin", "10.0.0.2")
             assert "of viewer ana" in ended.detail and "ended by root (admin)" in ended.detail
             assert sessions.count(analyst_id) == 1
 
@@ -75,9 +75,9 @@ async def test_whep_sessions_end_by_their_viewer_an_admin_or_their_token(
                 )
             assert await sessions.check_once() == 1
             rows = await _wait_for_ends(engine, 2)
-            assert any(
-                second.session_id in r.detail and "the token was revoked" in r.detail for r in rows
-            )
+            (by_token,) = [r for r in rows if second.session_id in r.detail]
+            assert "the token was revoked" in by_token.detail
+            assert (by_token.actor, by_token.client_address) == ("ana", "10.0.0.1")
             assert video.sessions.sessions() == [] and sessions.count() == 0
         finally:
             await video.aclose()
