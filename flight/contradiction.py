@@ -44,6 +44,9 @@ class PlausibilityLimits:
     confirm_s: float = 1.5  # more than one heartbeat period (PX4 sends HEARTBEAT at 1 Hz)
     suspicious_confirm_s: float = 6.0
     suspicion_s: float = 30.0
+    #: How much later than it arrived a report may say it was made: reports queued behind a
+    #: stalled reader arrive together, and a forged timestamp buys no more reach than this.
+    backlog_s: float = 30.0
     flap_window_s: float = 2.0
     flap_changes: int = 3
     alert_interval_s: float = 10.0
@@ -84,11 +87,12 @@ class _Channel(Generic[_V]):
 
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """A position report: where, how high (AMSL) and when it arrived (vehicle seconds)."""
+    """A position report: where, how high (AMSL), when it arrived and the vehicle's boot time."""
 
     point: GeoPoint
     alt_amsl_m: float
     at_s: float
+    boot_s: float | None = None  # the report's own time_boot_ms, in seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +171,11 @@ class PlausibilityGate:
 
     # ------------------------------------------------------------------ position
 
-    def position(self, point: GeoPoint, alt_amsl_m: float, now_s: float) -> bool:
+    def position(
+        self, point: GeoPoint, alt_amsl_m: float, now_s: float, *, boot_s: float | None = None
+    ) -> bool:
         """True if this fix is applied now; False if it is held back as a jump beyond physics."""
-        fix = Fix(point, alt_amsl_m, now_s)
+        fix = Fix(point, alt_amsl_m, now_s, boot_s)
         last = self.fix
         ch = self._position
         if last is None or self._reachable(last, fix):
@@ -189,6 +195,8 @@ class PlausibilityGate:
     def _reachable(self, a: Fix, b: Fix) -> bool:
         lim = self.limits
         dt_s = max(b.at_s - a.at_s, 0.0)
+        if a.boot_s is not None and b.boot_s is not None and b.boot_s - a.boot_s > dt_s:
+            dt_s = min(b.boot_s - a.boot_s, dt_s + lim.backlog_s)
         reach_m = lim.speed_factor * lim.max_speed_mps * dt_s + lim.position_margin_m
         return _distance(a, b) <= reach_m
 

@@ -197,7 +197,8 @@ class VehicleTelemetry:
             self.invalid_reports += 1
             return
         if point is not None:  # lat = lon = 0: no fix yet (PX4 sends zeros)
-            if not self.gate.position(point, alt_m, self._clock.monotonic()):
+            boot_s = msg.time_boot_ms / 1000.0
+            if not self.gate.position(point, alt_m, self._clock.monotonic(), boot_s=boot_s):
                 return
             self.position = point
         self.alt_amsl_m = alt_m

@@ -132,3 +132,20 @@ def test_a_battery_refilling_in_flight_is_held_but_on_the_dock_is_applied() -> N
     assert g.battery_pct(30.0, 0.0, in_use=True)
     assert not g.battery_pct(100.0, 1.0, in_use=True)
     assert g.battery_pct(100.0, 2.0, in_use=False)  # swapped on the dock
+
+
+def test_fixes_queued_behind_a_stalled_reader_are_judged_by_the_vehicles_own_clock() -> None:
+    g, found = gate()
+    assert g.position(HOME, 500.0, 0.0, boot_s=100.0)
+    # Made 20 s apart at 15 m/s, read 0.1 s apart after a stall.
+    moved = destination(HOME, 90.0, 300.0)
+    assert g.position(moved, 500.0, 0.1, boot_s=120.0)
+    assert found == []
+
+
+def test_a_forged_boot_time_buys_no_more_than_the_backlog_allowance() -> None:
+    g, found = gate()
+    assert g.position(HOME, 500.0, 0.0, boot_s=100.0)
+    # 30 s of backlog allow 2 x 40 m/s x 30 s + 50 m = 2.45 km, not 6000 km.
+    assert not g.position(NEW_YORK, 10.0, 0.1, boot_s=100_000.0)
+    assert [c.kind for c in found] == [ContradictionKind.POSITION]
