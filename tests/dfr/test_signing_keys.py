@@ -16,7 +16,7 @@ from sqlmodel import Session, SQLModel
 
 from dfr.db import make_engine
 from dfr.errors import UnsafeSettingsError
-from dfr.fleet import ensure_agency
+from dfr.fleet import delete_drone, ensure_agency
 from dfr.models import Dock, Drone, DroneSigningKey, Role
 from dfr.signing_keys import (
     KEK_FILE_NAME,
@@ -70,6 +70,16 @@ def test_a_stored_key_is_ciphertext_bound_to_its_drone(tmp_path: Path) -> None:
         KeyCipher(bytes(32)).open("D9", sealed)  # nor under another key-encryption key
     keys.import_keys([("D9", KEY)])  # the same key again changes nothing
     assert keys.stored("D9") == stored
+
+
+def test_deleting_a_drone_deletes_its_key(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    SigningKeys(engine, KeyCipher(KEK), required=True).import_keys([("D9", KEY)])
+    with Session(engine) as session:
+        delete_drone(session, "D9")
+        session.commit()
+    with Session(engine) as session:
+        assert session.get(DroneSigningKey, "D9") is None
 
 
 def test_the_key_encryption_key_is_made_once_private_and_kept(tmp_path: Path) -> None:
