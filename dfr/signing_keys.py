@@ -40,6 +40,7 @@ from flight import (
     LinkState,
     LinkTimeoutError,
     MavlinkVehicleLink,
+    NotLinkHolderError,
     SigningSetup,
     UnknownVehicleError,
     VehicleId,
@@ -317,6 +318,8 @@ class SigningKeys:
         while link.link_state != LinkState.CLOSED:
             try:
                 await link.provision_signing_key(key, self._confirm_timeout_s)
+            except NotLinkHolderError:
+                break  # another instance holds the drone now and provisions it from the database
             except LinkTimeoutError:
                 if not warned:
                     warned = True

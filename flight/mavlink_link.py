@@ -340,6 +340,8 @@ class MavlinkVehicleLink:
                 SigningSetup(required=False), on_confirmed=self._key_confirmed.set
             )
             self._transport.signing = self._signing
+        if self._signing.key == key and self._signing.pending_key is None:
+            return  # the vehicle signs with it already
         self._key_confirmed.clear()
         self._signing.propose(key)
         self._send_setup_signing()

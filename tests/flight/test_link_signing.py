@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -88,7 +89,7 @@ class Forger:
         if key is not None:
             self.mav.signing.secret_key = key
             self.mav.signing.sign_outgoing = True
-            self.mav.signing.timestamp = signing_timestamp(__import__("time").time()) + 10
+            self.mav.signing.timestamp = signing_timestamp(time.time()) + 10
 
     def send(self, msg: Any, port: int) -> None:
         self.sock.sendto(msg.pack(self.mav), ("127.0.0.1", port))
@@ -157,7 +158,7 @@ def test_unsigned_and_wrongly_signed_frames_are_refused_when_signing_is_required
         .heartbeat_encode(2, 12, 0, 0, 3, 3)
         .pack(mavlink.MAVLink(None, 1, 1))
     )
-    now = signing_timestamp(__import__("time").time())
+    now = signing_timestamp(time.time())
     assert signing.check(plain, 1, 1) == FrameRejection.UNSIGNED
     assert signing.check(_signed_frame(OTHER_KEY, now), 1, 1) == FrameRejection.BAD_SIGNATURE
     tampered = bytearray(_signed_frame(KEY, now))
@@ -340,3 +341,28 @@ async def test_a_launch_under_a_flood_of_forged_disarmed_heartbeats_flies_normal
         assert r.sim.drone(0).snapshot().armed and r.link.state().armed
         assert r.link.frames_rejected()["address"] >= 20
         assert forger.received() == 0
+
+
+async def test_after_link_loss_only_a_signed_frame_may_move_the_link_to_a_new_address(
+    forger: Forger,
+) -> None:
+    mover = Forger(key=KEY)  # the vehicle coming back from another address (a new radio)
+    try:
+        async with rig() as r:
+            r.sim.drone(0).fault_link_cut(60.0, inbound=True, outbound=True)
+            async with asyncio.timeout(10):
+                while r.link.link_state != LinkState.LOST:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            forger.send(forger.heartbeat(armed=True), r.client_port)
+            await asyncio.sleep(0.1)
+            assert r.link.frames_rejected() == {"unsigned": 1}
+            assert r.link.bound_address is not None and r.link.bound_address[1] == r.api_port
+            # Its clock went on while it was away: a timestamp above its stream's last one.
+            mover.mav.signing.timestamp = signing_timestamp(time.time()) + 1000
+            mover.send(mover.heartbeat(armed=False), r.client_port)
+            await asyncio.sleep(0.1)
+            moved_to = mover.sock.getsockname()[1]
+            assert r.link.bound_address is not None and r.link.bound_address[1] == moved_to
+            assert forger.received() == 0
+    finally:
+        mover.close()
