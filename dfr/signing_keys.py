@@ -249,17 +249,28 @@ class SigningKeys:
         session.add(row)
 
     def import_keys(self, keys: Iterable[tuple[str, bytes]]) -> None:
-        """Store keys the vehicles already hold (the fleet file's `signing_key`); unchanged ones are kept."""
+        """Store keys the vehicles already hold (the fleet file's `signing_key`).
+
+        A key the service has since confirmed with the vehicle (a rotation) wins over the file's:
+        the file is read at every start, and the vehicle no longer holds the file's key.
+        """
         with Session(self._engine) as session:
             for drone_id, key in keys:
                 if len(key) != KEY_BYTES:
                     raise SigningKeyError(f"drone {drone_id!r}: a signing key is 32 bytes")
                 row = session.get(DroneSigningKey, drone_id)
-                if row is not None:
+                if row is not None and row.provisioned_at is not None:
                     current = self._open(row)
-                    if current.key == key and current.pending_key is None:
-                        continue
-                version = 1 if row is None else row.key_version + 1
+                    if current.key != key:
+                        logger.warning(
+                            "signing: drone %s: the fleet file's signing_key is not the key in "
+                            "use (version %d, rotated since?); the stored key is kept",
+                            drone_id,
+                            row.key_version,
+                            extra={"vehicle_id": drone_id},
+                        )
+                    continue
+                version = 1 if row is None else row.key_version
                 self._write(session, drone_id, key, None, version=version, provisioned_at=utcnow())
             session.commit()
 

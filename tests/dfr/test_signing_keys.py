@@ -70,6 +70,8 @@ def test_a_stored_key_is_ciphertext_bound_to_its_drone(tmp_path: Path) -> None:
         KeyCipher(bytes(32)).open("D9", sealed)  # nor under another key-encryption key
     keys.import_keys([("D9", KEY)])  # the same key again changes nothing
     assert keys.stored("D9") == stored
+    keys.import_keys([("D9", bytes(32))])  # nor a stale fleet file after a rotation
+    assert keys.stored("D9") == stored
 
 
 def test_deleting_a_drone_deletes_its_key(tmp_path: Path) -> None:
