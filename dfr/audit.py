@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -20,9 +20,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dfr.log_redaction import redact_tokens_in_server_logs
 from dfr.models import AuditEntry
 from dfr.tokens import Principal, principal_for
-
-if TYPE_CHECKING:
-    from dfr.auth_guard import AuthGuard
 
 log = logging.getLogger(__name__)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -97,7 +94,23 @@ def _principal_from_headers(engine: Engine, scope: Scope) -> Principal | None:
     return None
 
 
-def _guard_of(scope: Scope) -> AuthGuard | None:
+class FailureCounter(Protocol):
+    """What the middleware asks of the failed-authentication throttle (dfr.auth_guard.AuthGuard)."""
+
+    def retry_after_s(self, address: str) -> int | None:
+        """Seconds until `address` may try again, or None."""
+        ...
+
+    def failed(self, address: str, *, path: str, presented: bool) -> None:
+        """Note a refused authentication."""
+        ...
+
+    def throttled(self, address: str, *, path: str) -> None:
+        """Note a request refused with 429."""
+        ...
+
+
+def _guard_of(scope: Scope) -> FailureCounter | None:
     app = scope.get("app")
     service = getattr(getattr(app, "state", None), "service", None)
     return getattr(service, "auth_guard", None)
