@@ -273,7 +273,6 @@ def test_the_docs_page_loads_swagger_ui_from_this_origin_with_no_inline_script(
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "init.js"):
         response = client.get(f"/docs/assets/{asset}")
         assert response.status_code == 200, asset
-    assert client.get("/openapi.json").json()["info"]["title"] == "DFR"
     assert client.get("/redoc").status_code == 404
 
 
