@@ -102,14 +102,22 @@ def db_upgrade(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
 def token_create(
     role: Annotated[str, typer.Option(help="admin|dispatcher|pilot|analyst|tester|cad")],
     name: Annotated[str, typer.Option(help="who or what the token is for (unique)")],
+    expires_in_s: Annotated[
+        int | None,
+        typer.Option(
+            min=60, max=10 * 365 * 86_400, help="the token expires after this many seconds"
+        ),
+    ] = None,
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Create an API token and print it alone on standard output."""
+    from datetime import timedelta
+
     from sqlmodel import select
 
     from dfr.db import make_engine, session_scope, upgrade_schema
-    from dfr.models import ApiToken, Role
+    from dfr.models import ApiToken, Role, utcnow
     from dfr.tokens import create_token
 
     try:
@@ -124,7 +132,8 @@ def token_create(
         if session.exec(select(ApiToken).where(ApiToken.name == name)).first() is not None:
             typer.echo(f"dfr: a token named {name!r} already exists", err=True)
             raise typer.Exit(2)
-        _, secret = create_token(session, name, role_value)
+        expires_at = None if expires_in_s is None else utcnow() + timedelta(seconds=expires_in_s)
+        _, secret = create_token(session, name, role_value, expires_at=expires_at)
     engine.dispose()
     sys.stdout.write(secret + "\n")
 

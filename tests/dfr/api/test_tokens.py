@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import functools
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import select
+from typer.testing import CliRunner
 
-from dfr.db import session_scope
+from dfr.cli import app as cli_app
+from dfr.db import make_engine, session_scope
 from dfr.models import ApiToken, Role, as_utc, utcnow
 from dfr.token_sessions import TokenSessions
 from dfr.tokens import create_token, principal_for
@@ -97,3 +101,22 @@ async def test_last_use_is_written_at_most_once_a_minute_and_expiry_ends_session
         await asyncio.sleep(0)  # the ending runs as a task of the registry
         await asyncio.sleep(0)
     assert ended == ["the token expired"] and sessions.count() == 0
+
+
+def test_the_cli_creates_an_expiring_token(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    argv = ["token", "create", "--role", "cad", "--name", "cad-q2", "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(cli_app, [*argv, "--expires-in-s", "3600"])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(f"sqlite:///{data_dir / 'dfr.sqlite3'}")
+    try:
+        with session_scope(engine) as session:
+            row = session.exec(select(ApiToken).where(ApiToken.name == "cad-q2")).one()
+            assert row.expires_at is not None
+            left_s = (as_utc(row.expires_at) - utcnow()).total_seconds()
+        assert 3500 < left_s <= 3600
+        assert principal_for(engine, result.stdout.strip()) is not None
+    finally:
+        engine.dispose()
+    refused = CliRunner().invoke(cli_app, [*argv, "--expires-in-s", "5"])
+    assert refused.exit_code == 2
