@@ -172,15 +172,15 @@ async def _refuse_websocket(websocket: WebSocket, code: int, reason: str) -> Web
     return WebSocketException(code=code, reason=reason)
 
 
-def _ws_audit(
+async def _ws_audit(
     service: ServiceDep,
     websocket: WebSocket,
     principal: Principal,
     status_code: int,
     action: str,
     detail: str = "",
-) -> Any:
-    return asyncio.to_thread(
+) -> None:
+    await asyncio.to_thread(
         record_audit,
         service.engine,
         actor=principal.name,

@@ -81,7 +81,7 @@ class TokenSessions(TaskOwner):
             return len(self._by_token.get(token_id, ()))
         return sum(len(s) for s in self._by_token.values())
 
-    def token_ended(self, token_id: int, why: str) -> None:
+    def end_token(self, token_id: int, why: str) -> None:
         """End every session of `token_id` now; callable from any thread (`why`: revoked, expired)."""
         loop = self._loop
         if loop is None:

@@ -86,7 +86,7 @@ def revoke_token(
         session.add(row)
         session.commit()
     # Those on other instances end at their next check of open sessions' tokens.
-    sessions.token_ended(token_id, "revoked")
+    sessions.end_token(token_id, "revoked")
     principals.forget(row.token_hash)
     return TokenPublic.model_validate(row)
 
