@@ -327,6 +327,15 @@ def bench_failover(cluster: Cluster, trials: int) -> dict[str, Any]:
 # --- (2) live stream ---------------------------------------------------------------------------
 
 
+def _stream_connect(url: str, *, open_timeout: float) -> Any:
+    """Connect to the stream; a `?token=` in `url` goes as the bearer subprotocol (URLs are refused)."""
+    base, _, token = url.partition("?token=")
+    protocols = [websockets.Subprotocol("bearer"), websockets.Subprotocol(token)]
+    return websockets.connect(
+        base, subprotocols=protocols, open_timeout=open_timeout, max_size=None
+    )
+
+
 async def _stream_client(
     url: str,
     instance: str,
@@ -335,7 +344,7 @@ async def _stream_client(
     stop: asyncio.Event,
     counts: list[int],
 ) -> None:
-    async with websockets.connect(url, open_timeout=10, max_size=None) as ws:
+    async with _stream_connect(url, open_timeout=10) as ws:
         while not stop.is_set():
             try:
                 async with asyncio.timeout(0.5):
@@ -988,7 +997,7 @@ async def _scale_client(
     stop: asyncio.Event,
 ) -> None:
     try:
-        async with websockets.connect(url, open_timeout=60, max_size=None) as ws:
+        async with _stream_connect(url, open_timeout=60) as ws:
             counts["connected"] += 1
             while not stop.is_set():
                 try:
