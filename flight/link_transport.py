@@ -294,7 +294,7 @@ class MavlinkTransport:
                 < 1.0 / self._cfg.state_rate_hz
             )
             if (source is not None or self.signing is not None) and not self._admit(
-                buf, i, flen, sysid, compid, source, verify=decode
+                buf, i, flen, sysid, compid, msgid, source, verify=decode
             ):
                 i += flen
                 continue
@@ -324,6 +324,7 @@ class MavlinkTransport:
         flen: int,
         sysid: int,
         compid: int,
+        msgid: int,
         source: tuple[str, int] | None,
         *,
         verify: bool,
@@ -341,6 +342,10 @@ class MavlinkTransport:
             self._reject(FrameRejection.ADDRESS)
             return False
         binds = source is not None and (bound is None or moved)
+        if binds and not wire.frame_crc_ok(memoryview(buf)[i : i + flen], msgid):
+            # A broken frame must not choose whom the link answers: bind only on a whole one.
+            self.bad_frames += 1
+            return False
         if self.signing is not None and (verify or binds or source is None):
             reason = self.signing.check(memoryview(buf)[i : i + flen], sysid, compid)
             if reason is not None:

@@ -113,3 +113,17 @@ def echo_equal(a: float, b: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-4)
+
+
+def frame_crc_ok(frame: bytes | memoryview, msgid: int) -> bool:
+    """Whether a whole MAVLink 1 or 2 frame's checksum (with its message's CRC_EXTRA) holds."""
+    entry = mavlink.mavlink_map.get(msgid)
+    if entry is None:
+        return False
+    payload_end = len(frame) - 2 - (13 if frame[0] == 0xFD and frame[2] & 1 else 0)
+    if payload_end < 1:
+        return False
+    crc = mavlink.x25crc(bytes(frame[1:payload_end]))
+    crc.accumulate(bytes([entry.crc_extra]))
+    received_crc = frame[payload_end] | (frame[payload_end + 1] << 8)
+    return bool(crc.crc == received_crc)

@@ -17,6 +17,7 @@ from pymavlink.dialects.v20 import common as mavlink
 
 from flight.clock import SystemClock
 from flight.fleet import FleetLink
+from flight.link_transport import MavlinkTransport, parse_connection_url
 from flight.mavlink_link import LinkConfig, MavlinkVehicleLink
 from flight.models import LinkState, VehicleEventKind, VehicleId
 from flight.signing import FrameRejection, LinkSigning, SigningSetup, signing_timestamp
@@ -239,6 +240,26 @@ async def test_unsigned_frames_never_bind_a_link_that_requires_signing(forger: F
             == 10
         )
         assert forger.received() == 0
+
+
+def test_a_frame_with_a_broken_checksum_never_binds_an_unsigned_link() -> None:
+    received: list[Any] = []
+    transport = MavlinkTransport(
+        VID,
+        parse_connection_url("udpin://127.0.0.1:1", VID),
+        LinkConfig(signing=None),
+        lambda msg, sysid, compid: received.append(msg),
+        target_sysid=1,
+    )
+    sender = mavlink.MAVLink(None, 1, 1)
+    broken = bytearray(sender.heartbeat_encode(2, 12, 128, 0, 4, 3).pack(sender))
+    broken[-1] ^= 0xFF
+    transport.datagram_received(bytes(broken), ("127.0.0.1", 6666))
+    assert transport.bound_address is None and received == []
+    transport.datagram_received(
+        bytes(sender.heartbeat_encode(2, 12, 0, 0, 3, 3).pack(sender)), ("127.0.0.1", 5555)
+    )
+    assert transport.bound_address == ("127.0.0.1", 5555) and len(received) == 1
 
 
 async def test_rejections_beyond_the_threshold_raise_one_warning_per_window(
