@@ -21,7 +21,6 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Literal
 
 from dfr.settings import DEFAULT_ALLOWED_NETWORKS
-from flight import UnsupportedConnectionError, parse_connection_url
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
@@ -109,6 +108,10 @@ def _refuse_never_allowed(address: IPAddress, url: str) -> None:
 
 def check_mavlink_url(url: str) -> str:
     """`url` if it is a link URL this service can open to a permitted kind of host."""
+    # Imported here: dfr.models validates with this module, and the flight package (pymavlink,
+    # numpy, shapely, pyproj) would otherwise load in every command that only touches the database.
+    from flight import UnsupportedConnectionError, parse_connection_url
+
     try:
         endpoint = parse_connection_url(url)
     except UnsupportedConnectionError as exc:
@@ -151,6 +154,8 @@ def check_video_url(url: str) -> str:
 
 def drone_bindings(mavlink_url: str, video_url: str | None) -> list[Binding]:
     """The sockets a drone with these URLs opens; UrlRefusedError names the field refused."""
+    from flight import parse_connection_url
+
     try:
         check_mavlink_url(mavlink_url)
         endpoint = parse_connection_url(mavlink_url)
