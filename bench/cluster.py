@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import re
@@ -87,6 +88,8 @@ SAND_CREEK = (38.8339, -104.7470)
 FLIGHTS = (("D1", 0.0), ("D2", 330.0))
 GOAL_FAILOVER_S = 5.0
 GOAL_INGEST_PER_S = 1000.0
+#: One key-encryption key for every instance of a run: they share the drones' sealed signing keys.
+SHARED_KEY_ENCRYPTION_KEY = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 GOAL_STREAM_P99_MS = 100.0
 _AVOIDED = range(5000, 20000)
 
@@ -157,6 +160,7 @@ class Cluster:
                     "DFR_DATABASE__URL": url,
                     "DFR_BUS__URL": self.nats.url,
                     "DFR_FLIGHT__DLL_TIMEOUT_S": "300",
+                    "DFR_SIGNING__KEY_ENCRYPTION_KEY": SHARED_KEY_ENCRYPTION_KEY,
                 },
             )
         self.children += start_simulators(
@@ -581,7 +585,11 @@ class Setup:
             data_dir = self.work / f"data-{name}"
             data_dir.mkdir()
             (self.work / name).mkdir()
-            env = {"DFR_INSTANCE_ID": name, "DFR_SPEEDUP": "1"}
+            env = {
+                "DFR_INSTANCE_ID": name,
+                "DFR_SPEEDUP": "1",
+                "DFR_SIGNING__KEY_ENCRYPTION_KEY": SHARED_KEY_ENCRYPTION_KEY,
+            }
             if database_url is not None:
                 env["DFR_DATABASE__URL"] = database_url
             if bus_url is not None:

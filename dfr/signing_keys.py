@@ -133,7 +133,8 @@ class KeyCipher:
             return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _aad(drone_id))
         except (binascii.Error, ValueError, InvalidTag) as exc:
             raise SigningKeyError(
-                f"drone {drone_id!r}: the signing key cannot be opened with this key-encryption key"
+                f"drone {drone_id!r}: the signing key cannot be opened with this key-encryption key "
+                "(instances sharing a database must share DFR_SIGNING__KEY_ENCRYPTION_KEY)"
             ) from exc
 
 

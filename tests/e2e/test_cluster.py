@@ -9,6 +9,8 @@ and the call to the survivor, and CAD hears everything once, in order.
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -83,9 +85,8 @@ def cluster(
     cad_port, control_port = free_port(avoid=used), free_port(avoid=used)
     used |= {cad_port, control_port}
     tokens = create_tokens(url, "e2e")
-    import secrets
-
     cad_secret = secrets.token_urlsafe(16)
+    key_encryption_key = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
     tokens["_cad_secret"] = cad_secret
     stacks: dict[str, Stack] = {}
     for name in INSTANCES:
@@ -106,6 +107,8 @@ def cluster(
                 "DFR_DATABASE__URL": url,
                 "DFR_BUS__URL": nats_url,
                 "DFR_FLIGHT__DLL_TIMEOUT_S": "300",
+                # Instances sharing a database share the key that seals the drones' signing keys.
+                "DFR_SIGNING__KEY_ENCRYPTION_KEY": key_encryption_key,
             },
         )
         (work / name).mkdir()
