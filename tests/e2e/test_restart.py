@@ -49,7 +49,8 @@ def test_flight_survives_a_service_crash_is_adopted_and_completes(stack: Stack) 
     assert note["reason"] == "adopted after restart: vehicle mission matches", note
     assert adopted["state"] in ("en_route", "on_scene"), adopted["state"]
     truth = stack.truth("D1")
-    assert truth["armed"] and truth["mode"] == "MISSION", truth  # the mission went on meanwhile
+    # The mission went on meanwhile: still flying it, or (a slow restart) holding at its scene.
+    assert truth["armed"] and truth["mode"] in ("MISSION", "ORBIT"), truth
 
     # Tracked after adoption: it reaches the scene; commanded after adoption: sent home.
     stack.wait_flight_state(flight_id, "on_scene", 120)
