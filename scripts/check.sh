@@ -11,7 +11,7 @@ echo "== pytest"
 # The PostgreSQL variants fail rather than skip when PostgreSQL is missing: CI runs both backends.
 export DFR_REQUIRE_POSTGRES=1
 set +e
-pytest "$@"
+pytest --durations=40 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi
