@@ -14,12 +14,14 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 if [ -x scripts/setup-system.sh ]; then bash scripts/setup-system.sh; fi
-# The console's browser libraries (Leaflet) from npm, copied where the service serves them: no CDN.
+# The console's browser libraries (Leaflet, protomaps-leaflet) from npm, copied where the service serves them: no CDN.
 if command -v npm >/dev/null 2>&1 && [ -f package-lock.json ]; then
   if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json .venv/.npm-lock; then
     npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json .venv/.npm-lock
   fi
   mkdir -p dfr/console/static/vendor/leaflet && cp -r node_modules/leaflet/dist/. dfr/console/static/vendor/leaflet/
+  # protomaps-leaflet draws the vector basemap (its one-file browser build, global protomapsL).
+  mkdir -p dfr/console/static/vendor/protomaps-leaflet && cp node_modules/protomaps-leaflet/dist/protomaps-leaflet.js dfr/console/static/vendor/protomaps-leaflet/
 else
   echo "setup: npm is missing; the console's map needs it (apt-get install -y npm)" >&2
 fi
