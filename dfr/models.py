@@ -569,6 +569,13 @@ class AuditEntry(SQLModel, table=True):
     detail: str = Field(default="", max_length=2000)
     #: The client's address as the service saw it (after a trusted proxy's X-Forwarded-For).
     client_address: str = Field(default="", max_length=64)
+    #: What was acted on ("recording 12", "token 3", a drone id); "" for a plain request row.
+    target: str = Field(default="", max_length=200, index=True)
+    #: Position in the hash chain (1, 2, ...); None on rows written before the chain existed.
+    chain_seq: int | None = Field(default=None, index=True, unique=True)
+    #: SHA-256 (hex) of the previous row in the chain, and of this row's canonical content.
+    prev_hash: str = Field(default="", max_length=64)
+    row_hash: str = Field(default="", max_length=64)
 
 
 class AuditEntryPublic(SQLModel):
@@ -583,6 +590,9 @@ class AuditEntryPublic(SQLModel):
     outcome: str
     detail: str
     client_address: str = ""
+    target: str = ""
+    chain_seq: int | None = None
+    row_hash: str = ""
 
 
 class AuditPublic(SQLModel):
@@ -603,3 +613,73 @@ class HealthPublic(SQLModel):
     dependencies: dict[str, str] = Field(default_factory=dict)
     drones_linked: int = 0
     drones_connected: int = 0
+
+
+# --- view-only call links for responding officers -----------------------------------------------
+
+
+class CallShareLink(SQLModel, table=True):
+    """A view-only live link to one call; only the SHA-256 of its token and a salted PIN hash are kept."""
+
+    __tablename__ = "call_share_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=200)
+    #: "scrypt$<salt hex>$<hash hex>", or None for a link without a PIN.
+    pin_hash: str | None = Field(default=None, max_length=200)
+    max_viewers: int = 5
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    revoked_by: str = Field(default="", max_length=200)
+    #: Wrong PINs in a row; at the limit the link refuses every PIN until `locked_until`.
+    pin_failures: int = 0
+    locked_until: datetime | None = None
+    opens: int = 0
+
+
+class CallShareViewer(SQLModel, table=True):
+    """One opening of a share link (a phone), holding its own viewer key (hashed)."""
+
+    __tablename__ = "call_share_viewers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="call_share_links.id", index=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    opened_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    client_address: str = Field(default="", max_length=64)
+    closed_at: datetime | None = None
+
+
+# --- audit chain and retention (recording holds) ----------------------------------------------------
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The one row naming the audit chain's last link; writers lock it, so the chain never forks."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    head_hash: str = Field(default="", max_length=64)
+
+
+class RecordingHold(SQLModel, table=True):
+    """A named hold on a flight's recording: the purge keeps it (and its snapshots) while active."""
+
+    __tablename__ = "recording_holds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: A recording is a flight's (`<data_dir>/recordings/flight-<id>/`), so it goes by the flight id.
+    flight_id: int = Field(index=True)
+    reason: str = Field(max_length=500)
+    case_number: str | None = Field(default=None, max_length=64)
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    released_at: datetime | None = None
+    released_by: str = Field(default="", max_length=200)
+    release_reason: str = Field(default="", max_length=500)
