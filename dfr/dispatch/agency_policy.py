@@ -24,6 +24,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dfr.dispatch.errors import PolicyConfigError
+from dfr.dispatch.guards import GuardPolicy
 
 
 def normalise_code(code: str) -> str:
@@ -172,6 +173,7 @@ class AgencyPolicy(BaseModel):
     weather: WeatherLimits = WeatherLimits()
     night_waiver: bool = False
     preemption: PreemptionPolicy = PreemptionPolicy()
+    guards: GuardPolicy = GuardPolicy()
 
     @model_validator(mode="before")
     @classmethod

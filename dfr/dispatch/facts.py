@@ -48,6 +48,8 @@ class CallFacts:
     weapons: bool = False
     outdoor: bool = False
     received_at: datetime | None = None
+    #: A supervisor's decision on launching to this call (dfr.dispatch.guards.ApprovalState), or "".
+    approval: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):

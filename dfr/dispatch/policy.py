@@ -17,6 +17,7 @@ from dfr.dispatch.agency_policy import AgencyPolicy
 from dfr.dispatch.daylight import daylight_at
 from dfr.dispatch.errors import InvalidFactsError
 from dfr.dispatch.facts import CallFacts, DroneFacts, RouteFacts, WeatherFacts
+from dfr.dispatch.guards import awaiting_approval, check_guards
 from dfr.dispatch.rules import (
     Trip,
     check_airspace,
@@ -306,8 +307,9 @@ def evaluate(
         raise InvalidFactsError("drone ids must be unique", field="drones")
     call_type = check_call_type(call, agency)
     weather_verdict = check_weather(weather, agency.weather, now, tz)
-    call_rules = (call_type, weather_verdict)
-    call_ok = call_type.passed and weather_verdict.passed
+    guards = check_guards(call, agency.guards)
+    call_rules = (call_type, weather_verdict, *guards)
+    call_ok = all(v.passed for v in call_rules)
     light_cache: dict[tuple[float, float, str], RuleVerdict] = {}
     evaluations = tuple(
         _evaluate_drone(d, call, call_ok, routes, agency, now, tz, light_cache) for d in drones
@@ -316,6 +318,11 @@ def evaluate(
     best = ranked[0] if ranked else None
     second = ranked[1] if len(ranked) > 1 else None
     auto, auto_reason = _auto_launch(call, call_type, best, agency)
+    summary = _summary(call_rules, evaluations, best, second, auto_reason, auto)
+    held = awaiting_approval(guards)
+    if held is not None:
+        # The queue reads "awaiting supervisor approval", not "no drone": the call is held, not refused.
+        summary = held.reason[:_SUMMARY_MAX]
     return DispatchDecision(
         call_id=call.call_id,
         evaluated_at=now,
@@ -326,6 +333,6 @@ def evaluate(
         runner_up=second,
         auto_launch=auto,
         auto_launch_reason=auto_reason,
-        summary=_summary(call_rules, evaluations, best, second, auto_reason, auto),
+        summary=summary,
         weather=weather,
     )

@@ -23,6 +23,8 @@ class Rule(StrEnum):
     AIRSPACE = "airspace"
     ALTITUDE = "altitude"
     TFR = "tfr"
+    POLICY_GUARD = "policy_guard"
+    SUPERVISOR_APPROVAL = "supervisor_approval"
 
 
 @dataclass(frozen=True, slots=True)
