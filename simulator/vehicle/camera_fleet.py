@@ -56,15 +56,16 @@ def parse_camera_size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def drone_pose(drone: SimDrone, gimbal_pitch_deg: float) -> CameraPose:
-    """The camera pose of a drone now: its true position, height above home and heading."""
+def drone_pose(drone: SimDrone) -> CameraPose:
+    """The camera pose of a drone now: its true position, height above home, heading and gimbal."""
     snap = drone.snapshot()
+    gimbal = drone.gimbal
     return CameraPose(
         lat_deg=snap.lat_deg,
         lon_deg=snap.lon_deg,
         alt_agl_m=max(0.0, snap.alt_rel_home_m),
-        yaw_deg=math.degrees(snap.yaw_rad) % 360.0,
-        gimbal_pitch_deg=gimbal_pitch_deg,
+        yaw_deg=(math.degrees(snap.yaw_rad) + gimbal.yaw_deg) % 360.0,
+        gimbal_pitch_deg=gimbal.pitch_deg,
     )
 
 
@@ -94,7 +95,9 @@ class FleetCameras:
         self._tasks: list[asyncio.Task[None]] = []
 
     def _pose_source(self, drone: SimDrone) -> _DronePose:
-        return _DronePose(drone, self.options.gimbal_pitch_deg)
+        # The option is where the gimbal rests until a gimbal manager command moves it.
+        drone.gimbal.neutral_pitch_deg = drone.gimbal.pitch_deg = self.options.gimbal_pitch_deg
+        return _DronePose(drone)
 
     def start(self) -> None:
         """Start every camera on the running loop."""
@@ -114,10 +117,9 @@ class FleetCameras:
 @dataclass(frozen=True, slots=True)
 class _DronePose:
     drone: SimDrone
-    gimbal_pitch_deg: float
 
     def __call__(self) -> CameraPose:
-        return drone_pose(self.drone, self.gimbal_pitch_deg)
+        return drone_pose(self.drone)
 
 
 def _log_end(task: asyncio.Task[None]) -> None:

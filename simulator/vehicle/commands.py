@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from pymavlink.dialects.v20 import common as M  # noqa: N812
 
+from .gimbal import GIMBAL_COMMANDS, Gimbal
 from .link import CAMERA_COMPONENT_ID, Link
 from .modes import FlightMode, decode_custom_mode
 from .navigator import Orbit
@@ -37,6 +38,7 @@ class CommandHost(TelemetrySource, Protocol):
     """The drone as its command handler drives it: what its telemetry reads, plus arming."""
 
     telemetry: Telemetry
+    gimbal: Gimbal
 
     def arm(self, now_s: float, force: bool, reason: str) -> str | None:
         """Arm unless a pre-arm check fails (returns the refusal text)."""
@@ -94,6 +96,9 @@ class Commands:
         if self.refuse_next is not None:
             refused, self.refuse_next = self.refuse_next, None
             ack(refused)
+            return
+        if cmd in GIMBAL_COMMANDS:
+            ack(d.gimbal.command(cmd, params, src))
             return
         result, after = self._command(cmd, params, now, link)
         if result is None:

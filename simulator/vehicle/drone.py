@@ -21,6 +21,7 @@ from .config import DroneConfig
 from .failsafes import Failsafes
 from .fence import FenceShape, build_fence
 from .frame import LocalFrame
+from .gimbal import Gimbal
 from .link import Link, LinkCut, open_link
 from .mission import MissionType, Plans, check_mission_feasible, new_plans
 from .mission_protocol import MissionProtocol
@@ -69,6 +70,7 @@ class SimDrone:
         self.nav = Navigator(self)
         self.failsafes = Failsafes(self, clock.now_s)
         self.telemetry = Telemetry(self)
+        self.gimbal = Gimbal(self.sysid)
         self.commands = Commands(self)
         self.mission = MissionProtocol(self)
         self.param_protocol = ParamProtocol(

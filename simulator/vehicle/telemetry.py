@@ -14,6 +14,7 @@ from pymavlink.dialects.v20 import common as M  # noqa: N812
 from . import physics
 from .config import DroneConfig
 from .failsafes import FailsafeHost, Failsafes
+from .gimbal import Gimbal
 from .link import Link
 from .modes import FlightMode, base_mode, custom_mode
 from .navigator import Navigator
@@ -40,6 +41,7 @@ class TelemetrySource(FailsafeHost, Protocol):
     nav: Navigator
     failsafes: Failsafes
     links: list[Link]
+    gimbal: Gimbal
 
     def position_global(self) -> tuple[float, float, float]:
         """True latitude, longitude, AMSL altitude."""
@@ -374,6 +376,15 @@ class Telemetry:
             0,
         )
 
+    def _gimbal_device_attitude_status(self) -> Any:
+        return self._d.gimbal.device_attitude_status(_t_ms(self._d.phys))
+
+    def _gimbal_manager_status(self) -> Any:
+        return self._d.gimbal.manager_status(_t_ms(self._d.phys))
+
+    def _gimbal_manager_information(self) -> Any:
+        return self._d.gimbal.manager_information(_t_ms(self._d.phys))
+
 
 def _t_ms(s: physics.State) -> int:
     return int(s.t_s * 1000) & 0xFFFFFFFF
@@ -397,4 +408,7 @@ _BUILDERS = {
     M.MAVLINK_MSG_ID_MISSION_CURRENT: Telemetry._mission_current,
     M.MAVLINK_MSG_ID_ORBIT_EXECUTION_STATUS: Telemetry._orbit_execution_status,
     M.MAVLINK_MSG_ID_AUTOPILOT_VERSION: Telemetry._autopilot_version,
+    M.MAVLINK_MSG_ID_GIMBAL_DEVICE_ATTITUDE_STATUS: Telemetry._gimbal_device_attitude_status,
+    M.MAVLINK_MSG_ID_GIMBAL_MANAGER_STATUS: Telemetry._gimbal_manager_status,
+    M.MAVLINK_MSG_ID_GIMBAL_MANAGER_INFORMATION: Telemetry._gimbal_manager_information,
 }

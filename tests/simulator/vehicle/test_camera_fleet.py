@@ -117,7 +117,7 @@ async def test_each_drone_streams_decodable_stamped_h264_to_its_port(tmp_path: P
                 assert (info.framerate, info.resolution_h, info.resolution_v) == (10.0, 320, 180)
 
                 snap = fleet.drone(0).snapshot()
-                pose = drone_pose(fleet.drone(0), -90.0)
+                pose = drone_pose(fleet.drone(0))
                 assert math.isclose(pose.lat_deg, snap.lat_deg, abs_tol=1e-4)
                 assert pose.alt_agl_m >= 0.0
         finally:
