@@ -125,8 +125,23 @@ class VehicleCommands:
         return await self.command(name, wire.CMD_DO_SET_MODE, (base, main, sub, 0, 0, 0, 0))
 
     async def arm(self) -> CommandAck:
-        """Arm (COMPONENT_ARM_DISARM p1=1); the safety configuration is the caller's to apply."""
-        return await self.command("arm", wire.CMD_ARM_DISARM, (1, 0, 0, 0, 0, 0, 0))
+        """Arm (COMPONENT_ARM_DISARM p1=1), retrying a TEMPORARILY_REJECTED pre-arm check for a bounded window.
+
+        PX4 answers TEMPORARILY_REJECTED for pre-arm checks that clear by themselves (it has not
+        yet counted our GCS heartbeat, its estimator is settling); DENIED and the rest are final.
+        The safety configuration is the caller's to apply.
+        """
+        clock, cfg = self._ctx.clock, self._ctx.config
+        deadline = clock.monotonic() + cfg.arm_retry_window_s
+        while True:
+            try:
+                return await self.command("arm", wire.CMD_ARM_DISARM, (1, 0, 0, 0, 0, 0, 0))
+            except CommandRejectedError as exc:
+                if exc.result != wire.MAV_RESULT_TEMPORARILY_REJECTED:
+                    raise
+                if clock.monotonic() >= deadline:
+                    raise
+            await clock.sleep(cfg.arm_retry_s)
 
     async def disarm(self) -> CommandAck:
         """Disarm (PX4 refuses in the air)."""

@@ -28,6 +28,9 @@ class LinkConfig:
     param_retries: int = 3
     mission_start_window_s: float = 5.0  # clock seconds PX4 may refuse AUTO.MISSION after upload
     mission_start_retry_s: float = 0.25
+    #: Clock seconds an arm refused TEMPORARILY_REJECTED is retried (pre-arm checks that clear by themselves).
+    arm_retry_window_s: float = 5.0
+    arm_retry_s: float = 0.2
     state_rate_hz: float = 10.0
     orbit_radius_min_m: float = 5.0
     orbit_radius_max_m: float = 1000.0

@@ -108,6 +108,7 @@ class MavlinkVehicleLink:
         self._last_hb_mono: float | None = None
         self._last_seen: datetime | None = None
         self._last_publish = -math.inf
+        self._greeted: tuple[str, int] | None = None
         ctx = LinkContext(
             vehicle_id,
             self._cfg,
@@ -206,16 +207,29 @@ class MavlinkVehicleLink:
         """Bound local UDP/TCP port (useful with port 0)."""
         return self._transport.local_port()
 
+    def _send_heartbeat(self) -> None:
+        t = self._transport
+        t.send(
+            t.mav.heartbeat_encode(
+                wire.MAV_TYPE_GCS, wire.MAV_AUTOPILOT_INVALID, 0, 0, wire.MAV_STATE_ACTIVE
+            )
+        )
+
+    def _greet(self) -> None:
+        # A udpin link learns where the vehicle is from its first frame, so the loop's heartbeats
+        # before that went nowhere: PX4 refuses to arm (NAV_DLL_ACT > 0) until it has heard a GCS,
+        # so the first heartbeat goes out the moment the vehicle is heard, before any command.
+        address = self._transport.bound_address
+        if address is not None and address != self._greeted:
+            self._greeted = address
+            self._send_heartbeat()
+
     async def _heartbeat_loop(self) -> None:
         # PX4 infers GCS presence (and data-link loss) from these; period is vehicle time.
         t = self._transport
         while True:
             self._send_setup_signing()
-            t.send(
-                t.mav.heartbeat_encode(
-                    wire.MAV_TYPE_GCS, wire.MAV_AUTOPILOT_INVALID, 0, 0, wire.MAV_STATE_ACTIVE
-                )
-            )
+            self._send_heartbeat()
             if self._link_state in (LinkState.CONNECTED, LinkState.DEGRADED):
                 t.send_timesync()
                 if self._telemetry.home is None:
@@ -268,6 +282,7 @@ class MavlinkVehicleLink:
         self._publish(force=True)
 
     def _on_message(self, msg: Any, sysid: int, compid: int) -> None:
+        self._greet()
         if msg.get_msgId() != wire.HEARTBEAT:
             self._telemetry.handle(msg)
             return

@@ -43,6 +43,7 @@ class Px4Peer:
     command_results: dict[int, int] = field(default_factory=dict)  # command -> MAV_RESULT
     command_texts: dict[int, str] = field(default_factory=dict)  # STATUSTEXT sent with a refusal
     deny_mission_start_times: int = 0  # DO_SET_MODE MISSION refused this many times (fresh upload)
+    refuse_arm_times: int = 0  # ARM refused TEMPORARILY_REJECTED this many times (a pre-arm check clearing)
     reject_mission_type: dict[int, int] = field(default_factory=dict)  # mission_type -> MISSION_ACK
     drop_first_request_of: set[int] = field(default_factory=set)  # seqs whose 1st item is "lost"
     param_overrides: dict[str, float] = field(default_factory=dict)  # values PX4 refuses to take
@@ -223,6 +224,10 @@ class Px4Peer:
                 self.command_texts[176] = "Mission start denied! No valid mission"
             else:
                 self.custom_main, self.custom_sub = main, sub
+        elif cmd == 400 and result == 0 and msg.param1 == 1 and self.refuse_arm_times > 0:
+            self.refuse_arm_times -= 1
+            result = 1
+            self.command_texts[400] = "Preflight Fail: No connection to the GCS"
         elif cmd == 400 and result == 0:
             self.armed = msg.param1 == 1
         if result != 0 and cmd in self.command_texts:
