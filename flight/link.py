@@ -113,6 +113,10 @@ class VehicleLink(Protocol):
         """Change ground speed (DO_CHANGE_SPEED)."""
         ...
 
+    async def aim_camera(self, pitch_deg: float, yaw_deg: float = 0.0) -> CommandAck:
+        """Point the camera gimbal (gimbal manager protocol): pitch 0 horizon, -90 down."""
+        ...
+
     async def return_to_launch(self) -> CommandAck:
         """Return to launch (AUTO.RTL)."""
         ...

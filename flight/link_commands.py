@@ -243,3 +243,20 @@ class VehicleCommands:
         return await self.command(
             "change_speed", wire.CMD_DO_CHANGE_SPEED, (1, speed_mps, -1, 0, 0, 0, 0)
         )
+
+    async def aim_camera(self, pitch_deg: float, yaw_deg: float) -> CommandAck:
+        """Point the gimbal (gimbal protocol v2): take primary control, then pitch/yaw, pitch horizon-locked."""
+        if not (math.isfinite(pitch_deg) and -90.0 <= pitch_deg <= 90.0 and math.isfinite(yaw_deg)):
+            raise InvalidCommandError(f"gimbal pitch {pitch_deg} / yaw {yaw_deg} out of range")
+        cfg = self._ctx.config
+        # PX4's gimbal manager obeys only its primary controller; naming ourselves is idempotent.
+        await self.command(
+            "gimbal_control",
+            wire.CMD_DO_GIMBAL_MANAGER_CONFIGURE,
+            (cfg.gcs_sysid, cfg.gcs_compid, -1, -1, 0, 0, 0),
+        )
+        return await self.command(
+            "aim_camera",
+            wire.CMD_DO_GIMBAL_MANAGER_PITCHYAW,
+            (pitch_deg, yaw_deg, math.nan, math.nan, wire.GIMBAL_MANAGER_FLAGS_PITCH_LOCK, 0, 0),
+        )

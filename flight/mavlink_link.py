@@ -493,6 +493,11 @@ class MavlinkVehicleLink:
         """Change ground speed (DO_CHANGE_SPEED p1=1 ground speed, p3=-1 throttle unchanged)."""
         return await self._commands.change_speed(speed_mps)
 
+    async def aim_camera(self, pitch_deg: float, yaw_deg: float = 0.0) -> CommandAck:
+        """Point the camera gimbal: pitch (0 horizon, -90 down) and yaw relative to the heading."""
+        self._require_link("aim_camera")
+        return await self._commands.aim_camera(pitch_deg, yaw_deg)
+
     # ------------------------------------------------------------------ parameters
 
     async def get_param(self, name: str) -> float | int:
