@@ -9,6 +9,7 @@ DfrError
  ├── NotAuthenticatedError      no bearer token, or one unknown or revoked
  │    └── CallerNotAdmittedError  the token that posted a call was revoked before its commit
  ├── ForbiddenError             the caller's role may not do this
+ ├── GoneError                  a thing that existed has ended (a revoked or expired shared link)
  ├── ServiceUnavailableError    a part of the service (the flight link, dispatch) is not running
  ├── UnsafeSettingsError        the service refuses to start with these settings
  ├── FleetFileError             the fleet file cannot be read or refers to unknown ids
@@ -63,6 +64,10 @@ class CallerNotAdmittedError(NotAuthenticatedError):
 
 class ForbiddenError(DfrError):
     """The caller is known, but its role may not do this."""
+
+
+class GoneError(DfrError):
+    """The resource existed but has ended for good (a revoked or expired link)."""
 
 
 class ServiceUnavailableError(DfrError):
