@@ -22,8 +22,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from cad_bridge import CadCall
+from dfr.audit import append_audit
 from dfr.errors import CallerNotAdmittedError, InvalidInputError
-from dfr.models import Agency, ApiToken, AuditEntry, Call, CallLifecycle, Note, utcnow
+from dfr.models import Agency, ApiToken, Call, CallLifecycle, Note, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ _FINAL_LIFECYCLES = (CallLifecycle.CANCELLED, CallLifecycle.CLEARED)
 _CALLS: Table = Call.__table__  # type: ignore[attr-defined]
 _NOTES: Table = Note.__table__  # type: ignore[attr-defined]
 _AGENCIES: Table = Agency.__table__  # type: ignore[attr-defined]
-_AUDIT: Table = AuditEntry.__table__  # type: ignore[attr-defined]
 _TOKENS: Table = ApiToken.__table__  # type: ignore[attr-defined]
 
 
@@ -351,12 +351,13 @@ def _audit(
             "outcome": "ok",
             "detail": f"call {r.call_id} {c.cad_incident_id} {r.verb}"[:2000],
             "client_address": s.client_address[:64],
+            "target": f"call {r.call_id}",
         }
         for r, c, s in zip(results, calls, stamps, strict=True)
         if s is not None and isinstance(r, IngestResult)
     ]
-    if rows:
-        conn.execute(_AUDIT.insert(), rows)
+    # Chained in the call's own transaction (dfr.audit locks the chain head until it commits).
+    append_audit(conn, rows)
 
 
 def store_calls(
