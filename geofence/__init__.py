@@ -22,7 +22,15 @@ from geofence.geo import (
     distance_m,
 )
 from geofence.legal_route import LegalRoute, RoutePoint, Standoff
-from geofence.loaders import FORMATS, DocumentSize, detect_format, document_size, load_zones
+from geofence.loaders import (
+    FORMATS,
+    DerivedId,
+    DocumentSize,
+    derived_ids,
+    detect_format,
+    document_size,
+    load_zones,
+)
 from geofence.policy import PART107_MAX_AGL_M, AirspacePolicy
 from geofence.projection import LocalProjection
 from geofence.schedule import Applicability, DailyPeriod
@@ -42,6 +50,7 @@ __all__ = [
     "Applicability",
     "CeilingCell",
     "DailyPeriod",
+    "DerivedId",
     "DocumentSize",
     "GeoPoint",
     "GeofenceError",
@@ -64,6 +73,7 @@ __all__ = [
     "ZoneSet",
     "bearing_deg",
     "colorado_springs_airspace",
+    "derived_ids",
     "destination",
     "detect_format",
     "document_size",

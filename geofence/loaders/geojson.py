@@ -2,7 +2,9 @@
 
 Feature properties read:
 
-- ``id`` (or the feature ``id``): required, unique.
+- ``id`` (or the feature ``id``): unique. RFC 7946 makes it optional: without one, the id is
+  derived so that re-importing the same file updates the same zones: ``name-<slug of name>``
+  (with ``-<geometry hash>`` when two features share a name), else ``geom-<geometry hash>``.
 - ``kind``: ``exclusion`` (default), ``inclusion`` / ``operating_area``, ``advisory``, ``ceiling_cell``.
 - ``name``, ``reason``, ``source``, ``message``: text.
 - ``floor``, ``ceiling``: numbers in ``uom`` (``m`` default, or ``ft``) above ``vertical_reference``
@@ -17,6 +19,10 @@ Feature properties read:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from geofence.errors import InvalidGeometryError, InvalidTimeError
@@ -50,12 +56,51 @@ _KINDS = {
 }
 
 
-def _feature_id(f: Json, index: int) -> str:
-    props = f.get("properties") or {}
-    raw = props.get("id", f.get("id"))
+@dataclass(frozen=True, slots=True)
+class DerivedId:
+    """The id given to a feature that had none, and what it was derived from."""
+
+    feature: int
+    id: str
+    derived_from: str  # "name" | "geometry"
+
+
+def _given_id(f: Json) -> str | None:
+    props = f.get("properties")
+    raw = props.get("id", f.get("id")) if isinstance(props, dict) else f.get("id")
     if raw is None or str(raw).strip() == "":
-        raise InvalidGeometryError(f"feature {index} has no id", zone_id=f"#{index}", field="id")
+        return None
     return str(raw)
+
+
+def _geometry_hash(f: Json) -> str:
+    # Canonical JSON, so the same geometry written with other key order or spacing hashes alike.
+    canonical = json.dumps(f.get("geometry"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _name_slug(f: Json) -> str:
+    props = f.get("properties")
+    name = str(props.get("name") or "") if isinstance(props, dict) else ""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80]
+
+
+def derived_ids(data: Json) -> list[DerivedId]:
+    """The ids derived for the features of a GeoJSON document that have none (see the module docstring)."""
+    features = read_features(data)
+    missing = [i for i, f in enumerate(features) if _given_id(f) is None]
+    slugs = {i: _name_slug(features[i]) for i in missing}
+    shared = {s for s in slugs.values() if s and list(slugs.values()).count(s) > 1}
+    result = []
+    for i in missing:
+        slug = slugs[i]
+        if not slug:
+            result.append(DerivedId(i, f"geom-{_geometry_hash(features[i])}", "geometry"))
+        elif slug in shared:
+            result.append(DerivedId(i, f"name-{slug}-{_geometry_hash(features[i])}", "name"))
+        else:
+            result.append(DerivedId(i, f"name-{slug}", "name"))
+    return result
 
 
 def _read_shape(geometry: Any, props: Json, zone_id: str) -> ZonePolygon | ZoneCircle:
@@ -121,8 +166,9 @@ def load_geojson(data: Json) -> ZoneSet:
     """Our documented GeoJSON FeatureCollection (see the module docstring)."""
     zones: list[Zone] = []
     cells: list[CeilingCell] = []
+    derived = {d.feature: d.id for d in derived_ids(data)}
     for i, f in enumerate(read_features(data)):
-        zone_id = _feature_id(f, i)
+        zone_id = _given_id(f) or derived[i]
         props = f.get("properties") or {}
         if not isinstance(props, dict):
             raise InvalidGeometryError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from dfr.models import Role, as_utc, utcnow
 from dfr.planning import performance_of
 from dfr.settings import HttpSettings
 from flight import PlanRejectedError, plan_response
-from geofence import GeoPoint, RouteRefusal, document_size
+from geofence import GeoPoint, RouteRefusal, derived_ids, detect_format, document_size
 
 router = APIRouter(tags=["zones"])
 Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
@@ -28,9 +29,19 @@ Planner = Annotated[
 ]
 
 
+class DerivedZoneId(BaseModel):
+    feature: int = Field(description="index of the feature in the document")
+    id: str
+    derived_from: str = Field(description="name | geometry")
+
+
 class ZonesImported(BaseModel):
     imported: int
     ids: list[str]
+    derived_ids: list[DerivedZoneId] = Field(
+        default_factory=list,
+        description="ids given to GeoJSON features that had none (stable: a re-import updates them)",
+    )
 
 
 class LatLon(BaseModel):
@@ -102,7 +113,22 @@ async def import_zones(
         raise InvalidInputError("the request body is empty; send a zone document", field="body")
     await asyncio.to_thread(check_zone_document, body, settings.http)
     ids = await asyncio.to_thread(airspace.import_document, body, format)
-    return ZonesImported(imported=len(ids), ids=ids)
+    derived = await asyncio.to_thread(_derived_ids, body, format)
+    return ZonesImported(imported=len(ids), ids=ids, derived_ids=derived)
+
+
+def _derived_ids(body: bytes, format: str | None) -> list[DerivedZoneId]:  # noqa: A002
+    # The document has just been imported, so it is a JSON object or a UASFM CSV.
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except ValueError:
+        return []
+    if not isinstance(data, dict) or (format or detect_format(data)) != "geojson":
+        return []
+    return [
+        DerivedZoneId(feature=d.feature, id=d.id, derived_from=d.derived_from)
+        for d in derived_ids(data)
+    ]
 
 
 @router.get("/zones")

@@ -65,7 +65,7 @@ def test_import_geojson_then_delete(client: TestClient, auth: TokenFactory) -> N
         headers={**admin, "Content-Type": "application/geo+json"},
     )
     assert response.status_code == 201, response.text
-    assert response.json() == {"imported": 1, "ids": ["test-park"]}
+    assert response.json() == {"imported": 1, "ids": ["test-park"], "derived_ids": []}
     assert "test-park" in _zone_ids(client, admin)
     assert client.delete("/api/v1/zones/test-park", headers=admin).status_code == 204
     assert "test-park" not in _zone_ids(client, admin)
@@ -159,3 +159,33 @@ def test_a_route_plan_with_impossible_coordinates_is_refused(
     response = _plan(client, auth(Role.DISPATCHER), {"lat": 95, "lon": 0}, SAND_CREEK)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "from.lat"
+
+
+def test_geojson_without_feature_ids_imports_and_a_reimport_updates_the_same_zones(
+    client: TestClient, auth: TokenFactory
+) -> None:
+    admin = auth(Role.ADMIN)
+    named = _square("unused", -104.80, 38.86)
+    del named["properties"]["id"]
+    named["properties"]["name"] = "Quail Lake"
+    unnamed = _square("unused", -104.79, 38.87)
+    del unnamed["properties"]["id"]
+    del unnamed["properties"]["name"]
+    doc = {"type": "FeatureCollection", "features": [named, unnamed]}
+    headers = {**admin, "Content-Type": "application/geo+json"}
+    before = _zone_ids(client, admin)
+    first = client.post("/api/v1/zones/import", content=json.dumps(doc), headers=headers)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    derived = body["derived_ids"]
+    assert [(d["feature"], d["derived_from"]) for d in derived] == [(0, "name"), (1, "geometry")]
+    assert derived[0]["id"] == "name-quail-lake"
+    assert sorted(body["ids"]) == sorted(d["id"] for d in derived)
+    named["properties"]["reason"] = "event"
+    again = client.post("/api/v1/zones/import", content=json.dumps(doc), headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["derived_ids"] == derived
+    after = client.get("/api/v1/zones", headers=admin).json()["features"]
+    assert _zone_ids(client, admin) == before | {d["id"] for d in derived}
+    quail = [f for f in after if f["properties"]["id"] == "name-quail-lake"]
+    assert len(quail) == 1 and quail[0]["properties"]["reason"] == "event"
