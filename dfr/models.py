@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import ConfigDict, field_validator
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel
 
 from dfr.errors import NotFoundError
@@ -50,6 +50,8 @@ class Role(StrEnum):
     ANALYST = "analyst"
     TESTER = "tester"
     CAD = "cad"
+    #: Approves or refuses launches the policy holds for a supervisor; marks flights reviewed.
+    SUPERVISOR = "supervisor"
 
 
 # --- agency -----------------------------------------------------------------------------------
@@ -339,6 +341,10 @@ class Flight(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # Privacy in transit lifted for this flight ("search", "location unclear"): by whom, when, why.
+    privacy_lifted_at: datetime | None = None
+    privacy_lifted_by: str = Field(default="", max_length=200)
+    privacy_lift_reason: str = Field(default="", max_length=500)
 
 
 class FlightEventPublic(SQLModel):
@@ -365,6 +371,9 @@ class FlightPublic(SQLModel):
     started_at: datetime | None
     ended_at: datetime | None
     summary: dict[str, Any] = {}
+    privacy_lifted_at: datetime | None = None
+    privacy_lifted_by: str = ""
+    privacy_lift_reason: str = ""
 
 
 class FlightDetailPublic(FlightPublic):
@@ -683,3 +692,136 @@ class RecordingHold(SQLModel, table=True):
     released_at: datetime | None = None
     released_by: str = Field(default="", max_length=200)
     release_reason: str = Field(default="", max_length=500)
+
+
+# --- supervisor approval of launches and flight review for publication --------------------------
+
+
+class LaunchApproval(SQLModel, table=True):
+    """A launch the policy holds for a supervisor (dfr.dispatch.guards), and the supervisor's answer."""
+
+    __tablename__ = "launch_approvals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", unique=True)
+    #: pending, approved or refused (dfr.dispatch.guards.ApprovalState).
+    state: str = Field(default="pending", max_length=16, index=True)
+    #: Why the policy holds the call (the guard's reason as the decision showed it).
+    held_because: str = Field(default="", max_length=1000)
+    requested_at: datetime = Field(default_factory=utcnow)
+    decided_by: str = Field(default="", max_length=200)
+    decided_at: datetime | None = None
+    decision_reason: str = Field(default="", max_length=1000)
+
+
+class FlightReview(SQLModel, table=True):
+    """A supervisor's review of a flight, which publishes it on the transparency portal."""
+
+    __tablename__ = "flight_reviews"
+
+    flight_id: int = Field(primary_key=True, foreign_key="flights.id")
+    reviewed_by: str = Field(max_length=200)
+    reviewed_at: datetime = Field(default_factory=utcnow)
+    #: Public wording of why the drone flew and how it ended (shown as text, never HTML).
+    purpose: str = Field(default="", max_length=200)
+    outcome: str = Field(default="", max_length=200)
+
+
+# --- cameras: community registry, footage requests, owners' upload links, clips ------------------
+
+
+class CameraRegistration(SQLModel, table=True):
+    """A resident's or business's camera, told by its owner (never viewable live)."""
+
+    __tablename__ = "camera_registrations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: str = Field(foreign_key="agencies.id", index=True, max_length=64)
+    owner_name: str = Field(max_length=200)
+    email: str = Field(max_length=254, index=True)
+    phone: str | None = Field(default=None, max_length=40)
+    lat: float
+    lon: float
+    facing_deg: float | None = None
+    fov_deg: float | None = None
+    street_facing: bool = False
+    records: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    description: str = Field(default="", max_length=500)
+    #: pending until the owner opens the emailed confirmation link, then active.
+    status: str = Field(default="pending", max_length=16, index=True)
+    confirm_hash: str | None = Field(default=None, max_length=64, unique=True)
+    confirm_expires_at: datetime | None = None
+    manage_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FootageRequest(SQLModel, table=True):
+    """An analyst's request to the owners of cameras near a call: a time window and a message."""
+
+    __tablename__ = "footage_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    requested_by: str = Field(max_length=200)
+    radius_m: float
+    window_start: datetime
+    window_end: datetime
+    message: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FootageLink(SQLModel, table=True):
+    """One owner's upload link for one request (one case); only the token's hash is kept."""
+
+    __tablename__ = "footage_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="footage_requests.id", index=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    #: Not a foreign key: an owner may delete the registration, the link's record stays.
+    registration_id: int = Field(index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    emailed_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str = Field(default="", max_length=200)
+
+
+class ClipUpload(SQLModel, table=True):
+    """A clip arriving in chunks through an upload link (removed when it completes)."""
+
+    __tablename__ = "clip_uploads"
+
+    id: str = Field(primary_key=True, max_length=64)
+    link_id: int = Field(foreign_key="footage_links.id", index=True)
+    file_name: str = Field(max_length=200)
+    size_bytes: int = Field(sa_type=BigInteger)
+    received_bytes: int = Field(default=0, sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FootageClip(SQLModel, table=True):
+    """An owner's clip in the evidence store, with its chain of custody."""
+
+    __tablename__ = "footage_clips"
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: int = Field(foreign_key="calls.id", index=True)
+    request_id: int = Field(foreign_key="footage_requests.id", index=True)
+    link_id: int = Field(foreign_key="footage_links.id", index=True)
+    registration_id: int
+    file_name: str = Field(max_length=200)
+    size_bytes: int = Field(sa_type=BigInteger)
+    sha256: str = Field(max_length=64)
+    duration_s: float
+    codec: str = Field(max_length=32)
+    width: int = 0
+    height: int = 0
+    #: Relative to the data dir's evidence store.
+    stored_path: str = Field(max_length=500)
+    uploaded_by: str = Field(max_length=200)
+    uploaded_at: datetime = Field(default_factory=utcnow)
+    client_address: str = Field(default="", max_length=64)
