@@ -162,6 +162,50 @@ class ConsoleSettings(BaseModel):
         return self
 
 
+class MapSettings(BaseModel):
+    """The console's basemap: a PMTiles file this service serves, or a tile URL (none = a grid)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    basemap: str | None = Field(
+        default=None,
+        description="a .pmtiles file (`dfr map build`), or an http(s) tile URL template with "
+        "{z} {x} {y} (.mvt/.pbf: vector, else raster); none = a plain grid",
+    )
+    attribution: str = Field(
+        default="",
+        max_length=500,
+        description="credit shown on the map as plain text (default: the archive's own)",
+    )
+    max_zoom: int = Field(default=19, ge=1, le=24, description="deepest zoom of a tile URL")
+
+    @field_validator("basemap", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _basemap_source(self) -> MapSettings:
+        source = self.basemap
+        if source is None:
+            return self
+        if source.startswith(("http://", "https://")):
+            if not all(p in source for p in ("{z}", "{x}", "{y}")):
+                raise ValueError("map.basemap: a tile URL needs {z}, {x} and {y}")
+        elif not source.endswith(".pmtiles"):
+            raise ValueError("map.basemap must be a .pmtiles file or an http(s) tile URL")
+        elif not Path(source).is_file():
+            raise ValueError(f"map.basemap {source} does not exist (build one: dfr map build)")
+        return self
+
+    @property
+    def pmtiles_path(self) -> Path | None:
+        """The basemap archive served by this service, if that is the basemap."""
+        if self.basemap is None or self.basemap.startswith(("http://", "https://")):
+            return None
+        return Path(self.basemap).resolve()
+
+
 class HttpSettings(BaseModel):
     """The HTTP edge: API docs, JSON and zone-import bounds, TLS (proxies: FORWARDED_ALLOW_IPS)."""
 
@@ -278,6 +322,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     weather: WeatherSettings = WeatherSettings()
     console: ConsoleSettings = ConsoleSettings()
+    map: MapSettings = MapSettings()
     fleet: FleetSettings = FleetSettings()
     http: HttpSettings = HttpSettings()
     metrics: MetricsSettings = MetricsSettings()
