@@ -38,10 +38,19 @@ def mount_console(app: FastAPI) -> None:
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    async def favicon() -> FileResponse:
+        # Browsers ask for /favicon.ico on every page whatever the page links; an SVG serves both.
+        return FileResponse(
+            STATIC_DIR / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     async def whep_client() -> FileResponse:
         return FileResponse(WHEP_CLIENT_JS, media_type="text/javascript")
 
     app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.add_api_route(
         "/console/vendor/whep_client.js", whep_client, methods=["GET"], include_in_schema=False
     )
