@@ -24,6 +24,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "cancel": ("POST", "/api/v1/calls/{}/cancel"),
     "command": ("POST", "/api/v1/flights/{}/commands"),
     "video": ("POST", "/api/v1/drones/{}/video/whep"),
+    "share": ("POST", "/api/v1/calls/{}/share"),
     "stream": ("WS", "/api/v1/stream"),
 }
 
