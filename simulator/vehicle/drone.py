@@ -177,6 +177,7 @@ class SimDrone:
             gps_ok=self.gps_ok(),
             mission_seq=self.nav.mission_index,
             mission_total=len(self.plans.mission),
+            gimbal_pitch_deg=self.gimbal.pitch_deg,
         )
 
     # --- outgoing ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class DroneSnapshot:
     gps_ok: bool
     mission_seq: int
     mission_total: int
+    gimbal_pitch_deg: float = -90.0  # 0 at the horizon, -90 straight down
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready mapping."""
