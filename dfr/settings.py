@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -299,6 +300,60 @@ def _default_instance_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+class SmtpSettings(BaseModel):
+    """The mail server owners' emails go through (none and no sink: nothing is emailed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    host: str | None = Field(default=None, description="SMTP server host; none = no mail server")
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = Field(
+        default="dfr@localhost",
+        validation_alias=AliasChoices("from", "from_address"),
+        max_length=254,
+        description="the From address of every email (DFR_SMTP__FROM)",
+    )
+    starttls: bool = True
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+    sink: bool = Field(
+        default=False,
+        description="receive every email in a local SMTP sink instead (dfr demo, tests): /demo/mail",
+    )
+
+
+class CameraSettings(BaseModel):
+    """The community camera registry: links, clip limits, registration throttle."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    public_url: str | None = Field(
+        default=None, description="the service's URL as owners reach it, for emailed links"
+    )
+    upload_link_days: int = Field(default=14, ge=1, le=365)
+    confirm_link_days: int = Field(default=3, ge=1, le=60)
+    max_clip_bytes: int = Field(default=2 * 1024**3, gt=0)
+    chunk_bytes: int = Field(default=512 * 1024, ge=1024, le=64 * 1024**2)
+    registrations_per_hour: int = Field(default=10, ge=1)
+    default_radius_m: float = Field(default=300.0, gt=0, le=5000)
+
+
+class PrivacySettings(BaseModel):
+    """The agency's privacy-in-transit policy."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    transit_mode: bool = Field(
+        default=True,
+        description="en route and returning the camera looks at the horizon and nothing is recorded",
+    )
+    horizon_pitch_deg: float = Field(default=0.0, ge=-30.0, le=30.0)
+    search_pitch_deg: float = Field(
+        default=-45.0, ge=-90.0, le=0.0, description="where the camera looks once privacy is lifted"
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the service."""
 
@@ -329,6 +384,9 @@ class Settings(BaseSettings):
     bus: BusSettings = BusSettings()
     cluster: ClusterSettings = ClusterSettings()
     signing: SigningSettings = SigningSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    cameras: CameraSettings = CameraSettings()
+    privacy: PrivacySettings = PrivacySettings()
     instance_id: str = Field(
         default_factory=_default_instance_id,
         min_length=1,
