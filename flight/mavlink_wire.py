@@ -61,6 +61,7 @@ BATTERY_STATUS = 147
 HOME_POSITION = 242
 EXTENDED_SYS_STATE = 245
 STATUSTEXT = 253
+GIMBAL_DEVICE_ATTITUDE_STATUS = 285
 WANTED = frozenset(
     {
         HEARTBEAT,
@@ -82,6 +83,7 @@ WANTED = frozenset(
         HOME_POSITION,
         EXTENDED_SYS_STATE,
         STATUSTEXT,
+        GIMBAL_DEVICE_ATTITUDE_STATUS,
     }
 )
 # High-rate telemetry decoded at most state_rate_hz times a second (PX4 SITL streams them at 50 Hz).

@@ -137,6 +137,7 @@ class VehicleState:
     home: GeoPoint | None = None
     home_alt_amsl_m: float | None = None
     system_status: int | None = None
+    gimbal_pitch_deg: float | None = None  # 0 horizon, -90 down; None: no gimbal reported
 
     @property
     def in_air(self) -> bool:

@@ -105,6 +105,7 @@ DECODERS: dict[str, Callable[[object], object]] = {
     "home": _optional(_point),
     "home_alt_amsl_m": _opt_number,
     "system_status": _opt_integer,
+    "gimbal_pitch_deg": _opt_number,
 }
 
 

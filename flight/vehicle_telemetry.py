@@ -84,6 +84,8 @@ class VehicleTelemetry:
         self.home: GeoPoint | None = None
         self.home_alt_amsl_m: float | None = None
         self.system_status: int | None = None
+        #: From GIMBAL_DEVICE_ATTITUDE_STATUS; None while no gimbal has reported.
+        self.gimbal_pitch_deg: float | None = None
         #: (real monotonic time, severity, text) of the latest STATUSTEXTs.
         self.statustexts: deque[tuple[float, int, str]] = deque(maxlen=32)
 
@@ -181,10 +183,20 @@ class VehicleTelemetry:
                 self.mission_reached = seq
                 self._emit(VehicleEventKind.MISSION_ITEM_REACHED, f"reached {seq}", value=seq)
                 self._publish(force=True)
+        elif mid == wire.GIMBAL_DEVICE_ATTITUDE_STATUS:
+            self._on_gimbal_attitude(msg)
         elif mid == wire.STATUSTEXT:
             text = msg.text.rstrip("\t\x00 ") if isinstance(msg.text, str) else str(msg.text)
             self.statustexts.append((time.monotonic(), int(msg.severity), text))
             self._emit(VehicleEventKind.STATUSTEXT, text, severity=int(msg.severity))
+
+    def _on_gimbal_attitude(self, msg: Any) -> None:
+        w, x, y, z = (float(v) for v in msg.q)
+        sin_pitch = 2.0 * (w * y - z * x)
+        if not math.isfinite(sin_pitch) or abs(w * w + x * x + y * y + z * z - 1.0) > 0.05:
+            self.invalid_reports += 1
+            return
+        self.gimbal_pitch_deg = math.degrees(math.asin(max(-1.0, min(1.0, sin_pitch))))
 
     def _on_global_position(self, msg: Any) -> None:
         alt_m = msg.alt / 1000.0
@@ -278,6 +290,7 @@ class VehicleTelemetry:
             home=self.home,
             home_alt_amsl_m=self.home_alt_amsl_m,
             system_status=self.system_status,
+            gimbal_pitch_deg=self.gimbal_pitch_deg,
         )
 
 
