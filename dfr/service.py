@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from dfr.flights import FlightService
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
 from dfr.outbox import build_delivery, delivering, pending_count
+from dfr.privacy import CameraAim, PrivacyLifts, private_in_transit
 from dfr.runtime import (
     bootstrap_airspace,
     bootstrap_database,
@@ -107,6 +109,9 @@ class Service:
     video: VideoService
     recordings: FlightRecordingHook
     fleet: FleetLink
+    #: Privacy in transit: where each flight's camera looks, and lifting it for one flight.
+    camera_aim: CameraAim
+    privacy: PrivacyLifts
     #: The drones' MAVLink signing keys (sealed at rest), given to each link it opens.
     signing_keys: SigningKeys
     flights: FlightService
@@ -225,8 +230,25 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 sessions=sessions,
             ),
         )
-        recordings = built("recordings", FlightRecordingHook(video, loop))
+        privacy_policy = settings.privacy
+        recordings = built(
+            "recordings",
+            FlightRecordingHook(
+                video, loop, private_transit=functools.partial(private_in_transit, privacy_policy)
+            ),
+        )
         fleet = built("fleet", FleetLink(config=link_config(settings), clock=clock))
+        camera_aim = built("camera_aim", CameraAim(fleet, loop, privacy_policy))
+        privacy = built(
+            "privacy",
+            PrivacyLifts(
+                engine=engine,
+                ledger=ledger,
+                recordings=recordings,
+                camera=camera_aim,
+                policy=privacy_policy,
+            ),
+        )
         signing_keys = await asyncio.to_thread(_signing_keys, settings, engine)
         metrics.registry.register(RejectedFramesCollector(fleet))
         flights = built(
@@ -238,7 +260,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 hub=hub,
                 clock=clock,
                 ledger=ledger,
-                sinks=(ledger, recordings),
+                sinks=(ledger, recordings, camera_aim),
                 metrics=metrics,
                 remote=peers,
             ),
@@ -324,6 +346,8 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             video=video,
             recordings=recordings,
             fleet=fleet,
+            camera_aim=camera_aim,
+            privacy=privacy,
             signing_keys=signing_keys,
             flights=flights,
             dispatcher=dispatcher,
@@ -370,6 +394,7 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
     stack.push_async_callback(service.video.aclose)
     if Run.RECORDINGS in run:
         stack.push_async_callback(service.recordings.aclose)
+        stack.push_async_callback(service.camera_aim.aclose)
         await service.recordings.resume_unfinished(service.engine)
     if Run.LINKS in run:
         await stack.enter_async_context(service.fleet)

@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 RECORD_FROM = frozenset({FlightPhase.EN_ROUTE})
 #: ... until the transition into one of these (failsafe and link loss keep recording: evidence).
 RECORD_UNTIL = frozenset({FlightPhase.LANDED, FlightPhase.COMPLETED, FlightPhase.ABORTED})
+#: Under privacy in transit a flight is recorded only from its arrival on scene ...
+RECORD_FROM_PRIVATE = frozenset({FlightPhase.ON_SCENE})
+#: ... and the recording pauses (to continue its chain on a later arrival) when it heads home.
+PAUSE_PRIVATE = frozenset({FlightPhase.RETURNING})
 #: A flight stored in one of these phases was being recorded when the service stopped.
 RECORDING_PHASES = frozenset(
     {
@@ -325,9 +329,16 @@ class FlightRecordingHook:
     `video_url` is simply not recorded; a stream that cannot be opened is logged, not raised.
     """
 
-    def __init__(self, video: VideoService, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        video: VideoService,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        private_transit: Callable[[Flight], bool] = lambda flight: False,
+    ) -> None:
         self._video = video
         self._loop = loop
+        self._private_transit = private_transit
         self._chains: dict[int, asyncio.Task[None]] = {}  # touched on the loop only
         self._finished: set[int] = set()  # touched on the loop only
 
@@ -337,14 +348,20 @@ class FlightRecordingHook:
         if flight_id is None:
             return
         action: Callable[[], Awaitable[None]]
-        if transition.to_phase in RECORD_FROM:
+        private = self._private_transit(flight)
+        if transition.to_phase in (RECORD_FROM_PRIVATE if private else RECORD_FROM):
             drone = session.get(Drone, flight.drone_id)
             video_url = drone.video_url if drone is not None else None
             if not video_url:
                 return
-            action = functools.partial(self._start, flight_id, flight.drone_id, video_url)
+            # A private flight's recording may have paused on a way home and now continues.
+            action = functools.partial(
+                self._start, flight_id, flight.drone_id, video_url, resume=private
+            )
         elif transition.to_phase in RECORD_UNTIL:
             action = functools.partial(self._stop, flight_id)
+        elif private and transition.to_phase in PAUSE_PRIVATE:
+            action = functools.partial(self._video.stop_recording, flight_id)
         else:
             return
 
@@ -355,6 +372,11 @@ class FlightRecordingHook:
                 log.warning("flight %s: recording change dropped at shutdown", flight_id)
 
         event.listen(session, "after_commit", committed, once=True)
+
+    def privacy_lifted(self, flight_id: int, drone_id: str, video_url: str) -> None:
+        """Privacy was lifted mid-flight (called on the loop): record from now until the flight ends."""
+        action = functools.partial(self._start, flight_id, drone_id, video_url, resume=True)
+        self._enqueue(flight_id, action)
 
     def _enqueue(self, flight_id: int, action: Callable[[], Awaitable[None]]) -> None:
         previous = self._chains.get(flight_id)
@@ -382,11 +404,21 @@ class FlightRecordingHook:
         def airborne() -> list[tuple[int, str, str]]:
             with Session(engine) as session:
                 rows = session.exec(
-                    select(Flight.id, Drone.id, Drone.video_url)
+                    select(Flight, Drone.video_url)
                     .where(Flight.drone_id == Drone.id)
                     .where(col(Flight.state).in_([str(p) for p in RECORDING_PHASES]))
                 ).all()
-                return [(f, d, url) for f, d, url in rows if f is not None and url]
+                return [
+                    (f.id, f.drone_id, url)
+                    for f, url in rows
+                    if f.id is not None
+                    and url
+                    # A private flight in transit was not being recorded.
+                    and not (
+                        self._private_transit(f)
+                        and f.state in (FlightPhase.EN_ROUTE, FlightPhase.RETURNING)
+                    )
+                ]
 
         for flight_id, drone_id, video_url in await asyncio.to_thread(airborne):
             action = functools.partial(self._start, flight_id, drone_id, video_url, resume=True)

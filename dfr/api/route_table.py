@@ -13,6 +13,7 @@ from dfr.api.routes import (
     fleet,
     flights,
     health,
+    privacy,
     signing,
     stream,
     video,
@@ -33,6 +34,7 @@ OPERATION_ROUTERS: list[APIRouter] = [
     cad.router,
     zones.router,
     flights.router,
+    privacy.router,
     dispatch.router,
     video.router,
 ]

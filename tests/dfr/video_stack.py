@@ -76,6 +76,8 @@ class VideoStack:
     camera_size: str = "320x180"
     camera_fps: int = 15
     drones: int = 1
+    #: Privacy in transit (on in production); the evidence tests record whole flights without it.
+    privacy_transit: bool = False
     base_url: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     data_dir: Path = field(init=False)
@@ -151,6 +153,7 @@ class VideoStack:
             DFR_MODE="test",
             DFR_SPEEDUP=f"{self.speedup:g}",
             DFR_WEATHER__STATIC_WIND_MPS="3",
+            DFR_PRIVACY__TRANSIT_MODE=str(self.privacy_transit).lower(),
         )
         port = self.base_url.rsplit(":", 1)[1]
         self._spawn(
