@@ -62,6 +62,10 @@ __all__ = ["LinkConfig", "MavlinkVehicleLink", "parse_connection_url"]
 
 logger = logging.getLogger(__name__)
 
+_WATCHDOG_TICK_S = 0.2
+#: At most this many ticks of silence are counted per tick: time beyond it the process was stalled.
+_STALL_COUNTED_TICKS = 2.0
+
 
 class MavlinkVehicleLink:
     """A `VehicleLink` to one PX4 vehicle over MAVLink 2 (see module docstring)."""
@@ -106,6 +110,8 @@ class MavlinkVehicleLink:
         self._link_state = LinkState.CONNECTING
         self._connected = asyncio.Event()
         self._last_hb_mono: float | None = None
+        #: Clock seconds without a heartbeat while this process was running (see _watchdog_loop).
+        self._silent_s = 0.0
         self._last_seen: datetime | None = None
         self._last_publish = -math.inf
         self._greeted: tuple[str, int] | None = None
@@ -237,26 +243,31 @@ class MavlinkVehicleLink:
             await self._clock.sleep(self._cfg.heartbeat_period_s)
 
     async def _watchdog_loop(self) -> None:
-        tick_s = 0.2
-        window_start = self._clock.monotonic()
+        tick_s = _WATCHDOG_TICK_S
+        window_start = last_tick = self._clock.monotonic()
         while True:
             await self._clock.sleep(tick_s)
             now = self._clock.monotonic()
             if now - window_start >= 2.0:
                 self._transport.roll_loss_window()
                 window_start = now
-            self._evaluate_health(now)
+            # Silence counts only while this process runs: a tick far later than asked means the
+            # process stalled (CPU starved, paused), and the vehicle's frames of that time wait
+            # unread in the socket. A stall of 1 s at x5 is 5 s of vehicle time, not a lost link.
+            self._silent_s += min(now - last_tick, _STALL_COUNTED_TICKS * tick_s)
+            last_tick = now
+            self._evaluate_health()
 
-    def _evaluate_health(self, now: float) -> None:
+    def _evaluate_health(self) -> None:
         if self._last_hb_mono is None:
             return
-        age = now - self._last_hb_mono
+        silent_s = self._silent_s
         loss_pct = self._transport.loss_pct
-        if age > self._cfg.lost_after_s:
-            self._set_link_state(LinkState.LOST, f"no heartbeat for {age:.1f} s")
-        elif age > self._cfg.degraded_after_s or loss_pct > self._cfg.degraded_loss_pct:
+        if silent_s > self._cfg.lost_after_s:
+            self._set_link_state(LinkState.LOST, f"no heartbeat for {silent_s:.1f} s")
+        elif silent_s > self._cfg.degraded_after_s or loss_pct > self._cfg.degraded_loss_pct:
             self._set_link_state(
-                LinkState.DEGRADED, f"heartbeat age {age:.1f} s, loss {loss_pct:.0f} %"
+                LinkState.DEGRADED, f"heartbeat age {silent_s:.1f} s, loss {loss_pct:.0f} %"
             )
         else:
             self._set_link_state(LinkState.CONNECTED, "heartbeat regular")
@@ -293,9 +304,10 @@ class MavlinkVehicleLink:
             t.target_sysid = sysid
         t.target_compid = compid
         self._last_hb_mono = self._clock.monotonic()
+        self._silent_s = 0.0
         self._last_seen = self._clock.now()
         changed = self._telemetry.on_heartbeat(msg)
-        self._evaluate_health(self._last_hb_mono)
+        self._evaluate_health()
         self._publish(force=changed)
 
     def _on_rejected(self, reason: FrameRejection) -> None:
