@@ -9,7 +9,7 @@ from sqlmodel import col, func, select
 
 from dfr.api.params import Id64
 from dfr.auth import STAFF_ROLES, Principal, require_roles
-from dfr.call_views import CallDetailPublic, call_detail
+from dfr.call_views import CallDetailPublic, CallTimelinePublic, call_detail, call_timeline
 from dfr.deps import SessionDep
 from dfr.models import Call, CallLifecycle, CallPublic, CallsPublic, get_row
 
@@ -40,3 +40,9 @@ def list_calls(
 def get_call(call_id: Id64, session: SessionDep, _: Reader) -> CallDetailPublic:
     """One call with its notes and each outbound CAD item's delivery state."""
     return call_detail(session, get_row(session, Call, call_id))
+
+
+@router.get("/calls/{call_id}/timeline", response_model=CallTimelinePublic)
+def get_call_timeline(call_id: Id64, session: SessionDep, _: Reader) -> CallTimelinePublic:
+    """The call's story in time order: received, decided, launched, flight phases, notes, CAD, end."""
+    return call_timeline(session, get_row(session, Call, call_id))
