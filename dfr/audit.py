@@ -114,18 +114,27 @@ def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def append_audit(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Append `rows` to the chain in the caller's open transaction (the chain head stays locked
-    until it ends, so keep the transaction short after this)."""
-    if not rows:
-        return
+def lock_chain(conn: Connection) -> tuple[int, str]:
+    """Lock the chain head until the caller's transaction ends; its (seq, hash).
+
+    Whatever else a writer checks under this lock (a hold before a purge) cannot change under it
+    when the other side takes the same lock first.
+    """
     if conn.dialect.name == "sqlite":
         # Takes SQLite's write lock now (FOR UPDATE is a no-op there); other writers wait for it.
         conn.execute(text("UPDATE audit_chain_head SET seq = seq WHERE id = 1"))
     head = conn.execute(
         select(_HEAD.c.seq, _HEAD.c.head_hash).where(_HEAD.c.id == 1).with_for_update()
     ).one()
-    seq, prev = int(head.seq), str(head.head_hash)
+    return int(head.seq), str(head.head_hash)
+
+
+def append_audit(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append `rows` to the chain in the caller's open transaction (the chain head stays locked
+    until it ends, so keep the transaction short after this)."""
+    if not rows:
+        return
+    seq, prev = lock_chain(conn)
     stored: list[dict[str, Any]] = []
     for given in rows:
         row = _clean(given)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dfr import __version__
+from dfr.cli_audit import audit_app, recordings_purge
 from dfr.log_format import configure_logging
 
 app = typer.Typer(
@@ -24,6 +25,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 recordings_app = typer.Typer(help="Video recordings (evidence).", no_args_is_help=True)
 app.add_typer(recordings_app, name="recordings")
+recordings_app.command("purge")(recordings_purge)
+app.add_typer(audit_app, name="audit")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (same names as DFR_* vars)")

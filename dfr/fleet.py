@@ -26,6 +26,7 @@ from dfr.models import (
     get_row,
     utcnow,
 )
+from dfr.retention_policy import RetentionPolicy
 from dfr.url_policy import (
     DEFAULT_URL_POLICY,
     Binding,
@@ -269,6 +270,8 @@ class FleetFile(BaseModel):
     cad: _FleetCad | None = None
     zones: list[str] = Field(default_factory=list, description="zone files, relative to this file")
     policy: AgencyPolicy | None = None
+    #: How long recordings, snapshots, flight paths and audit rows are kept (dfr.retention).
+    retention: RetentionPolicy | None = None
 
 
 def read_fleet_file(path: Path) -> FleetFile:

@@ -42,6 +42,8 @@ from dfr.flights import FlightService
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
 from dfr.outbox import build_delivery, delivering, pending_count
+from dfr.retention import RetentionJob
+from dfr.retention_policy import RetentionPolicy
 from dfr.privacy import CameraAim, PrivacyLifts, private_in_transit
 from dfr.runtime import (
     bootstrap_airspace,
@@ -108,6 +110,8 @@ class Service:
     ledger: CallLedger
     video: VideoService
     recordings: FlightRecordingHook
+    #: Retention: purges due recordings, snapshots, flight paths and audit rows (holds kept).
+    retention: RetentionJob
     fleet: FleetLink
     #: Privacy in transit: where each flight's camera looks, and lifting it for one flight.
     camera_aim: CameraAim
@@ -237,6 +241,15 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 video, loop, private_transit=functools.partial(private_in_transit, privacy_policy)
             ),
         )
+        retention = built(
+            "retention",
+            RetentionJob(
+                engine,
+                settings.data_dir,
+                _retention_policy(settings),
+                busy=lambda flight_id: video.recording_status(flight_id) is not None,
+            ),
+        )
         fleet = built("fleet", FleetLink(config=link_config(settings), clock=clock))
         camera_aim = built("camera_aim", CameraAim(fleet, loop, privacy_policy))
         privacy = built(
@@ -345,6 +358,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             ledger=ledger,
             video=video,
             recordings=recordings,
+            retention=retention,
             fleet=fleet,
             camera_aim=camera_aim,
             privacy=privacy,
@@ -396,6 +410,7 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
         stack.push_async_callback(service.recordings.aclose)
         stack.push_async_callback(service.camera_aim.aclose)
         await service.recordings.resume_unfinished(service.engine)
+        await stack.enter_async_context(service.retention)
     if Run.LINKS in run:
         await stack.enter_async_context(service.fleet)
         await stack.enter_async_context(service.flights)
@@ -525,6 +540,12 @@ def _agency_policy(settings: Settings) -> AgencyPolicy:
     if settings.fleet_file is None:
         return AgencyPolicy()
     return read_fleet_file(settings.fleet_file).policy or AgencyPolicy()
+
+
+def _retention_policy(settings: Settings) -> RetentionPolicy | None:
+    if settings.fleet_file is None:
+        return None
+    return read_fleet_file(settings.fleet_file).retention
 
 
 def _eido_subscriber(settings: Settings, intake: CallIntake) -> EidoSubscriber | None:

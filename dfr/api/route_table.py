@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from dfr.api.routes import (
     admin,
+    audit_export,
     cad,
     calls,
     cluster,
@@ -14,6 +15,7 @@ from dfr.api.routes import (
     flights,
     health,
     privacy,
+    recordings_holds,
     signing,
     stream,
     video,
@@ -37,4 +39,6 @@ OPERATION_ROUTERS: list[APIRouter] = [
     privacy.router,
     dispatch.router,
     video.router,
+    recordings_holds.router,
+    audit_export.router,
 ]
