@@ -248,4 +248,5 @@ STAFF_ROLES: tuple[Role, ...] = (
     Role.PILOT,
     Role.ANALYST,
     Role.TESTER,
+    Role.SUPERVISOR,
 )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, delete, select
 
 from dfr.dispatch.agency_policy import AgencyPolicy
+from dfr.transparency.policy import TransparencyPolicy
 from dfr.errors import ConflictError, FleetFileError, InvalidInputError, NotFoundError
 from dfr.models import (
     Agency,
@@ -272,6 +273,7 @@ class FleetFile(BaseModel):
     policy: AgencyPolicy | None = None
     #: How long recordings, snapshots, flight paths and audit rows are kept (dfr.retention).
     retention: RetentionPolicy | None = None
+    transparency: TransparencyPolicy | None = None
 
 
 def read_fleet_file(path: Path) -> FleetFile:

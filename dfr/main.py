@@ -17,6 +17,7 @@ from dfr.api.errors import (
     install_error_handlers,
 )
 from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
+from dfr.api.routes.transparency import portal_router
 from dfr.api.routes import me, metrics
 from dfr.audit import AuditMiddleware
 from dfr.console import mount_console
@@ -80,6 +81,8 @@ def create_app(
     mount_console(app)
     # Beside the console, outside the API: scrapers expect /metrics at the root.
     app.include_router(metrics.router)
+    # The public transparency portal: outside the API, no token.
+    app.include_router(portal_router)
 
     def engine_of() -> Engine | None:
         service: Service | None = app.state.service

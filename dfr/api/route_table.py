@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from dfr.api.routes import (
     admin,
+    approvals,
     audit_export,
     cad,
     calls,
@@ -18,6 +19,7 @@ from dfr.api.routes import (
     recordings_holds,
     signing,
     stream,
+    transparency,
     video,
     zones,
 )
@@ -36,8 +38,10 @@ OPERATION_ROUTERS: list[APIRouter] = [
     cad.router,
     zones.router,
     flights.router,
+    transparency.router,
     privacy.router,
     dispatch.router,
+    approvals.router,
     video.router,
     recordings_holds.router,
     audit_export.router,

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from dfr.airspace import AirspaceService
+from dfr.approvals import approval_state, hold_for_supervisor
 from dfr.call_ledger import AUTHOR, CallLedger
 from dfr.db import session_scope
 from dfr.dispatch.agency_policy import AgencyPolicy
@@ -245,6 +246,7 @@ class Dispatcher(TaskOwner):
                 weapons=bool(flags.get("weapons")),
                 outdoor=bool(flags.get("outdoor")),
                 received_at=as_utc(call.received_at),
+                approval=approval_state(session, call.id),
             ),
             facts,
             routes=route_for,
@@ -274,6 +276,7 @@ class Dispatcher(TaskOwner):
                 raise NotFoundError("call", call_id)
             evaluated = self._evaluate(session, call)
             self._ledger.record_decision(session, call, evaluated.decision)
+            hold_for_supervisor(session, call, evaluated.decision)
             return _Evaluated(evaluated.decision, evaluated.plans, call.lifecycle, evaluated.target)
 
     def _auto_launch_drone(self, evaluated: _Evaluated) -> str | None:
