@@ -38,6 +38,29 @@ log = logging.getLogger(__name__)
 MISSION_VALIDATION_S = 0.5  # navigator checks a fresh upload before MISSION_START is allowed
 DOCK_RADIUS_M = 10.0  # landed this close to its boot position, a drone is on its dock's charger
 _MAX_STEPS_PER_TICK = 500  # a stalled loop skips ahead instead of replaying minutes of physics
+# PX4 SIH reports ON_GROUND 4-6 s after touchdown (reference flights): LNDMC_TRIG_TIME's hysteresis
+# plus the landing thrust winding down to the ground-contact threshold, which this model has no thrust for.
+LAND_THRUST_WIND_DOWN_S = 3.5
+
+
+def tuning_from_params(p: ParamStore) -> physics.Tuning:
+    """The flight-control limits and gains the vehicle's PX4 parameters set."""
+    return physics.Tuning(
+        jerk_m_s3=max(0.5, p["MPC_JERK_AUTO"]),
+        acc_hor_m_s2=max(0.1, min(p["MPC_ACC_HOR"], p["MPC_ACC_HOR_MAX"])),
+        acc_up_m_s2=max(0.1, p["MPC_ACC_UP_MAX"]),
+        acc_down_m_s2=max(0.1, p["MPC_ACC_DOWN_MAX"]),
+        vel_max_mps=max(0.5, p["MPC_XY_VEL_MAX"]),
+        err_max_m=max(0.1, p["MPC_XY_ERR_MAX"]),
+        pos_p=max(0.05, p["MPC_XY_P"]),
+        pos_z_p=max(0.05, p["MPC_Z_P"]),
+        vel_p=max(0.05, p["MPC_XY_VEL_P_ACC"]),
+        vel_i=max(0.0, p["MPC_XY_VEL_I_ACC"]),
+        tilt_max_rad=math.radians(max(5.0, min(89.0, p["MPC_TILTMAX_AIR"]))),
+        sih_mass_kg=max(0.05, p["SIH_MASS"]),
+        sih_drag_n_s_m=max(0.0, p["SIH_KDV"]),
+        yaw_rate_rad_s=math.radians(max(1.0, p["MPC_YAWRAUTO_MAX"])),
+    )
 
 
 class SimDrone:
@@ -51,6 +74,10 @@ class SimDrone:
         self.frame = LocalFrame(cfg.home_lat_deg, cfg.home_lon_deg, cfg.home_alt_amsl_m)
         self.params = ParamStore({"MAV_SYS_ID": self.sysid, **cfg.params})
         self.airframe = physics.Airframe()
+        self.tuning = tuning_from_params(self.params)
+        self._tuning_version = self.params.version
+        #: PX4's land detector: ON_GROUND some seconds after touchdown, not at the instant of contact.
+        self.land_detected = True
         self.wind = physics.Wind()
         self.seed = cfg.seed * 1_000_003 + cfg.index
         self.phys = physics.initial_state(self.airframe)
@@ -240,6 +267,7 @@ class SimDrone:
         self._armed_at_s = now_s
         self.took_off = False
         self._charging = False
+        self.nav.armed(now_s)
         # PX4 re-sets home where it arms.
         s = self.phys
         self.home = (s.north_m, s.east_m, s.up_m)
@@ -328,8 +356,17 @@ class SimDrone:
     # --- tick -------------------------------------------------------------------------------------
     def tick(self, now_s: float) -> None:
         """Advance physics to `now_s` in fixed steps, run commander checks, send due streams."""
+        self.advance(now_s)
+        self.mission.poll(now_s)
+        self.telemetry.send_due(now_s)
+
+    def advance(self, now_s: float) -> None:
+        """Advance physics, navigator and commander to `now_s` (no link traffic)."""
         dt = physics.PHYSICS_DT_S
         steps = 0
+        if self.params.version != self._tuning_version:
+            self.tuning = tuning_from_params(self.params)
+            self._tuning_version = self.params.version
         while self._last_physics_s + dt <= now_s and steps < _MAX_STEPS_PER_TICK:
             t = self._last_physics_s + dt
             motors = self.armed and not self.terminated
@@ -343,6 +380,7 @@ class SimDrone:
                 self.wind,
                 self.seed,
                 dt,
+                self.tuning,
             )
             self._last_physics_s = t
             if self._charging:
@@ -351,24 +389,28 @@ class SimDrone:
             steps += 1
         if steps >= _MAX_STEPS_PER_TICK:
             self._last_physics_s = now_s
-        self.mission.poll(now_s)
-        self.telemetry.send_due(now_s)
 
     def _commander(self, now_s: float) -> None:
         # Landing detection and PX4's automatic disarms, then the failsafes.
         s = self.phys
+        detect_s = self.params["LNDMC_TRIG_TIME"] + LAND_THRUST_WIND_DOWN_S
         if s.on_ground:
             if self._on_ground_since_s is None:
                 self._on_ground_since_s = now_s
+            if not self.land_detected and (
+                not (self.armed and self.took_off) or now_s - self._on_ground_since_s >= detect_s
+            ):
+                self.land_detected = True
                 if self.armed and self.took_off:
                     self.announce(SEVERITY_INFO, "Landing detected")
         else:
             self._on_ground_since_s = None
+            self.land_detected = False
             if s.up_m - self.home_local()[2] > 1.0 or s.up_m > 1.0:
                 self.took_off = True
         if self.armed and s.on_ground and self._on_ground_since_s is not None:
             grounded = now_s - self._on_ground_since_s
-            if self.took_off and grounded >= self.params["COM_DISARM_LAND"]:
+            if self.took_off and grounded >= detect_s + self.params["COM_DISARM_LAND"]:
                 self.disarm(now_s, "landing")
                 if self.mode is FlightMode.MISSION and self.nav.mission_finished:
                     self.set_mode(FlightMode.LOITER, now_s)

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Protocol
 
 from .mission import NAV_POSITION_CMDS, RELATIVE_FRAMES, Cmd, Item
 from .modes import FlightMode
-from .physics import Setpoint
+from .physics import GRAVITY_M_S2, Setpoint
 from .view import SEVERITY_INFO, DroneView
 
 NAV_MC_ALT_RAD_M = 0.8
-LAND_ALT1_M = 10.0  # MPC_LAND_ALT1: start slowing down below this height
-LAND_ALT2_M = 5.0  # MPC_LAND_ALT2: land speed below this height
+# PX4 SIH sinks ~0.2 m/s slower than its land speed command at every height (reference flights, in
+# vehicle time: 1.28-1.30 m/s under 1.5, ~0.5 under MPC_LAND_SPEED 0.7), a steady velocity-loop error
+# this kinematic model has no thrust for, so the landing flies the measured shortfall.
+LAND_SINK_SHORTFALL_MPS = 0.2
+RTL_BRAKED_MPS = 0.5  # PX4's RTL stops where it was commanded before it turns for home
+
+
+class TakeoffState(Enum):
+    """PX4's mc_pos_control takeoff handling: spool-up, then a ramped climb limit, then flight."""
+
+    GROUND = "ground"
+    RAMP = "ramp"
+    FLIGHT = "flight"
 
 
 class RtlPhase(Enum):
@@ -71,6 +82,9 @@ class Navigator:
         self.rtl_dest: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self.rtl_return_up_m = 0.0
         self._phase_started_s = 0.0
+        self.takeoff_state = TakeoffState.GROUND
+        self._armed_at_s = 0.0
+        self._ramp_started_s = 0.0
         # mission execution
         self.mission_index = 0
         self.mission_started = False
@@ -103,6 +117,11 @@ class Navigator:
         elif mode is FlightMode.LAND:
             self.hold = (s.north_m, s.east_m, s.up_m)
 
+    def armed(self, now_s: float) -> None:
+        """Motors armed at `now_s`: the spool-up time starts."""
+        self._armed_at_s = now_s
+        self.takeoff_state = TakeoffState.GROUND
+
     def reset_mission(self, seq: int = 0) -> None:
         """Restart mission execution at `seq` (new upload or MISSION_SET_CURRENT)."""
         self.mission_index = seq
@@ -131,6 +150,7 @@ class Navigator:
                 best, dest = dist, (n, e, up)
         self.rtl_dest = dest
         self.rtl_return_up_m = max(dest[2] + d.params["RTL_RETURN_ALT"], s.up_m)
+        self.hold = (s.north_m, s.east_m, s.up_m)
         if s.on_ground:
             self.rtl_phase = RtlPhase.LANDED
         elif best < 5.0 and s.up_m - dest[2] <= d.params["RTL_DESCEND_ALT"]:
@@ -174,23 +194,64 @@ class Navigator:
             east_m=e,
             up_m=up,
             speed_h_mps=speed if speed is not None else self.cruise_mps(),
-            climb_mps=p["MPC_Z_VEL_MAX_UP"],
-            descent_mps=descent if descent is not None else p["MPC_Z_VEL_MAX_DN"],
+            climb_mps=min(p["MPC_Z_V_AUTO_UP"], p["MPC_Z_VEL_MAX_UP"]),
+            descent_mps=descent
+            if descent is not None
+            else min(p["MPC_Z_V_AUTO_DN"], p["MPC_Z_VEL_MAX_DN"]),
             yaw_rad=yaw,
             motors_on=True,
         )
 
     def _land_sp(self, n: float, e: float) -> Setpoint:
+        # FlightTaskAuto land: MPC_Z_V_AUTO_DN above MPC_LAND_ALT1, MPC_LAND_SPEED below ALT2, linear between.
         p, s = self._d.params, self._d.phys
         height = s.up_m - self._d.home_local()[2]
-        fast, slow = p["MPC_Z_VEL_MAX_DN"], p["MPC_LAND_SPEED"]
-        if height <= LAND_ALT2_M:
+        alt1, alt2 = p["MPC_LAND_ALT1"], p["MPC_LAND_ALT2"]
+        fast = min(p["MPC_Z_V_AUTO_DN"], p["MPC_Z_VEL_MAX_DN"])
+        slow = min(p["MPC_LAND_SPEED"], fast)
+        if height <= alt2:
             descent = slow
-        elif height >= LAND_ALT1_M:
+        elif height >= alt1 or alt1 <= alt2:
             descent = fast
         else:
-            descent = slow + (fast - slow) * (height - LAND_ALT2_M) / (LAND_ALT1_M - LAND_ALT2_M)
-        return self._sp(n, e, -5.0, descent=descent)
+            descent = slow + (fast - slow) * (height - alt2) / (alt1 - alt2)
+        descent = max(0.1, descent - LAND_SINK_SHORTFALL_MPS)
+        sp = self._sp(n, e, -5.0, descent=descent)
+        return replace(sp, vz_mps=-descent)
+
+    def _takeoff_sp(self, n: float, e: float, up: float) -> Setpoint:
+        # FlightTaskAuto takeoff: MPC_TKO_SPEED up to MPC_LAND_ALT1 above ground, then MPC_Z_V_AUTO_UP.
+        p, s = self._d.params, self._d.phys
+        height = s.up_m - self._d.home_local()[2]
+        fast = min(p["MPC_Z_V_AUTO_UP"], p["MPC_Z_VEL_MAX_UP"])
+        climb = fast if height > p["MPC_LAND_ALT1"] else min(p["MPC_TKO_SPEED"], fast)
+        return replace(self._sp(n, e, up), climb_mps=climb)
+
+    def _takeoff_ramp(self, sp: Setpoint, now_s: float) -> Setpoint:
+        # mc_pos_control: COM_SPOOLUP_TIME after arming, then the climb limit ramps over MPC_TKO_RAMP_T
+        # from the speed giving zero thrust (-g / MPC_Z_VEL_P_ACC) to the takeoff speed.
+        p, s = self._d.params, self._d.phys
+        wants_up = (sp.vz_mps or 0.0) > 0.0 or (sp.vz_mps is None and sp.up_m > s.up_m + 0.1)
+        if s.on_ground and not wants_up:
+            self.takeoff_state = TakeoffState.GROUND
+        if self.takeoff_state is TakeoffState.GROUND:
+            if not wants_up or now_s - self._armed_at_s < p["COM_SPOOLUP_TIME"]:
+                return replace(sp, climb_mps=min(sp.climb_mps, 0.0)) if s.on_ground else sp
+            if not s.on_ground:
+                self.takeoff_state = TakeoffState.FLIGHT
+                return sp
+            self.takeoff_state = TakeoffState.RAMP
+            self._ramp_started_s = now_s
+        if self.takeoff_state is TakeoffState.RAMP:
+            ramp_s = p["MPC_TKO_RAMP_T"]
+            progress = 1.0 if ramp_s <= 0 else (now_s - self._ramp_started_s) / ramp_s
+            if progress >= 1.0:
+                self.takeoff_state = TakeoffState.FLIGHT
+                return sp
+            vz_init = -GRAVITY_M_S2 / max(p["MPC_Z_VEL_P_ACC"], 0.01)
+            limit = vz_init + (sp.climb_mps - vz_init) * progress
+            return replace(sp, climb_mps=limit)
+        return sp
 
     def _hold_here(self) -> Setpoint:
         s = self._d.phys
@@ -211,6 +272,9 @@ class Navigator:
     # --- per-step setpoint ----------------------------------------------------------------------
     def setpoint(self, now_s: float) -> Setpoint:
         """The setpoint for this physics step."""
+        return self._takeoff_ramp(self._mode_setpoint(now_s), now_s)
+
+    def _mode_setpoint(self, now_s: float) -> Setpoint:
         d, s = self._d, self._d.phys
         mode = d.mode
         if mode is FlightMode.LOITER:
@@ -220,10 +284,10 @@ class Navigator:
             return self._sp(n, e, up, speed=self.hold_speed_mps, yaw=self.hold_yaw_rad)
         if mode is FlightMode.TAKEOFF:
             n, e, _ = self.hold
-            if abs(s.up_m - self.takeoff_up_m) < NAV_MC_ALT_RAD_M:
+            if abs(s.up_m - self.takeoff_up_m) < d.params["NAV_MC_ALT_RAD"]:
                 d.announce(SEVERITY_INFO, "Takeoff detected")
                 d.set_mode(FlightMode.LOITER, now_s)
-            return self._sp(n, e, self.takeoff_up_m)
+            return self._takeoff_sp(n, e, self.takeoff_up_m)
         if mode is FlightMode.LAND:
             return self._land_sp(self.hold[0], self.hold[1])
         if mode is FlightMode.RTL:
@@ -248,19 +312,37 @@ class Navigator:
         d, s, p = self._d, self._d.phys, self._d.params
         dn, de, dup = self.rtl_dest
         phase = self.rtl_phase
+        # PX4 returns at MPC_XY_CRUISE: a mission's DO_CHANGE_SPEED does not carry into RTL.
+        speed = max(0.5, min(p["MPC_XY_CRUISE"], p["MPC_XY_VEL_MAX"]))
         if phase is RtlPhase.CLIMB:
-            if s.up_m >= self.rtl_return_up_m - 1.0:
+            # Stop where RTL was commanded and climb there, then turn towards the destination.
+            hn, he, _ = self.hold
+            if s.up_m >= self.rtl_return_up_m - 1.0 and s.ground_speed_mps < RTL_BRAKED_MPS:
                 self._next_rtl(RtlPhase.RETURN, now_s)
-            return self._sp(s.north_m, s.east_m, self.rtl_return_up_m)
+            return self._sp(hn, he, self.rtl_return_up_m, speed=speed)
         if phase is RtlPhase.RETURN:
             if math.hypot(s.north_m - dn, s.east_m - de) < p["NAV_ACC_RAD"]:
-                self._next_rtl(RtlPhase.DESCEND, now_s)
-            return self._sp(dn, de, self.rtl_return_up_m)
+                # RTL_LAND_DELAY 0: PX4 lands straight from the return altitude (LANDING from the top).
+                self._next_rtl(
+                    RtlPhase.LAND if p["RTL_LAND_DELAY"] == 0 else RtlPhase.DESCEND, now_s
+                )
+                if self.rtl_phase is RtlPhase.LAND:
+                    d.announce(SEVERITY_INFO, "RTL: land at destination")
+            heading = math.atan2(de - s.east_m, dn - s.north_m)
+            if (
+                math.hypot(s.north_m - dn, s.east_m - de) > 2.0 * p["NAV_ACC_RAD"]
+                and abs((heading - s.yaw_rad + math.pi) % math.tau - math.pi)
+                > math.radians(p["MIS_YAW_ERR"])
+                and s.ground_speed_mps < RTL_BRAKED_MPS
+            ):
+                # Turn on the spot first (the reference flights hover ~3 s before leaving).
+                return self._sp(s.north_m, s.east_m, self.rtl_return_up_m, yaw=heading)
+            return self._sp(dn, de, self.rtl_return_up_m, speed=speed)
         if phase is RtlPhase.DESCEND:
             target = min(self.rtl_return_up_m, dup + p["RTL_DESCEND_ALT"])
             if s.up_m <= target + 1.0:
                 self._next_rtl(RtlPhase.LOITER, now_s)
-            return self._sp(dn, de, target)
+            return self._sp(dn, de, target, speed=speed)
         if phase is RtlPhase.LOITER:
             delay = p["RTL_LAND_DELAY"]
             if delay >= 0 and now_s - self._phase_started_s >= delay:
@@ -326,15 +408,15 @@ class Navigator:
             n, e, up = self.item_local(it)
             if cmd == Cmd.NAV_TAKEOFF:
                 self._climb_first = False
-                if s.up_m >= up - NAV_MC_ALT_RAD_M:
+                if s.up_m >= up - p["NAV_MC_ALT_RAD"]:
                     self._reached(it.seq)
                     self._advance(it.seq + 1)
                     continue
-                return self._sp(s.north_m, s.east_m, up)
+                return self._takeoff_sp(s.north_m, s.east_m, up)
             if self._climb_first and cmd != Cmd.NAV_LAND:
                 climb_to = max(up, d.home_local()[2] + p["MIS_TAKEOFF_ALT"])
-                if s.up_m < climb_to - NAV_MC_ALT_RAD_M:
-                    return self._sp(s.north_m, s.east_m, climb_to)
+                if s.up_m < climb_to - p["NAV_MC_ALT_RAD"]:
+                    return self._takeoff_sp(s.north_m, s.east_m, climb_to)
                 self._climb_first = False
             if cmd == Cmd.NAV_LAND:
                 if self._item_arrived_s is None:
@@ -350,7 +432,7 @@ class Navigator:
                 acc = it.param2 if cmd == Cmd.NAV_WAYPOINT and it.param2 > 0 else p["NAV_ACC_RAD"]
                 if (
                     math.hypot(s.north_m - n, s.east_m - e) > acc
-                    or abs(s.up_m - up) > NAV_MC_ALT_RAD_M
+                    or abs(s.up_m - up) > p["NAV_MC_ALT_RAD"]
                 ):
                     yaw = (
                         math.radians(it.param4)

@@ -17,11 +17,8 @@ PHYSICS_DT_S = 0.02
 
 @dataclass(frozen=True, slots=True)
 class Airframe:
-    """Limits and power figures of the simulated quadrotor."""
+    """Power and battery figures of the simulated quadrotor (its flight limits are in `Tuning`)."""
 
-    max_acc_m_s2: float = 3.0
-    max_airspeed_mps: float = 18.0
-    yaw_rate_rad_s: float = math.radians(60.0)
     mass_kg: float = 1.6
     hover_power_w: float = 190.0
     drag_power_w_per_m2_s2: float = 0.45
@@ -29,6 +26,41 @@ class Airframe:
     battery_capacity_wh: float = 90.0
     battery_cells: int = 4
     battery_internal_ohm: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """PX4's position-control limits and gains plus SIH's airframe, read from the vehicle's parameters."""
+
+    jerk_m_s3: float = 4.0  # MPC_JERK_AUTO
+    acc_hor_m_s2: float = 3.0  # MPC_ACC_HOR
+    acc_up_m_s2: float = 4.0  # MPC_ACC_UP_MAX
+    acc_down_m_s2: float = 3.0  # MPC_ACC_DOWN_MAX
+    vel_max_mps: float = 12.0  # MPC_XY_VEL_MAX
+    err_max_m: float = 2.0  # MPC_XY_ERR_MAX
+    pos_p: float = 0.95  # MPC_XY_P
+    pos_z_p: float = 1.0  # MPC_Z_P
+    vel_p: float = 1.8  # MPC_XY_VEL_P_ACC
+    vel_i: float = 0.4  # MPC_XY_VEL_I_ACC
+    tilt_max_rad: float = math.radians(45.0)  # MPC_TILTMAX_AIR
+    sih_mass_kg: float = 1.0  # SIH_MASS
+    sih_drag_n_s_m: float = 1.0  # SIH_KDV
+    yaw_rate_rad_s: float = math.radians(60.0)  # MPC_YAWRAUTO_MAX
+
+    @property
+    def max_acc_m_s2(self) -> float:
+        """Horizontal acceleration the tilt limit allows."""
+        return GRAVITY_M_S2 * math.tan(self.tilt_max_rad)
+
+    @property
+    def drag_per_s(self) -> float:
+        """SIH's linear drag as a deceleration per m/s of airspeed."""
+        return self.sih_drag_n_s_m / max(self.sih_mass_kg, 1e-3)
+
+    @property
+    def top_speed_mps(self) -> float:
+        """Level airspeed where drag uses the whole tilt limit (SIH quadx: ~9.8 m/s)."""
+        return self.max_acc_m_s2 / max(self.drag_per_s, 1e-6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +84,8 @@ class Setpoint:
     descent_mps: float
     yaw_rad: float | None = None
     motors_on: bool = True
+    #: Vertical speed to fly instead of a height target (PX4's land and takeoff-ramp setpoints).
+    vz_mps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +105,14 @@ class State:
     energy_wh: float = 90.0
     power_w: float = 0.0
     on_ground: bool = True
+    # The jerk-limited trajectory PX4's flight task feeds the controller, and the velocity integrator.
+    traj_vn_mps: float = 0.0
+    traj_ve_mps: float = 0.0
+    traj_an_m_s2: float = 0.0
+    traj_ae_m_s2: float = 0.0
+    traj_au_m_s2: float = 0.0
+    int_n_m_s2: float = 0.0
+    int_e_m_s2: float = 0.0
 
     @property
     def ground_speed_mps(self) -> float:
@@ -124,6 +166,95 @@ def _wrap_pi(angle: float) -> float:
     return (angle + math.pi) % math.tau - math.pi
 
 
+def max_speed_from_distance(
+    jerk: float, acc: float, dist_m: float, final_mps: float = 0.0
+) -> float:
+    """Fastest speed that can still brake to `final_mps` within `dist_m` (PX4's trajectory math)."""
+    b = 4.0 * acc * acc / jerk
+    c = -2.0 * acc * max(0.0, dist_m) - final_mps * final_mps
+    return 0.5 * (-b + math.sqrt(b * b - 4.0 * c))
+
+
+def _jerk_limited(
+    v: float, a: float, want: float, acc_up: float, acc_down: float, jerk: float, dt_s: float
+) -> tuple[float, float]:
+    # Acceleration that still lets the acceleration ramp back to 0 exactly as `want` is met.
+    dv = want - v
+    a_max = acc_up if dv > 0 else acc_down
+    a_star = math.copysign(min(a_max, math.sqrt(2.0 * jerk * abs(dv))), dv)
+    a = _approach(a, a_star, jerk * dt_s)
+    v_next = v + a * dt_s
+    if (want - v_next) * dv < 0:  # crossed the wanted speed within the step: land on it
+        return want, 0.0
+    return v_next, a
+
+
+def _horizontal(
+    state: State, sp: Setpoint, tune: Tuning, wn: float, we: float, dt_s: float
+) -> tuple[float, float, float, float, float, float, float, float, float, float]:
+    # PX4 flies a jerk-limited trajectory towards the target and a PI velocity loop tracks it;
+    # tilt caps the commanded acceleration and SIH's linear drag opposes the airspeed.
+    dn, de = sp.north_m - state.north_m, sp.east_m - state.east_m
+    dist = math.hypot(dn, de)
+    want_n = want_e = 0.0
+    if dist > 0.01:
+        speed = min(
+            sp.speed_h_mps,
+            tune.vel_max_mps,
+            max_speed_from_distance(tune.jerk_m_s3, tune.acc_hor_m_s2, dist),
+            tune.pos_p * dist,
+        )
+        want_n, want_e = dn / dist * speed, de / dist * speed
+    tvn, tve, tan_, tae = (
+        state.traj_vn_mps,
+        state.traj_ve_mps,
+        state.traj_an_m_s2,
+        state.traj_ae_m_s2,
+    )
+    dvn, dve = want_n - tvn, want_e - tve
+    dv = math.hypot(dvn, dve)
+    if dv > 1e-9:
+        a_mag = min(tune.acc_hor_m_s2, math.sqrt(2.0 * tune.jerk_m_s3 * dv))
+        a_star_n, a_star_e = dvn / dv * a_mag, dve / dv * a_mag
+    else:
+        a_star_n = a_star_e = 0.0
+    da_n, da_e = a_star_n - tan_, a_star_e - tae
+    da = math.hypot(da_n, da_e)
+    max_da = tune.jerk_m_s3 * dt_s
+    if da > max_da:
+        da_n, da_e = da_n / da * max_da, da_e / da * max_da
+    tan_, tae = tan_ + da_n, tae + da_e
+    new_n, new_e = tvn + tan_ * dt_s, tve + tae * dt_s
+    if (want_n - new_n) * dvn + (want_e - new_e) * dve < 0:  # reached the wanted velocity
+        new_n, new_e, tan_, tae = want_n, want_e, 0.0, 0.0
+    tvn, tve = new_n, new_e
+    # MPC_XY_ERR_MAX: the trajectory waits for a vehicle that cannot keep up (drag, tilt limit).
+    v_now = state.ground_speed_mps
+    lead = v_now + tune.err_max_m * tune.pos_p
+    t_speed = math.hypot(tvn, tve)
+    if t_speed > lead:
+        tvn, tve = tvn / t_speed * lead, tve / t_speed * lead
+        t_dot = tan_ * tvn + tae * tve
+        if t_dot > 0:
+            tan_ = tae = 0.0
+    # Velocity controller: feed-forward + P + I, acceleration capped by the tilt limit.
+    evn, eve = tvn - state.vn_mps, tve - state.ve_mps
+    cmd_n = tan_ + tune.vel_p * evn + state.int_n_m_s2
+    cmd_e = tae + tune.vel_p * eve + state.int_e_m_s2
+    cmd = math.hypot(cmd_n, cmd_e)
+    int_n, int_e = state.int_n_m_s2, state.int_e_m_s2
+    if cmd > tune.max_acc_m_s2:
+        cmd_n, cmd_e = cmd_n / cmd * tune.max_acc_m_s2, cmd_e / cmd * tune.max_acc_m_s2
+    else:  # anti-windup: integrate only while unsaturated
+        int_n += tune.vel_i * evn * dt_s
+        int_e += tune.vel_i * eve * dt_s
+    an, ae = state.vn_mps - wn, state.ve_mps - we
+    drag = tune.drag_per_s
+    vn = state.vn_mps + (cmd_n - drag * an) * dt_s
+    ve = state.ve_mps + (cmd_e - drag * ae) * dt_s
+    return vn, ve, tvn, tve, tan_, tae, int_n, int_e, cmd_n, cmd_e
+
+
 def step(
     state: State,
     sp: Setpoint,
@@ -131,6 +262,7 @@ def step(
     wind: Wind,
     seed: int,
     dt_s: float = PHYSICS_DT_S,
+    tune: Tuning = Tuning(),  # noqa: B008 - immutable default
 ) -> State:
     """Advance `state` by `dt_s` towards `sp` (pure: same inputs, same result)."""
     if not sp.motors_on:
@@ -146,63 +278,64 @@ def step(
             pitch_rad=0.0,
             power_w=0.0,
             on_ground=idle,
+            traj_vn_mps=0.0,
+            traj_ve_mps=0.0,
+            traj_an_m_s2=0.0,
+            traj_ae_m_s2=0.0,
+            traj_au_m_s2=0.0,
+            int_n_m_s2=0.0,
+            int_e_m_s2=0.0,
         )
-    acc = airframe.max_acc_m_s2
-    # Horizontal: speed limited by cruise and by the distance needed to stop at the target.
-    dn, de = sp.north_m - state.north_m, sp.east_m - state.east_m
-    dist = math.hypot(dn, de)
-    want_n = want_e = 0.0
-    if dist > 0.05:
-        speed = min(sp.speed_h_mps, math.sqrt(2.0 * acc * 0.8 * dist), dist / dt_s)
-        want_n, want_e = dn / dist * speed, de / dist * speed
-    dvn, dve = want_n - state.vn_mps, want_e - state.ve_mps
-    dv = math.hypot(dvn, dve)
-    max_dv = acc * dt_s
-    if dv > max_dv:
-        dvn, dve = dvn / dv * max_dv, dve / dv * max_dv
-    vn, ve = state.vn_mps + dvn, state.ve_mps + dve
-    # Wind: the controller holds the ground track unless the airspeed limit is reached; gusts push a little.
     wn, we = wind_vector(wind, state.t_s, seed)
-    an, ae = vn - wn, ve - we
-    air = math.hypot(an, ae)
-    if air > airframe.max_airspeed_mps:
-        scale = airframe.max_airspeed_mps / air
-        an, ae = an * scale, ae * scale
-        vn, ve = an + wn, ae + we
-        air = airframe.max_airspeed_mps
-    steady_n, steady_e = wind_vector(Wind(wind.speed_mps, wind.from_deg, 0.0), state.t_s, seed)
-    push_n, push_e = 0.15 * (wn - steady_n), 0.15 * (we - steady_e)
-    # Vertical.
-    dz = sp.up_m - state.up_m
-    vz_lim = math.sqrt(2.0 * acc * 0.8 * abs(dz))
-    want_u = max(-sp.descent_mps, min(sp.climb_mps, math.copysign(min(vz_lim, abs(dz) / dt_s), dz)))
-    vu = _approach(state.vu_mps, want_u, acc * dt_s)
+    if state.on_ground:
+        vn = ve = tvn = tve = tan_ = tae = int_n = int_e = cmd_n = cmd_e = 0.0
+    else:
+        vn, ve, tvn, tve, tan_, tae, int_n, int_e, cmd_n, cmd_e = _horizontal(
+            state, sp, tune, wn, we, dt_s
+        )
+    # Vertical: jerk-limited towards the height target (or the commanded speed), tracked closely.
+    if sp.vz_mps is not None:
+        want_u = sp.vz_mps
+    else:
+        dz = sp.up_m - state.up_m
+        acc_z = tune.acc_up_m_s2 if dz > 0 else tune.acc_down_m_s2
+        want_u = math.copysign(
+            min(max_speed_from_distance(tune.jerk_m_s3, acc_z, abs(dz)), tune.pos_z_p * abs(dz)), dz
+        )
+    want_u = max(-sp.descent_mps, min(sp.climb_mps, want_u))
+    vu, au = _jerk_limited(
+        state.vu_mps,
+        state.traj_au_m_s2,
+        want_u,
+        tune.acc_up_m_s2,
+        tune.acc_down_m_s2,
+        tune.jerk_m_s3,
+        dt_s,
+    )
     up = state.up_m + vu * dt_s
     on_ground = False
     if up <= 0.0:
-        up, vu = 0.0, max(0.0, vu)
+        up, vu, au = 0.0, max(0.0, vu), max(0.0, au)
         on_ground = want_u <= 0.0
     if on_ground:
-        vn = ve = 0.0
-        push_n = push_e = 0.0
-    north = state.north_m + (vn + push_n) * dt_s
-    east = state.east_m + (ve + push_e) * dt_s
+        vn = ve = tvn = tve = tan_ = tae = int_n = int_e = cmd_n = cmd_e = 0.0
+    north = state.north_m + vn * dt_s
+    east = state.east_m + ve * dt_s
     # Yaw: towards the commanded heading, else along the track when moving (MPC_YAW_MODE 0).
     yaw = state.yaw_rad
     target_yaw = sp.yaw_rad
-    if target_yaw is None and dist > 2.0 and math.hypot(want_n, want_e) > 1.0:
-        target_yaw = math.atan2(want_e, want_n)
+    dist = math.hypot(sp.north_m - state.north_m, sp.east_m - state.east_m)
+    if target_yaw is None and dist > 2.0 and math.hypot(tvn, tve) > 1.0:
+        target_yaw = math.atan2(tve, tvn)
     if target_yaw is not None and not on_ground:
-        yaw = _wrap_pi(
-            yaw + _approach(0.0, _wrap_pi(target_yaw - yaw), airframe.yaw_rate_rad_s * dt_s)
-        )
-    # Attitude: tilt from acceleration plus drag against the air.
-    an_acc, ae_acc = dvn / dt_s + 0.05 * an, dve / dt_s + 0.05 * ae
-    fwd = an_acc * math.cos(yaw) + ae_acc * math.sin(yaw)
-    right = -an_acc * math.sin(yaw) + ae_acc * math.cos(yaw)
+        yaw = _wrap_pi(yaw + _approach(0.0, _wrap_pi(target_yaw - yaw), tune.yaw_rate_rad_s * dt_s))
+    # Attitude: the tilt that produces the commanded horizontal acceleration.
+    fwd = cmd_n * math.cos(yaw) + cmd_e * math.sin(yaw)
+    right = -cmd_n * math.sin(yaw) + cmd_e * math.cos(yaw)
     pitch = -math.atan2(fwd, GRAVITY_M_S2) if not on_ground else 0.0
     roll = math.atan2(right, GRAVITY_M_S2) if not on_ground else 0.0
     # Energy: hover + parasitic (airspeed^2) + climb work; idle on the ground with motors spinning.
+    air = math.hypot(vn - wn, ve - we) if not on_ground else 0.0
     power = airframe.hover_power_w * (0.25 if on_ground else 1.0)
     power += airframe.drag_power_w_per_m2_s2 * air * air
     power += max(0.0, vu) * airframe.mass_kg * GRAVITY_M_S2 / airframe.climb_efficiency
@@ -221,6 +354,13 @@ def step(
         energy_wh=energy,
         power_w=power,
         on_ground=on_ground,
+        traj_vn_mps=tvn,
+        traj_ve_mps=tve,
+        traj_an_m_s2=tan_,
+        traj_ae_m_s2=tae,
+        traj_au_m_s2=au,
+        int_n_m_s2=int_n,
+        int_e_m_s2=int_e,
     )
 
 

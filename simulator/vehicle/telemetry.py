@@ -37,6 +37,7 @@ class TelemetrySource(FailsafeHost, Protocol):
     seed: int
     wind: physics.Wind
     took_off: bool
+    land_detected: bool
     mission_valid: bool
     nav: Navigator
     failsafes: Failsafes
@@ -219,7 +220,7 @@ class Telemetry:
 
     def _extended_sys_state(self) -> Any:
         d = self._d
-        if d.phys.on_ground:
+        if d.phys.on_ground and d.land_detected:
             landed = 1
         elif d.nav.landing():
             landed = 4
