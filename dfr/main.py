@@ -18,7 +18,7 @@ from dfr.api.errors import (
 )
 from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
 from dfr.api.routes.transparency import portal_router
-from dfr.api.routes import me, metrics
+from dfr.api.routes import me, metrics, tiles
 from dfr.audit import AuditMiddleware
 from dfr.console import mount_console
 from dfr.docs_ui import mount_docs
@@ -83,6 +83,8 @@ def create_app(
     app.include_router(metrics.router)
     # The public transparency portal: outside the API, no token.
     app.include_router(portal_router)
+    # The PMTiles basemap's tiles, public like the console's files (the map fetches them bare).
+    app.include_router(tiles.router)
 
     def engine_of() -> Engine | None:
         service: Service | None = app.state.service
@@ -100,6 +102,7 @@ def create_app(
     app.add_middleware(
         SecurityHeadersMiddleware,
         tile_url=settings.console.tile_url,
+        basemap_url=settings.map.basemap,
         hsts_max_age_s=settings.http.hsts_max_age_s,
     )
     return app

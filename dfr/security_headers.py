@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dfr.basemap.config import is_vector_url
+
 __all__ = ["SecurityHeadersMiddleware", "content_security_policy", "tile_origin"]
 
 TLS_SCHEMES = frozenset({"https", "wss"})
@@ -30,18 +32,23 @@ def tile_origin(tile_url: str | None) -> str | None:
     return f"{parts.scheme}://{host}"
 
 
-def content_security_policy(tile_url: str | None = None) -> str:
-    """The policy: this origin only, plus a remote base map's origin for images."""
+def content_security_policy(tile_url: str | None = None, basemap_url: str | None = None) -> str:
+    """The policy: this origin only, plus a remote base map's origin (images, or fetched vectors)."""
     images = ["'self'", "data:", "blob:"]
+    connect = ["'self'", "ws:", "wss:"]
     origin = tile_origin(tile_url)
     if origin is not None:
         images.append(origin)
+    basemap_origin = tile_origin(basemap_url)
+    if basemap_url is not None and basemap_origin is not None:
+        # Vector tiles are fetched by script (connect-src); raster tiles load as images.
+        (connect if is_vector_url(basemap_url) else images).append(basemap_origin)
     directives = [
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
         f"img-src {' '.join(images)}",
-        "connect-src 'self' ws: wss:",
+        f"connect-src {' '.join(connect)}",
         "media-src 'self' blob:",
         "font-src 'self'",
         "object-src 'none'",
@@ -56,11 +63,16 @@ class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response that does not set them itself."""
 
     def __init__(
-        self, app: ASGIApp, *, tile_url: str | None = None, hsts_max_age_s: int = 31_536_000
+        self,
+        app: ASGIApp,
+        *,
+        tile_url: str | None = None,
+        basemap_url: str | None = None,
+        hsts_max_age_s: int = 31_536_000,
     ) -> None:
         self.app = app
         self.headers: tuple[tuple[str, str], ...] = (
-            ("Content-Security-Policy", content_security_policy(tile_url)),
+            ("Content-Security-Policy", content_security_policy(tile_url, basemap_url)),
             ("X-Content-Type-Options", "nosniff"),
             ("Referrer-Policy", "no-referrer"),
             ("X-Frame-Options", "DENY"),

@@ -18,6 +18,9 @@ import telemetry.video
 STATIC_DIR = Path(__file__).parent / "static"
 VENDOR_LEAFLET_DIR = STATIC_DIR / "vendor" / "leaflet"
 _NODE_LEAFLET_DIR = Path(__file__).resolve().parents[2] / "node_modules" / "leaflet" / "dist"
+#: protomaps-leaflet's browser build (the vector basemap), vendored or from node_modules alike.
+VENDOR_PROTOMAPS_DIR = STATIC_DIR / "vendor" / "protomaps-leaflet"
+_NODE_PROTOMAPS_DIR = _NODE_LEAFLET_DIR.parents[1] / "protomaps-leaflet" / "dist"
 #: The WHEP viewer the video panel loads (shipped with the video package, served here).
 WHEP_CLIENT_JS = Path(telemetry.video.__file__).parent / "static" / "whep_client.js"
 #: Paths served without a token (the static shell).
@@ -57,6 +60,13 @@ def mount_console(app: FastAPI) -> None:
     leaflet = leaflet_dir()
     if leaflet is not None and leaflet != VENDOR_LEAFLET_DIR:
         app.mount("/console/vendor/leaflet", StaticFiles(directory=leaflet), name="leaflet")
+    vendored = (VENDOR_PROTOMAPS_DIR / "protomaps-leaflet.js").is_file()
+    if not vendored and _NODE_PROTOMAPS_DIR.is_dir():
+        app.mount(
+            "/console/vendor/protomaps-leaflet",
+            StaticFiles(directory=_NODE_PROTOMAPS_DIR),
+            name="protomaps-leaflet",
+        )
     app.mount("/console", StaticFiles(directory=STATIC_DIR, html=True), name="console")
 
 

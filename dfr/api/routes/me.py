@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
 from dfr.auth import Principal, declared_roles, require_roles
+from dfr.basemap import ARCHIVES, BasemapPublic, basemap_config
 from dfr.deps import SettingsDep
 from dfr.models import Role
 
@@ -35,6 +36,8 @@ class ConsoleConfigPublic(BaseModel):
     tile_url: str | None
     tile_attribution: str
     tile_max_zoom: int
+    #: The basemap (map.basemap); when its kind is none the console falls back to tile_url/grid.
+    basemap: BasemapPublic
 
 
 class MePublic(BaseModel):
@@ -76,5 +79,6 @@ def me(principal: AnyRole, settings: SettingsDep) -> MePublic:
             tile_url=console.tile_url,
             tile_attribution=console.tile_attribution,
             tile_max_zoom=console.tile_max_zoom,
+            basemap=basemap_config(settings.map, ARCHIVES),
         ),
     )
