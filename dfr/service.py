@@ -54,6 +54,7 @@ from dfr.runtime import (
     weather_source,
 )
 from dfr.settings import Settings
+from dfr.share_links import ShareSessions
 from dfr.signing_keys import (
     KeyCipher,
     RejectedFramesCollector,
@@ -104,6 +105,8 @@ class Service:
     principals: PrincipalCache
     #: WebSockets and WHEP viewers held open under a token (ended when it is revoked or expires).
     sessions: TokenSessions
+    #: Viewers of view-only call links (ended when their link is revoked or expires).
+    shares: ShareSessions
     #: Failed authentication: throttled per client address, audited as summaries.
     auth_guard: AuthGuard
     outbox: OutboxDelivery
@@ -201,6 +204,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         await asyncio.to_thread(bootstrap_airspace, engine, airspace, zone_documents)
         principals = built("principals", PrincipalCache(engine))
         sessions = TokenSessions(engine)
+        shares = ShareSessions(engine)
         auth_guard = AuthGuard(engine)
         http = await stack.enter_async_context(httpx.AsyncClient())
         outbox = built(
@@ -353,6 +357,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             airspace=airspace,
             principals=principals,
             sessions=sessions,
+            shares=shares,
             auth_guard=auth_guard,
             outbox=outbox,
             ledger=ledger,
@@ -392,6 +397,7 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
     """Start the running parts in construction order; the stack stops them in reverse."""
     await stack.enter_async_context(service.auth_guard)
     await stack.enter_async_context(service.sessions)
+    await stack.enter_async_context(service.shares)
     if service.hub_bridge is not None:
         await stack.enter_async_context(service.hub_bridge)
     if service.peers is not None:

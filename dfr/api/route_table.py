@@ -17,6 +17,7 @@ from dfr.api.routes import (
     health,
     privacy,
     recordings_holds,
+    shares,
     signing,
     stream,
     transparency,
@@ -45,4 +46,5 @@ OPERATION_ROUTERS: list[APIRouter] = [
     video.router,
     recordings_holds.router,
     audit_export.router,
+    shares.router,
 ]

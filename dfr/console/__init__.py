@@ -52,7 +52,12 @@ def mount_console(app: FastAPI) -> None:
     async def whep_client() -> FileResponse:
         return FileResponse(WHEP_CLIENT_JS, media_type="text/javascript")
 
+    async def share_page(token: str) -> FileResponse:
+        # The link's token stays in the page's own URL (no-referrer keeps it there); never cached.
+        return FileResponse(STATIC_DIR / "share.html", headers={"Cache-Control": "no-store"})
+
     app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/share/{token}", share_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.add_api_route(
         "/console/vendor/whep_client.js", whep_client, methods=["GET"], include_in_schema=False
