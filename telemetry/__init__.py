@@ -1,5 +1,6 @@
 """In-process telemetry bus, WebSocket fan-out, track recording, video relay and recording."""
 
+from telemetry.alerts import NEEDS_ACK_KINDS, AlertBoard
 from telemetry.errors import (
     InvalidMessageError,
     SubscriberLimitError,
@@ -30,8 +31,10 @@ from telemetry.ws import BEARER_SUBPROTOCOL, make_router
 __all__ = [
     "BEARER_SUBPROTOCOL",
     "EVENT_TYPES",
+    "NEEDS_ACK_KINDS",
     "STATE_TYPES",
     "STREAM_VERSION",
+    "AlertBoard",
     "DroneFrame",
     "Hub",
     "HubMirror",

@@ -23,7 +23,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -223,7 +223,10 @@ class Hub:
         self.monotonic = monotonic
         self.sleep = sleep
         self._latest: dict[str, str] = {}
-        self._recent_events: deque[str] = deque(maxlen=recent_events)
+        # Latest text per alert key, oldest first: an alert published again (resolved,
+        # acknowledged) replaces its earlier version in snapshots and moves to the end.
+        self._recent_events: OrderedDict[str, str] = OrderedDict()
+        self._recent_limit = recent_events
         self._subscribers: dict[int, HubSubscription] = {}
         self._mirrors: list[HubMirror] = []
         self.published = 0
@@ -262,7 +265,11 @@ class Hub:
 
     def _offer(self, key: str, text: str, is_event: bool) -> None:
         if is_event:
-            self._recent_events.append(text)
+            recent = self._recent_events
+            recent.pop(key, None)
+            recent[key] = text
+            while len(recent) > self._recent_limit:
+                recent.popitem(last=False)
         else:
             self._latest[key] = text
         for subscriber in self._subscribers.values():
@@ -291,9 +298,17 @@ class Hub:
         """The serialised latest state of `key`, if any."""
         return self._latest.get(key)
 
+    def recent_event(self, key: str) -> str | None:
+        """The serialised latest version of a recent alert, if it is still among them."""
+        return self._recent_events.get(key)
+
+    def recent_events(self) -> list[str]:
+        """The serialised recent alerts (latest version of each), oldest first."""
+        return list(self._recent_events.values())
+
     def snapshot_text(self) -> str:
         """The serialised snapshot message: every latest state, then the recent alerts."""
-        parts = ",".join(itertools.chain(self._latest.values(), self._recent_events))
+        parts = ",".join(itertools.chain(self._latest.values(), self._recent_events.values()))
         return (
             f'{{"v":{STREAM_VERSION},"type":"snapshot","at":"{_iso(self.now())}",'
             f'"key":"{SNAPSHOT_KEY}","data":{{"messages":[{parts}]}}}}'

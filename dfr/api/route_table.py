@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from dfr.api.routes import (
     admin,
+    alerts,
     approvals,
     audit_export,
     cad,
@@ -47,4 +48,5 @@ OPERATION_ROUTERS: list[APIRouter] = [
     recordings_holds.router,
     audit_export.router,
     shares.router,
+    alerts.router,
 ]

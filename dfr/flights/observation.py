@@ -12,7 +12,7 @@ from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.models import TrackPoint
 from dfr.telemetry_bridge import drone_frame
 from flight import FlightPhase, VehicleEvent, VehicleEventKind, VehicleState
-from telemetry import Hub, alert_message, drone_message
+from telemetry import AlertBoard, Hub, drone_message
 
 LOW_BATTERY_ALERT_PCT = 25.0
 TRACK_INTERVAL_S = 1.0
@@ -21,6 +21,17 @@ _ALERT_KINDS = {
     VehicleEventKind.LINK: "link_lost",
     VehicleEventKind.CONTRADICTION: "contradiction",
 }
+_LINK_UP = frozenset({"connected", "degraded"})
+
+
+def _statustext_kind(text: str) -> str:
+    """The alert kind of a vehicle's warning: fence and failsafe ones must be acknowledged."""
+    lowered = text.lower()
+    if "fence" in lowered:
+        return "fence"
+    if "failsafe" in lowered:
+        return "failsafe"
+    return "vehicle"
 
 
 @dataclass(kw_only=True)
@@ -50,6 +61,17 @@ class FlightObserver(FlightPart):
                 transitions = active.tracker.observe(state)
                 if transitions:
                     await book.store(active, transitions)
+            for t in transitions:
+                if t.to_phase == FlightPhase.FAILSAFE:
+                    self._alert(
+                        f"{active.drone_id}:failsafe:{active.flight_id}:{state.time.timestamp():.3f}",
+                        "critical",
+                        str(active.drone_id),
+                        active.flight_id,
+                        "failsafe",
+                        f"{active.drone_id}: failsafe: {t.reason}",
+                        state_time=state.time,
+                    )
             if any(t.to_phase == FlightPhase.ON_SCENE for t in transitions):
                 self.on_arrival(active)
 
@@ -72,11 +94,18 @@ class FlightObserver(FlightPart):
 
     def _alert_for_event(self, event: VehicleEvent, flight_id: int | None) -> None:
         level: str | None = None
+        kind = _ALERT_KINDS.get(event.kind, "vehicle")
         if event.kind == VehicleEventKind.STATUSTEXT and (event.severity or 6) <= 4:
             level = "critical" if (event.severity or 6) <= 2 else "warning"
+            kind = _statustext_kind(event.detail)
         elif event.kind == VehicleEventKind.LINK and event.extra.get("state") == "lost":
             # A degraded link shows on the drone itself; only a lost one is worth an alert.
             level = "critical"
+        elif event.kind == VehicleEventKind.LINK and event.extra.get("state") in _LINK_UP:
+            # The condition has ended: the loss alert is resolved on every console.
+            AlertBoard(self.hub).resolve_active(
+                "link_lost", str(event.vehicle_id), f"link back: {event.detail}", event.time
+            )
         elif event.kind == VehicleEventKind.CONTRADICTION:
             # The report was held back, so the flight goes on; someone may be forging frames.
             level = "warning"
@@ -88,7 +117,7 @@ class FlightObserver(FlightPart):
             level,
             str(event.vehicle_id),
             flight_id,
-            _ALERT_KINDS.get(event.kind, "vehicle"),
+            kind,
             f"{event.vehicle_id}: {event.detail}",
             state_time=at,
         )
@@ -119,14 +148,15 @@ class FlightObserver(FlightPart):
         *,
         state_time: datetime,
     ) -> None:
-        data = {
-            "severity": severity,
-            "drone_id": drone_id,
-            "flight_id": flight_id,
-            "kind": kind,
-            "text": text,
-        }
-        self.hub.publish(alert_message(key, data, state_time))
+        AlertBoard(self.hub).raise_alert(
+            key,
+            severity=severity,
+            kind=kind,
+            text=text,
+            drone_id=drone_id,
+            flight_id=flight_id,
+            at=state_time,
+        )
 
     def _record_track(self, active: ActiveFlight, state: VehicleState) -> None:
         now_s = self.book.clock.monotonic()
