@@ -70,6 +70,8 @@ class ObservedVehicle:
     alt_amsl_m: float | None = None
     alt_rel_m: float | None = None
     battery_fraction: float | None = None
+    #: The camera gimbal's pitch (simulated fleets: the simulator's truth), 0 horizon, -90 down.
+    gimbal_pitch_deg: float | None = None
     track: list[TrackPoint] = field(default_factory=list)
     status_texts: list[tuple[float, str]] = field(default_factory=list)
     modes_seen: list[tuple[float, str]] = field(default_factory=list)

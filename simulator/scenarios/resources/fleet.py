@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from simulator.scenarios.resources.fleet_file import SimFleetSpec, VehicleEndpoi
 from simulator.scenarios.resources.weather import Weather
 
 log = logging.getLogger(__name__)
+CAMERA_SIZE = "192x108"
+CAMERA_FPS = 10
 
 
 class SimFleet(Resource[SimFleetSpec]):
@@ -93,6 +96,9 @@ class SimFleet(Resource[SimFleetSpec]):
             "--seed",
             str(self.spec.seed),
         )
+        if self.spec.cameras:
+            # Small and slow: pictures to record and to point, not to look at.
+            argv += ["--camera", "--camera-size", CAMERA_SIZE, "--camera-fps", str(CAMERA_FPS)]
         self.process = ChildProcess(
             f"simulated fleet ({self.name})", argv, self.context.work_dir / f"fleet-{self.name}.log"
         )
@@ -123,6 +129,9 @@ class SimFleet(Resource[SimFleetSpec]):
         used: set[int] = set()
         for index, vehicle in enumerate(self.spec.vehicles):
             client_port = free_udp_pair(used)
+            video_url = None
+            if self.spec.cameras:
+                video_url = f"udp://127.0.0.1:{free_port(socket.SOCK_DGRAM, avoid=used)}"
             self.endpoints.append(
                 VehicleEndpoint(
                     vehicle_id=vehicle.id,
@@ -130,6 +139,7 @@ class SimFleet(Resource[SimFleetSpec]):
                     mavlink_url=f"udpin://127.0.0.1:{client_port}",
                     gcs=None,
                     signing_key=secrets.token_hex(32),
+                    video_url=video_url,
                 )
             )
         self.control_port = free_port(avoid=used)
@@ -160,6 +170,8 @@ class SimFleet(Resource[SimFleetSpec]):
             view.alt_amsl_m = float(snap["alt_amsl_m"])
             view.alt_rel_m = float(snap["alt_rel_home_m"])
             view.battery_fraction = float(snap.get("battery_fraction", 1.0))
+            pitch = snap.get("gimbal_pitch_deg")
+            view.gimbal_pitch_deg = None if pitch is None else float(pitch)
             if view.armed or not view.track or view.track[-1].alt_m > 0.5:
                 view.add_track_point(now)
 

@@ -75,6 +75,9 @@ class SimFleetSpec(BaseModel):
     weather: str | None = None
     seed: int = 0
     policy: dict[str, Any] | None = None
+    #: Each simulated drone streams its camera (RTP/H.264) to the service: the fleet file names a
+    #: `video_url` per drone, so the service can show and record it.
+    cameras: bool = False
 
     @field_validator("policy")
     @classmethod
@@ -110,6 +113,8 @@ class VehicleEndpoint:
     #: MAVLink signing key (hex) the simulated vehicle and the service both start with, so the run
     #: is signed from the first frame; None (external vehicles): the service provisions one.
     signing_key: str | None = None
+    #: Where the service receives the drone's camera (`udp://host:port`); None: no camera.
+    video_url: str | None = None
 
 
 def fleet_toml(fleet: SimFleetSpec, endpoints: Sequence[VehicleEndpoint]) -> str:
@@ -147,6 +152,9 @@ def fleet_toml(fleet: SimFleetSpec, endpoints: Sequence[VehicleEndpoint]) -> str
             f"climb_rate_mps = {v.climb_rate_mps!r}",
             f"endurance_s = {v.endurance_s!r}",
         ]
+        video_url = by_id[v.id].video_url
+        if video_url is not None:
+            lines.append(f"video_url = {json.dumps(video_url)}")
         key = by_id[v.id].signing_key
         if key is not None:
             lines.append(f"signing_key = {json.dumps(key)}")
