@@ -24,6 +24,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "note": ("POST", "/api/v1/calls/{}/notes"),
     "cancel": ("POST", "/api/v1/calls/{}/cancel"),
     "command": ("POST", "/api/v1/flights/{}/commands"),
+    "privacy": ("POST", "/api/v1/flights/{}/privacy"),
     "video": ("POST", "/api/v1/drones/{}/video/whep"),
     "share": ("POST", "/api/v1/calls/{}/share"),
     "stream": ("WS", "/api/v1/stream"),

@@ -1,4 +1,5 @@
 // The side panels: call queue with recommendations and actions, flight panel, alerts.
+import { privacyButton, privacyText } from "./privacy.js";
 const FINAL = new Set(["cleared", "cancelled"]);
 
 function el(tag, attrs = {}, ...children) {
@@ -81,6 +82,7 @@ export function renderFlight(panel, flight, frame, may, actions) {
     ["altitude", fmt(f.alt_agl_m, " m AGL")], ["speed", fmt(f.ground_speed_mps, " m/s", 1)],
     ["heading", fmt(f.heading_deg, "°")], ["GPS", f.gps_fix == null ? "—" : `fix ${f.gps_fix}, ${f.satellites ?? "?"} sats`],
   ];
+  if (flight) rows.push(["privacy", privacyText(flight)]);
   document.getElementById("flight-state").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { "data-field": k }, v)]));
   const buttons = [];
   if (may.command && flight) {
@@ -88,6 +90,8 @@ export function renderFlight(panel, flight, frame, may, actions) {
       buttons.push(el("button", { "data-command": command, onclick: () => actions.command(flight, command) }, label));
     }
   }
+  const lift = privacyButton(flight, may, actions.failure || console.error);
+  if (lift) buttons.push(lift);
   if (may.video && droneId) buttons.push(el("button", { "data-action": "video", onclick: () => window.openVideo(droneId) }, "Video"));
   document.getElementById("flight-commands").replaceChildren(...buttons);
 }
