@@ -100,7 +100,7 @@ def check_role(principal: Principal, admitted: frozenset[Role]) -> Principal:
 
 def authenticate(request: Request, token: BearerToken, engine: EngineDep) -> Principal:
     """Resolve the bearer token to a principal (401 when missing, unknown or revoked)."""
-    principal = principal_for(engine, token)
+    principal = principal_for(engine, token, client_address=client_address(request.scope))
     if principal is None:
         raise NotAuthenticatedError("the bearer token is unknown, revoked or expired")
     request.state.principal = principal

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from dfr.airspace import AirspaceService, read_zone_source
+from dfr.audit_chain import note_fleet_file
 from dfr.db import session_scope, startup_lock, upgrade_schema
 from dfr.dispatch import (
     ManualWeatherSource,
@@ -47,6 +48,8 @@ def _apply_fleet(
         if fleet_file is not None:
             fleet = read_fleet_file(fleet_file)
             apply_fleet_file(session, fleet, url_policy)
+            # Fleet and policy changes made through the file are audited like the API's.
+            note_fleet_file(session.connection(), fleet_file, fleet.agency.id)
             documents = [read_zone_source(z, fleet_file.parent) for z in fleet.zones]
             return fleet.agency.id, documents
         ensure_agency(session, DEFAULT_AGENCY_ID, "Default agency")

@@ -19,11 +19,14 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from dfr.audit_chain import append_audit, event_row
 from dfr.models import ApiToken, Role, as_utc, utcnow
 
 TOKEN_PREFIX = "dfr_"
 #: How stale `last_used_at` may be: it is a "when was this token last seen" hint, not a log.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+#: A token used after this long unused starts a new session: its first use is audited.
+SESSION_IDLE = timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +71,14 @@ def token_ended(row: ApiToken, now: datetime) -> str | None:
 
 
 def principal_for(
-    engine: Engine, token: str, *, now: Callable[[], datetime] = utcnow
+    engine: Engine,
+    token: str,
+    *,
+    now: Callable[[], datetime] = utcnow,
+    client_address: str = "",
 ) -> Principal | None:
-    """The principal owning `token`, or None when unknown, revoked or expired (notes its use)."""
+    """The principal owning `token`, or None when unknown, revoked or expired (notes its use;
+    the first use of a session, from `client_address`, is audited)."""
     at = now()
     with Session(engine) as session:
         row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
@@ -90,12 +98,25 @@ def principal_for(
                 if last_used is None
                 else col(ApiToken.last_used_at) == last_used
             )
-            session.execute(
+            noted = session.execute(
                 update(ApiToken)
                 .where(col(ApiToken.id) == row.id)
                 .where(seen)
                 .values(last_used_at=at)
             )
+            starts = last_used is None or as_utc(last_used) <= at - SESSION_IDLE
+            # Of instances racing, the one whose compare-and-set wrote it.
+            if starts and getattr(noted, "rowcount", 0) == 1:
+                idle = "never used before" if last_used is None else f"unused since {last_used}"
+                first_use = event_row(
+                    actor=row.name,
+                    role=row.role.value,
+                    action="auth.session.start",
+                    target=f"token {row.id}",
+                    detail=f"first use of a session ({idle})",
+                    client_address=client_address,
+                )
+                append_audit(session.connection(), [first_use])
             session.commit()
         return principal
 

@@ -40,7 +40,13 @@ def test_writes_are_audited_with_actor_address_and_outcome_and_paged_with_filter
     client.delete("/api/v1/docks/n1", headers=auth(Role.PILOT))  # refused: 403
     client.delete("/api/v1/docks/n1")  # refused: 401, summarised per address (test_auth_throttle)
     client.get("/api/v1/docks", headers=admin)  # a read: not audited
-    rows = _rows(app)[before:]
+    events = [r for r in _rows(app)[before:] if r.method == "EVENT"]
+    rows = [r for r in _rows(app)[before:] if r.method != "EVENT"]
+    # Each token's first use of a session is an event of its own, with where it came from.
+    assert [(e.action, e.actor, e.client_address) for e in events] == [
+        ("auth.session.start", "test-admin", "testclient"),
+        ("auth.session.start", "test-pilot", "testclient"),
+    ]
     assert [(r.method, r.status_code, r.outcome) for r in rows] == [
         ("POST", 201, "ok"),
         ("PATCH", 200, "ok"),

@@ -102,6 +102,9 @@ def list_audit(
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=200)] = None,
     path_prefix: Annotated[str | None, Query(max_length=500)] = None,
+    target: Annotated[
+        str | None, Query(max_length=200, description='what was acted on, e.g. "recording 12"')
+    ] = None,
     outcome: Annotated[str | None, Query(pattern="^(ok|denied|error)$")] = None,
     since: Annotated[datetime | None, Query(description="at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="before (ISO 8601)")] = None,
@@ -117,6 +120,8 @@ def list_audit(
         query = query.where(AuditEntry.action == action)
     if path_prefix is not None:
         query = query.where(col(AuditEntry.path).startswith(path_prefix, autoescape=True))
+    if target is not None:
+        query = query.where(AuditEntry.target == target)
     if outcome is not None:
         query = query.where(AuditEntry.outcome == outcome)
     if since is not None:
