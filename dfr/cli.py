@@ -11,6 +11,7 @@ import typer
 
 from dfr import __version__
 from dfr.cli_audit import audit_app, recordings_purge
+from dfr.cli_report import report_app
 from dfr.cli_map import map_app
 from dfr.log_format import configure_logging
 
@@ -28,6 +29,7 @@ recordings_app = typer.Typer(help="Video recordings (evidence).", no_args_is_hel
 app.add_typer(recordings_app, name="recordings")
 recordings_app.command("purge")(recordings_purge)
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 app.add_typer(map_app, name="map")
 
 ConfigOpt = Annotated[
