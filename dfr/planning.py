@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
 from dfr.models import Dock, Drone
-from flight import DronePerformance, FlightPlan, VehicleState, plan_response, plan_response_from_air
+from flight import (
+    DronePerformance,
+    FlightPlan,
+    LinkConfig,
+    VehicleState,
+    plan_response,
+    plan_response_from_air,
+)
+from flight.kinematics import VehicleLimits, return_speed_mps
 from geofence import Airspace, GeoPoint
 
 
-def performance_of(drone: Drone) -> DronePerformance:
-    """The planner's view of a drone's airframe."""
+def performance_of(drone: Drone, limits: VehicleLimits | None = None) -> DronePerformance:
+    """The planner's view of a drone: its airframe from the fleet, its limits from the vehicle.
+
+    `limits` are the parameters the vehicle reported; PX4's defaults until it has.
+    """
+    limits = limits or VehicleLimits()
     return DronePerformance(
         cruise_speed_mps=drone.cruise_speed_mps,
         climb_rate_mps=drone.climb_rate_mps,
@@ -19,6 +32,8 @@ def performance_of(drone: Drone) -> DronePerformance:
         cruise_power_w=drone.cruise_power_w,
         hover_power_w=drone.hover_power_w,
         climb_power_w=drone.hover_power_w * 1.3,
+        limits=limits,
+        return_speed_mps=return_speed_mps(drone.cruise_speed_mps, limits),
     )
 
 
@@ -51,3 +66,9 @@ def plan_for_drone(
         orbit_radius_m=orbit_radius_m,
         alt_agl_m=alt_agl_m,
     )
+
+
+def with_return_speed(config: LinkConfig, drone: Drone) -> LinkConfig:
+    """`config` that also sets the drone's MPC_XY_CRUISE, so PX4's RTL flies home at the planned speed."""
+    speed = return_speed_mps(drone.cruise_speed_mps, VehicleLimits())
+    return replace(config, safety=replace(config.safety, xy_cruise_mps=speed))

@@ -42,6 +42,7 @@ from dfr.flights import FlightService
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
 from dfr.outbox import build_delivery, delivering, pending_count
+from dfr.planning import with_return_speed
 from dfr.retention import RetentionJob
 from dfr.retention_policy import RetentionPolicy
 from dfr.privacy import CameraAim, PrivacyLifts, private_in_transit
@@ -518,6 +519,7 @@ def _drone_links(
         if drone is None:
             raise FleetFileError(f"drone {drone_id!r} is not in the fleet")
         link_setup = await asyncio.to_thread(signing.link_config, drone.id, config)
+        link_setup = with_return_speed(link_setup, drone)
         link = fleet.add_vehicle(
             VehicleId(drone.id), drone.mavlink_url, config=link_setup, fence=fence
         )

@@ -182,16 +182,22 @@ class SafetyConfig:
     gf_action: int = 3  # geofence breach: 3 Return
     rtl_return_alt_m: float = 60.0
     com_low_bat_act: int = 3  # 3: Return at critical, Land at emergency
+    #: MPC_XY_CRUISE: PX4's RTL flies home at it (not at the mission's DO_CHANGE_SPEED), so it is
+    #: set to the speed the plan budgets the way home at; None leaves the vehicle's own.
+    xy_cruise_mps: float | None = None
 
     def params(self) -> dict[str, int | float]:
         """Parameter name -> value; ints are sent as INT32, floats as REAL32."""
-        return {
+        params: dict[str, int | float] = {
             "NAV_DLL_ACT": int(self.nav_dll_act),
             "COM_DL_LOSS_T": int(self.com_dl_loss_t_s),
             "GF_ACTION": int(self.gf_action),
             "RTL_RETURN_ALT": float(self.rtl_return_alt_m),
             "COM_LOW_BAT_ACT": int(self.com_low_bat_act),
         }
+        if self.xy_cruise_mps is not None:
+            params["MPC_XY_CRUISE"] = float(self.xy_cruise_mps)
+        return params
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flight.errors import PlanRejectedError as PlanRejectedError  # defined here before
+from flight.kinematics import Phase, VehicleLimits
 from flight.mission_items import MissionItem
 from geofence import GeoPoint, LegalRoute, Standoff
 
@@ -21,6 +22,23 @@ class DronePerformance:
     cruise_power_w: float = 450.0
     hover_power_w: float = 400.0
     climb_power_w: float = 550.0
+    #: The vehicle's own speed and altitude parameters (PX4 defaults until it reports them).
+    limits: VehicleLimits = VehicleLimits()
+    #: The MPC_XY_CRUISE the service sets before flight (PX4's RTL speed); None: the vehicle's own.
+    return_speed_mps: float | None = None
+
+    @property
+    def level_speed_mps(self) -> float:
+        """The speed the vehicle really flies mission legs at when asked for the cruise speed."""
+        return self.limits.level_speed_mps(self.cruise_speed_mps)
+
+    @property
+    def rtl_speed_mps(self) -> float:
+        """The speed the vehicle really flies home at in RTL."""
+        wanted = (
+            self.limits.xy_cruise_mps if self.return_speed_mps is None else self.return_speed_mps
+        )
+        return self.limits.level_speed_mps(wanted)
 
     def __post_init__(self) -> None:
         for name in ("cruise_speed_mps", "climb_rate_mps", "descent_rate_mps"):
@@ -74,6 +92,10 @@ class FlightPlan:
     #: Flown altitude of each return leg; empty: the outbound legs' reversed.
     return_leg_alt_agl_m: tuple[float, ...] = ()
     start_alt_agl_m: float | None = None  # None: takes off from the dock; else starts in the air
+    #: Predicted phases (takeoff, transit, return, landing; on scene per minute is in energy_wh).
+    phases: tuple[Phase, ...] = ()
+    #: Physical lower bound of the time to the scene with the vehicle's own limits.
+    eta_lower_bound_s: float | None = None
 
     @property
     def from_air(self) -> bool:
@@ -165,4 +187,6 @@ class FlightPlan:
             "notes": list(self.notes),
             "planned_at": self.planned_at.isoformat(),
             "start_alt_agl_m": self.start_alt_agl_m,
+            "phases": [p.to_json() for p in self.phases],
+            "eta_lower_bound_s": self.eta_lower_bound_s,
         }

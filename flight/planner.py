@@ -7,6 +7,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from flight.errors import PlanRejectedError
+from flight.kinematics import (
+    LAUNCH_S,
+    Phase,
+    PowerModel,
+    Waypoint3D,
+    climb_s,
+    descent_s,
+    land_s,
+    level_leg_s,
+    path_s,
+    takeoff_s,
+)
 from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
 from flight.plan import DronePerformance, EnergyEstimate, FlightPlan
 from geofence import (
@@ -21,6 +33,7 @@ from geofence import (
     ZoneCircle,
     ZoneKind,
     ZonePolygon,
+    bearing_deg,
     destination,
     distance_m,
 )
@@ -32,6 +45,12 @@ _ORBIT_FRACTIONS = (1.0, 0.5, 0.25)
 _ORBIT_SEGMENTS = 24
 #: PX4 keeps a few hundred fence vertices; beyond this the nearest exclusions win.
 MAX_FENCE_ITEMS = 250
+#: The tracker calls a flight on scene within its orbit radius plus this (FlightTracker.for_plan).
+ON_SCENE_MARGIN_M = 50.0
+#: Speed of the orbit the service commands over the scene (dfr.flights.commands).
+ORBIT_SPEED_MPS = 5.0
+#: Lowest take-off height before a climbing transit leg, whatever the policy's minimum.
+CLIMB_START_MIN_M = 20.0
 
 
 def _item(
@@ -143,6 +162,8 @@ def _plan(
     points_out = route.route_points(cap)
     points_back = back.route_points(cap)
     from_air = start_alt_agl_m is not None
+    if not from_air:
+        points_out = _climbing_start(points_out, airspace, performance, now, notes)
     mission = _mission_items(
         points_out, points_back, target, radius, orbit_alt, performance, from_air=from_air
     )
@@ -155,8 +176,8 @@ def _plan(
             mission_type=MissionType.RALLY,
         ),
     )
-    eta_s, energy = _timing(
-        points_out, points_back, radius, orbit_alt, performance, start_alt_agl_m or 0.0
+    eta_s, energy, phases, bound_s = _timing(
+        points_out, points_back, radius, orbit_alt, performance, start_alt_agl_m
     )
     return FlightPlan(
         dock=dock,
@@ -176,6 +197,8 @@ def _plan(
         notes=tuple(notes),
         return_leg_alt_agl_m=back_alts,
         start_alt_agl_m=start_alt_agl_m,
+        phases=phases,
+        eta_lower_bound_s=bound_s,
     )
 
 
@@ -285,23 +308,52 @@ def _mission_items(
     return tuple(items)
 
 
-def _profile(
-    points: Sequence[RoutePoint], start_alt_m: float, end_alt_m: float, perf: DronePerformance
-) -> tuple[float, float]:
-    """(seconds, Wh) to fly `points` starting at `start_alt_m` and ending at `end_alt_m` AGL."""
-    alts = [start_alt_m] + [p.alt.value_m for p in points] + [end_alt_m]
-    seconds = joules = 0.0
-    for lo, hi in zip(alts, alts[1:], strict=False):
-        if hi > lo:
-            t = (hi - lo) / perf.climb_rate_mps
-            seconds, joules = seconds + t, joules + t * perf.climb_power_w
-        else:
-            t = (lo - hi) / perf.descent_rate_mps
-            seconds, joules = seconds + t, joules + t * perf.hover_power_w
-    for a, b in zip(points, points[1:], strict=False):
-        t = distance_m(a.point, b.point) / perf.cruise_speed_mps
-        seconds, joules = seconds + t, joules + t * perf.cruise_power_w
-    return seconds, joules / 3600.0
+def _local(origin: GeoPoint, p: RoutePoint) -> Waypoint3D:
+    """`p` as metres north/east of `origin` (flat over a response radius) and altitude AGL."""
+    d = distance_m(origin, p.point)
+    b = math.radians(bearing_deg(origin, p.point)) if d > 0 else 0.0
+    return Waypoint3D(d * math.cos(b), d * math.sin(b), p.alt.value_m)
+
+
+def _trim_end(points: Sequence[Waypoint3D], by_m: float) -> tuple[list[Waypoint3D], float]:
+    """`points` with the path's last `by_m` metres (horizontal) cut off, and the length cut."""
+    pts = list(points)
+    if len(pts) < 2 or by_m <= 0:
+        return pts, 0.0
+    a, b = pts[-2], pts[-1]
+    leg = math.hypot(b.north_m - a.north_m, b.east_m - a.east_m)
+    cut = min(by_m, leg)
+    if leg <= 0:
+        return pts, 0.0
+    f = (leg - cut) / leg
+    pts[-1] = Waypoint3D(
+        a.north_m + (b.north_m - a.north_m) * f,
+        a.east_m + (b.east_m - a.east_m) * f,
+        a.alt_m + (b.alt_m - a.alt_m) * f,
+    )
+    return pts, cut
+
+
+def _path_wh(
+    points: Sequence[Waypoint3D],
+    legs_s: Sequence[float],
+    speed_mps: float,
+    power: PowerModel,
+    climb_rate_mps: float,
+) -> float:
+    """Energy of flying `points` in the given leg times: level power, plus the work of climbing.
+
+    Climbing `dz` costs what climbing it at the full rate costs over hovering, however long the leg.
+    """
+    joules = 0.0
+    for (a, b), t in zip(zip(points, points[1:], strict=False), legs_s, strict=False):
+        horiz = math.hypot(b.north_m - a.north_m, b.east_m - a.east_m)
+        v = min(speed_mps, horiz / t) if t > 0 else 0.0
+        joules += power.level_w(v) * t
+        dz = b.alt_m - a.alt_m
+        if dz > 0:
+            joules += max(0.0, power.climb_w - power.hover_w) * dz / climb_rate_mps
+    return joules / 3600.0
 
 
 def _timing(
@@ -310,15 +362,105 @@ def _timing(
     radius_m: float,
     orbit_alt_m: float,
     perf: DronePerformance,
-    start_alt_m: float = 0.0,
-) -> tuple[float, EnergyEstimate]:
-    out_s, out_wh = _profile(out, start_alt_m, orbit_alt_m, perf)
-    entry_s = radius_m / perf.cruise_speed_mps
-    _, back_wh = _profile(back, orbit_alt_m, 0.0, perf)
-    scene_power_w = perf.cruise_power_w if radius_m > 0 else perf.hover_power_w
-    return out_s + entry_s, EnergyEstimate(
-        out_wh + entry_s * perf.cruise_power_w / 3600.0, scene_power_w / 60.0, back_wh
+    start_alt_m: float | None = None,
+    arrival_radius_m: float | None = None,
+) -> tuple[float, EnergyEstimate, tuple[Phase, ...], float]:
+    """(ETA, energy, predicted phases, lower bound of the ETA) of the flight out and back.
+
+    The ETA runs to the moment the tracker calls the flight on scene: within the orbit radius plus
+    `ON_SCENE_MARGIN_M` of the scene, still at speed. The return is budgeted at the slower of the
+    mission's return legs and PX4's RTL (MPC_XY_CRUISE), so either keeps the reserve.
+    """
+    limits = perf.limits
+    power = PowerModel(
+        perf.hover_power_w, perf.cruise_power_w, perf.cruise_speed_mps, perf.climb_power_w
     )
+    v_out = perf.level_speed_mps
+    arrival = radius_m + ON_SCENE_MARGIN_M if arrival_radius_m is None else arrival_radius_m
+    origin = out[0].point
+    pts = [_local(origin, p) for p in out]
+    if start_alt_m is None:
+        first_s = takeoff_s(pts[0].alt_m, limits)
+        first_wh = first_s * power.climb_w / 3600.0
+    else:
+        dz = pts[0].alt_m - start_alt_m
+        first_s = climb_s(dz, limits) if dz > 0 else descent_s(-dz, limits)
+        first_wh = first_s * (power.climb_w if dz > 0 else power.hover_w) / 3600.0
+    flown, cut = _trim_end(pts, arrival)
+    transit_s, legs_s = path_s(
+        flown, v_out, limits, acc_rad_m=ACCEPTANCE_RADIUS_M, stop_at_end=False
+    )
+    transit_wh = _path_wh(flown, legs_s, v_out, power, limits.z_v_auto_up_mps)
+    # Past the on-scene line: brake to the scene, then out to the orbit and onto the circle.
+    entry_s = level_leg_s(cut, v_out, v_out, 0.0, limits) + level_leg_s(
+        radius_m, 0.0, ORBIT_SPEED_MPS, ORBIT_SPEED_MPS, limits
+    )
+    entry_wh = entry_s * power.level_w(ORBIT_SPEED_MPS) / 3600.0
+    eta_s = first_s + transit_s
+    # The bound: the launch and the take-off ramp, then the longer of the climb and the distance.
+    total_h = sum(
+        math.hypot(b.north_m - a.north_m, b.east_m - a.east_m)
+        for a, b in zip(flown, flown[1:], strict=False)
+    )
+    climb_m = max(0.0, max(p.alt_m for p in pts) - (start_alt_m or 0.0))
+    overhead_s = LAUNCH_S + limits.spoolup_s + limits.tko_ramp_s if start_alt_m is None else 0.0
+    bound_s = overhead_s + max(climb_m / limits.z_v_auto_up_mps, total_h / v_out)
+
+    # The way home: from the orbit altitude along the return legs, then the landing at the dock.
+    v_back = min(v_out, perf.rtl_speed_mps)
+    back_pts = [_local(origin, p) for p in back]
+    back_pts[0] = Waypoint3D(back_pts[0].north_m, back_pts[0].east_m, orbit_alt_m)
+    return_s, back_legs_s = path_s(back_pts, v_back, limits, acc_rad_m=ACCEPTANCE_RADIUS_M)
+    return_wh = _path_wh(back_pts, back_legs_s, v_back, power, limits.z_v_auto_up_mps)
+    landing = land_s(back_pts[-1].alt_m, limits)
+    landing_wh = landing * power.hover_w / 3600.0
+    scene_power_w = power.level_w(ORBIT_SPEED_MPS) if radius_m > 0 else power.hover_w
+    phases = (
+        Phase("takeoff", first_s, first_wh),
+        Phase("transit", transit_s, transit_wh),
+        Phase("return", return_s, return_wh),
+        Phase("landing", landing, landing_wh),
+    )
+    energy = EnergyEstimate(
+        first_wh + transit_wh + entry_wh, scene_power_w / 60.0, return_wh + landing_wh
+    )
+    return eta_s, energy, phases, bound_s
+
+
+def _climbing_start(
+    points: Sequence[RoutePoint],
+    airspace: Airspace,
+    perf: DronePerformance,
+    now: datetime,
+    notes: list[str],
+) -> tuple[RoutePoint, ...]:
+    """Take off to a safe height, then climb along the first leg instead of all the way up first.
+
+    The climbing leg ends where the vehicle reaches the leg's altitude at MPC_Z_V_AUTO_UP while
+    flying at its level speed; the legs are checked against ceilings and zones, and a route they
+    would break keeps the vertical climb.
+    """
+    pts = tuple(points)
+    safe_m = max(CLIMB_START_MIN_M, airspace.policy.min_safe_alt_agl_m)
+    leg_alt = pts[0].alt.value_m
+    if len(pts) < 2 or leg_alt <= safe_m + 1.0:
+        return pts
+    a, b = pts[0].point, pts[1].point
+    leg_m = distance_m(a, b)
+    climb_m = leg_alt - safe_m
+    needed_m = perf.level_speed_mps * climb_m / perf.limits.z_v_auto_up_mps
+    start = RoutePoint(a, Altitude(safe_m, AltitudeDatum.AGL))
+    if needed_m < leg_m - ACCEPTANCE_RADIUS_M:
+        top = RoutePoint(destination(a, bearing_deg(a, b), needed_m), pts[0].alt)
+        candidate = (start, top, *pts[1:])
+    else:
+        candidate = (start, *pts[1:])
+    if airspace.check_route(candidate, now):
+        notes.append(
+            "climbing to the cruise altitude in a vertical take-off: a climbing leg is not legal"
+        )
+        return pts
+    return candidate
 
 
 # -- vehicle fence ---------------------------------------------------------------------------------

@@ -11,17 +11,26 @@ from datetime import datetime
 
 from dfr.dispatch.facts import ActiveTfr, DroneFacts, RouteFacts
 from flight import DronePerformance, FlightPlan, PlanRejectedError, plan_response
+from flight.kinematics import VehicleLimits, return_speed_mps
 from geofence import Airspace, GeoPoint, Zone, ZoneKind
 
 
-def performance_of(drone: DroneFacts) -> DronePerformance:
-    """The planner's airframe figures from the fleet table (which has no separate climb power)."""
+def performance_of(drone: DroneFacts, limits: VehicleLimits | None = None) -> DronePerformance:
+    """The planner's figures: the airframe from the fleet table, the limits from the vehicle.
+
+    Climb power as `dfr.planning` has it, so the decision and the launched plan agree; the return
+    speed is the MPC_XY_CRUISE the service sets on the vehicle (PX4's RTL speed).
+    """
+    limits = limits or VehicleLimits()
     return DronePerformance(
         cruise_speed_mps=drone.cruise_speed_mps,
         climb_rate_mps=drone.climb_rate_mps,
+        descent_rate_mps=max(1.0, drone.climb_rate_mps * 0.75),
         cruise_power_w=drone.cruise_power_w,
         hover_power_w=drone.hover_power_w,
-        climb_power_w=drone.hover_power_w,
+        climb_power_w=drone.hover_power_w * 1.3,
+        limits=limits,
+        return_speed_mps=return_speed_mps(drone.cruise_speed_mps, limits),
     )
 
 

@@ -107,7 +107,12 @@ def test_altitude_follows_the_ceiling_grid(airspace: Airspace) -> None:
         point(-2400, 1100), point(-1600, 1900), airspace, PERF, NOW, orbit_radius_m=0
     )
     assert plan.leg_alt_agl_m == (pytest.approx(200 * 0.3048),)
-    assert plan.mission_items[0].z == pytest.approx(200 * 0.3048)
+    # Take-off to the policy's safe height, then the climbing leg up to the grid's ceiling.
+    nav = [
+        i for i in plan.mission_items if int(i.command) in (MavCmd.NAV_TAKEOFF, MavCmd.NAV_WAYPOINT)
+    ]
+    assert nav[0].z == pytest.approx(airspace.policy.min_safe_alt_agl_m)
+    assert max(i.z for i in plan.mission_items) == pytest.approx(200 * 0.3048)
 
 
 def test_target_inside_keep_out_uses_standoff_and_hovers(airspace: Airspace) -> None:
@@ -134,8 +139,12 @@ def test_eta_and_energy_grow_with_distance(airspace: Airspace) -> None:
     assert far.eta_s > near.eta_s
     assert far.energy_wh.out_wh > near.energy_wh.out_wh
     # Straight 1 km at 15 m/s plus climb to 121.92 m at 3 m/s plus orbit entry 50 m.
-    assert near.eta_s == pytest.approx(1000 / 15 + 121.92 / 3 + 50 / 15, rel=1e-3)
-    assert near.energy_wh.on_scene_wh_per_min == pytest.approx(PERF.cruise_power_w / 60)
+    # The ETA is the predicted take-off and transit up to the tracker's on-scene line.
+    phases = {p.name: p.seconds for p in near.phases}
+    assert near.eta_s == pytest.approx(phases["takeoff"] + phases["transit"])
+    assert near.eta_lower_bound_s is not None and near.eta_s >= near.eta_lower_bound_s
+    orbit_w = PERF.hover_power_w + (PERF.cruise_power_w - PERF.hover_power_w) * (5 / 15) ** 2
+    assert near.energy_wh.on_scene_wh_per_min == pytest.approx(orbit_w / 60)
     assert near.energy_wh.total_wh(5) > near.energy_wh.out_wh + near.energy_wh.back_wh
 
 
@@ -238,8 +247,10 @@ def test_eta_from_the_air_counts_no_take_off_climb(airspace: Airspace) -> None:
     dock = point(-2000, -2000)
     docked = plan_response(dock, point(-1000, -2000), airspace, PERF, NOW)
     airborne = plan_response_from_air(dock, 121.92, dock, point(-1000, -2000), airspace, PERF, NOW)
-    # The same 1 km without the climb to 121.92 m at 3 m/s.
-    assert airborne.eta_s == pytest.approx(docked.eta_s - 121.92 / 3, rel=1e-3)
+    # The same 1 km without the launch, the take-off and the climb.
+    assert airborne.eta_s < docked.eta_s - 20
+    assert [p.name for p in airborne.phases][0] == "takeoff"  # no time: already at altitude
+    assert airborne.phases[0].seconds == 0
     assert airborne.energy_wh.out_wh < docked.energy_wh.out_wh
     assert airborne.energy_wh.back_wh == pytest.approx(docked.energy_wh.back_wh)
 

@@ -63,7 +63,9 @@ def test_plain_call_uses_the_plan_eta_and_energy(airspace: Airspace) -> None:
 
 def test_call_on_a_helipad_stands_off_and_stays_eligible(airspace: Airspace) -> None:
     helipad = GeoPoint(38.8406, -104.801)
-    decision = decide(airspace, helipad, [drone("D3", GOLD_HILL)], MONDAY_NOON)
+    # 3.9 km each way at the vehicle's real speed needs a bigger pack than the demo's.
+    big = drone("D3", GOLD_HILL, battery_capacity_wh=130.0)
+    decision = decide(airspace, helipad, [big], MONDAY_NOON)
     assert decision.eligible
     airspace_verdict = decision.drones[0].rules[5]
     assert "stand-off" in airspace_verdict.reason
