@@ -1,5 +1,6 @@
 // The Leaflet map: base tiles (or a plain grid), docks, drones, calls, routes, tracks and zones.
 /* global L */
+import { addBasemap, showBasemapHint } from "./basemap.js";
 const LINK_COLOURS = { connected: "#1f6feb", degraded: "#ef6c00", lost: "#c62828", none: "#8a96a3" };
 const ZONE_STYLES = {
   exclusion: { color: "#c62828", fillOpacity: 0.15 },
@@ -79,13 +80,16 @@ function droneIcon(frame, id) {
 export class ConsoleMap {
   constructor(element, config, { onDroneClick, onMapClick }) {
     this.map = L.map(element, { zoomControl: true, preferCanvas: false }).setView([38.85, -104.75], 12);
-    if (config.tile_url) {
+    if (addBasemap(this.map, config.basemap)) {
+      // The configured basemap (js/basemap.js) is drawn.
+    } else if (config.tile_url) {
       L.tileLayer(config.tile_url, {
         maxZoom: config.tile_max_zoom,
         attribution: config.tile_attribution,
       }).addTo(this.map);
     } else {
       gridLayer().addTo(this.map);
+      showBasemapHint(this.map, config.basemap);
     }
     this.layers = {
       zones: L.layerGroup().addTo(this.map),
