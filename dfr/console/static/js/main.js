@@ -1,7 +1,8 @@
 // Console entry: sign in with a token, load the fleet, open the stream, keep map and panels current.
 import { api, ApiError, rows, token } from "./api.js";
 import { ConsoleMap } from "./map.js";
-import { renderAlerts, renderCalls, renderFlight } from "./panels.js";
+import { mergeAlert, renderAlerts } from "./alerts.js";
+import { renderCalls, renderFlight } from "./panels.js";
 import { bindLogin, openStream, showLogin, signIn } from "./session.js";
 import "./video.js";
 
@@ -116,11 +117,8 @@ function onMessage(message) {
       break;
     }
     case "alert":
-      if (!state.alerts.some((a) => a.id === data.id)) {
-        state.alerts.unshift({ at: message.at, ...data });
-        state.alerts.length = Math.min(state.alerts.length, 100);
-        renderAlerts($("alerts"), state.alerts);
-      }
+      mergeAlert(state.alerts, { at: message.at, ...data });
+      renderAlerts($("alerts"), state.alerts);
       break;
     case "zone":
       map.showZone(message.key, data);
