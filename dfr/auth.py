@@ -38,6 +38,7 @@ from dfr.tokens import (
 
 __all__ = [
     "PUBLIC_PATHS",
+    "PUBLIC_PREFIXES",
     "STAFF_ROLES",
     "TOKEN_PREFIX",
     "WS_FORBIDDEN",
@@ -51,6 +52,7 @@ __all__ = [
     "bearer_token",
     "check_role",
     "declared_roles",
+    "is_public_path",
     "create_token",
     "hash_token",
     "new_token",
@@ -72,6 +74,16 @@ PUBLIC_PATHS = frozenset(
         "/console/",
     }
 )
+
+#: Paths under these prefixes take no bearer token: the camera registry's public form and the
+#: owners' links, each checked by its own random link token (sent in the body or a header).
+PUBLIC_PREFIXES = ("/api/v1/public/",)
+
+
+def is_public_path(path: str) -> bool:
+    """Whether `path` is served without a bearer token."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
 
 _bearer = HTTPBearer(auto_error=False)
 

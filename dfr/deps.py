@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from dfr.airspace import AirspaceService
 from dfr.call_intake import CallIntake
 from dfr.call_ledger import CallLedger
+from dfr.camera_service import CameraService
 from dfr.dispatch.service import Dispatcher
 from dfr.errors import ServiceUnavailableError
 from dfr.flights import FlightService
@@ -94,3 +95,4 @@ IntakeDep = Annotated[CallIntake, Depends(_part("intake"))]
 LedgerDep = Annotated[CallLedger, Depends(_part("ledger"))]
 PrincipalsDep = Annotated[PrincipalCache, Depends(_part("principals"))]
 MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]
+CamerasDep = Annotated[CameraService, Depends(_part("cameras"))]

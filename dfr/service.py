@@ -27,6 +27,7 @@ from dfr.auth_guard import AuthGuard
 from dfr.cad_ingest import CallWriter
 from dfr.call_intake import CallIntake
 from dfr.call_ledger import CallLedger, HubPublisher
+from dfr.camera_service import CameraService
 from dfr.cluster import HubBridge, InProcessBus, LiveBus, open_bus
 from dfr.cluster.keeper import DroneLinks, HeldLeases, LinkKeeper
 from dfr.cluster.leases import OUTBOX_RESOURCE, RECOVERY_RESOURCE, LeaseStore, drone_resource
@@ -38,6 +39,7 @@ from dfr.dispatch import AgencyPolicy
 from dfr.dispatch.service import Dispatcher
 from dfr.errors import FleetFileError
 from dfr.fleet import read_fleet_file
+from dfr.mail import Mailer, MailSink
 from dfr.flights import FlightService
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
@@ -112,6 +114,8 @@ class Service:
     auth_guard: AuthGuard
     outbox: OutboxDelivery
     ledger: CallLedger
+    #: The community camera registry, footage requests and owners' uploads (and the mail sink).
+    cameras: CameraService
     video: VideoService
     recordings: FlightRecordingHook
     #: Retention: purges due recordings, snapshots, flight paths and audit rows (holds kept).
@@ -226,6 +230,20 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 wake_outbox=_outbox_waker(outbox, bus) if clustered else outbox.notify,
                 loop=loop,
                 clock=clock,
+            ),
+        )
+        sink = MailSink() if settings.smtp.sink else None
+        cameras = built(
+            "cameras",
+            CameraService(
+                engine=engine,
+                settings=settings.cameras,
+                mailer=Mailer(settings.smtp, sink),
+                sink=sink,
+                ledger=ledger,
+                data_dir=settings.data_dir,
+                default_agency_id=default_agency_id,
+                max_body_bytes=settings.cad.max_payload_bytes,
             ),
         )
         peers = built("peers", PeerFlights(bus=bus, store=leases)) if clustered else None
@@ -362,6 +380,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             auth_guard=auth_guard,
             outbox=outbox,
             ledger=ledger,
+            cameras=cameras,
             video=video,
             recordings=recordings,
             retention=retention,
@@ -398,6 +417,7 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
     """Start the running parts in construction order; the stack stops them in reverse."""
     await stack.enter_async_context(service.auth_guard)
     await stack.enter_async_context(service.sessions)
+    await stack.enter_async_context(service.cameras)
     await stack.enter_async_context(service.shares)
     if service.hub_bridge is not None:
         await stack.enter_async_context(service.hub_bridge)

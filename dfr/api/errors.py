@@ -13,6 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cad_bridge import CadError, CadInputError
+from cameras import (
+    CameraError,
+    CameraInputError,
+    ClipTooLargeError,
+    LinkRefusedError,
+    RateLimitedError,
+)
 from dfr.cluster.errors import (
     BusError,
     BusNoRespondersError,
@@ -176,6 +183,11 @@ STATUS_OF: dict[type[Exception], int] = {
     BusTimeoutError: 504,
     BusRemoteError: 502,
     InvalidSubjectError: 500,
+    CameraError: 400,
+    CameraInputError: 422,
+    ClipTooLargeError: 413,
+    LinkRefusedError: 403,
+    RateLimitedError: 429,
 }
 #: The request field an error names when the error itself carries none.
 FIELD_OF: dict[type[Exception], str] = {PlanRejectedError: "route", InvalidCommandError: "command"}
@@ -235,7 +247,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return problem(status, detail, errors=errors, headers=headers, instance=request.url.path)
 
-    for cls in (DfrError, GeofenceError, CadError, FlightError):
+    for cls in (DfrError, GeofenceError, CadError, FlightError, CameraError):
         app.add_exception_handler(cls, _domain)
 
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

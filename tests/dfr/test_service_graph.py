@@ -29,6 +29,7 @@ EXPECTED_ORDER = (
     "principals",
     "outbox",
     "ledger",
+    "cameras",
     "video",
     "recordings",
     "fleet",
