@@ -74,7 +74,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Paths any address may reach while throttled (nothing there checks a token).
-UNGUARDED_PREFIXES = ("/console/", "/docs", "/redoc")
+UNGUARDED_PREFIXES = ("/console/", "/tiles/", "/docs", "/redoc")
 UNGUARDED_PATHS = frozenset({"/", "/api/v1/health", "/openapi.json"})
 
 
