@@ -13,7 +13,8 @@ DfrError
  ├── ServiceUnavailableError    a part of the service (the flight link, dispatch) is not running
  ├── UnsafeSettingsError        the service refuses to start with these settings
  ├── FleetFileError             the fleet file cannot be read or refers to unknown ids
- └── DispatchError              see dfr/dispatch/errors.py (impossible facts, policy, weather)
+ ├── DispatchError              see dfr/dispatch/errors.py (impossible facts, policy, weather)
+ └── BasemapError               see dfr/basemap/errors.py (building a basemap, reading an archive)
 """
 
 from __future__ import annotations
