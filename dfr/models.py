@@ -345,6 +345,10 @@ class Flight(SQLModel, table=True):
     privacy_lifted_at: datetime | None = None
     privacy_lifted_by: str = Field(default="", max_length=200)
     privacy_lift_reason: str = Field(default="", max_length=500)
+    # Predicted and actual seconds per phase (take-off, transit, on scene, return, landing).
+    phase_times: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class FlightEventPublic(SQLModel):
@@ -374,6 +378,8 @@ class FlightPublic(SQLModel):
     privacy_lifted_at: datetime | None = None
     privacy_lifted_by: str = ""
     privacy_lift_reason: str = ""
+    #: Predicted and actual seconds per phase and their error (`dfr.flights.records.phase_times`).
+    phase_times: dict[str, Any] = {}
 
 
 class FlightDetailPublic(FlightPublic):

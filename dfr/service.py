@@ -41,6 +41,7 @@ from dfr.errors import FleetFileError
 from dfr.fleet import read_fleet_file
 from dfr.mail import Mailer, MailSink
 from dfr.flights import FlightService
+from dfr.flights.records import PhaseTimesRecorder
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
 from dfr.outbox import build_delivery, delivering, pending_count
@@ -296,7 +297,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 hub=hub,
                 clock=clock,
                 ledger=ledger,
-                sinks=(ledger, recordings, camera_aim),
+                sinks=(ledger, recordings, camera_aim, PhaseTimesRecorder()),
                 metrics=metrics,
                 remote=peers,
             ),
