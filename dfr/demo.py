@@ -178,6 +178,14 @@ def run_demo(
         cad={"base_url": f"http://127.0.0.1:{cad_port}", "token": cad_secret, "format": "plain"},
         weather={"static_wind_mps": 3.0, "static_gust_mps": 5.0},
     )
+    if settings.map.basemap is None:
+        # Offline: a synthetic street grid built here, unless the user set a basemap.
+        from dfr.basemap.demo_area import demo_basemap
+
+        basemap = demo_basemap(settings.data_dir)
+        if basemap is not None:
+            map_settings = settings.map.model_copy(update={"basemap": str(basemap)})
+            settings = settings.model_copy(update={"map": map_settings})
     dispatcher = _demo_token(settings.database_url, "demo-dispatcher", Role.DISPATCHER)
     pilot = _demo_token(settings.database_url, "demo-pilot", Role.PILOT)
     admin = _demo_token(settings.database_url, "demo-admin", Role.ADMIN)

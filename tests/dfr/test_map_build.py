@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from dfr.basemap.build import BoundingBox
 from dfr.basemap.errors import BasemapBuildError
 from dfr.cli import app
+from dfr.fleet import DEMO_FLEET_FILE
 from dfr.settings import MapSettings
 from tests.dfr.basemap_area import (
     BBOX,
@@ -106,3 +108,24 @@ def test_map_settings_refuse_a_missing_archive_and_a_url_without_tile_coordinate
     with pytest.raises(ValidationError, match=".pmtiles file or an http"):
         MapSettings(basemap=str(tmp_path / "area.mbtiles"))
     assert MapSettings(basemap=" ").basemap is None
+
+
+def test_the_demo_basemap_is_built_offline_over_every_demo_dock_once(tmp_path: Path) -> None:
+    from dfr.basemap.demo_area import DEMO_ATTRIBUTION, demo_basemap
+
+    built = demo_basemap(tmp_path)
+    assert built is not None
+    with built.open("rb") as f:
+        reader = Reader(MmapSource(f))
+        header, metadata = reader.header(), reader.metadata()
+        tiles = {zxy: data for zxy, data in all_tiles(MmapSource(f)) if zxy[0] == 13}
+    assert metadata["attribution"] == DEMO_ATTRIBUTION
+    docks = tomllib.loads(DEMO_FLEET_FILE.read_text())["docks"]
+    assert docks
+    for dock in docks:
+        assert header["min_lat_e7"] / 1e7 < dock["lat"] < header["max_lat_e7"] / 1e7
+        assert header["min_lon_e7"] / 1e7 < dock["lon"] < header["max_lon_e7"] / 1e7
+    assert any("Aspen Street" in names_in(decode_tile(t), "roads") for t in tiles.values())
+    stamp = built.stat().st_mtime_ns
+    assert demo_basemap(tmp_path) == built
+    assert built.stat().st_mtime_ns == stamp
