@@ -177,6 +177,8 @@ def run_demo(
         speedup=speedup,
         cad={"base_url": f"http://127.0.0.1:{cad_port}", "token": cad_secret, "format": "plain"},
         weather={"static_wind_mps": 3.0, "static_gust_mps": 5.0},
+        # Owners' emails land in a local SMTP sink, shown at /demo/mail.
+        smtp={"sink": True},
     )
     if settings.map.basemap is None:
         # Offline: a synthetic street grid built here, unless the user set a basemap.
@@ -189,6 +191,7 @@ def run_demo(
     dispatcher = _demo_token(settings.database_url, "demo-dispatcher", Role.DISPATCHER)
     pilot = _demo_token(settings.database_url, "demo-pilot", Role.PILOT)
     admin = _demo_token(settings.database_url, "demo-admin", Role.ADMIN)
+    analyst = _demo_token(settings.database_url, "demo-analyst", Role.ANALYST)
     cad_token = _demo_token(settings.database_url, "demo-cad", Role.CAD)
 
     @asynccontextmanager
@@ -201,6 +204,9 @@ def run_demo(
             f"  dispatcher token: {dispatcher}\n"
             f"  pilot token:      {pilot}\n"
             f"  admin token:      {admin}\n"
+            f"  analyst token:    {analyst} (cameras near a call, footage requests)\n"
+            f"  register camera:  {base}/console/register.html\n"
+            f"  demo mailbox:     {base}/demo/mail (admin token)\n"
             f"  simulated CAD:    http://127.0.0.1:{cad_port}/events (what DFR wrote back)\n"
             "Press Ctrl-C to stop.\n\n"
         )

@@ -18,7 +18,10 @@ from email.parser import BytesParser
 from typing import Any
 
 from aiosmtpd import smtp as aiosmtpd_smtp
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
 
+from dfr.console import STATIC_DIR
 from dfr.errors import ServiceUnavailableError
 from dfr.models import utcnow
 from dfr.settings import SmtpSettings
@@ -136,3 +139,12 @@ class Mailer:
                 password = s.password.get_secret_value() if s.password else ""
                 smtp.login(s.username, password)
             smtp.send_message(message)
+
+
+def mount_mail_page(app: FastAPI) -> None:
+    """Serve the demo mailbox page at `/demo/mail` (its data needs an admin or tester token)."""
+
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "mail.html", headers={"Cache-Control": "no-cache"})
+
+    app.add_api_route("/demo/mail", page, methods=["GET"], include_in_schema=False)

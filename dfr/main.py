@@ -23,6 +23,7 @@ from dfr.audit import AuditMiddleware
 from dfr.console import mount_console
 from dfr.docs_ui import mount_docs
 from dfr.http_limits import RequestLimitsMiddleware
+from dfr.mail import mount_mail_page
 from dfr.security_headers import SecurityHeadersMiddleware
 from dfr.service import Run, Service, build_service
 from dfr.settings import Settings, load_settings
@@ -79,6 +80,7 @@ def create_app(
     if settings.http.docs:
         mount_docs(app)
     mount_console(app)
+    mount_mail_page(app)
     # Beside the console, outside the API: scrapers expect /metrics at the root.
     app.include_router(metrics.router)
     # The public transparency portal: outside the API, no token.

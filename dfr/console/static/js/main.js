@@ -18,6 +18,7 @@ window.dfrConsole = {
   state,
   ready: false,
   droneLatLng: (id) => (map ? map.droneLatLng(id) : null),
+  leafletMap: () => (map ? map.map : null),
   openZoneTooltip: (key) => (map ? map.openZoneTooltip(key) : false),
 };
 
