@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +16,18 @@ ConfigOpt = Annotated[
 ]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where data is stored")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="write here (default: CSV to stdout)")]
+
+
+def _settings(config: Path | None, data_dir: Path | None) -> Any:
+    # Not dfr.cli's helper: dfr.cli imports this module, and modules never import in a circle.
+    from dfr.settings import load_settings
+
+    overrides: dict[str, Any] = {} if data_dir is None else {"data_dir": data_dir}
+    try:
+        return load_settings(config, **overrides)
+    except Exception as exc:
+        typer.echo(f"dfr: cannot read the settings: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _recorded(recordings_root: Path) -> set[int]:
@@ -58,7 +70,6 @@ def annual(
     """One row per drone use in the year, with every column the state's statute asks for."""
     from sqlmodel import Session
 
-    from dfr.cli import _settings
     from dfr.db import make_engine, upgrade_schema
     from dfr.reports import annual_report
 
@@ -66,7 +77,7 @@ def annual(
     if code not in ("IL", "TX"):
         typer.echo(f"dfr: --state must be IL or TX, not {state!r}", err=True)
         raise typer.Exit(2)
-    settings = _settings(config, data_dir=data_dir)
+    settings = _settings(config, data_dir)
     upgrade_schema(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
@@ -94,7 +105,6 @@ def monthly(
     """Flights and flight hours in the month, by call type."""
     from sqlmodel import Session
 
-    from dfr.cli import _settings
     from dfr.db import make_engine, upgrade_schema
     from dfr.reports import monthly_report
 
@@ -102,7 +112,7 @@ def monthly(
     if match is None:
         typer.echo(f"dfr: --month must be YYYY-MM, not {month!r}", err=True)
         raise typer.Exit(2)
-    settings = _settings(config, data_dir=data_dir)
+    settings = _settings(config, data_dir)
     upgrade_schema(settings.database_url)
     engine = make_engine(settings.database_url)
     try:

@@ -33,7 +33,8 @@ def test_default_table_flies_the_usual_dfr_call_types_and_never_nonemergency() -
 def _demo_without_policy() -> str:
     """The demo fleet file with its [policy] table taken out."""
     text = DEMO_FLEET_FILE.read_text(encoding="utf-8")
-    return re.sub(r"^\[policy\]\n(?:[^\[\n].*\n)*", "", text, count=1, flags=re.M)
+    # Every [policy] and [policy.*] / [[policy.*]] table, each with its lines up to the next table.
+    return re.sub(r"^\[\[?policy[\].].*\n(?:[^\[\n].*\n|\n)*", "", text, flags=re.M)
 
 
 def _fleet_with(tmp_path: Path, policy_toml: str) -> Path:
@@ -51,7 +52,12 @@ def test_fleet_file_without_policy_has_none(tmp_path: Path) -> None:
 def test_demo_agency_flies_at_night_under_the_default_table() -> None:
     policy = read_fleet_file(DEMO_FLEET_FILE).policy
     assert policy is not None and policy.night_waiver
-    assert policy.call_types == AgencyPolicy().call_types
+    # The default table, plus the gatherings its guards hold for a supervisor.
+    assert policy.call_types == {
+        **AgencyPolicy().call_types,
+        "PROTEST": CallTypeRule(max_priority=3),
+        "GATHERING": CallTypeRule(max_priority=3),
+    }
 
 
 def test_fleet_file_policy_extends_the_default_table(tmp_path: Path) -> None:
