@@ -150,8 +150,9 @@ class TimelineEntryPublic(SQLModel):
     detail: str = ""
     flight_id: int | None = None
     drone_id: str | None = None
-    #: For a CAD delivery: pending | waiting | delivered | dead.
+    #: For a CAD delivery: pending | waiting | delivered | dead, and when it was delivered.
     delivery: str | None = None
+    delivered_at: datetime | None = None
 
 
 class CallTimelinePublic(SQLModel):
@@ -268,16 +269,14 @@ def call_timeline(session: Session, call: Call) -> CallTimelinePublic:
         state = (
             "waiting" if item.state == PENDING and item.last_error == NO_CAD_REASON else item.state
         )
-        delivered = (
-            f"delivered {as_utc(item.delivered_at).isoformat()}" if item.delivered_at else state
-        )
         entries.append(
             TimelineEntryPublic(
                 at=as_utc(item.created_at),
                 step="cad",
                 title=f"to CAD: {item.kind.replace('_', ' ')}",
-                detail=f"{_delivery_text(item)} ({delivered})",
+                detail=_delivery_text(item),
                 delivery=state,
+                delivered_at=as_utc(item.delivered_at) if item.delivered_at else None,
             )
         )
     if call.lifecycle == CallLifecycle.CANCELLED:

@@ -67,6 +67,8 @@ def test_the_timeline_tells_every_step_with_its_time(
     assert by_step["cancelled"]["detail"] == "no one there"
     deliveries = [e for e in entries if e["step"] == "cad"]
     assert [d["delivery"] for d in deliveries] == ["delivered", "pending"]
+    delivered_at = datetime.fromisoformat(deliveries[0]["delivered_at"])
+    assert (delivered_at - times[0]).total_seconds() == 131
     assert "Drone D1 on scene." in deliveries[0]["detail"]
     # DFR's own note is told once, by its step and its CAD delivery, not a third time as a note.
     assert sum("Drone D1 on scene." in e["detail"] for e in entries) == 1

@@ -149,7 +149,10 @@ def test_a_dispatcher_signs_in_sees_the_fleet_a_call_and_a_drone_moving(
             datetime.now(UTC),
         )
     )
-    card.locator(".rec.ok").wait_for()
+    card.locator(".line.ok").wait_for()
+    # The card says the one line that matters; the recommendation and its reasons are details.
+    assert card.locator(".line").inner_text() == "D1 in 1:35"
+    card.locator("details.more > summary").click()
     assert "Recommend D1" in card.inner_text()
     assert "gusts 14 m/s" in card.locator("ul.reasons").inner_html()
     for action in ("launch", "note", "cancel"):

@@ -1,7 +1,8 @@
 """The dispatcher's whole flow in real headless Chromium against the real service and simulated drones.
 
-Sign in, see a CAD call arrive with its recommendation, press Launch, watch the drone move on the map,
-cancel the call, and see it leave the queue while the drone flies home.
+Sign in, see a CAD call arrive with its recommendation, launch it with the keyboard alone (L, then
+Enter to confirm), watch the drone move on the map, open the call's story, cancel the call (C, Enter),
+and see it leave the queue while the drone flies home and the story tells every step with its time.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _wait_until(predicate: Any, timeout_s: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_dispatcher_launches_from_the_call_screen_watches_the_drone_and_cancels(
+def test_dispatcher_launches_by_keyboard_watches_the_drone_reads_the_story_and_cancels(
     flow_service: LiveService, browser_page: Any
 ) -> None:
     steps = ConsoleSteps(browser_page, flow_service)
@@ -133,10 +134,16 @@ def test_dispatcher_launches_from_the_call_screen_watches_the_drone_and_cancels(
         card = steps.call_card(call_id)
         card.locator('[data-action="launch"]').wait_for(timeout=60_000)
         assert "Suspicious person" in card.inner_text()
-        assert re.search(r"Recommend (Sand Creek \d \()?D[12]", card.inner_text())
+        assert re.fullmatch(r"D[12] in \d+:\d\d", card.locator(".line").inner_text())
         steps.screenshot("flow-01-call-recommended")
 
-        steps.click_call_action(call_id, "launch")
+        # The keyboard alone: select the call, L, and Enter in the confirm bar.
+        browser_page.locator("body").focus()
+        browser_page.keyboard.press("ArrowDown")
+        assert card.get_attribute("aria-selected") == "true"
+        browser_page.keyboard.press("l")
+        browser_page.locator("#confirm-bar").wait_for()
+        browser_page.keyboard.press("Enter")
         flight = _wait_until(
             lambda: next(
                 (f for f in desk.get("/api/v1/flights").json()["data"] if f["call_id"] == call_id),
@@ -164,8 +171,11 @@ def test_dispatcher_launches_from_the_call_screen_watches_the_drone_and_cancels(
             "on_scene",
         )
 
-        browser_page.on("dialog", lambda dialog: dialog.accept("no one there"))
-        steps.click_call_action(call_id, "cancel")
+        # Enter opens the call's story; C and Enter cancel the call.
+        browser_page.keyboard.press("Enter")
+        browser_page.locator('#story li[data-step="en_route"]').wait_for(timeout=30_000)
+        browser_page.keyboard.press("c")
+        browser_page.keyboard.press("Enter")
         card.wait_for(state="detached", timeout=30_000)
         detail = desk.get(f"/api/v1/calls/{call_id}").json()
         assert detail["lifecycle"] == "cancelled"
@@ -178,5 +188,24 @@ def test_dispatcher_launches_from_the_call_screen_watches_the_drone_and_cancels(
             60,
             "the drone turning home",
         )
+        browser_page.locator('#story li[data-step="returning"]').wait_for(timeout=30_000)
+        shown = browser_page.locator("#story li").evaluate_all(
+            "els => els.map(e => e.dataset.step)"
+        )
+        for step in (
+            "received",
+            "decided",
+            "launched",
+            "en_route",
+            "cad",
+            "cancelled",
+            "returning",
+        ):
+            assert step in shown, (step, shown)
+        # Their order is checked where time is not sped up (test_call_queue_browser): here the
+        # service clock, which stamps decisions and flight events, runs 20 times faster than wall time.
+        assert shown[0] == "received"
+        for text in browser_page.locator("#story li").all_inner_texts():
+            assert re.match(r"\d\d:\d\d:\d\d ", text), text
         steps.screenshot("flow-03-cancelled")
     assert (ARTIFACTS / "flow-03-cancelled.png").exists()

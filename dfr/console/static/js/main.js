@@ -2,8 +2,10 @@
 import { api, ApiError, rows, token } from "./api.js";
 import { ConsoleMap } from "./map.js";
 import { mergeAlert, renderAlerts } from "./alerts.js";
-import { renderCalls, renderFlight } from "./panels.js";
+import { renderFlight } from "./panels.js";
+import { CallQueue } from "./queue.js";
 import { bindLogin, openStream, showLogin, signIn } from "./session.js";
+import { CallStory } from "./timeline.js";
 import "./video.js";
 
 const state = {
@@ -11,6 +13,8 @@ const state = {
   flights: new Map(), alerts: [], selectedFlight: null, selectedDrone: null, pending: null,
 };
 let map = null;
+let queue = null;
+let story = null;
 const $ = (id) => document.getElementById(id);
 
 // Test and integration hook: read-only views of what the console shows.
@@ -19,6 +23,8 @@ window.dfrConsole = {
   ready: false,
   droneLatLng: (id) => (map ? map.droneLatLng(id) : null),
   leafletMap: () => (map ? map.map : null),
+  announced: () => (queue ? [...queue.announced] : []),
+  beeps: () => (queue ? queue.beeps : 0),
   openZoneTooltip: (key) => (map ? map.openZoneTooltip(key) : false),
 };
 
@@ -30,8 +36,12 @@ async function enter(candidate) {
   await start();
 }
 
+function renderCalls() {
+  if (queue) queue.render();
+}
+
 function renderAll() {
-  renderCalls($("call-queue"), $("calls-count"), state.calls, state.me.may, actions);
+  renderCalls();
   renderSelected();
   renderAlerts($("alerts"), state.alerts);
 }
@@ -57,6 +67,9 @@ const actions = {
   },
   async cancel(call) {
     await api("POST", `/calls/${call.id}/cancel`, { reason: "cancelled by the dispatcher from the console" }).catch(failure);
+  },
+  openStory(callId) {
+    if (story) story.show(callId);
   },
   selectFlight(flightId) {
     state.selectedFlight = flightId;
@@ -101,19 +114,25 @@ function onMessage(message) {
       state.flights.set(data.id, data);
       map.showFlight(data);
       if (data.id === state.selectedFlight) renderSelected();
+      if (data.call_id != null) {
+        story.changed(data.call_id);
+        renderCalls();
+      }
       break;
     case "call": {
       const call = { ...(state.calls.get(data.id) || {}), ...data };
       state.calls.set(call.id, call);
       map.showCall(call);
-      renderCalls($("call-queue"), $("calls-count"), state.calls, state.me.may, actions);
+      renderCalls();
+      story.changed(call.id);
       break;
     }
     case "decision": {
       const call = state.calls.get(data.call_id);
       if (call) {
         call.decision = data;
-        renderCalls($("call-queue"), $("calls-count"), state.calls, state.me.may, actions);
+        renderCalls();
+        story.changed(call.id);
       }
       break;
     }
@@ -142,6 +161,13 @@ async function loadZones() {
 
 async function start() {
   if (!map) map = new ConsoleMap($("map"), state.me.console, { onDroneClick, onMapClick });
+  if (!queue) {
+    queue = new CallQueue({
+      container: $("call-queue"), counter: $("calls-count"), confirmBar: $("confirm-bar"),
+      muteButton: $("mute"), state, actions,
+    });
+    story = new CallStory({ state, onError: failure });
+  }
   const [docks, drones, calls] = await Promise.all([rows("/docks"), rows("/drones"), rows("/calls?limit=200")]);
   state.docks = docks;
   map.showDocks(docks);

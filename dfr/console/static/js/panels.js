@@ -1,8 +1,6 @@
-// The side panels: call queue with recommendations and actions, flight panel, alerts.
+// The side panels' parts: the recommendation (a call's details), flight panel, alerts; `el` builds nodes.
 import { privacyButton, privacyText } from "./privacy.js";
-const FINAL = new Set(["cleared", "cancelled"]);
-
-function el(tag, attrs = {}, ...children) {
+export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
@@ -20,7 +18,7 @@ function eta(seconds) {
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
 
-function recommendation(decision) {
+export function recommendation(decision) {
   if (!decision) return el("p", { class: "rec" }, "evaluating…");
   const rules = (decision.rules || []).map((rule) =>
     el("li", { "data-verdict": rule.verdict || (rule.passed ? "pass" : "fail") },
@@ -35,36 +33,6 @@ function recommendation(decision) {
   const details = el("details", {}, el("summary", {}, `why (${failing.length} of ${rules.length} rules not passed)`),
     el("ul", { class: "reasons" }, rules));
   return el("div", {}, head, decision.summary && decision.eligible ? el("p", { class: "meta" }, decision.summary) : null, details);
-}
-
-export function renderCalls(container, counter, calls, may, actions) {
-  const active = [...calls.values()]
-    .filter((c) => !FINAL.has(c.lifecycle))
-    .sort((a, b) => a.priority - b.priority || String(a.received_at).localeCompare(String(b.received_at)));
-  counter.textContent = `(${active.length})`;
-  container.replaceChildren(...active.map((call) => {
-    const decision = call.decision;
-    const buttons = el("div", { class: "buttons" });
-    if (may.launch && (call.lifecycle === "new" || call.lifecycle === "recommended") && decision && decision.eligible) {
-      buttons.append(el("button", { class: "primary", "data-action": "launch", onclick: () => actions.launch(call) }, `Launch ${decision.recommended_drone_id || ""}`));
-    }
-    if (call.flight_id != null) {
-      buttons.append(el("button", { "data-action": "flight", onclick: () => actions.selectFlight(call.flight_id) }, "Flight"));
-    }
-    let noteForm = null;
-    if (may.note) {
-      const input = el("input", { placeholder: "note to CAD", "aria-label": "note", maxlength: "2000" });
-      noteForm = el("form", { class: "note-form", onsubmit: (event) => { event.preventDefault(); if (input.value.trim()) actions.note(call, input.value.trim()).then(() => { input.value = ""; }); } },
-        input, el("button", { type: "submit", "data-action": "note" }, "Note"));
-    }
-    if (may.cancel) {
-      buttons.append(el("button", { class: "danger", "data-action": "cancel", onclick: () => actions.cancel(call) }, "Cancel call"));
-    }
-    return el("li", { class: "call", "data-call-id": call.id, "data-priority": call.priority, "data-lifecycle": call.lifecycle },
-      el("h3", {}, `P${call.priority} ${call.call_type_text || call.call_type}`),
-      el("div", { class: "meta" }, `${call.address || `${call.lat.toFixed(5)}, ${call.lon.toFixed(5)}`} · ${call.cad_incident_id} · ${call.lifecycle}`),
-      recommendation(decision), buttons, noteForm);
-  }));
 }
 
 const COMMANDS = [["hold", "Hold"], ["resume", "Resume"], ["rtl", "Return"], ["land", "Land"], ["goto", "Go to…"], ["orbit", "Orbit…"]];
