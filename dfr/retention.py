@@ -382,6 +382,9 @@ class RetentionJob(TaskOwner):
         self._interval_s = interval_s
         #: A flight this process is recording now: never purged mid-recording.
         self._busy = busy
+        #: The last periodic purge's report, and an event set when each one ends.
+        self.last_report: PurgeReport | None = None
+        self.ran = asyncio.Event()
 
     async def _start(self) -> None:
         if any(
@@ -398,7 +401,7 @@ class RetentionJob(TaskOwner):
     async def _every_interval(self) -> None:
         while True:
             try:
-                report = await asyncio.to_thread(self.purge)
+                report = self.last_report = await asyncio.to_thread(self.purge)
                 if report.purged or report.failed:
                     log.info(
                         "retention purge: %d deleted, %d kept under hold, %d failed",
@@ -410,6 +413,7 @@ class RetentionJob(TaskOwner):
                 log.exception(
                     "the retention purge failed; it runs again in %.0f s", self._interval_s
                 )
+            self.ran.set()
             await asyncio.sleep(self._interval_s)
 
     def purge(self, *, dry_run: bool = False) -> PurgeReport:

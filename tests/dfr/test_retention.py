@@ -3,6 +3,7 @@ remains (recordings and the audit chain) still verifies."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -236,3 +237,22 @@ def test_purge_never_deletes_audit_rows_younger_than_the_floor(
     assert chain.ok and chain.first_seq == 4, chain
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log WHERE action = 'young'"))
+
+
+def test_the_service_job_purges_as_soon_as_it_runs(engine: Engine, tmp_path: Path) -> None:
+    directory = make_recording(tmp_path, 41, utcnow())
+    job = RetentionJob(
+        engine,
+        tmp_path,
+        RetentionPolicy(recordings_days=1),
+        now=lambda: utcnow() + timedelta(days=2),
+    )
+
+    async def run_until_purged() -> None:
+        async with job:
+            await job.ran.wait()
+
+    asyncio.run(asyncio.wait_for(run_until_purged(), timeout=60))
+    assert not directory.exists() and job.last_report is not None
+    (row,) = _audit(engine, "retention.purge.recording")
+    assert row.target == "recording 41" and row.actor == "retention"
