@@ -54,7 +54,7 @@ def _decision(client: TestClient, auth: TokenFactory, call_id: int) -> dict[str,
     raise AssertionError(f"no decision for call {call_id}")
 
 
-def test_a_denied_call_type_is_refused_with_the_agencys_reason(
+def test_a_denied_call_type_and_a_refused_gathering_are_not_flown_with_the_reasons_shown(
     client: TestClient, auth: TokenFactory
 ) -> None:
     call_id = _post_call(client, auth, "CSPD-1", "DOMESTIC")
@@ -64,6 +64,24 @@ def test_a_denied_call_type_is_refused_with_the_agencys_reason(
     assert not guard["passed"] and "Domestic disturbances are not flown" in guard["reason"]
     launch = client.post(f"/api/v1/calls/{call_id}/launch", headers=auth(Role.DISPATCHER))
     assert launch.status_code == 409 and "Domestic disturbances" in launch.json()["detail"]
+
+    # A refused gathering stays unflown, the refusal in its decision.
+    call_id = _post_call(client, auth, "CSPD-3", "GATHERING")
+    _decision(client, auth, call_id)
+    answer = client.post(
+        f"/api/v1/calls/{call_id}/approval",
+        json={"approve": False, "reason": "no imminent threat"},
+        headers=auth(Role.SUPERVISOR),
+    )
+    assert answer.status_code == 200 and answer.json()["state"] == "refused"
+    decision = _decision(client, auth, call_id)
+    assert not decision["eligible"] and "refused" in decision["summary"]
+    missing = client.post(
+        "/api/v1/calls/999999/approval",
+        json={"approve": True, "reason": "x"},
+        headers=auth(Role.SUPERVISOR),
+    )
+    assert missing.status_code == 404
 
 
 def test_a_gathering_waits_for_a_supervisor_whose_answer_is_stored_once_and_audited(
@@ -104,24 +122,3 @@ def test_a_gathering_waits_for_a_supervisor_whose_answer_is_stored_once_and_audi
     rows = [a for a in audit if a["action"] == "launch_approval.approved"]
     assert len(rows) == 1 and rows[0]["actor"] == "test-supervisor"
     assert "peaceful march" in rows[0]["detail"]
-
-
-def test_a_refused_gathering_stays_unflown_with_the_refusal_in_its_decision(
-    client: TestClient, auth: TokenFactory
-) -> None:
-    call_id = _post_call(client, auth, "CSPD-3", "GATHERING")
-    _decision(client, auth, call_id)
-    answer = client.post(
-        f"/api/v1/calls/{call_id}/approval",
-        json={"approve": False, "reason": "no imminent threat"},
-        headers=auth(Role.SUPERVISOR),
-    )
-    assert answer.status_code == 200 and answer.json()["state"] == "refused"
-    decision = _decision(client, auth, call_id)
-    assert not decision["eligible"] and "refused" in decision["summary"]
-    missing = client.post(
-        "/api/v1/calls/999999/approval",
-        json={"approve": True, "reason": "x"},
-        headers=auth(Role.SUPERVISOR),
-    )
-    assert missing.status_code == 404
