@@ -17,7 +17,16 @@ def test_import_linter_contracts_are_kept() -> None:
     assert "broken" not in result.stdout.lower().replace("0 broken", "")
 
 
-PACKAGES = ("geofence", "lifecycle", "flight", "cad_bridge", "telemetry", "dfr", "simulator")
+PACKAGES = (
+    "geofence",
+    "lifecycle",
+    "flight",
+    "cad_bridge",
+    "telemetry",
+    "cameras",
+    "dfr",
+    "simulator",
+)
 
 
 def test_no_module_of_the_project_is_in_an_import_circle() -> None:

@@ -9,6 +9,7 @@ PACKAGES = [
     "flight",
     "cad_bridge",
     "telemetry",
+    "cameras",
     "dfr",
     "simulator",
     "simulator.vehicle",
