@@ -91,7 +91,10 @@ class TileArchive:
             stat = os.fstat(self._file.fileno())
             #: Names this version of the file (an HTTP ETag prefix).
             self.version = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
-            self._header = deserialize_header(self._read(0, _HEADER_BYTES))
+            head = os.pread(self._file.fileno(), _HEADER_BYTES, 0)
+            if len(head) < _HEADER_BYTES:
+                raise ValueError("shorter than a PMTiles header")
+            self._header = deserialize_header(head)
             if self._header["tile_type"] not in TILE_FORMATS:
                 raise BasemapArchiveError(f"basemap {path}: unknown tile type")
             if self._header["internal_compression"] != Compression.GZIP:

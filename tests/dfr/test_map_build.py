@@ -129,3 +129,27 @@ def test_the_demo_basemap_is_built_offline_over_every_demo_dock_once(tmp_path: P
     stamp = built.stat().st_mtime_ns
     assert demo_basemap(tmp_path) == built
     assert built.stat().st_mtime_ns == stamp
+
+
+def test_map_build_reads_an_osm_pbf_extract_as_geofabrik_ships_them(tmp_path: Path) -> None:
+    import osmium
+
+    xml = write_demo_streets(tmp_path / "demo.osm")
+    pbf = tmp_path / "demo.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    output = tmp_path / "from-pbf.pmtiles"
+    args = ["map", "build", "--osm", str(pbf), "--bbox", BBOX, "-o", str(output)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "roads 4" in result.output
+    with output.open("rb") as f:
+        names = set().union(
+            *(
+                names_in(decode_tile(d), "roads")
+                for (z, _, _), d in all_tiles(MmapSource(f))
+                if z == 15
+            )
+        )
+    assert names == set(STREET_NAMES)
