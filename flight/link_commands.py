@@ -158,7 +158,25 @@ class VehicleCommands:
                 # PX4 denies the mission until the navigator has validated the new upload.
                 if exc.result not in (1, 2) or clock.monotonic() >= deadline:
                     raise
-            await clock.sleep(cfg.mission_start_retry_s)
+            await self._mission_current_or(cfg.mission_start_retry_s)
+
+    async def _mission_current_or(self, delay_s: float) -> None:
+        """Until the vehicle's next MISSION_CURRENT, or `delay_s` clock seconds at most.
+
+        PX4's navigator publishes its result once it has checked a new upload, and PX4 sends
+        MISSION_CURRENT on it: the mission can start then, not a retry period later.
+        """
+        transport, clock = self._ctx.transport, self._ctx.clock
+        waiter = asyncio.ensure_future(
+            transport.wait_msg(frozenset({wire.MISSION_CURRENT}), lambda _: True, 3600.0)
+        )
+        sleeper = asyncio.ensure_future(clock.sleep(delay_s))
+        try:
+            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, sleeper):
+                task.cancel()
+            await asyncio.gather(waiter, sleeper, return_exceptions=True)
 
     async def hold(self) -> CommandAck:
         """Pause where the vehicle is (AUTO.LOITER; PX4 does not implement DO_PAUSE_CONTINUE)."""

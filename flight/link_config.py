@@ -36,6 +36,8 @@ class LinkConfig:
     orbit_radius_max_m: float = 1000.0
     speed_max_mps: float = 25.0
     safety: SafetyConfig = field(default_factory=SafetyConfig)
+    #: Write and confirm the failsafe parameters as soon as the vehicle connects (not at launch).
+    prepare_at_connect: bool = True
     verify_uploads: bool = True
     #: MAVLink 2 signing of this link (None: frames go and are taken unsigned, as before signing).
     signing: SigningSetup | None = None

@@ -25,6 +25,31 @@ class VehicleParams:
     def __init__(self, ctx: LinkContext) -> None:
         self._ctx = ctx
         self._lock = asyncio.Lock()
+        self._safety_lock = asyncio.Lock()
+        #: The failsafe set was written and read back on this connection, and no PARAM_VALUE
+        #: has shown one of its parameters changed since: a launch need not write it again.
+        self.safety_confirmed = False
+
+    def forget_safety_config(self) -> None:
+        """The vehicle may no longer hold the confirmed set (link lost, vehicle restarted)."""
+        self.safety_confirmed = False
+
+    def on_param_value(self, msg: object) -> None:
+        """PX4 sends PARAM_VALUE on every link when anyone sets a parameter: a changed failsafe
+        parameter (another ground station) must be written and checked again before arming."""
+        if not self.safety_confirmed:
+            return
+        name = str(getattr(msg, "param_id", "")).rstrip("\x00")
+        wanted = self._ctx.config.safety.params().get(name)
+        if wanted is None:
+            return
+        raw = float(getattr(msg, "param_value", 0.0))
+        if int(getattr(msg, "param_type", 0)) in wire.PARAM_TYPES_INTEGER:
+            same = isinstance(wanted, int) and _int_from_f32_bits(raw) == wanted
+        else:
+            same = not isinstance(wanted, int) and wire.echo_equal(raw, wanted)
+        if not same:
+            self.safety_confirmed = False
 
     async def get_param(self, name: str) -> float | int:
         """Read one parameter (PX4 bytewise INT32 decoded to int)."""
@@ -73,16 +98,28 @@ class VehicleParams:
                 return float(msg.param_value)
         raise LinkTimeoutError(ctx.vehicle_id, op, cfg.param_timeout_s * (cfg.param_retries + 1))
 
-    async def apply_safety_config(self) -> None:
-        """Set the agency's failsafe parameters and read them back; SafetyConfigError if not confirmed."""
-        vehicle_id = self._ctx.vehicle_id
-        for name, wanted in self._ctx.config.safety.params().items():
-            try:
-                await self.set_param(name, wanted)
-                got = await self.get_param(name)
-            except LinkTimeoutError as exc:
-                raise SafetyConfigError(vehicle_id, name, wanted, None, "no answer") from exc
-            ok = got == wanted if isinstance(wanted, int) else wire.echo_equal(float(got), wanted)
-            if not ok or isinstance(wanted, int) != isinstance(got, int):
-                raise SafetyConfigError(vehicle_id, name, wanted, got)
-        self._ctx.emit(VehicleEventKind.COMMAND, "safety configuration confirmed")
+    async def apply_safety_config(self, *, force: bool = False) -> None:
+        """Set the agency's failsafe parameters and read them back; SafetyConfigError if not confirmed.
+
+        Done once per connection (at connect, or at the first launch if that failed); later calls
+        return at once unless `force`, or a PARAM_VALUE showed one of them changed.
+        """
+        async with self._safety_lock:
+            if self.safety_confirmed and not force:
+                return
+            vehicle_id = self._ctx.vehicle_id
+            for name, wanted in self._ctx.config.safety.params().items():
+                try:
+                    await self.set_param(name, wanted)
+                    got = await self.get_param(name)
+                except LinkTimeoutError as exc:
+                    raise SafetyConfigError(vehicle_id, name, wanted, None, "no answer") from exc
+                ok = (
+                    got == wanted
+                    if isinstance(wanted, int)
+                    else wire.echo_equal(float(got), wanted)
+                )
+                if not ok or isinstance(wanted, int) != isinstance(got, int):
+                    raise SafetyConfigError(vehicle_id, name, wanted, got)
+            self.safety_confirmed = True
+            self._ctx.emit(VehicleEventKind.COMMAND, "safety configuration confirmed")

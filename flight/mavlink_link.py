@@ -36,7 +36,7 @@ from typing import Any, Self
 
 from flight import mavlink_wire as wire
 from flight.clock import Clock, SystemClock
-from flight.errors import LinkLostError, LinkTimeoutError
+from flight.errors import FlightError, LinkLostError, LinkTimeoutError
 from flight.fanout import VehicleEventSource, VehicleFanOut
 from flight.link_commands import VehicleCommands
 from flight.link_config import LinkConfig
@@ -115,6 +115,7 @@ class MavlinkVehicleLink:
         self._last_seen: datetime | None = None
         self._last_publish = -math.inf
         self._greeted: tuple[str, int] | None = None
+        self._prepare_task: asyncio.Task[None] | None = None
         ctx = LinkContext(
             vehicle_id,
             self._cfg,
@@ -163,6 +164,8 @@ class MavlinkVehicleLink:
     def close(self) -> None:
         """Stop the link; run() returns and streams end."""
         self._closing = True
+        if self._prepare_task is not None:
+            self._prepare_task.cancel()
         if self._run_task is not None:
             self._run_task.cancel()
         self._transport.close()
@@ -287,6 +290,11 @@ class MavlinkVehicleLink:
             # The bound address has been silent beyond the link-loss timeout: a vehicle that
             # comes back from another address (a restart, a new radio) may be heard again.
             self._transport.allow_rebind()
+            # It may have restarted meanwhile: what it held is verified again before a launch.
+            self._missions.forget_plans()
+            self._params.forget_safety_config()
+        elif old in (LinkState.CONNECTING, LinkState.LOST) and new == LinkState.CONNECTED:
+            self._prepare()
         log = logger.warning if new == LinkState.LOST else logger.info
         log("link %s: %s -> %s (%s)", self._vehicle_id, old, new, why)
         self._emit(VehicleEventKind.LINK, f"{old} -> {new}: {why}", extra={"state": str(new)})
@@ -294,7 +302,10 @@ class MavlinkVehicleLink:
 
     def _on_message(self, msg: Any, sysid: int, compid: int) -> None:
         self._greet()
-        if msg.get_msgId() != wire.HEARTBEAT:
+        mid = msg.get_msgId()
+        if mid != wire.HEARTBEAT:
+            if mid == wire.PARAM_VALUE:
+                self._params.on_param_value(msg)
             self._telemetry.handle(msg)
             return
         if msg.autopilot == wire.MAV_AUTOPILOT_INVALID or msg.type == wire.MAV_TYPE_GCS:
@@ -309,6 +320,26 @@ class MavlinkVehicleLink:
         changed = self._telemetry.on_heartbeat(msg)
         self._evaluate_health()
         self._publish(force=changed)
+
+    def _prepare(self) -> None:
+        # The failsafe parameters go to a docked vehicle when it connects, not at launch: a launch
+        # then only checks they are still confirmed (a failure here is retried by the launch).
+        if not self._cfg.prepare_at_connect or self._closing:
+            return
+        if self._prepare_task is not None and not self._prepare_task.done():
+            return
+        self._prepare_task = asyncio.get_running_loop().create_task(self._apply_at_connect())
+
+    async def _apply_at_connect(self) -> None:
+        try:
+            await self._params.apply_safety_config()
+        except FlightError as exc:
+            logger.info(
+                "link %s: failsafe parameters not confirmed at connect (%s); the launch retries",
+                self._vehicle_id,
+                exc,
+                extra={"vehicle_id": self._vehicle_id},
+            )
 
     def _on_rejected(self, reason: FrameRejection) -> None:
         now = self._clock.monotonic()
@@ -461,7 +492,7 @@ class MavlinkVehicleLink:
     # ------------------------------------------------------------------ commands
 
     async def arm(self) -> CommandAck:
-        """Apply the safety configuration, then arm (COMPONENT_ARM_DISARM p1=1)."""
+        """Arm (COMPONENT_ARM_DISARM p1=1) once the safety configuration is confirmed on this connection."""
         await self._params.apply_safety_config()
         return await self._commands.arm()
 
@@ -522,7 +553,7 @@ class MavlinkVehicleLink:
 
     async def apply_safety_config(self) -> None:
         """Set the agency's failsafe parameters and read them back; SafetyConfigError if not confirmed."""
-        await self._params.apply_safety_config()
+        await self._params.apply_safety_config(force=True)
 
     # ------------------------------------------------------------------ mission transfer
 

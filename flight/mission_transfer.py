@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from flight import mavlink_wire as wire
@@ -67,12 +68,59 @@ def stored_like(sent: MissionItem, got: MissionItem) -> bool:
     return same
 
 
+def _fence_item_key(item: MissionItem) -> tuple[int, int, int, int, float, float]:
+    return (
+        int(item.command),
+        int(item.frame),
+        item.x,
+        item.y,
+        round(item.z, 2),
+        round(item.param1, 3),
+    )
+
+
+def plan_content(items: Sequence[MissionItem], mtype: MissionType) -> Counter[Hashable]:
+    """What a fence or rally plan means, whatever its order: PX4 applies every fence shape and
+    rally point alike, so the same shapes (a polygon's vertices in order) in another order are
+    the same fence. Items are compared as PX4 stores them (see `stored_like`)."""
+    if mtype == MissionType.RALLY:
+        return Counter(_fence_item_key(i)[:5] for i in items)
+    shapes: Counter[Hashable] = Counter()
+    i = 0
+    while i < len(items):
+        item = items[i]
+        vertices = int(item.param1) if "POLYGON" in getattr(item.command, "name", "") else 1
+        shape = tuple(_fence_item_key(v) for v in items[i : i + max(1, vertices)])
+        shapes[shape] += 1
+        i += max(1, vertices)
+    return shapes
+
+
 class MissionTransfer:
-    """The mission capability of one vehicle link (one transfer at a time)."""
+    """The mission capability of one vehicle link (one transfer at a time).
+
+    Fence and rally plans verified on the vehicle are remembered for the connection: a launch
+    whose fence and rally points are those the vehicle already holds uploads only its mission
+    (after checking the vehicle still holds as many fence and rally items). Forgotten when the
+    link is lost (the vehicle may have restarted), on a clear, and when an upload fails.
+    """
 
     def __init__(self, ctx: LinkContext) -> None:
         self._ctx = ctx
         self._lock = asyncio.Lock()
+        self._on_vehicle: dict[MissionType, tuple[int, Counter[Hashable]]] = {}
+
+    def forget_plans(self) -> None:
+        """The vehicle may no longer hold the fence and rally points verified earlier."""
+        self._on_vehicle.clear()
+
+    async def _already_on_vehicle(self, items: Sequence[MissionItem], mtype: MissionType) -> bool:
+        held = self._on_vehicle.get(mtype)
+        if held is None or held != (len(items), plan_content(items, mtype)):
+            return False
+        # Another ground station may have replaced it since: PX4 says nothing of that, but it
+        # answers how many items it holds, which a replacement rarely leaves unchanged.
+        return await self.count(mtype) == len(items)
 
     def _refused(
         self, op: str, result: int, detail: str = "", reason: str | None = None
@@ -81,16 +129,28 @@ class MissionTransfer:
         return MissionTransferError(self._ctx.vehicle_id, op, reason, result=result, detail=detail)
 
     async def upload(self, items: Sequence[MissionItem], mtype: MissionType) -> None:
-        """Upload items of one mission type, then download and compare them (unless configured off)."""
+        """Upload items of one mission type, then download and compare them (unless configured off).
+
+        A fence or rally plan the vehicle already holds, verified on this connection, is not sent again.
+        """
         op = f"upload {mtype.name.lower()}"
         for idx, item in enumerate(items):
             if item.mission_type != mtype:
                 raise InvalidCommandError(
                     f"{op}: item {idx} is of type {item.mission_type.name}, not {mtype.name}"
                 )
+        if mtype != MissionType.MISSION and await self._already_on_vehicle(items, mtype):
+            logger.debug("link %s: %s already on the vehicle", self._ctx.vehicle_id, op)
+            return
+        self._on_vehicle.pop(mtype, None)
         await self._upload(items, mtype, op)
         if not self._ctx.config.verify_uploads:
             return
+        await self._verify(items, mtype, op)
+        if mtype != MissionType.MISSION:
+            self._on_vehicle[mtype] = (len(items), plan_content(items, mtype))
+
+    async def _verify(self, items: Sequence[MissionItem], mtype: MissionType, op: str) -> None:
         got = await self.download(mtype)
         vehicle_id = self._ctx.vehicle_id
         if len(got) != len(items):
@@ -209,6 +269,29 @@ class MissionTransfer:
                             "ACCEPTED before all items were sent" if early else None,
                         )
 
+    async def count(self, mtype: MissionType) -> int:
+        """How many items of `mtype` the vehicle holds (MISSION_REQUEST_LIST, then ACK ends it)."""
+        ctx = self._ctx
+        op = f"count {mtype.name.lower()}"
+        ctx.require_link(op)
+        cfg = ctx.config
+        t = ctx.transport
+        async with self._lock:
+            with t.tap(wire.MISSION_MSGS) as q:
+                for _ in range(cfg.mission_retries + 1):
+                    ctx.require_link(op)
+                    t.send(t.mav.mission_request_list_encode(*t.target, int(mtype)))
+                    msg = await self._next(q, mtype, cfg.mission_timeout_s)
+                    if msg is None:
+                        continue
+                    if msg.get_msgId() == wire.MISSION_COUNT:
+                        # Ends the download PX4 has just opened: we want no items.
+                        self._send_ack(wire.MISSION_ACK_ACCEPTED, mtype)
+                        return int(msg.count)
+                    if msg.get_msgId() == wire.MISSION_ACK and int(msg.type) != 0:
+                        raise self._refused(op, int(msg.type))
+        raise MissionTransferError(ctx.vehicle_id, op, "timeout", detail="no MISSION_COUNT")
+
     async def download(self, mtype: MissionType = MissionType.MISSION) -> list[MissionItem]:
         """Download the vehicle's mission, fence or rally items (used to adopt a flight)."""
         ctx = self._ctx
@@ -298,6 +381,7 @@ class MissionTransfer:
         op = f"clear {mtype.name.lower()}"
         ctx.require_link(op)
         await ctx.fence(op)
+        self._on_vehicle.pop(mtype, None)
         async with self._lock:
             with t.tap(wire.MISSION_MSGS) as q:
                 for _ in range(ctx.config.mission_retries + 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,22 @@ from geofence import GeoPoint
 
 log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
+
+
+class _StepTimer:
+    """Wall milliseconds of each launch step, for the flight's note (and bench/e2e.py)."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self._steps: list[tuple[str, float]] = []
+
+    def done(self, step: str) -> None:
+        now = time.monotonic()
+        self._steps.append((step, (now - self._last) * 1000.0))
+        self._last = now
+
+    def summary(self) -> str:
+        return ", ".join(f"{step} {ms:.0f} ms" for step, ms in self._steps)
 
 
 @dataclass(kw_only=True)
@@ -153,17 +170,28 @@ class Launcher(FlightPart):
         link = self.fleet.vehicle(active.drone_id)
         async with active.lock:
             await self.book.store(active, [active.tracker.begin_upload(link.state())])
+        steps = _StepTimer()
         try:
             async with asyncio.timeout(self.launch_timeout_s):
+                # The fence first: PX4 checks the mission against the fence it holds. A fence and
+                # rally points the docked vehicle already holds (verified on this connection) are
+                # not sent again, and its failsafe parameters were confirmed when it connected.
                 await link.upload_fence(plan.fence_items)
+                steps.done("fence")
                 await link.upload_mission(plan.mission_items)
+                steps.done("mission upload")
                 await link.upload_rally(plan.rally_items)
+                steps.done("rally")
                 active.tracker.note_command("start_mission")
                 active.arm_sent = True
                 await link.arm()
+                steps.done("arm")
                 ack = await link.start_mission()
+                steps.done("mission start")
             await self.book.store_note(
-                active, f"mission started: the vehicle accepted AUTO.MISSION ({ack.attempts} tries)"
+                active,
+                f"mission started: the vehicle accepted AUTO.MISSION ({ack.attempts} tries; "
+                f"{steps.summary()})",
             )
         except (FlightError, TimeoutError) as exc:
             reason = str(exc) or "launch timed out"

@@ -89,6 +89,9 @@ class SimDrone:
         self.plans: Plans = new_plans()
         self.mission_valid = False
         self.mission_valid_from_s = 0.0
+        #: When the navigator's check of a new upload ends: PX4 then publishes mission_result, on
+        #: which its mavlink module sends MISSION_CURRENT at once (not only at the stream's 1 Hz).
+        self._mission_result_due_s: float | None = None
         self.mission_rejection: str | None = None
         self.fence_shapes: list[FenceShape] = []
         self.took_off = False
@@ -314,6 +317,7 @@ class SimDrone:
             )
             self.mission_valid = bool(self.plans.mission) and self.mission_rejection is None
             self.mission_valid_from_s = now_s + MISSION_VALIDATION_S
+            self._mission_result_due_s = self.mission_valid_from_s
             self.nav.reset_mission(0)
             self.telemetry.forget_reached()
             if self.mission_rejection:
@@ -391,6 +395,9 @@ class SimDrone:
             self._last_physics_s = now_s
 
     def _commander(self, now_s: float) -> None:
+        if self._mission_result_due_s is not None and now_s >= self._mission_result_due_s:
+            self._mission_result_due_s = None
+            self.telemetry.send_mission_current()
         # Landing detection and PX4's automatic disarms, then the failsafes.
         s = self.phys
         detect_s = self.params["LNDMC_TRIG_TIME"] + LAND_THRUST_WIND_DOWN_S

@@ -88,7 +88,7 @@ class Px4Peer:
                     peer._handle(msg)
 
         transport, _ = await loop.create_datagram_endpoint(Proto, local_addr=("127.0.0.1", 0))
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport
         self.dest = dest
         self._tasks.append(asyncio.create_task(self._telemetry()))
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from flight import (
+    LinkConfig,
     MavlinkVehicleLink,
     MissionType,
     NotLinkHolderError,
@@ -39,8 +40,13 @@ async def test_after_the_lease_is_lost_no_command_mission_or_parameter_reaches_t
 ) -> None:
     (port,) = free_udp_ports(1)
     lease = _Lease()
+    # No failsafe parameters at connect: the lease is asked only for what the test commands.
     link = MavlinkVehicleLink(
-        VehicleId("d1"), f"udpin://127.0.0.1:{port}", clock=SystemClock(), fence=lease
+        VehicleId("d1"),
+        f"udpin://127.0.0.1:{port}",
+        clock=SystemClock(),
+        fence=lease,
+        config=LinkConfig(prepare_at_connect=False),
     )
     async with link:
         await peer.start(("127.0.0.1", port))

@@ -346,6 +346,7 @@ async def test_upload_without_answer_times_out(link: MavlinkVehicleLink, peer: P
 # ---------------------------------------------------------------- safety configuration and params
 
 
+@pytest.mark.parametrize("link_config", [LinkConfig(prepare_at_connect=False)])
 async def test_arm_sets_and_reads_back_failsafe_params_bytewise(
     link: MavlinkVehicleLink, peer: Px4Peer
 ) -> None:
@@ -372,6 +373,7 @@ async def test_arm_sets_and_reads_back_failsafe_params_bytewise(
     assert await link.get_param("RTL_RETURN_ALT") == pytest.approx(60.0)
 
 
+@pytest.mark.parametrize("link_config", [LinkConfig(prepare_at_connect=False)])
 async def test_vehicle_refusing_failsafe_param_is_not_armed(
     link: MavlinkVehicleLink, peer: Px4Peer
 ) -> None:
