@@ -32,6 +32,7 @@ EXPECTED_ORDER = (
     "cameras",
     "video",
     "recordings",
+    "retention",
     "fleet",
     "flights",
     "dispatcher",
