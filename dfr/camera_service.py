@@ -58,7 +58,7 @@ from dfr.camera_views import (
     UploadLinkPublic,
     UploadPublic,
 )
-from dfr.errors import ConflictError, InvalidInputError, NotFoundError
+from dfr.errors import ConflictError, InvalidInputError, NotFoundError, ServiceUnavailableError
 from dfr.mail import Mail, Mailer, MailSink
 from dfr.models import (
     Call,
@@ -139,6 +139,8 @@ class CameraService:
         email = checked_email(form.email)
         phone = checked_phone(form.phone)
         description = _checked_text(form.description, "description")
+        if not self.mailer.configured:
+            raise ServiceUnavailableError("no mail server is configured (DFR_SMTP__HOST)")
         self._window.take(address)
         confirm, manage = new_link_token(), new_link_token()
         row = CameraRegistration(
@@ -315,6 +317,9 @@ class CameraService:
             raise InvalidInputError("the window may span at most 7 days", field="window_end")
         message = _checked_text(form.message, "message")
         radius = self._radius(form.radius_m)
+        if not self.mailer.configured:
+            # Links nobody can receive would only be stored: refuse before anything is.
+            raise ServiceUnavailableError("no mail server is configured (DFR_SMTP__HOST)")
         expires = utcnow() + timedelta(days=self._settings.upload_link_days)
 
         def create() -> tuple[int, list[tuple[int, str, str, str]]]:

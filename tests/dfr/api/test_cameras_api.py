@@ -299,6 +299,18 @@ def test_bad_uploads_and_tokens_are_refused_and_store_nothing(
     assert not footage_dir.exists() or not any(footage_dir.rglob("*.*"))
     assert not any((footage_dir.parent / "incoming").glob("*"))
 
+    # A stored clip altered afterwards is refused on download (its SHA-256 no longer matches).
+    done = registry.upload(token, request_id, clip)
+    assert done.status_code == 201, done.text
+    with Session(registry.app.state.service.engine) as session:
+        stored = session.get(FootageClip, done.json()["id"])
+        assert stored is not None
+        (footage_dir.parent / stored.stored_path).write_bytes(clip[:-1] + b"\x00")
+    tampered = registry.client.get(
+        f"/api/v1/footage-clips/{done.json()['id']}/file", headers=registry.auth(Role.ANALYST)
+    )
+    assert "no longer matches" in _problem(tampered, 409)["detail"]
+
     # A chunk past the declared size is refused too.
     started = registry.client.post(
         "/api/v1/public/footage/uploads",
