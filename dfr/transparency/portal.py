@@ -108,11 +108,14 @@ def coarse_path(
         here = GeoPoint(lat, lon)
         if any(distance_m(here, dock) < policy.dock_trim_m for dock in docks):
             continue
-        step_lon = policy.path_grid_m / (_M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.01))
-        cell = (
-            round(round(lon / step_lon) * step_lon, 5),
-            round(round(lat / step_lat) * step_lat, 5),
-        )
+        cell_lat = round(lat / step_lat) * step_lat
+        # The longitude step follows the cell's latitude, not the point's: one grid for all points.
+        cos_lat = max(math.cos(math.radians(cell_lat)), 0.01)
+        step_lon = policy.path_grid_m / (_M_PER_DEG_LAT * cos_lat)
+        cell = (round(round(lon / step_lon) * step_lon, 5), round(cell_lat, 5))
+        centre = GeoPoint(cell[1], cell[0])
+        if any(distance_m(centre, dock) < policy.dock_trim_m for dock in docks):
+            continue  # snapping may move a point up to ~70 m: the cell itself stays clear too
         if not cells or cells[-1] != cell:
             cells.append(cell)
     if len(cells) > _MAX_PATH_POINTS:
