@@ -21,7 +21,17 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from dfr.models import Agency, Call, Dock, Drone, Flight, FlightEvent, FlightReview, as_utc
+from dfr.models import (
+    Agency,
+    Call,
+    Dock,
+    Drone,
+    Flight,
+    FlightEvent,
+    FlightReview,
+    RecordingHold,
+    as_utc,
+)
 
 __all__ = [
     "IL_COLUMNS",
@@ -166,6 +176,14 @@ def annual_report(
     docks = {d.id: d.name for d in session.exec(select(Dock)).all()}
     drones = session.exec(select(Drone)).all()
     drone_docks = {d.id: d.dock_id for d in drones}
+    # Kept for training = an active named hold on the recording whose reason says training.
+    training = {
+        h.flight_id
+        for h in session.exec(
+            select(RecordingHold).where(col(RecordingHold.released_at).is_(None))
+        ).all()
+        if "training" in h.reason.lower()
+    }
     rows: list[dict[str, str]] = []
     for use in _uses(session, tz):
         if use.local_start.year != year:
@@ -192,8 +210,7 @@ def annual_report(
                     ),
                     "reason_for_use": _reason(use),
                     "video_recorded": "yes" if video else "no",
-                    # Training retention is a named hold on the recording; none is linked here yet.
-                    "video_retained_for_training": "no",
+                    "video_retained_for_training": "yes" if fid in training else "no",
                 }
             )
         else:

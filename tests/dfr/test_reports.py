@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dfr.cli import app
 from dfr.db import make_engine, session_scope, upgrade_schema
 from dfr.fleet import DEMO_FLEET_FILE, apply_fleet_file, read_fleet_file
-from dfr.models import Call, CallLifecycle, Flight, FlightEvent
+from dfr.models import Call, CallLifecycle, Flight, FlightEvent, RecordingHold
 from dfr.reports import IL_COLUMNS, TX_COLUMNS
 from dfr.settings import Settings
 
@@ -64,6 +64,10 @@ def data_dir(tmp_path: Path) -> Path:
                 session.add(flight)
                 session.flush()
                 assert flight.id is not None
+                if i == 2:
+                    session.add(
+                        RecordingHold(flight_id=flight.id, reason="Training: night approach")
+                    )
                 for state, minutes in (("on_scene", 3), ("returning", 13)):
                     session.add(
                         FlightEvent(
@@ -103,6 +107,7 @@ def test_the_annual_reports_for_a_year_with_3_flights_have_3_rows_with_every_col
     assert il[0]["date_of_use"] == "2026-03-04" and il[0]["time_of_use"] == "08:00"
     # 02:30 UTC on 20 March is the evening before in Colorado Springs.
     assert il[1]["date_of_use"] == "2026-03-19"
+    assert [r["video_retained_for_training"] for r in il] == ["no", "no", "yes"]
     tx = _rows(
         runner.invoke(
             app,
