@@ -45,7 +45,7 @@ def _audit(engine: Engine, action: str) -> list[AuditEntry]:
         return list(session.exec(select(AuditEntry).where(AuditEntry.action == action)).all())
 
 
-def test_an_officer_opens_a_link_with_its_pin_and_sees_only_that_call(
+def test_an_officer_opens_a_link_with_its_pin_sees_only_that_call_and_a_full_link_refuses_more(
     app: FastAPI, client: TestClient, auth: TokenFactory
 ) -> None:
     call_id = _call(app)
@@ -90,13 +90,20 @@ def test_an_officer_opens_a_link_with_its_pin_and_sees_only_that_call(
     listed = client.get(f"/api/v1/calls/{call_id}/shares", headers=auth(Role.ANALYST)).json()
     assert listed["count"] == 1
     assert (listed["data"][0]["opens"], listed["data"][0]["viewers_now"]) == (1, 1)
+    # Two phones at once at most: a second opens, a third is refused.
+    assert (
+        client.post("/api/v1/share/open", json={"pin": "4821"}, headers=_bearer(token)).status_code
+        == 200
+    )
+    full = client.post("/api/v1/share/open", json={"pin": "4821"}, headers=_bearer(token))
+    assert full.status_code == 409 and "admits 2 viewers" in full.json()["detail"]
     engine = app.state.service.engine
-    assert len(_audit(engine, "share.open")) == 1
+    assert len(_audit(engine, "share.open")) == 2
     assert len(_audit(engine, "share.open.wrong_pin")) == 2
     assert _audit(engine, "create_share")[0].actor == "test-dispatcher"
 
 
-def test_a_revoked_link_refuses_its_viewers_at_once(
+def test_a_revoked_or_expired_link_refuses_its_viewers_at_once(
     app: FastAPI, client: TestClient, auth: TokenFactory
 ) -> None:
     call_id = _call(app)
@@ -121,14 +128,12 @@ def test_a_revoked_link_refuses_its_viewers_at_once(
     listed = client.get(f"/api/v1/calls/{call_id}/shares", headers=auth(Role.DISPATCHER)).json()
     assert listed["data"][0]["viewers_now"] == 0
 
-
-def test_an_expired_link_is_refused(app: FastAPI, client: TestClient, auth: TokenFactory) -> None:
-    call_id = _call(app)
-    created = _share(client, auth, call_id, expires_in_s=60)
-    token = str(created["token"])
+    # An expired link refuses its viewers and new phones alike.
+    expiring = _share(client, auth, call_id, expires_in_s=60)
+    token = str(expiring["token"])
     key = client.post("/api/v1/share/open", json={}, headers=_bearer(token)).json()["viewer_key"]
     with session_scope(app.state.service.engine) as session:
-        link = session.get(CallShareLink, created["id"])
+        link = session.get(CallShareLink, expiring["id"])
         assert link is not None
         link.expires_at = utcnow() - timedelta(seconds=1)
         session.add(link)
@@ -136,13 +141,14 @@ def test_an_expired_link_is_refused(app: FastAPI, client: TestClient, auth: Toke
         response = client.get(path, headers=_bearer(bearer))
         assert response.status_code == 410 and response.json()["detail"] == "this link expired"
     listed = client.get(f"/api/v1/calls/{call_id}/shares", headers=auth(Role.DISPATCHER)).json()
-    assert listed["data"][0]["state"] == "expired"
+    assert [link["state"] for link in listed["data"]] == ["expired", "revoked"]
 
 
-def test_wrong_pins_lock_the_link_even_against_the_right_pin(
+def test_wrong_pins_lock_the_link_and_bad_requests_change_nothing(
     app: FastAPI, client: TestClient, auth: TokenFactory
 ) -> None:
-    token = str(_share(client, auth, _call(app), pin="123456")["token"])
+    call_id = _call(app)
+    token = str(_share(client, auth, call_id, pin="123456")["token"])
     for _ in range(MAX_PIN_FAILURES):
         response = client.post("/api/v1/share/open", json={"pin": "999999"}, headers=_bearer(token))
         assert response.status_code == 401
@@ -150,20 +156,7 @@ def test_wrong_pins_lock_the_link_even_against_the_right_pin(
     assert locked.status_code == 401
     assert locked.json()["detail"].startswith("too many wrong PINs; this link is locked for")
 
-
-def test_a_full_link_refuses_one_more_viewer(
-    app: FastAPI, client: TestClient, auth: TokenFactory
-) -> None:
-    token = str(_share(client, auth, _call(app), max_viewers=1)["token"])
-    assert client.post("/api/v1/share/open", json={}, headers=_bearer(token)).status_code == 200
-    full = client.post("/api/v1/share/open", json={}, headers=_bearer(token))
-    assert full.status_code == 409 and "admits 1 viewers" in full.json()["detail"]
-
-
-def test_bad_share_requests_are_refused_and_change_nothing(
-    app: FastAPI, client: TestClient, auth: TokenFactory
-) -> None:
-    call_id = _call(app)
+    # Bad requests are refused and change nothing.
     staff = auth(Role.DISPATCHER)
     for body in ({"pin": "12ab"}, {"expires_in_s": 10}, {"max_viewers": 0}, {"color": "red"}):
         response = client.post(f"/api/v1/calls/{call_id}/share", json=body, headers=staff)
@@ -175,8 +168,8 @@ def test_bad_share_requests_are_refused_and_change_nothing(
         == 403
     )
     assert client.delete(f"/api/v1/calls/{call_id}/shares/12345", headers=staff).status_code == 404
-    with Session(app.state.service.engine) as session:
-        assert session.exec(select(CallShareLink)).all() == []
+    listed = client.get(f"/api/v1/calls/{call_id}/shares", headers=auth(Role.DISPATCHER)).json()
+    assert listed["count"] == 1  # the locked link alone
 
 
 async def test_open_sessions_end_when_their_link_is_revoked_or_expires(engine: Engine) -> None:
