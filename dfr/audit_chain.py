@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,9 @@ _VERIFY_BATCH = 1000
 EVENT_METHOD = "EVENT"
 #: The action of the row written when a changed fleet file is applied.
 FLEET_FILE_ACTION = "fleet.file.apply"
+#: The action of the row a purge of old audit rows writes; its detail names the last row it removed.
+AUDIT_PURGE_ACTION = "retention.purge.audit"
+_PURGED_THROUGH = re.compile(r"\(through chain row (\d+)\)")
 
 
 def outcome_of(status_code: int) -> str:
@@ -251,6 +255,26 @@ def _row_problem(row: Any, expected_seq: int | None, prev: str | None) -> str | 
     return None
 
 
+def audit_purge_detail(count: int, cutoff: datetime, through_seq: int | None, days: int) -> str:
+    """The detail of a purge's row: what went, through which chain row (the next row anchors)."""
+    return (
+        f"{count} rows before {_canonical_at(cutoff)} (through chain row {through_seq or 0}); "
+        f"audit_days={days}"
+    )
+
+
+def _purged_through(conn: Connection) -> int | None:
+    """The last chain row the latest audit purge removed, None when none did."""
+    detail = conn.execute(
+        select(_AUDIT.c.detail)
+        .where(_AUDIT.c.action == AUDIT_PURGE_ACTION, _AUDIT.c.chain_seq.is_not(None))
+        .order_by(_AUDIT.c.chain_seq.desc())
+        .limit(1)
+    ).scalar()
+    found = None if detail is None else _PURGED_THROUGH.search(str(detail))
+    return None if found is None else int(found.group(1))
+
+
 def verify_chain(engine: Engine) -> ChainReport:
     """Walk the chain from its first remaining row to the head row; report the first break."""
     with engine.connect() as conn:
@@ -279,10 +303,16 @@ def verify_chain(engine: Engine) -> ChainReport:
         for row in _chained_rows(conn):
             if first_seq is None:
                 first_seq = int(row.chain_seq)
-                # Rows before a purged start are gone by design; the first one left anchors it.
+                # Rows before a purged start are gone by design; the first one left anchors it,
+                # and the (chained) row of the latest audit purge names where it must start.
                 problem = _row_problem(row, 1 if first_seq == 1 else None, None)
                 if problem is None and first_seq == 1 and row.prev_hash != GENESIS_HASH:
                     problem = "the first row does not start from the genesis hash"
+                if problem is None and first_seq > 1 and _purged_through(conn) != first_seq - 1:
+                    problem = (
+                        f"the rows before chain row {first_seq} are missing, and no audit "
+                        "purge removed them"
+                    )
             else:
                 problem = _row_problem(row, last_seq + 1, last_hash)
             if problem is not None:

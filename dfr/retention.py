@@ -33,7 +33,14 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from dfr.audit import AUDIT_FLOOR_DAYS, append_audit, event_row, lock_chain
+from dfr.audit import (
+    AUDIT_FLOOR_DAYS,
+    AUDIT_PURGE_ACTION,
+    append_audit,
+    audit_purge_detail,
+    event_row,
+    lock_chain,
+)
 from dfr.errors import ConflictError, NotFoundError
 from dfr.models import AuditEntry, RecordingHold, TrackPoint, as_utc, utcnow
 from dfr.retention_policy import RetentionPolicy
@@ -590,15 +597,6 @@ class RetentionJob(TaskOwner):
             if dry_run:
                 return [item]
             conn.execute(delete(_AUDIT).where(gone))
-            append_audit(
-                conn,
-                [
-                    self._row(
-                        "retention.purge.audit",
-                        "audit log",
-                        f"{count} rows before {cutoff.isoformat()} (through chain row "
-                        f"{last_seq}); audit_days={days}",
-                    )
-                ],
-            )
+            detail = audit_purge_detail(int(count), cutoff, last_seq, days)
+            append_audit(conn, [self._row(AUDIT_PURGE_ACTION, "audit log", detail)])
         return [item]

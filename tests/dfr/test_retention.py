@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
@@ -235,8 +236,18 @@ def test_purge_never_deletes_audit_rows_younger_than_the_floor(
     assert [r.action for r in _audit(engine, "young")] == ["young"]
     chain = verify_chain(engine)
     assert chain.ok and chain.first_seq == 4, chain
-    with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log WHERE action = 'young'"))
+    # Removing the oldest rows left (as no purge did) is found, although no link is broken.
+    first_left = _audit(engine, "young")[0].id
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+        else:
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+        conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": first_left})
+    cut = verify_chain(engine)
+    assert not cut.ok and "no audit purge removed them" in (cut.problem or ""), cut
 
 
 def test_the_service_job_purges_as_soon_as_it_runs(engine: Engine, tmp_path: Path) -> None:
