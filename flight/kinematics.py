@@ -29,6 +29,8 @@ TAKEOFF_RAMP_FACTOR = 0.8
 #: Landing descent above MPC_LAND_ALT1 as a share of MPC_Z_V_AUTO_DN: PX4 SITL sank at a median
 #: 1.28-1.31 m/s with 1.5 set (reference flights); the slower figure also budgets more energy.
 LAND_DESCENT_FACTOR = 0.87
+#: Hover before RTL leaves for home (reference flights: ~3 s).
+RTL_HOVER_S = 3.0
 #: Touchdown to ON_GROUND: PX4's land detector takes 4-6 s (reference flights), then disarms.
 LAND_DETECT_S = 5.0
 
@@ -58,6 +60,7 @@ class VehicleLimits:
     xy_traj_p: float = 0.5  # MPC_XY_TRAJ_P
     tiltmax_air_deg: float = 45.0  # MPC_TILTMAX_AIR
     disarm_land_s: float = 2.0  # COM_DISARM_LAND
+    yawrate_auto_deg_s: float = 60.0  # MPC_YAWRAUTO_MAX
     #: SIH_MASS and SIH_KDV: with linear drag the tilt limit caps the level speed (SIH's quadrotor);
     #: None on a vehicle that does not report them (a real airframe).
     sih_mass_kg: float | None = 1.0
@@ -137,6 +140,7 @@ PARAM_OF_FIELD: dict[str, str] = {
     "xy_traj_p": "MPC_XY_TRAJ_P",
     "tiltmax_air_deg": "MPC_TILTMAX_AIR",
     "disarm_land_s": "COM_DISARM_LAND",
+    "yawrate_auto_deg_s": "MPC_YAWRAUTO_MAX",
     "sih_mass_kg": "SIH_MASS",
     "sih_kdv_n_s_m": "SIH_KDV",
 }
@@ -208,6 +212,16 @@ def level_leg_s(
     t_dn, d_dn = speed_change(lo, v_out_mps, limits)
     rest = max(0.0, length_m - d_up - d_dn)
     return t_up + t_dn + (rest / lo if lo > 0 else 0.0)
+
+
+def rtl_start_s(from_speed_mps: float, limits: VehicleLimits) -> float:
+    """RTL's start: brake where it was commanded, then turn to face home before leaving.
+
+    PX4 SITL hovered ~3 s before leaving (reference flights); a half turn at MPC_YAWRAUTO_MAX.
+    """
+    brake_s, _ = speed_change(from_speed_mps, 0.0, limits)
+    turn_s = 180.0 / limits.yawrate_auto_deg_s if limits.yawrate_auto_deg_s > 0 else 0.0
+    return brake_s + max(RTL_HOVER_S, turn_s)
 
 
 # -- vertical --------------------------------------------------------------------------------------

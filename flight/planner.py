@@ -17,6 +17,7 @@ from flight.kinematics import (
     land_s,
     level_leg_s,
     path_s,
+    rtl_start_s,
     takeoff_s,
 )
 from flight.mission_items import MavCmd, MavFrame, MissionItem, MissionType
@@ -411,7 +412,13 @@ def _timing(
     back_pts = [_local(origin, p) for p in back]
     back_pts[0] = Waypoint3D(back_pts[0].north_m, back_pts[0].east_m, orbit_alt_m)
     return_s, back_legs_s = path_s(back_pts, v_back, limits, acc_rad_m=ACCEPTANCE_RADIUS_M)
-    return_wh = _path_wh(back_pts, back_legs_s, v_back, power, limits.z_v_auto_up_mps)
+    # RTL from the orbit: brake and turn home first, and it may start across the circle.
+    start_s = rtl_start_s(ORBIT_SPEED_MPS if radius_m > 0 else 0.0, limits) + radius_m / v_back
+    return_s += start_s
+    return_wh = (
+        _path_wh(back_pts, back_legs_s, v_back, power, limits.z_v_auto_up_mps)
+        + start_s * power.hover_w / 3600.0
+    )
     landing = land_s(back_pts[-1].alt_m, limits)
     landing_wh = landing * power.hover_w / 3600.0
     scene_power_w = power.level_w(ORBIT_SPEED_MPS) if radius_m > 0 else power.hover_w
@@ -464,6 +471,14 @@ def _climbing_start(
 
 
 # -- vehicle fence ---------------------------------------------------------------------------------
+
+
+def plan_fence_items(
+    airspace: Airspace, now: datetime, route: Sequence[GeoPoint]
+) -> tuple[MissionItem, ...]:
+    """The fence a plan along `route` carries; with `[dock]`, the one a docked vehicle holds ahead
+    of a launch (the same whenever every active zone fits in the fence)."""
+    return fence_items(_fence_zones(airspace, now, route))
 
 
 def _fence_zones(airspace: Airspace, now: datetime, route: Sequence[GeoPoint]) -> list[Zone]:

@@ -16,6 +16,7 @@ from flight.kinematics import (
     path_s,
     read_vehicle_limits,
     return_speed_mps,
+    rtl_start_s,
     speed_change,
     takeoff_s,
 )
@@ -119,3 +120,10 @@ def test_vertical_phases_match_the_px4_reference_flights_within_15_percent(
     t = predicted()
     mean = (px4_a + px4_b) / 2
     assert abs(t - mean) / mean <= 0.15, (phase, t, mean)
+
+
+def test_rtl_starts_by_braking_and_turning_home() -> None:
+    brake_s, _ = speed_change(5.0, 0.0, PX4)
+    assert rtl_start_s(5.0, PX4) == pytest.approx(brake_s + 3.0)  # 180 deg at 60 deg/s
+    slow_yaw = VehicleLimits(yawrate_auto_deg_s=30.0)
+    assert rtl_start_s(0.0, slow_yaw) == pytest.approx(6.0)
