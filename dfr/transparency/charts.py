@@ -12,7 +12,9 @@ _MARGIN_BOTTOM = 40
 _MARGIN_TOP = 16
 
 
-def bar_chart(title: str, bars: Sequence[tuple[str, float]], *, unit: str = "") -> str:
+def bar_chart(
+    title: str, bars: Sequence[tuple[str, float]], *, unit: str = "", empty: str = "No data yet"
+) -> str:
     """A labelled bar chart; every string is escaped, colours are presentation attributes."""
     label = escape(title)
     head = (
@@ -23,7 +25,7 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float]], *, unit: str = "") 
     if not bars:
         return (
             f'{head}<text x="{WIDTH // 2}" y="{HEIGHT // 2}" text-anchor="middle" '
-            'fill="#555">No published flights yet</text></svg>'
+            f'fill="#555">{escape(empty)}</text></svg>'
         )
     top = max(value for _, value in bars) or 1.0
     plot_w = WIDTH - _MARGIN_LEFT - 10

@@ -73,8 +73,12 @@ def render_page(agency_name: str, flights: Sequence[PortalFlight], stats: Portal
     definitions = "".join(
         f"<dt>{escape(term)}</dt><dd>{escape(text)}</dd>" for term, text in DEFINITIONS
     )
-    weekly = bar_chart("Flights per week", stats.per_week)
-    response = bar_chart("Response time (minutes)", stats.response_bins)
+    weekly = bar_chart("Flights per week", stats.per_week, empty="No published flights yet")
+    response = bar_chart(
+        "Response time (minutes)",
+        stats.response_bins,
+        empty="No published call flight has reached its scene yet",
+    )
     title = escape(f"{agency_name}: drone flight log")
     return f"""<!doctype html>
 <html lang="en">

@@ -9,18 +9,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col, select
 
 from dfr.api.params import Id64
 from dfr.auth import Principal, require_roles
 from dfr.deps import ServiceDep, SessionDep
 from dfr.errors import ConflictError
 from dfr.fleet import read_fleet_file
-from dfr.models import Agency, Flight, FlightReview, Role, as_utc, get_row, utcnow
+from dfr.models import Agency, Call, Flight, FlightReview, Role, as_utc, get_row, utcnow
 from dfr.transparency import (
     PORTAL_CSS,
     PortalFlight,
@@ -82,6 +82,55 @@ def review_flight(
         purpose=review.purpose,
         outcome=review.outcome,
     )
+
+
+class PendingReviewPublic(SQLModel):
+    flight_id: int
+    drone_id: str
+    call_id: int | None
+    call_type: str
+    category: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    state: str
+
+
+class PendingReviewsPublic(SQLModel):
+    data: list[PendingReviewPublic]
+    count: int
+
+
+@router.get("/reviews/pending", response_model=PendingReviewsPublic)
+def pending_reviews(
+    session: SessionDep,
+    _: Supervisor,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> PendingReviewsPublic:
+    """Ended flights no supervisor has reviewed yet (not on the portal unless auto-published), newest first."""
+    reviewed = select(FlightReview.flight_id)
+    rows = session.exec(
+        select(Flight)
+        .where(col(Flight.state).in_(ENDED_STATES), col(Flight.id).not_in(reviewed))
+        .order_by(col(Flight.id).desc())
+        .limit(limit)
+    ).all()
+    data = []
+    for flight in rows:
+        assert flight.id is not None
+        call = None if flight.call_id is None else session.get(Call, flight.call_id)
+        data.append(
+            PendingReviewPublic(
+                flight_id=flight.id,
+                drone_id=flight.drone_id,
+                call_id=flight.call_id,
+                call_type="" if call is None else call.call_type,
+                category="" if call is None else call.category,
+                started_at=None if flight.started_at is None else as_utc(flight.started_at),
+                ended_at=None if flight.ended_at is None else as_utc(flight.ended_at),
+                state=flight.state,
+            )
+        )
+    return PendingReviewsPublic(data=data, count=len(data))
 
 
 @functools.lru_cache(maxsize=8)

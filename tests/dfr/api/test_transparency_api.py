@@ -110,10 +110,14 @@ def test_the_portal_lists_a_reviewed_flight_and_not_an_unreviewed_one_without_a_
     assert client.post(url, json={}, headers=auth(Role.DISPATCHER)).status_code == 403
     too_soon = client.post(f"/api/v1/flights/{flying}/review", headers=auth(Role.SUPERVISOR))
     assert too_soon.status_code == 409
+    pending = client.get("/api/v1/reviews/pending", headers=auth(Role.SUPERVISOR)).json()
+    assert [f["flight_id"] for f in pending["data"]] == [unreviewed, reviewed]  # ended ones only
     answer = client.post(
         url, json={"purpose": "Suspicious person call"}, headers=auth(Role.SUPERVISOR)
     )
     assert answer.status_code == 200, answer.text
+    pending = client.get("/api/v1/reviews/pending", headers=auth(Role.SUPERVISOR)).json()
+    assert [f["flight_id"] for f in pending["data"]] == [unreviewed]
 
     body = client.get("/transparency/flights.json").json()
     assert [f["id"] for f in body["flights"]] == [reviewed]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,26 +117,39 @@ def two_flights(live_service: LiveService) -> Iterator[tuple[int, int]]:
     yield ids[0], ids[1]
 
 
-def test_the_public_portal_lists_a_reviewed_flight_and_not_an_unreviewed_one_without_a_token(
-    live_service: LiveService, two_flights: tuple[int, int], browser_page: Any, tmp_path: Path
+def test_a_supervisor_publishes_a_flight_and_the_portal_shows_it_and_not_an_unreviewed_one(
+    live_service: LiveService, two_flights: tuple[int, int], browser_page: Any
 ) -> None:
     reviewed, unreviewed = two_flights
-    with live_service.http(Role.SUPERVISOR) as supervisor:
-        answer = supervisor.post(
-            f"/api/v1/flights/{reviewed}/review", json={"purpose": "Burglary call"}
-        )
-        assert answer.status_code == 200, answer.text
-    errors: list[str] = []
-    browser_page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    browser_page.goto(live_service.base_url + "/transparency")
-    browser_page.locator(f'tr[data-flight="{reviewed}"]').wait_for()
-    assert browser_page.locator(f'tr[data-flight="{unreviewed}"]').count() == 0
-    assert "Burglary call" in browser_page.locator("#flights").inner_text()
-    assert "Secret Lane" not in browser_page.content()
-    assert browser_page.locator("svg.chart").count() == 2
-    assert browser_page.evaluate("() => sessionStorage.getItem('dfr.token')") is None
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    browser_page.screenshot(path=str(ARTIFACTS / "transparency-portal.png"), full_page=True)
-    assert not errors, errors  # the stylesheet loads under the strict CSP
-    assert (ARTIFACTS / "transparency-portal.png").exists()
+    steps = ConsoleSteps(browser_page, live_service)
+    steps.sign_in(Role.SUPERVISOR)
+    card = browser_page.locator(f'#reviews li[data-flight-id="{reviewed}"]')
+    card.wait_for()
+    card.locator('[data-field="purpose"]').fill("Burglary call")
+    card.locator('[data-action="publish"]').click()
+    browser_page.wait_for_function(
+        "id => document.querySelector(`#reviews li[data-flight-id='${id}']`)"
+        ".dataset.state === 'published'",
+        arg=reviewed,
+    )
+    steps.screenshot("governance-03-flight-published")
 
+    # The public's view: a new browser context, no token anywhere.
+    public = browser_page.context.browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        page = public.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(live_service.base_url + "/transparency")
+        page.locator(f'tr[data-flight="{reviewed}"]').wait_for()
+        assert page.locator(f'tr[data-flight="{unreviewed}"]').count() == 0
+        assert "Burglary call" in page.locator("#flights").inner_text()
+        assert "Secret Lane" not in page.content()
+        assert page.locator("svg.chart").count() == 2
+        assert page.evaluate("() => sessionStorage.getItem('dfr.token')") is None
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "transparency-portal.png"), full_page=True)
+        assert not errors, errors  # the stylesheet loads under the strict CSP
+    finally:
+        public.close()
+    assert (ARTIFACTS / "transparency-portal.png").exists()

@@ -1,5 +1,6 @@
 // Supervisor approvals: launches the agency's policy holds for a supervisor, each with its reason,
-// answered with Approve (which launches, as a dispatcher's launch) or Refuse, and a reason of one's own.
+// answered with Approve (which launches, as a dispatcher's launch) or Refuse, and a reason of one's own;
+// and ended flights waiting for review, published on the public transparency portal with Publish.
 // Everything from outside is shown as text.
 import { api, token } from "./api.js";
 
@@ -79,6 +80,77 @@ function card(item) {
   return li;
 }
 
+const reviewCards = new Map();
+
+// The review list lives in the approvals panel; built here so the page needs no other markup.
+function reviewList() {
+  let list = $("reviews");
+  if (!list) {
+    const heading = document.createElement("h2");
+    heading.textContent = "Flights to review for the public log";
+    list = Object.assign(document.createElement("ol"), { id: "reviews", className: "queue" });
+    list.setAttribute("aria-label", "flights to review");
+    $("approvals-panel").append(heading, list);
+  }
+  return list;
+}
+
+function reviewCard(item) {
+  const li = document.createElement("li");
+  li.className = "review";
+  li.dataset.flightId = String(item.flight_id);
+  li.dataset.state = "pending";
+  const title = document.createElement("strong");
+  const when = item.started_at ? new Date(item.started_at).toLocaleString() : "";
+  const what = item.call_type ? `${item.call_type} (${item.category})` : "pilot flight";
+  title.textContent = `Flight ${item.flight_id} · ${item.drone_id} · ${what} · ${when}`;
+  const purpose = Object.assign(document.createElement("input"), {
+    type: "text", maxLength: 200, placeholder: "Public purpose (optional)",
+  });
+  purpose.dataset.field = "purpose";
+  purpose.setAttribute("aria-label", "public purpose");
+  const publish = button("Publish", "publish");
+  const status = document.createElement("p");
+  status.className = "review-status";
+  status.setAttribute("role", "status");
+  publish.addEventListener("click", async () => {
+    publish.disabled = true;
+    try {
+      await api("POST", `/flights/${item.flight_id}/review`, { purpose: purpose.value.trim() });
+      li.dataset.state = "published";
+      status.textContent = "Published on the transparency portal.";
+    } catch (error) {
+      status.textContent = error.message;
+      publish.disabled = false;
+    }
+  });
+  const row = document.createElement("div");
+  row.className = "buttons";
+  row.append(purpose, publish);
+  li.append(title, row, status);
+  return li;
+}
+
+async function pollReviews() {
+  const pending = (await api("GET", "/reviews/pending")).data;
+  const ids = new Set(pending.map((f) => String(f.flight_id)));
+  const list = reviewList();
+  for (const item of pending) {
+    const id = String(item.flight_id);
+    if (!reviewCards.has(id)) {
+      const li = reviewCard(item);
+      reviewCards.set(id, li);
+      list.append(li);
+    }
+  }
+  for (const [id, li] of reviewCards) {
+    if (!ids.has(id) && li.dataset.state === "pending") {
+      li.remove();
+      reviewCards.delete(id);
+    }
+  }
+}
+
 async function poll() {
   try {
     await refreshRole();
@@ -106,6 +178,7 @@ async function poll() {
     }
     $("approvals-count").textContent = pending.length ? String(pending.length) : "";
     panel.hidden = false;
+    await pollReviews();
   } catch {
     // The next poll tries again (a refused token brings the login form back through the console).
   } finally {
