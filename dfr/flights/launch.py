@@ -32,6 +32,7 @@ from flight import (
     VehicleLink,
     VehicleState,
 )
+from flight.planner import plan_fence_items
 from geofence import GeoPoint
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,29 @@ class Launcher(FlightPart):
             orbit_radius_m=orbit_radius_m,
             alt_agl_m=alt_agl_m,
         )
+
+    async def prepare_docked(self, drone_id: VehicleId) -> None:
+        """Put its dock's fence on a docked drone that has just connected (verified), so its next
+        launch finds it there and uploads only the mission; a failure is logged, the launch retries."""
+        if drone_id in self.book.by_drone or drone_id not in self.fleet.vehicle_ids():
+            return
+
+        def dock_of() -> GeoPoint | None:
+            with session_scope(self.book.engine) as session:
+                drone = session.get(Drone, drone_id)
+                dock = session.get(Dock, drone.dock_id) if drone is not None else None
+                return None if dock is None else GeoPoint(dock.lat, dock.lon)
+
+        dock = await asyncio.to_thread(dock_of)
+        link = self.fleet.vehicle(drone_id)
+        state = link.state()
+        if dock is None or state.armed or state.in_air:
+            return
+        items = plan_fence_items(self.airspace.airspace(), self.book.clock.now(), [dock])
+        try:
+            await link.upload_fence(items)
+        except FlightError as exc:
+            log.info("drone %s: dock fence not put on the vehicle at connect: %s", drone_id, exc)
 
     def _check_ready(self, drone: Drone) -> None:
         if drone.in_maintenance:

@@ -11,7 +11,7 @@ from dfr.db import session_scope
 from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.models import TrackPoint
 from dfr.telemetry_bridge import drone_frame
-from flight import FlightPhase, VehicleEvent, VehicleEventKind, VehicleState
+from flight import FlightPhase, VehicleEvent, VehicleEventKind, VehicleId, VehicleState
 from telemetry import AlertBoard, Hub, drone_message
 
 LOW_BATTERY_ALERT_PCT = 25.0
@@ -40,6 +40,8 @@ class FlightObserver(FlightPart):
 
     hub: Hub
     on_arrival: Callable[[ActiveFlight], None]
+    #: Called when a drone's link comes up while it flies no flight (its dock's fence goes on).
+    on_link_up: Callable[[VehicleId], None] | None = None
     _track_buffer: list[TrackPoint] = field(default_factory=list, init=False)
 
     async def watch_states(self) -> None:
@@ -106,6 +108,8 @@ class FlightObserver(FlightPart):
             AlertBoard(self.hub).resolve_active(
                 "link_lost", str(event.vehicle_id), f"link back: {event.detail}", event.time
             )
+            if flight_id is None and self.on_link_up is not None:
+                self.on_link_up(event.vehicle_id)
         elif event.kind == VehicleEventKind.CONTRADICTION:
             # The report was held back, so the flight goes on; someone may be forging frames.
             level = "warning"

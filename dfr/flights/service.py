@@ -85,12 +85,19 @@ class FlightService(TaskOwner):
             spawn=self._spawn,
         )
         self._observer = FlightObserver(
-            book=self._book, fleet=fleet, hub=hub, on_arrival=self._commands.orbit_on_arrival
+            book=self._book,
+            fleet=fleet,
+            hub=hub,
+            on_arrival=self._commands.orbit_on_arrival,
+            on_link_up=self._prepare_docked,
         )
         self._adopter = FlightAdopter(
             book=self._book, fleet=fleet, spawn=self._spawn, adopt_timeout_s=adopt_timeout_s
         )
         self.plan_for = self._launcher.plan_for
+
+    def _prepare_docked(self, drone_id: VehicleId) -> None:
+        self._spawn(self._launcher.prepare_docked(drone_id), name=f"prepare-{drone_id}")
 
     def _linked_here(self, drone_id: str) -> bool:
         return self._remote is None or VehicleId(drone_id) in self._fleet.vehicle_ids()
