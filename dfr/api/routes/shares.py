@@ -19,9 +19,18 @@ from dfr import fleet
 from dfr.api.params import Id64
 from dfr.audit import client_address
 from dfr.auth import BearerToken, Principal, principal_for, require_roles
-from dfr.deps import EngineDep, FlightServiceDep, ServiceDep, SessionDep, VideoDep
+from dfr.basemap import ARCHIVES, BasemapPublic, basemap_config
+from dfr.deps import (
+    EngineDep,
+    FlightServiceDep,
+    ServiceDep,
+    SessionDep,
+    SettingsDep,
+    VideoDep,
+)
 from dfr.errors import (
     ConflictError,
+    DfrError,
     ForbiddenError,
     InvalidInputError,
     NotAuthenticatedError,
@@ -47,7 +56,13 @@ from dfr.share_links import (
     viewer_of,
 )
 from dfr.telemetry_bridge import drone_frame
-from telemetry.video import WHEP_CONTENT_TYPE, BadOfferError, SessionLimitError, VideoError
+from telemetry.video import (
+    WHEP_CONTENT_TYPE,
+    BadOfferError,
+    SessionLimitError,
+    SessionUnknownError,
+    VideoError,
+)
 
 router = APIRouter(tags=["shares"])
 Sharer = Annotated[Principal, Depends(require_roles(Role.DISPATCHER, Role.ANALYST))]
@@ -177,6 +192,8 @@ class SharedView(BaseModel):
     scene: SharedScene
     drone: SharedDrone | None
     expires_at: datetime
+    #: The agency's street basemap, drawn as the console draws it.
+    basemap: BasemapPublic
 
 
 def _flying_flight(session: Session, call_id: int) -> Flight | None:
@@ -189,7 +206,9 @@ def _flying_flight(session: Session, call_id: int) -> Flight | None:
 
 
 @router.get("/share/view", response_model=SharedView)
-def shared_view(viewer: Viewer, session: SessionDep, flights: FlightServiceDep) -> SharedView:
+def shared_view(
+    viewer: Viewer, session: SessionDep, flights: FlightServiceDep, settings: SettingsDep
+) -> SharedView:
     """The link's call and its drone's position now (poll it; 410 once the link ended)."""
     call = session.get(Call, viewer.call_id)
     if call is None:
@@ -225,7 +244,12 @@ def shared_view(viewer: Viewer, session: SessionDep, flights: FlightServiceDep) 
             link=None if frame is None else frame.link,
             video=bool(row.video_url),
         )
-    return SharedView(scene=scene, drone=drone, expires_at=viewer.expires_at)
+    return SharedView(
+        scene=scene,
+        drone=drone,
+        expires_at=viewer.expires_at,
+        basemap=basemap_config(settings.map, ARCHIVES),
+    )
 
 
 @router.post(
@@ -269,9 +293,12 @@ async def shared_video_offer(
     session_id = answer.session_id
 
     async def end(reason: str) -> None:
-        # Ended already (by the phone, or its peer went away): nothing left to cut.
-        with contextlib.suppress(Exception):
+        try:
             await video.sessions.end(session_id, reason)
+        except SessionUnknownError:
+            # Not here: the instance holding the drone's link answered it (or it ended already).
+            with contextlib.suppress(DfrError):
+                await video.end_watch(drone.id, session_id, viewer.actor, VIEWER_ROLE)
 
     service.shares.open(viewer.link_id, "whep", end)
     return Response(

@@ -15,7 +15,7 @@ import pytest
 
 from dfr.db import session_scope
 from dfr.models import Call, Role
-from telemetry import call_message, decision_message
+from telemetry import DroneFrame, call_message, decision_message, drone_message, flight_message
 from tests.dfr.call_story import store_call_story
 from tests.dfr.console.conftest import LiveService
 from tests.dfr.console.test_console_browser import ConsoleSteps
@@ -183,3 +183,42 @@ def test_a_calls_story_shows_every_step_with_its_time(
     assert steps.call_card(story.call_id).locator(".line").inner_text() == "on scene"
     assert f"#{story.call_id}" in page.locator("#story-title").inner_text()
     steps.screenshot("story-01-timeline")
+
+    # En route: the countdown comes from where the vehicle is now (1500 m out at 15 m/s: 1:40).
+    now = datetime.now(UTC)
+    live_service.publish(
+        flight_message(
+            story.flight_id,
+            {
+                "drone_id": "D1",
+                "call_id": story.call_id,
+                "state": "en_route",
+                "target": {"lat": 38.8420, "lon": -104.7600},
+                "route": [],
+            },
+            now,
+        )
+    )
+    live_service.publish(
+        drone_message(
+            DroneFrame(
+                drone_id="D1",
+                available=True,
+                last_seen=now,
+                lat=38.8420 - 1500 / 111_194.93,
+                lon=-104.7600,
+                ground_speed_mps=15.0,
+                link="connected",
+                flight_id=story.flight_id,
+            ),
+            now,
+        )
+    )
+    eta = page.locator("#story-eta")
+    eta.wait_for()
+    assert eta.inner_text() == "D1 on scene in 1:40 (from its position now)"
+    page.wait_for_function(
+        "id => document.querySelector(`[data-call-line='${id}']`).textContent === 'D1 in 1:40'",
+        arg=story.call_id,
+    )
+    steps.screenshot("story-02-live-eta")

@@ -2,6 +2,8 @@
 // the drone's position every second and play the drone's video (WHEP with the phone's viewer key).
 // A revoked or expired link ends the view: the video is cut and the map cleared.
 /* global L */
+import { addBasemap } from "./basemap.js";
+
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 1000;
 const token = decodeURIComponent(location.pathname.replace(/^\/share\//, "").split("/")[0] || "");
@@ -88,12 +90,14 @@ async function openWith(pin) {
   $("pin-form").hidden = true;
   $("view").hidden = false;
   setPhase("live", "live");
-  buildMap();
   poll();
 }
 
-function buildMap() {
-  if (typeof L === "undefined") return;
+// The agency's basemap as the console draws it; a plain grid without one.
+function buildMap(basemap) {
+  if (typeof L === "undefined" || state.map) return;
+  state.map = L.map($("map"), { zoomControl: true, attributionControl: true }).setView([0, 0], 2);
+  if (addBasemap(state.map, basemap)) return;
   const Grid = L.GridLayer.extend({
     createTile() {
       const tile = document.createElement("canvas");
@@ -108,7 +112,6 @@ function buildMap() {
       return tile;
     },
   });
-  state.map = L.map($("map"), { zoomControl: true, attributionControl: true }).setView([0, 0], 2);
   new Grid({ maxZoom: 22 }).addTo(state.map);
 }
 
@@ -129,6 +132,7 @@ function mmss(seconds) {
 
 function show(view) {
   state.view = view;
+  buildMap(view.basemap);
   const scene = view.scene;
   $("scene-title").textContent = `P${scene.priority} ${scene.title}`;
   $("scene-address").textContent = scene.address || `${scene.lat.toFixed(5)}, ${scene.lon.toFixed(5)}`;
