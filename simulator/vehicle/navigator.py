@@ -83,6 +83,8 @@ class Navigator:
         self.rtl_return_up_m = 0.0
         self._phase_started_s = 0.0
         self.takeoff_state = TakeoffState.GROUND
+        #: Where the current mission leg starts (the previous waypoint), for PX4's line following.
+        self.leg_from: tuple[float, float] | None = None
         self._armed_at_s = 0.0
         self._ramp_started_s = 0.0
         # mission execution
@@ -113,6 +115,7 @@ class Navigator:
                 self.reset_mission(self._d.plans.current_seq)
             self.mission_started = True
             self._item_arrived_s = None
+            self.leg_from = None
             self._climb_first = s.on_ground or s.up_m < 1.0
         elif mode is FlightMode.LAND:
             self.hold = (s.north_m, s.east_m, s.up_m)
@@ -125,6 +128,7 @@ class Navigator:
     def reset_mission(self, seq: int = 0) -> None:
         """Restart mission execution at `seq` (new upload or MISSION_SET_CURRENT)."""
         self.mission_index = seq
+        self.leg_from = None
         self.mission_started = False
         self.mission_finished = False
         self._item_arrived_s = None
@@ -134,6 +138,7 @@ class Navigator:
     def set_current(self, seq: int) -> None:
         """MISSION_SET_CURRENT: continue from `seq`."""
         self.mission_index = seq
+        self.leg_from = None
         self.mission_finished = False
         self._item_arrived_s = None
         self._turns_start_angle = None
@@ -337,7 +342,10 @@ class Navigator:
             ):
                 # Turn on the spot first (the reference flights hover ~3 s before leaving).
                 return self._sp(s.north_m, s.east_m, self.rtl_return_up_m, yaw=heading)
-            return self._sp(dn, de, self.rtl_return_up_m, speed=speed)
+            return replace(
+                self._sp(dn, de, self.rtl_return_up_m, speed=speed),
+                line_from=(self.hold[0], self.hold[1]),
+            )
         if phase is RtlPhase.DESCEND:
             target = min(self.rtl_return_up_m, dup + p["RTL_DESCEND_ALT"])
             if s.up_m <= target + 1.0:
@@ -439,7 +447,7 @@ class Navigator:
                         if cmd == Cmd.NAV_WAYPOINT and math.isfinite(it.param4)
                         else None
                     )
-                    return self._sp(n, e, up, yaw=yaw)
+                    return replace(self._sp(n, e, up, yaw=yaw), line_from=self.leg_from)
                 self._item_arrived_s = now_s
                 self._turns_start_angle = None
                 self._reached(it.seq)
@@ -472,6 +480,13 @@ class Navigator:
         self._d.mission_item_reached(seq)
 
     def _advance(self, seq: int) -> None:
+        items = self._d.plans.mission
+        if (
+            self.mission_index < len(items)
+            and items[self.mission_index].command in NAV_POSITION_CMDS
+        ):
+            n, e, _ = self.item_local(items[self.mission_index])
+            self.leg_from = (n, e)
         self.mission_index = seq
         self._item_arrived_s = None
         self._turns_start_angle = None

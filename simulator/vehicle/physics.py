@@ -86,6 +86,8 @@ class Setpoint:
     motors_on: bool = True
     #: Vertical speed to fly instead of a height target (PX4's land and takeoff-ramp setpoints).
     vz_mps: float | None = None
+    #: Start of the leg (north, east) whose line PX4 follows to the target; None: straight at it.
+    line_from: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,27 @@ def _jerk_limited(
     return v_next, a
 
 
+def _along_line(state: State, sp: Setpoint, speed: float, pos_p: float) -> tuple[float, float]:
+    # FlightTaskAuto flies the line prev -> target: along it at `speed`, pulled back onto it by MPC_XY_P.
+    assert sp.line_from is not None
+    fn, fe = sp.line_from
+    ln, le = sp.north_m - fn, sp.east_m - fe
+    length = math.hypot(ln, le)
+    if length < 1.0:
+        dn, de = sp.north_m - state.north_m, sp.east_m - state.east_m
+        dist = max(math.hypot(dn, de), 1e-9)
+        return dn / dist * speed, de / dist * speed
+    un, ue = ln / length, le / length
+    along = (state.north_m - fn) * un + (state.east_m - fe) * ue
+    cross_n = fn + un * along - state.north_m
+    cross_e = fe + ue * along - state.east_m
+    vn, ve = un * speed + pos_p * cross_n, ue * speed + pos_p * cross_e
+    norm = math.hypot(vn, ve)
+    if norm > speed > 0:
+        vn, ve = vn / norm * speed, ve / norm * speed
+    return vn, ve
+
+
 def _horizontal(
     state: State, sp: Setpoint, tune: Tuning, wn: float, we: float, dt_s: float
 ) -> tuple[float, float, float, float, float, float, float, float, float, float]:
@@ -205,6 +228,8 @@ def _horizontal(
             tune.pos_p * dist,
         )
         want_n, want_e = dn / dist * speed, de / dist * speed
+        if sp.line_from is not None:
+            want_n, want_e = _along_line(state, sp, speed, tune.pos_p)
     tvn, tve, tan_, tae = (
         state.traj_vn_mps,
         state.traj_ve_mps,
