@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, SQLModel, col, select
 
 from dfr.dispatch.guards import ApprovalState, awaiting_approval
@@ -94,13 +95,23 @@ def decide(
         if session.get(Call, call_id) is None:
             raise NotFoundError("call", call_id)
         raise NotFoundError("launch approval request for call", call_id)
-    if row.state != ApprovalState.PENDING.value:
+    # One conditional update: of two supervisors answering at once (any instance), one wins.
+    answered = session.connection().execute(
+        update(LaunchApproval)
+        .where(
+            col(LaunchApproval.id) == row.id,
+            col(LaunchApproval.state) == ApprovalState.PENDING.value,
+        )
+        .values(
+            state=(ApprovalState.APPROVED if approve else ApprovalState.REFUSED).value,
+            decided_by=supervisor[:200],
+            decided_at=utcnow(),
+            decision_reason=reason[:1000],
+        )
+    )
+    session.refresh(row)
+    if answered.rowcount != 1:
         raise ConflictError(
             f"the launch to call {call_id} was already {row.state} by {row.decided_by}"
         )
-    row.state = (ApprovalState.APPROVED if approve else ApprovalState.REFUSED).value
-    row.decided_by = supervisor[:200]
-    row.decided_at = utcnow()
-    row.decision_reason = reason[:1000]
-    session.add(row)
     return _public(row, session.get(Call, call_id))
