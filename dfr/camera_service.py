@@ -8,6 +8,7 @@ moved into the evidence store, recorded with its chain of custody, audited, and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -51,6 +52,8 @@ from dfr.camera_views import (
     FootageLinkPublic,
     FootageRequestIn,
     FootageRequestPublic,
+    IntegratedCameraIn,
+    IntegratedCameraPublic,
     OwnerRegistrationPublic,
     RegistrationAccepted,
     RegistrationEdit,
@@ -62,17 +65,22 @@ from dfr.errors import ConflictError, InvalidInputError, NotFoundError, ServiceU
 from dfr.mail import Mail, Mailer, MailSink
 from dfr.models import (
     Call,
+    CallLifecycle,
     CameraRegistration,
     ClipUpload,
     FootageClip,
     FootageLink,
     FootageRequest,
+    IntegratedCamera,
     as_utc,
     get_row,
     utcnow,
 )
 from dfr.settings import CameraSettings
+from dfr.url_policy import UrlRefusedError, check_video_url
+from dfr.video_service import VideoService
 from geofence import GeoPoint
+from telemetry.video import SessionUnknownError, WhepAnswer
 
 log = logging.getLogger(__name__)
 ACTIVE = "active"
@@ -95,7 +103,11 @@ class CameraService:
         data_dir: Path,
         default_agency_id: str,
         max_body_bytes: int,
+        video: VideoService,
     ) -> None:
+        self._video = video
+        #: Each integrated camera's open live sessions, ended when its owner unplugs it.
+        self._live: dict[int, set[str]] = {}
         self._engine = engine
         self._settings = settings
         self.mailer = mailer
@@ -663,6 +675,177 @@ class CameraService:
     def _incoming(self, upload_id: str) -> Path:
         return self._evidence_dir / "incoming" / f"{upload_id}.part"
 
+    # ------------------------------------------------------------------ integrated cameras
+
+    async def add_integrated(
+        self, form: IntegratedCameraIn, *, actor: Actor, base_url: str
+    ) -> IntegratedCameraPublic:
+        """Register a business's camera and email its owner the unplug link."""
+        spec = checked_spec(
+            lat=form.lat,
+            lon=form.lon,
+            facing_deg=None,
+            fov_deg=None,
+            street_facing=False,
+            records=[],
+        )
+        email = checked_email(form.owner_email)
+        try:
+            check_video_url(form.stream_url)
+        except UrlRefusedError as exc:
+            raise InvalidInputError(str(exc), field="stream_url") from exc
+        if not self.mailer.configured:
+            raise ServiceUnavailableError("no mail server is configured (DFR_SMTP__HOST)")
+        unplug = new_link_token()
+        row = IntegratedCamera(
+            agency_id=self._agency_id,
+            name=checked_name(form.name),
+            owner_email=email,
+            lat=spec.lat,
+            lon=spec.lon,
+            stream_url=form.stream_url,
+            feed=_checked_text(form.feed, "feed"),
+            live_allowed=form.live_allowed,
+            max_priority=form.max_priority,
+            radius_m=form.radius_m,
+            retention_days=form.retention_days,
+            unplug_hash=hash_link_token(unplug),
+            created_by=actor.name,
+        )
+
+        def insert() -> IntegratedCameraPublic:
+            with Session(self._engine, expire_on_commit=False) as session:
+                session.add(row)
+                session.commit()
+                return _integrated_public(row)
+
+        public = await asyncio.to_thread(insert)
+        rules = (
+            f"live view {'allowed' if form.live_allowed else 'not allowed'}, only while a call of "
+            f"priority {form.max_priority} or more urgent is open within {form.radius_m:g} m; "
+            f"clips kept {form.retention_days} days"
+        )
+        await self.mailer.send(
+            Mail(
+                to=email,
+                subject=f"Your camera {public.name} is integrated",
+                body=(
+                    f"The real-time crime center integrated your camera {public.name} "
+                    f"({public.feed or 'its feed'}) with these rules: {rules}.\n\n"
+                    "Every live view is recorded in the audit log. To end the sharing at any time "
+                    "(unplug), open this link (keep it private):\n"
+                    f"{self._base(base_url)}/console/register.html#unplug={unplug}\n"
+                ),
+            )
+        )
+        await self._audit(
+            actor,
+            "POST",
+            "/api/v1/integrated-cameras",
+            201,
+            "cameras.integrated_added",
+            f"integrated camera {public.id} ({public.name}): {rules}",
+        )
+        return public
+
+    def integrated(self, session: Session) -> list[IntegratedCameraPublic]:
+        """Every integrated camera (the map layer; unplugged ones say so)."""
+        rows = session.exec(select(IntegratedCamera).order_by(col(IntegratedCamera.id))).all()
+        return [_integrated_public(r) for r in rows]
+
+    async def watch_live(
+        self, camera_id: int, offer_sdp: str, *, actor: Actor, token_id: int | None
+    ) -> tuple[WhepAnswer, int]:
+        """A live WHEP view of the camera, only while a call within its owner's rules is open."""
+
+        def check() -> tuple[IntegratedCamera, int]:
+            with Session(self._engine) as session:
+                camera = get_row(session, IntegratedCamera, camera_id)
+                if camera.unplugged_at is not None:
+                    raise LinkRefusedError("the owner unplugged this camera: no live view")
+                if not camera.live_allowed:
+                    raise LinkRefusedError("the owner does not allow live view of this camera")
+                here = GeoPoint(camera.lat, camera.lon)
+                open_calls = session.exec(
+                    select(Call).where(col(Call.lifecycle).not_in(CLOSED_LIFECYCLES))
+                ).all()
+                qualifying = [
+                    c
+                    for c in open_calls
+                    if c.priority <= camera.max_priority
+                    and c.cad_status.lower() not in ("closed", "cancelled")
+                    and coverage(_point_spec(here), GeoPoint(c.lat, c.lon)).distance_m
+                    <= camera.radius_m
+                ]
+                if not qualifying:
+                    raise LinkRefusedError(
+                        f"no open call of priority {camera.max_priority} or more urgent within "
+                        f"{camera.radius_m:g} m: the owner allows live view only then"
+                    )
+                call = min(qualifying, key=lambda c: (c.priority, -(c.id or 0)))
+                return camera, call.id or 0
+
+        camera, call_id = await asyncio.to_thread(check)
+        answer = await self._video.watch(
+            f"camera-{camera_id}",
+            camera.stream_url,
+            offer_sdp,
+            actor.name,
+            actor.role,
+            token_id,
+            actor.address,
+        )
+        self._live.setdefault(camera_id, set()).add(answer.session_id)
+        await self._audit(
+            actor,
+            "POST",
+            f"/api/v1/integrated-cameras/{camera_id}/live/whep",
+            201,
+            "cameras.live_view",
+            f"integrated camera {camera_id} live, session {answer.session_id}, for call {call_id}",
+        )
+        return answer, call_id
+
+    async def unplug(self, *, token: str | None, camera_id: int | None, actor: Actor) -> int:
+        """End the camera's sharing (its owner's link, or an admin): live views end now."""
+
+        def run() -> int:
+            with Session(self._engine) as session:
+                if token is not None:
+                    camera = None
+                    if well_formed_link_token(token):
+                        camera = session.exec(
+                            select(IntegratedCamera).where(
+                                IntegratedCamera.unplug_hash == hash_link_token(token)
+                            )
+                        ).first()
+                    if camera is None:
+                        raise LinkRefusedError("the unplug link is not valid")
+                else:
+                    camera = get_row(session, IntegratedCamera, camera_id or 0)
+                if camera.unplugged_at is None:
+                    camera.unplugged_at = utcnow()
+                    camera.unplugged_by = actor.name[:200]
+                    session.add(camera)
+                    session.commit()
+                return camera.id or 0
+
+        unplugged = await asyncio.to_thread(run)
+        for session_id in self._live.pop(unplugged, set()):
+            with contextlib.suppress(SessionUnknownError):
+                await self._video.sessions.end(session_id, f"unplugged by {actor.name}")
+        await self._audit(
+            actor,
+            "POST",
+            "/api/v1/public/integrated-camera/unplug"
+            if token is not None
+            else f"/api/v1/integrated-cameras/{unplugged}/unplug",
+            200,
+            "cameras.unplugged",
+            f"integrated camera {unplugged} unplugged; its live views ended",
+        )
+        return unplugged
+
     # ------------------------------------------------------------------ helpers
 
     def _base(self, base_url: str) -> str:
@@ -696,6 +879,17 @@ class CameraService:
             detail=detail,
             client_address=actor.address,
         )
+
+
+CLOSED_LIFECYCLES = (CallLifecycle.CLEARED, CallLifecycle.CANCELLED)
+
+
+def _point_spec(point: GeoPoint) -> CameraSpec:
+    return CameraSpec(point.lat_deg, point.lon_deg, None, None, False, ())
+
+
+def _integrated_public(row: IntegratedCamera) -> IntegratedCameraPublic:
+    return IntegratedCameraPublic.model_validate(row, from_attributes=True)
 
 
 def _checked_text(text: str, field: str) -> str:

@@ -235,3 +235,41 @@ class MailPublic(SQLModel):
 class MailboxPublic(SQLModel):
     data: list[MailPublic]
     count: int
+
+
+class IntegratedCameraIn(SQLModel):
+    """An admin registers a business's camera with the owner's sharing rules."""
+
+    model_config = _STRICT  # type: ignore[assignment]
+
+    name: str = Field(min_length=1, max_length=200)
+    owner_email: str = Field(min_length=3, max_length=254)
+    lat: float
+    lon: float
+    stream_url: str = Field(min_length=1, max_length=500)
+    feed: str = Field(default="", max_length=200)
+    live_allowed: bool = False
+    max_priority: int = Field(default=1, ge=1, le=5)
+    radius_m: float = Field(default=500.0, gt=0, le=5000)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+
+
+class IntegratedCameraPublic(SQLModel):
+    """An integrated camera on the staff map (its stream URL stays with the admin)."""
+
+    id: int
+    name: str
+    lat: float
+    lon: float
+    feed: str
+    live_allowed: bool
+    max_priority: int
+    radius_m: float
+    retention_days: int
+    unplugged_at: datetime | None
+    unplugged_by: str
+
+
+class IntegratedCamerasPublic(SQLModel):
+    data: list[IntegratedCameraPublic]
+    count: int

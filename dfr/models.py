@@ -831,3 +831,31 @@ class FootageClip(SQLModel, table=True):
     uploaded_by: str = Field(max_length=200)
     uploaded_at: datetime = Field(default_factory=utcnow)
     client_address: str = Field(default="", max_length=64)
+
+
+class IntegratedCamera(SQLModel, table=True):
+    """A business's camera shared live under the owner's rules (only near a qualifying open call)."""
+
+    __tablename__ = "integrated_cameras"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: str = Field(foreign_key="agencies.id", index=True, max_length=64)
+    name: str = Field(max_length=200)
+    owner_email: str = Field(max_length=254)
+    lat: float
+    lon: float
+    #: RTP H.264 the service listens for (udp://host:port or rtp://host:port), like a drone's video.
+    stream_url: str = Field(max_length=500)
+    #: Which of the owner's feeds this is, as the owner names it.
+    feed: str = Field(default="", max_length=200)
+    live_allowed: bool = False
+    #: Live only for calls of priority <= this (1 = most urgent).
+    max_priority: int = 1
+    #: How far from the call the camera may be and still be shown live.
+    radius_m: float = 500.0
+    retention_days: int = 30
+    unplug_hash: str = Field(max_length=64, unique=True)
+    unplugged_at: datetime | None = None
+    unplugged_by: str = Field(default="", max_length=200)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -233,6 +233,17 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 clock=clock,
             ),
         )
+        peers = built("peers", PeerFlights(bus=bus, store=leases)) if clustered else None
+        video = built(
+            "video",
+            VideoService(
+                engine,
+                settings.data_dir,
+                remote=peers,
+                linked_here=lambda drone_id: held.holds(drone_resource(drone_id)),
+                sessions=sessions,
+            ),
+        )
         sink = MailSink() if settings.smtp.sink else None
         cameras = built(
             "cameras",
@@ -245,17 +256,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 data_dir=settings.data_dir,
                 default_agency_id=default_agency_id,
                 max_body_bytes=settings.cad.max_payload_bytes,
-            ),
-        )
-        peers = built("peers", PeerFlights(bus=bus, store=leases)) if clustered else None
-        video = built(
-            "video",
-            VideoService(
-                engine,
-                settings.data_dir,
-                remote=peers,
-                linked_here=lambda drone_id: held.holds(drone_resource(drone_id)),
-                sessions=sessions,
+                video=video,
             ),
         )
         privacy_policy = settings.privacy

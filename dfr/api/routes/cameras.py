@@ -21,7 +21,7 @@ from fastapi import (
     UploadFile,
     status,
 )
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from cameras import RateLimitedError
 from dfr.api.errors import problem
@@ -37,6 +37,9 @@ from dfr.camera_views import (
     FootageLinkPublic,
     FootageRequestIn,
     FootageRequestPublic,
+    IntegratedCameraIn,
+    IntegratedCameraPublic,
+    IntegratedCamerasPublic,
     MailboxPublic,
     MailPublic,
     OwnerRegistrationPublic,
@@ -48,8 +51,9 @@ from dfr.camera_views import (
     UploadStartIn,
 )
 from dfr.deps import CamerasDep, SessionDep
-from dfr.errors import NotFoundError
+from dfr.errors import ConflictError, InvalidInputError, NotFoundError
 from dfr.models import Role
+from telemetry.video import WHEP_CONTENT_TYPE, BadOfferError, SessionLimitError, VideoError
 
 router = APIRouter(tags=["cameras"])
 public_router = APIRouter(prefix="/public", tags=["cameras (public)"])
@@ -57,6 +61,7 @@ Reader = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
 FootageReader = Annotated[Principal, Depends(require_roles(Role.ANALYST, Role.DISPATCHER))]
 Tester = Annotated[Principal, Depends(require_roles(Role.TESTER))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 LinkToken = Annotated[str, Header(alias="X-Link-Token", min_length=1, max_length=200)]
 
 
@@ -155,6 +160,85 @@ def demo_mail(cameras: CamerasDep, _: Tester) -> MailboxPublic:
     return MailboxPublic(data=rows, count=len(rows))
 
 
+@router.post(
+    "/integrated-cameras",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IntegratedCameraPublic,
+)
+async def add_integrated_camera(
+    form: Annotated[IntegratedCameraIn, Body()],
+    request: Request,
+    cameras: CamerasDep,
+    principal: Admin,
+) -> IntegratedCameraPublic:
+    """Integrate a business's camera (RTP H.264 stream) under its owner's sharing rules."""
+    added = await cameras.add_integrated(
+        form, actor=_actor(principal, request), base_url=_base_url(request)
+    )
+    request.state.audit_recorded = True
+    return added
+
+
+@router.get("/integrated-cameras", response_model=IntegratedCamerasPublic)
+def list_integrated_cameras(
+    session: SessionDep, cameras: CamerasDep, _: Reader
+) -> IntegratedCamerasPublic:
+    """Every integrated camera with its owner's rules (a map layer)."""
+    rows = cameras.integrated(session)
+    return IntegratedCamerasPublic(data=rows, count=len(rows))
+
+
+@router.post(
+    "/integrated-cameras/{camera_id}/live/whep",
+    status_code=status.HTTP_201_CREATED,
+    response_class=Response,
+    responses={201: {"content": {WHEP_CONTENT_TYPE: {}}}},
+)
+async def watch_integrated_camera(
+    camera_id: Id64, request: Request, cameras: CamerasDep, principal: Analyst
+) -> Response:
+    """WHEP: live view, only while a call within the owner's rules is open near the camera."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != WHEP_CONTENT_TYPE:
+        raise InvalidInputError("Content-Type must be application/sdp", field="content-type")
+    try:
+        offer = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError("the SDP offer is not UTF-8", field="body") from exc
+    try:
+        answer, call_id = await cameras.watch_live(
+            camera_id, offer, actor=_actor(principal, request), token_id=principal.token_id
+        )
+    except BadOfferError as exc:
+        raise InvalidInputError(str(exc), field="body") from exc
+    except SessionLimitError as exc:
+        raise ConflictError(str(exc)) from exc
+    except VideoError as exc:
+        raise ConflictError(f"the camera's stream cannot be received: {exc}") from exc
+    request.state.audit_recorded = True
+    return Response(
+        answer.sdp,
+        status_code=status.HTTP_201_CREATED,
+        media_type=WHEP_CONTENT_TYPE,
+        headers={
+            "Location": f"/api/v1/drones/camera-{camera_id}/video/whep/{answer.session_id}",
+            "X-DFR-Call-Id": str(call_id),
+        },
+    )
+
+
+@router.post("/integrated-cameras/{camera_id}/unplug")
+async def admin_unplug_camera(
+    camera_id: Id64, request: Request, cameras: CamerasDep, principal: Admin
+) -> dict[str, int]:
+    """End the camera's sharing as an admin: its live views end now."""
+    unplugged = await cameras.unplug(
+        token=None, camera_id=camera_id, actor=_actor(principal, request)
+    )
+    request.state.audit_recorded = True
+    return {"id": unplugged}
+
+
 # ---------------------------------------------------------------------------------- public
 
 
@@ -250,3 +334,14 @@ async def complete_upload(
     clip = await cameras.complete_upload(token, upload_id, address=client_address(request.scope))
     request.state.audit_recorded = True
     return clip
+
+
+@public_router.post("/integrated-camera/unplug")
+async def owner_unplug_camera(
+    token: LinkToken, request: Request, cameras: CamerasDep
+) -> dict[str, int]:
+    """The owner's unplug link: the camera's sharing ends and its live views end now."""
+    actor = Actor("camera owner (unplug link)", "owner", client_address(request.scope))
+    unplugged = await cameras.unplug(token=token, camera_id=None, actor=actor)
+    request.state.audit_recorded = True
+    return {"id": unplugged}

@@ -119,9 +119,35 @@ def upgrade() -> None:
     )
     for column in ("call_id", "request_id", "link_id"):
         op.create_index(f"ix_footage_clips_{column}", "footage_clips", [column])
+    op.create_table(
+        "integrated_cameras",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agency_id", _STR(length=64), nullable=False),
+        sa.Column("name", _STR(length=200), nullable=False),
+        sa.Column("owner_email", _STR(length=254), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("stream_url", _STR(length=500), nullable=False),
+        sa.Column("feed", _STR(length=200), nullable=False),
+        sa.Column("live_allowed", sa.Boolean(), nullable=False),
+        sa.Column("max_priority", sa.Integer(), nullable=False),
+        sa.Column("radius_m", sa.Float(), nullable=False),
+        sa.Column("retention_days", sa.Integer(), nullable=False),
+        sa.Column("unplug_hash", _STR(length=64), nullable=False),
+        sa.Column("unplugged_at", _AT(), nullable=True),
+        sa.Column("unplugged_by", _STR(length=200), nullable=False),
+        sa.Column("created_by", _STR(length=200), nullable=False),
+        sa.Column("created_at", _AT(), nullable=False),
+        sa.ForeignKeyConstraint(["agency_id"], ["agencies.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("unplug_hash"),
+    )
+    op.create_index("ix_integrated_cameras_agency_id", "integrated_cameras", ["agency_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_integrated_cameras_agency_id", table_name="integrated_cameras")
+    op.drop_table("integrated_cameras")
     for column in ("call_id", "request_id", "link_id"):
         op.drop_index(f"ix_footage_clips_{column}", table_name="footage_clips")
     op.drop_table("footage_clips")

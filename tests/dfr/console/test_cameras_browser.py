@@ -100,7 +100,12 @@ def _call(service: LiveService, incident: str, at: GeoPoint) -> int:
 def _upload_error(page: Any, url: str, clip: Path) -> str:
     page.goto("about:blank")
     page.goto(url)
-    if page.evaluate("() => document.body.dataset.ready") == "true":
+    # The page either opens the link (ready) or says at once why not.
+    page.wait_for_function(
+        "() => document.body.dataset.ready === 'true'"
+        " || document.getElementById('error').textContent.length > 0"
+    )
+    if not page.locator("#error").text_content():
         page.locator("#file").set_input_files(str(clip))
         page.locator("#send").click()
     page.wait_for_function("() => document.getElementById('error').textContent.length > 0")

@@ -119,6 +119,24 @@ async function start() {
     }
     return;
   }
+  const unplugToken = fragment.get("unplug");
+  if (unplugToken) {
+    history.replaceState(null, "", location.pathname);
+    $("register-form").hidden = true;
+    $("title").textContent = "Unplug your integrated camera";
+    const button = Object.assign(document.createElement("button"), { type: "button", className: "danger", id: "unplug", textContent: "Unplug now: end all sharing" });
+    button.addEventListener("click", async () => {
+      try {
+        const done = await call("POST", "/integrated-camera/unplug", undefined, unplugToken);
+        button.remove();
+        say(`Camera ${done.id} is unplugged: nobody can view it live any more.`);
+      } catch (error) {
+        say(error.message, true);
+      }
+    });
+    $("status").after(button);
+    return;
+  }
   if (manageToken) {
     $("title").textContent = "Your camera registration";
     $("submit").textContent = "Save changes";
