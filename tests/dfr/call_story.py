@@ -68,6 +68,26 @@ def store_call_story(
                 runner_up_drone_id="D2",
                 eta_s=100.0,
                 summary="D1 can be on scene in 1 min 40 s (1.4 km, the nearest with battery)",
+                detail={
+                    "eligible": True,
+                    "summary": "D1 can be on scene in 1 min 40 s",
+                    "recommended": {"drone_id": "D1", "eta_s": 100.0},
+                    "runner_up": {"drone_id": "D2", "eta_s": 160.0},
+                    "call_rules": [],
+                    "drones": [
+                        {
+                            "drone_id": "D1",
+                            "rules": [
+                                {
+                                    "rule": "distance",
+                                    "passed": True,
+                                    "checked": True,
+                                    "reason": "1.4 km",
+                                }
+                            ],
+                        }
+                    ],
+                },
             )
         )
         flight = Flight(
@@ -105,7 +125,12 @@ def store_call_story(
             )
         )
         session.add(
-            Note(call_id=call.id, at=t0 + timedelta(seconds=130), author="DFR", text="Drone D1 on scene.")
+            Note(
+                call_id=call.id,
+                at=t0 + timedelta(seconds=130),
+                author="DFR",
+                text="Drone D1 on scene.",
+            )
         )
         session.add(
             OutboxItem(

@@ -179,8 +179,12 @@ def test_a_calls_story_shows_every_step_with_its_time(
     assert "on scene: D1" in texts[6]
     assert "Two people seen leaving" in texts[8]
     assert re.search(r"to CAD: note — Drone D1 on scene\. \(delivered \d\d:\d\d:\d\d\)", texts[7])
-    # Without a decision on the stream the card still says where the call stands.
-    assert steps.call_card(story.call_id).locator(".line").inner_text() == "on scene"
+    # Without its flight on the stream the card still says where the call stands, and its
+    # details show the stored decision.
+    card = steps.call_card(story.call_id)
+    assert card.locator(".line").inner_text() == "on scene"
+    card.locator(".rec.ok").filter(has_text="Recommend D1").wait_for()
+    assert "1.4 km" in card.locator("ul.reasons").inner_html()
     assert f"#{story.call_id}" in page.locator("#story-title").inner_text()
     steps.screenshot("story-01-timeline")
 
@@ -222,3 +226,20 @@ def test_a_calls_story_shows_every_step_with_its_time(
         arg=story.call_id,
     )
     steps.screenshot("story-02-live-eta")
+
+    # A view-only link for an officer, made, listed and revoked from the story.
+    page.locator("#share-pin").fill("7391")
+    page.locator('#share-form [data-action="share"]').click()
+    url = page.locator("#share-created input.share-url")
+    url.wait_for()
+    assert re.fullmatch(
+        re.escape(live_service.base_url) + r"/share/dfr_share_[A-Za-z0-9_\-]{43}", url.input_value()
+    )
+    row = page.locator('#share-list li[data-state="active"]')
+    assert "PIN" in row.inner_text() and "0/5 watching" in row.inner_text()
+    steps.screenshot("story-03-share-link")
+    row.locator('[data-action="revoke"]').click()
+    page.locator('#share-list li[data-state="revoked"]').wait_for()
+    with live_service.http(Role.ANALYST) as desk:
+        listed = desk.get(f"/api/v1/calls/{story.call_id}/shares").json()
+    assert [(x["state"], x["pin_required"]) for x in listed["data"]] == [("revoked", True)]

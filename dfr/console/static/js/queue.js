@@ -2,6 +2,7 @@
 // matters ("D2 in 1:40", "no drone: out of range"), details on demand, the keyboard (arrows move,
 // Enter opens, L launches, N notes, C cancels, M mutes; L and C ask first in the confirm bar: Enter yes,
 // Esc no), and a short beep for each new P1/P2 call (muted with the header's button; remembered).
+import { api } from "./api.js";
 import { el, recommendation } from "./panels.js";
 
 const FINAL = new Set(["cleared", "cancelled"]);
@@ -55,7 +56,8 @@ export function oneLine(call, flight, frame) {
     return { ok: flight.state !== "failsafe" && flight.state !== "link_lost", text: `${drone} ${flight.state.replace("_", " ")}` };
   }
   const d = call.decision;
-  if (!d && (call.lifecycle === "dispatched" || call.lifecycle === "on_scene")) return { ok: true, text: call.lifecycle.replace("_", " ") };
+  // Flown already, its flight not on this page's stream yet: where the call stands says enough.
+  if (call.lifecycle === "dispatched" || call.lifecycle === "on_scene") return { ok: true, text: call.lifecycle.replace("_", " ") };
   if (!d) return { ok: true, text: "evaluating…" };
   if (d.eligible) {
     return { ok: true, text: d.eta_s != null ? `${d.recommended_drone_id} in ${mmss(d.eta_s)}` : `${d.recommended_drone_id} ready` };
@@ -75,6 +77,28 @@ export function oneLine(call, flight, frame) {
   return { ok: false, text: `no drone: ${SHORT[rule] || rule || "not eligible"}` };
 }
 
+function verdict(rule) {
+  if (rule.checked === false) return "warn";
+  return rule.passed ? "pass" : "fail";
+}
+
+// GET /calls/{id}/decision's form (rules per drone) as the stream's (one flat list of rules).
+export function streamDecision(d) {
+  const rules = (d.call_rules || []).map((r) => ({ rule: r.rule, verdict: verdict(r), reason: r.reason }));
+  for (const drone of d.drones || []) {
+    for (const r of drone.rules || []) rules.push({ rule: r.rule, verdict: verdict(r), reason: r.reason, drone_id: drone.drone_id });
+  }
+  return {
+    eligible: d.eligible,
+    recommended_drone_id: d.recommended ? d.recommended.drone_id : null,
+    runner_up_drone_id: d.runner_up ? d.runner_up.drone_id : null,
+    eta_s: d.recommended ? d.recommended.eta_s : null,
+    summary: d.summary,
+    auto_launch: d.auto_launch,
+    rules,
+  };
+}
+
 export class CallQueue {
   constructor({ container, counter, confirmBar, muteButton, state, actions }) {
     Object.assign(this, { container, counter, confirmBar, muteButton, state, actions });
@@ -83,6 +107,7 @@ export class CallQueue {
     this.known = null; // call ids seen at the first render: only calls after it are announced
     this.announced = [];
     this.beeps = 0;
+    this.asked = new Set(); // calls whose stored decision was fetched (once each)
     this.pending = null;
     this.muted = localStorage.getItem(MUTE_KEY) === "1";
     this.audio = null;
@@ -134,6 +159,7 @@ export class CallQueue {
     const focusedNote = document.activeElement && document.activeElement.dataset.noteFor;
     const drafts = new Map([...this.container.querySelectorAll("input[data-note-for]")].map((i) => [i.dataset.noteFor, i.value]));
     this.counter.textContent = `(${calls.length})`;
+    for (const call of calls) if (call.decision === undefined) this.fetchDecision(call.id);
     this.container.replaceChildren(...calls.map((call) => this.card(call, drafts.get(String(call.id)) || "")));
     if (focusedNote) this.container.querySelector(`input[data-note-for="${focusedNote}"]`)?.focus();
   }
@@ -181,6 +207,19 @@ export class CallQueue {
     el("div", { class: "meta" }, call.address || `${call.lat.toFixed(5)}, ${call.lon.toFixed(5)}`),
     el("p", { class: line.ok ? "rec ok line" : "rec no line", "data-call-line": call.id }, line.text),
     buttons, details);
+  }
+
+  // A call listed before this page opened has its decision stored, not on the stream.
+  async fetchDecision(id) {
+    if (this.asked.has(id)) return;
+    this.asked.add(id);
+    try {
+      const stored = await api("GET", `/calls/${id}/decision`);
+      const call = this.state.calls.get(id);
+      if (call && call.decision === undefined) { call.decision = streamDecision(stored); this.render(); }
+    } catch (_error) {
+      // No decision yet (404): the stream brings it when there is one.
+    }
   }
 
   launchable(call) {
