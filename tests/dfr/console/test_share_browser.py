@@ -116,6 +116,18 @@ async def test_an_officers_phone_sees_video_and_position_and_is_cut_off_when_rev
                     )
                     await phone.screenshot(path=str(ARTIFACTS / "share-02-phone-live.png"))
 
+                    # A reload keeps the phone's place: no PIN again, still one viewer.
+                    await phone.reload()
+                    await phone.locator("#view").wait_for()
+                    assert await phone.locator("#pin-form").is_hidden()
+                    await phone.wait_for_function(
+                        "() => Number(document.getElementById('video').dataset.frames) >= 5",
+                        timeout=90_000,
+                    )
+                    listed = (await desk.get(f"/api/v1/calls/{call_id}/shares")).json()["data"]
+                    mine = next(x for x in listed if x["id"] == link["id"])
+                    assert (mine["opens"], mine["viewers_now"]) == (1, 1)
+
                     revoked = await desk.delete(f"/api/v1/calls/{call_id}/shares/{link['id']}")
                     assert revoked.status_code == 200
                     started = time.monotonic()

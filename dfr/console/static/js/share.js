@@ -42,6 +42,7 @@ function message(text) {
 function end(reason) {
   if (state.ended) return;
   state.ended = reason;
+  sessionStorage.removeItem(KEY_SLOT);
   setPhase("ended", "ended");
   stopVideo();
   $("view").hidden = true;
@@ -54,8 +55,33 @@ function refusedText(error) {
   return `the link cannot be opened (${error.message})`;
 }
 
+// This tab's viewer key for this link: a reload keeps its place instead of taking another viewer's.
+const KEY_SLOT = `dfr.share.${token.slice(-12)}`;
+
+async function resume() {
+  const saved = sessionStorage.getItem(KEY_SLOT);
+  if (!saved) return false;
+  try {
+    await call("GET", "/share/view", saved);
+  } catch (error) {
+    sessionStorage.removeItem(KEY_SLOT);
+    if (error.status === 410) { end(error.message); return true; }
+    return false;
+  }
+  state.viewerKey = saved;
+  return true;
+}
+
+function enterView() {
+  $("pin-form").hidden = true;
+  $("view").hidden = false;
+  setPhase("live", "live");
+  poll();
+}
+
 async function start() {
   if (!token) { end("no link in the address"); return; }
+  if (await resume()) { if (!state.ended) enterView(); return; }
   let info;
   try {
     info = await call("GET", "/share/link", token);
@@ -78,6 +104,7 @@ async function openWith(pin) {
   try {
     const opened = await call("POST", "/share/open", token, pin ? { pin } : {});
     state.viewerKey = opened.viewer_key;
+    sessionStorage.setItem(KEY_SLOT, opened.viewer_key);
   } catch (error) {
     if (error.status === 401 && pin !== null) {
       $("pin-error").textContent = error.message === "wrong PIN" ? "Wrong PIN." : error.message;
@@ -87,10 +114,7 @@ async function openWith(pin) {
     end(refusedText(error));
     return;
   }
-  $("pin-form").hidden = true;
-  $("view").hidden = false;
-  setPhase("live", "live");
-  poll();
+  enterView();
 }
 
 // The agency's basemap as the console draws it; a plain grid without one.
