@@ -25,6 +25,7 @@ from dfr.service import Run
 from dfr.settings import Settings, SmtpSettings
 from geofence import GeoPoint, destination
 from tests.cameras.clips import tiny_mp4
+from tests.conftest import free_udp_ports
 from tests.dfr.console.conftest import ARTIFACTS, LiveService, require_leaflet, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -141,6 +142,15 @@ def test_a_resident_camera_answers_a_footage_request_end_to_end(
     _register_by_api(service, "ned@example.org", destination(SCENE, 90.0, 150.0))
     _register_by_api(service, "far@example.org", destination(SCENE, 0.0, 3000.0))
     call_id = _call(service, "CAM-B-1", SCENE)
+    with service.http(Role.ADMIN) as admin:
+        shop = {
+            "name": "Corner Shop",
+            "owner_email": "shop@example.org",
+            "lat": SCENE.lat_deg,
+            "lon": SCENE.lon_deg + 0.001,
+            "stream_url": f"udp://127.0.0.1:{free_udp_ports(1)[0]}",
+        }
+        assert admin.post("/api/v1/integrated-cameras", json=shop).status_code == 201
 
     # The analyst sees the camera on the map and requests footage in one action.
     page.goto(service.base_url + "/")
@@ -148,6 +158,7 @@ def test_a_resident_camera_answers_a_footage_request_end_to_end(
     page.locator("#login-submit").click()
     page.wait_for_function("() => window.dfrCameras && window.dfrCameras.ready")
     assert page.evaluate("() => window.dfrCameras.markers.size") == 3
+    assert page.evaluate("() => window.dfrCameras.integrated.size") == 1
     page.locator("#cameras-call").select_option(str(call_id))
     page.locator("#cameras-find").click()
     page.wait_for_function(

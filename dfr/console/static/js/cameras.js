@@ -4,9 +4,10 @@ import { api, token } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const CAMERA_COLOUR = "#6a1b9a";
+const INTEGRATED_COLOUR = "#00838f";
 const REQUESTERS = new Set(["analyst", "admin"]);
 const READERS = new Set(["analyst", "admin", "dispatcher"]);
-const hooks = { ready: false, markers: new Map(), near: [], footage: null, verified: new Map() };
+const hooks = { ready: false, markers: new Map(), integrated: new Map(), near: [], footage: null, verified: new Map() };
 window.dfrCameras = hooks;
 let layer = null;
 
@@ -42,7 +43,18 @@ export async function loadCameras() {
       L.polyline([[camera.lat, camera.lon], [camera.lat + dLat, camera.lon + dLon]], { color: CAMERA_COLOUR, weight: 2 }).addTo(layer);
     }
   }
-  $("cameras-count").textContent = `(${data.count})`;
+  const integrated = await api("GET", "/integrated-cameras");
+  hooks.integrated.clear();
+  for (const camera of integrated.data) {
+    const colour = camera.unplugged_at ? "#8a8a8a" : INTEGRATED_COLOUR;
+    const state = camera.unplugged_at ? "unplugged by its owner" : camera.live_allowed ? `live only for calls P${camera.max_priority} or more urgent within ${camera.radius_m} m` : "no live view";
+    const label = el("span", { textContent: `Integrated camera ${camera.id} ${camera.name} (${camera.feed}): ${state}` });
+    const marker = L.circleMarker([camera.lat, camera.lon], { radius: 7, color: colour, fillColor: "#fff", fillOpacity: 1, weight: 3 })
+      .bindTooltip(label)
+      .addTo(layer);
+    hooks.integrated.set(camera.id, marker);
+  }
+  $("cameras-count").textContent = `(${data.count} registered, ${integrated.count} integrated)`;
 }
 
 function calls() {
