@@ -16,7 +16,7 @@ from sqlmodel import Session
 from dfr.airspace import AirspaceService
 from dfr.call_ledger import CallLedger
 from dfr.db import session_scope
-from dfr.errors import ConflictError, NotFoundError
+from dfr.errors import ConflictError, DfrError, NotFoundError
 from dfr.flights.book import ActiveFlight, FlightPart
 from dfr.flights.records import new_flight_row
 from dfr.metrics import Metrics
@@ -33,7 +33,7 @@ from flight import (
     VehicleState,
 )
 from flight.planner import plan_fence_items
-from geofence import GeoPoint
+from geofence import GeofenceError, GeoPoint
 
 log = logging.getLogger(__name__)
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
@@ -109,10 +109,12 @@ class Launcher(FlightPart):
         state = link.state()
         if dock is None or state.armed or state.in_air:
             return
-        items = plan_fence_items(self.airspace.airspace(), self.book.clock.now(), [dock])
         try:
+            items = plan_fence_items(self.airspace.airspace(), self.book.clock.now(), [dock])
             await link.upload_fence(items)
-        except FlightError as exc:
+        except (FlightError, DfrError, GeofenceError) as exc:
+            # No zones yet, an operating area too large for a fence, a vehicle that did not take
+            # it: the launch uploads the fence itself (and reports why it could not).
             log.info("drone %s: dock fence not put on the vehicle at connect: %s", drone_id, exc)
 
     def _check_ready(self, drone: Drone) -> None:
