@@ -379,6 +379,7 @@ class ShareSession:
     link_id: int
     kind: str
     end: SessionEnder = field(repr=False)
+    key: str | None = None
 
 
 class ShareSessions(TaskOwner):
@@ -396,6 +397,7 @@ class ShareSessions(TaskOwner):
         self._check_interval_s = check_interval_s
         self._now = now
         self._by_link: dict[int, set[ShareSession]] = {}
+        self._by_key: dict[str, ShareSession] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.ended = 0
 
@@ -403,14 +405,26 @@ class ShareSessions(TaskOwner):
         self._loop = asyncio.get_running_loop()
         self._spawn(self._check_forever(), name="share-sessions")
 
-    def open(self, link_id: int, kind: str, end: SessionEnder) -> ShareSession:
-        """Hold a session under the link; `end(reason)` is awaited when the link ends."""
-        held = ShareSession(link_id, kind, end)
+    def open(
+        self, link_id: int, kind: str, end: SessionEnder, key: str | None = None
+    ) -> ShareSession:
+        """Hold a session (named `key`) under the link; `end(reason)` is awaited when the link ends."""
+        held = ShareSession(link_id, kind, end, key)
         self._by_link.setdefault(link_id, set()).add(held)
+        if key is not None:
+            self._by_key[key] = held
         return held
+
+    def close_key(self, key: str) -> None:
+        """Forget the session named `key` (its viewer ended it)."""
+        held = self._by_key.get(key)
+        if held is not None:
+            self.close(held)
 
     def close(self, held: ShareSession) -> None:
         """Forget a session that ended on its own."""
+        if held.key is not None:
+            self._by_key.pop(held.key, None)
         sessions = self._by_link.get(held.link_id)
         if sessions is not None:
             sessions.discard(held)
@@ -438,6 +452,8 @@ class ShareSessions(TaskOwner):
 
     def _end_link(self, link_id: int, reason: str) -> None:
         for held in self._by_link.pop(link_id, set()):
+            if held.key is not None:
+                self._by_key.pop(held.key, None)
             if self.running:
                 self._spawn(self._end(held, reason), name=f"end-share-{held.kind}")
 

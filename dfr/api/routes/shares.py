@@ -300,7 +300,7 @@ async def shared_video_offer(
             with contextlib.suppress(DfrError):
                 await video.end_watch(drone.id, session_id, viewer.actor, VIEWER_ROLE)
 
-    service.shares.open(viewer.link_id, "whep", end)
+    service.shares.open(viewer.link_id, "whep", end, key=session_id)
     return Response(
         answer.sdp,
         status_code=status.HTTP_201_CREATED,
@@ -311,11 +311,17 @@ async def shared_video_offer(
 
 @router.delete("/share/video/whep/{drone_id}/{session_id}")
 async def shared_video_end(
-    drone_id: str, session_id: str, request: Request, viewer: Viewer, video: VideoDep
+    drone_id: str,
+    session_id: str,
+    request: Request,
+    viewer: Viewer,
+    video: VideoDep,
+    service: ServiceDep,
 ) -> Response:
     """WHEP: the phone ends its own viewer session."""
     request.state.audit_recorded = True  # the video service audits the session's end
     await video.end_watch(
         drone_id, session_id, viewer.actor, VIEWER_ROLE, client_address(request.scope)
     )
+    service.shares.close_key(session_id)
     return Response(status_code=status.HTTP_200_OK)

@@ -224,3 +224,7 @@ async def test_open_sessions_end_when_their_link_is_revoked_or_expires(engine: E
         await asyncio.sleep(0.05)
         assert sorted(e[0] for e in ended) == sorted(ids)  # type: ignore[type-var]
         assert sessions.count() == 0
+        # A session its viewer ended is forgotten: the link's end has nothing left to cut.
+        sessions.open(ids[0], "whep", ender(ids[0]), key="s-1")  # type: ignore[arg-type]
+        sessions.close_key("s-1")
+        assert sessions.count() == 0
