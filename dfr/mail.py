@@ -88,7 +88,7 @@ class MailSink:
                 mail_from=str(envelope.mail_from),
                 to=tuple(str(r) for r in envelope.rcpt_tos),
                 subject=str(parsed.get("Subject", "")),
-                body=str(text),
+                body=str(text).replace("\r\n", "\n"),  # SMTP's line ends, as text
             )
         )
         self._next_id += 1
