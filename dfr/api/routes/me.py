@@ -27,6 +27,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "privacy": ("POST", "/api/v1/flights/{}/privacy"),
     "video": ("POST", "/api/v1/drones/{}/video/whep"),
     "share": ("POST", "/api/v1/calls/{}/share"),
+    "ack_alert": ("POST", "/api/v1/alerts/{}/ack"),
     "stream": ("WS", "/api/v1/stream"),
 }
 

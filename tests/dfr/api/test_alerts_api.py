@@ -58,3 +58,11 @@ def test_acknowledging_an_unknown_alert_is_a_404_problem(
     response = client.post("/api/v1/alerts/D9:nothing/ack", headers=auth(Role.PILOT))
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_me_says_who_may_acknowledge_alerts(client: TestClient, auth: TokenFactory) -> None:
+    may = {
+        role: client.get("/api/v1/me", headers=auth(role)).json()["may"]["ack_alert"]
+        for role in (Role.DISPATCHER, Role.PILOT, Role.ANALYST)
+    }
+    assert may == {Role.DISPATCHER: True, Role.PILOT: True, Role.ANALYST: False}

@@ -41,6 +41,9 @@ function ackButton(container, alerts, alert) {
   // Console-made notes (ui-…), acknowledged alerts and ended ones nobody must confirm: nothing to do.
   if (alert.acknowledged_by || String(alert.id || "").startsWith("ui-") || alert.state === undefined) return null;
   if (alert.state === "resolved" && !alert.needs_ack) return null;
+  // Roles that may not acknowledge (analysts) are not offered the button (/me's "may").
+  const me = window.dfrConsole && window.dfrConsole.state ? window.dfrConsole.state.me : null;
+  if (me && me.may && me.may.ack_alert === false) return null;
   const button = el("button", { type: "button", class: "alert-ack", "data-alert-ack": alert.id }, "Acknowledge");
   button.addEventListener("click", async () => {
     button.disabled = true;
