@@ -106,6 +106,11 @@ def test_the_queue_is_compact_sorted_and_driven_by_the_keyboard_alone(
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowUp")
     assert steps.call_card(p1_new).get_attribute("aria-selected") == "true"
+    # Arrows on the map pan the map, not the queue.
+    page.locator("#map").focus()
+    page.keyboard.press("ArrowDown")
+    assert steps.call_card(p1_new).get_attribute("aria-selected") == "true"
+    page.locator("#map").blur()
 
     # N: the note field of the selected call, Enter sends it, Escape leaves the field.
     with page.expect_request(lambda r: r.url.endswith(f"/calls/{p1_new}/notes")) as note:

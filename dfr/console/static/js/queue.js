@@ -308,6 +308,9 @@ export class CallQueue {
       if (event.key === "Escape") target.blur();
       return;
     }
+    // The queue's keys act from the page itself or the queue, not from the map or another panel.
+    const page = !target || target === document.body || target === document.documentElement;
+    if (!page && !(target.closest && target.closest("#call-queue, #story-panel"))) return;
     // Enter on a focused button or link is that control's own click.
     if (event.key === "Enter" && target && target.closest && target.closest("button, a, summary, select")) return;
     if (this.pending) {
