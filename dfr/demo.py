@@ -177,6 +177,9 @@ def run_demo(
         speedup=speedup,
         cad={"base_url": f"http://127.0.0.1:{cad_port}", "token": cad_secret, "format": "plain"},
         weather={"static_wind_mps": 3.0, "static_gust_mps": 5.0},
+        # At x5 a stalled simulator (a browser starting) is seconds of vehicle time: a link is
+        # lost only after the same silence in wall time too, as on a real vehicle.
+        flight={"heartbeat_timeout_wall_s": 3.5},
         # Owners' emails land in a local SMTP sink, shown at /demo/mail.
         smtp={"sink": True},
     )

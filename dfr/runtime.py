@@ -76,6 +76,7 @@ def link_config(settings: Settings) -> LinkConfig:
         gcs_sysid=f.gcs_system_id,
         gcs_compid=f.gcs_component_id,
         lost_after_s=f.heartbeat_timeout_s,
+        lost_after_wall_s=f.heartbeat_timeout_wall_s,
         degraded_after_s=min(2.0, f.heartbeat_timeout_s / 2),
         safety=SafetyConfig(
             nav_dll_act=f.dll_action,

@@ -67,6 +67,12 @@ class FlightSettings(BaseModel):
     heartbeat_timeout_s: float = Field(
         default=3.5, gt=0, description="heartbeat age (vehicle seconds) at which the link is lost"
     )
+    heartbeat_timeout_wall_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="wall seconds of silence also needed before a link is lost (0: none); with time"
+        " sped up it keeps a simulator stalled for a moment from reading as a lost link",
+    )
     max_alt_agl_m: float = Field(default=121.92, gt=0, description="policy maximum (400 ft AGL)")
     regulatory_max_alt_agl_m: float = Field(default=121.92, gt=0)
     dll_action: int = Field(

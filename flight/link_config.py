@@ -17,6 +17,10 @@ class LinkConfig:
     heartbeat_period_s: float = 1.0
     degraded_after_s: float = 2.0  # heartbeat age that marks the link degraded
     lost_after_s: float = 3.5  # heartbeat age that marks it lost
+    #: Wall seconds of silence also needed before the link is lost (0: none). Equal to
+    #: `lost_after_s` in real time; with time sped up, it keeps a vehicle process stalled for a
+    #: moment (seconds of vehicle time) from reading as a lost link.
+    lost_after_wall_s: float = 0.0
     degraded_loss_pct: float = 20.0
     # Protocol retry timers are real seconds: they cover network round trips, not vehicle time.
     command_timeout_s: float = 0.5

@@ -112,6 +112,7 @@ class MavlinkVehicleLink:
         self._last_hb_mono: float | None = None
         #: Clock seconds without a heartbeat while this process was running (see _watchdog_loop).
         self._silent_s = 0.0
+        self._silent_wall_s = 0.0
         self._last_seen: datetime | None = None
         self._last_publish = -math.inf
         self._greeted: tuple[str, int] | None = None
@@ -248,17 +249,23 @@ class MavlinkVehicleLink:
     async def _watchdog_loop(self) -> None:
         tick_s = _WATCHDOG_TICK_S
         window_start = last_tick = self._clock.monotonic()
+        last_tick_wall = time.monotonic()
         while True:
             await self._clock.sleep(tick_s)
-            now = self._clock.monotonic()
+            now, now_wall = self._clock.monotonic(), time.monotonic()
             if now - window_start >= 2.0:
                 self._transport.roll_loss_window()
                 window_start = now
             # Silence counts only while this process runs: a tick far later than asked means the
             # process stalled (CPU starved, paused), and the vehicle's frames of that time wait
             # unread in the socket. A stall of 1 s at x5 is 5 s of vehicle time, not a lost link.
-            self._silent_s += min(now - last_tick, _STALL_COUNTED_TICKS * tick_s)
-            last_tick = now
+            elapsed = now - last_tick
+            counted = min(elapsed, _STALL_COUNTED_TICKS * tick_s)
+            self._silent_s += counted
+            # The same share of the wall time, for the optional wall-time floor of a loss.
+            share = counted / elapsed if elapsed > 0 else 1.0
+            self._silent_wall_s += (now_wall - last_tick_wall) * share
+            last_tick, last_tick_wall = now, now_wall
             self._evaluate_health()
 
     def _evaluate_health(self) -> None:
@@ -266,7 +273,9 @@ class MavlinkVehicleLink:
             return
         silent_s = self._silent_s
         loss_pct = self._transport.loss_pct
-        if silent_s > self._cfg.lost_after_s:
+        # With time sped up, a vehicle process stalled for a moment is seconds of vehicle time:
+        # `lost_after_wall_s` asks for that much wall time of silence as well.
+        if silent_s > self._cfg.lost_after_s and self._silent_wall_s >= self._cfg.lost_after_wall_s:
             self._set_link_state(LinkState.LOST, f"no heartbeat for {silent_s:.1f} s")
         elif silent_s > self._cfg.degraded_after_s or loss_pct > self._cfg.degraded_loss_pct:
             self._set_link_state(
@@ -315,7 +324,7 @@ class MavlinkVehicleLink:
             t.target_sysid = sysid
         t.target_compid = compid
         self._last_hb_mono = self._clock.monotonic()
-        self._silent_s = 0.0
+        self._silent_s = self._silent_wall_s = 0.0
         self._last_seen = self._clock.now()
         changed = self._telemetry.on_heartbeat(msg)
         self._evaluate_health()
