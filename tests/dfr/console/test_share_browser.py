@@ -46,10 +46,14 @@ def _call(lat: float, lon: float) -> dict[str, Any]:
     }
 
 
-async def _phone(browser: Any, url: str) -> Any:
+async def _phone(browser: Any, url: str, violations: list[str]) -> Any:
     context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = await context.new_page()
     page.set_default_timeout(60_000)
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     await page.goto(url)
     return page
 
@@ -86,7 +90,8 @@ async def test_an_officers_phone_sees_video_and_position_and_is_cut_off_when_rev
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(**chromium_launch(video=True))
                 try:
-                    phone = await _phone(browser, stack.base_url + link["path"])
+                    violations: list[str] = []
+                    phone = await _phone(browser, stack.base_url + link["path"], violations)
                     await phone.locator("#pin-form").wait_for()
                     await phone.locator("#pin").fill("1111")
                     await phone.locator("#pin-submit").click()
@@ -169,10 +174,11 @@ async def test_an_officers_phone_sees_video_and_position_and_is_cut_off_when_rev
                             session.commit()
                     finally:
                         engine.dispose()
-                    late = await _phone(browser, stack.base_url + expiring["path"])
+                    late = await _phone(browser, stack.base_url + expiring["path"], violations)
                     await late.locator('#state[data-state="ended"]').wait_for()
                     assert "expired" in await late.locator("#message").inner_text()
                     assert await late.locator("#view").is_hidden()
                     await late.screenshot(path=str(ARTIFACTS / "share-04-expired.png"))
+                    assert violations == [], "the page runs under the service's CSP untouched"
                 finally:
                     await browser.close()
