@@ -24,7 +24,7 @@ from .frame import LocalFrame
 from .gimbal import Gimbal
 from .link import Link, LinkCut, open_link
 from .mission import MissionType, Plans, check_mission_feasible, new_plans
-from .mission_protocol import PROTOCOL_TIMEOUT_S, MissionProtocol
+from .mission_protocol import MissionProtocol
 from .modes import FlightMode
 from .navigator import Navigator, RtlPhase
 from .param_protocol import ParamProtocol
@@ -41,7 +41,6 @@ _MAX_STEPS_PER_TICK = 500  # a stalled loop skips ahead instead of replaying min
 # PX4 SIH reports ON_GROUND 4-6 s after touchdown (reference flights): LNDMC_TRIG_TIME's hysteresis
 # plus the landing thrust winding down to the ground-contact threshold, which this model has no thrust for.
 LAND_THRUST_WIND_DOWN_S = 3.5
-MIN_TRANSFER_TIMEOUT_WALL_S = 1.0
 
 
 def tuning_from_params(p: ParamStore) -> physics.Tuning:
@@ -103,11 +102,7 @@ class SimDrone:
         self.telemetry = Telemetry(self)
         self.gimbal = Gimbal(self.sysid)
         self.commands = Commands(self)
-        # PX4 runs in real time; at a high speed-up a loaded host can stall the loop for more than
-        # the 5 vehicle seconds of PX4's transfer timeout, so a transfer gets at least a wall second.
-        self.mission = MissionProtocol(
-            self, max(PROTOCOL_TIMEOUT_S, MIN_TRANSFER_TIMEOUT_WALL_S * clock.speedup)
-        )
+        self.mission = MissionProtocol(self)
         self.param_protocol = ParamProtocol(
             self.params, self.sysid, self.announce, self.telemetry.send_all
         )

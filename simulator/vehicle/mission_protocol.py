@@ -45,9 +45,8 @@ class MissionHost(Protocol):
 class MissionProtocol:
     """One transfer at a time per vehicle; timing from the simulation clock."""
 
-    def __init__(self, drone: MissionHost, protocol_timeout_s: float = PROTOCOL_TIMEOUT_S) -> None:
+    def __init__(self, drone: MissionHost) -> None:
         self._d = drone
-        self._protocol_timeout_s = protocol_timeout_s
         self._state = _State.IDLE
         self._link: Link | None = None
         self._partner: tuple[int, int] = (0, 0)
@@ -318,7 +317,7 @@ class MissionProtocol:
         """Retry lost requests every 0.5 s and give up after 5 s without traffic (PX4's timers)."""
         if self._state is _State.IDLE:
             return
-        if now - self._last_recv_s > self._protocol_timeout_s:
+        if now - self._last_recv_s > PROTOCOL_TIMEOUT_S:
             if self._state is _State.GETLIST:
                 self._d.announce(SEVERITY_CRITICAL, "Operation timeout")
             self._idle()
