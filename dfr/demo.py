@@ -85,6 +85,7 @@ def demo_children(
     cad_secret: str,
     calls: int,
     interval_s: float,
+    residents_token: str | None = None,
 ) -> Companion:
     """A companion that runs the simulated fleet and CAD beside the service."""
 
@@ -94,6 +95,7 @@ def demo_children(
         log_dir.mkdir(parents=True, exist_ok=True)
         fleet_log = (log_dir / "sim-fleet.log").open("ab")
         cad_log = (log_dir / "sim-cad.log").open("ab")
+        residents_log = (log_dir / "sim-residents.log").open("ab")
         fleet = await asyncio.create_subprocess_exec(
             *_dfr_sim(),
             "fleet",
@@ -146,6 +148,22 @@ def demo_children(
                     stderr=cad_log,
                 )
             )
+            if residents_token:
+                # Residents with cameras around the demo city, answering some footage requests.
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        *_dfr_sim(),
+                        "residents",
+                        "--url",
+                        base,
+                        "--tester-token",
+                        residents_token,
+                        "--count",
+                        "30",
+                        stdout=residents_log,
+                        stderr=residents_log,
+                    )
+                )
 
         starter = asyncio.create_task(start_cad())
         try:
@@ -158,6 +176,7 @@ def demo_children(
                 await _stop(proc)
             fleet_log.close()
             cad_log.close()
+            residents_log.close()
 
     return component
 
@@ -182,6 +201,8 @@ def run_demo(
         flight={"heartbeat_timeout_wall_s": 3.5},
         # Owners' emails land in a local SMTP sink, shown at /demo/mail.
         smtp={"sink": True},
+        # The simulated residents all register from this host.
+        cameras={"registrations_per_hour": 200},
     )
     if settings.map.basemap is None:
         # Offline: a synthetic street grid built here, unless the user set a basemap.
@@ -195,6 +216,7 @@ def run_demo(
     pilot = _demo_token(settings.database_url, "demo-pilot", Role.PILOT)
     admin = _demo_token(settings.database_url, "demo-admin", Role.ADMIN)
     analyst = _demo_token(settings.database_url, "demo-analyst", Role.ANALYST)
+    tester = _demo_token(settings.database_url, "demo-tester", Role.TESTER)
     cad_token = _demo_token(settings.database_url, "demo-cad", Role.CAD)
 
     @asynccontextmanager
@@ -222,5 +244,6 @@ def run_demo(
         cad_secret=cad_secret,
         calls=calls,
         interval_s=interval_s,
+        residents_token=tester,
     )
     serve_app(settings, companions=[children, announce])

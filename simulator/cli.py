@@ -44,6 +44,18 @@ def _cad(ctx: typer.Context) -> None:
     cad_app(args=ctx.args, prog_name="dfr-sim cad")
 
 
+@app.command(
+    "residents",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+    help="Simulated residents: register cameras, answer footage requests (`dfr-sim residents --help`).",
+)
+def _residents(ctx: typer.Context) -> None:
+    from simulator.residents.cli import app as residents_app
+
+    residents_app(args=ctx.args, prog_name="dfr-sim residents")
+
+
 from simulator.scenarios.cli import app as _scenario_app  # noqa: E402 - light: typer only
 
 app.add_typer(_scenario_app, name="scenario")
