@@ -15,27 +15,21 @@ from tests.dfr.conftest import TokenFactory
 pytestmark = pytest.mark.databases
 
 
-def test_the_call_detail_names_its_flight_and_the_flight_names_its_call(
+def test_a_call_names_its_flight_and_its_timeline_tells_every_step_with_its_time(
     app: FastAPI, client: TestClient, auth: TokenFactory
 ) -> None:
     service = app.state.service
-    story = store_call_story(service.engine, service.default_agency_id, cancelled=False)
+    story = store_call_story(service.engine, service.default_agency_id)
     detail = client.get(f"/api/v1/calls/{story.call_id}", headers=auth(Role.DISPATCHER)).json()
     [flight] = detail["flights"]
     assert flight["id"] == story.flight_id
-    assert (flight["drone_id"], flight["state"], flight["eta_s"]) == ("D1", "on_scene", 100.0)
+    assert (flight["drone_id"], flight["state"], flight["eta_s"]) == ("D1", "returning", 100.0)
     eta_at = datetime.fromisoformat(flight["eta_at"])
     started_at = datetime.fromisoformat(flight["started_at"])
     assert (eta_at - started_at).total_seconds() == 100.0
     named = client.get(f"/api/v1/flights/{story.flight_id}", headers=auth(Role.DISPATCHER))
     assert named.json()["call_id"] == story.call_id
 
-
-def test_the_timeline_tells_every_step_with_its_time_to_staff_only(
-    app: FastAPI, client: TestClient, auth: TokenFactory
-) -> None:
-    service = app.state.service
-    story = store_call_story(service.engine, service.default_agency_id)
     response = client.get(f"/api/v1/calls/{story.call_id}/timeline", headers=auth(Role.ANALYST))
     assert response.status_code == 200
     body = response.json()
