@@ -99,6 +99,13 @@ class FlightService(TaskOwner):
     def _prepare_docked(self, drone_id: VehicleId) -> None:
         self._spawn(self._launcher.prepare_docked(drone_id), name=f"prepare-{drone_id}")
 
+    def refresh_dock_fences(self) -> None:
+        """The zones changed: put the new dock fence on every docked drone linked here."""
+        if not self.running:
+            return
+        for drone_id in self._fleet.vehicle_ids():
+            self._prepare_docked(drone_id)
+
     def _linked_here(self, drone_id: str) -> bool:
         return self._remote is None or VehicleId(drone_id) in self._fleet.vehicle_ids()
 

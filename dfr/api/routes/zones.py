@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from dfr.auth import STAFF_ROLES, Principal, require_roles
-from dfr.deps import AirspaceDep, SessionDep, SettingsDep
+from dfr.deps import AirspaceDep, FlightServiceDep, SessionDep, SettingsDep
 from dfr.errors import InvalidInputError
 from dfr.fleet import get_drone
 from dfr.json_limits import body_text
@@ -103,6 +103,7 @@ async def import_zones(
     request: Request,
     airspace: AirspaceDep,
     settings: SettingsDep,
+    flights: FlightServiceDep,
     format: Annotated[  # noqa: A002
         str | None, Query(description="geojson | ed269 | ed318 | uasfm; detected when absent")
     ] = None,
@@ -113,6 +114,7 @@ async def import_zones(
         raise InvalidInputError("the request body is empty; send a zone document", field="body")
     await asyncio.to_thread(check_zone_document, body, settings.http)
     ids = await asyncio.to_thread(airspace.import_document, body, format)
+    flights.refresh_dock_fences()
     derived = await asyncio.to_thread(_derived_ids, body, format)
     return ZonesImported(imported=len(ids), ids=ids, derived_ids=derived)
 
@@ -140,9 +142,12 @@ def list_zones(
 
 
 @router.delete("/zones/{zone_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_zone(zone_id: str, _: Admin, airspace: AirspaceDep) -> Response:
+async def delete_zone(
+    zone_id: str, _: Admin, airspace: AirspaceDep, flights: FlightServiceDep
+) -> Response:
     """Remove a zone."""
-    airspace.delete_zone(zone_id)
+    await asyncio.to_thread(airspace.delete_zone, zone_id)
+    flights.refresh_dock_fences()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
