@@ -31,6 +31,7 @@ from tests.e2e.geo import destination
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 SPEEDUP = 25.0
+ON_SCENE_MIN = 2.0
 SAND_CREEK = (38.8339, -104.7470)
 #: 3 km north of the Sand Creek dock, clear of every zone (under the 200 ft UASFM ceiling).
 SCENE = destination(*SAND_CREEK, 0.0, 3000.0)
@@ -51,6 +52,11 @@ def _one_drone_fleet(port: int) -> str:
     d1 = next(b for b in blocks if re.search(r'^id = "D1"$', b, flags=re.M))
     d1 = re.sub(r"^cruise_speed_mps = .*\n", "", d1, flags=re.M)
     d1 = d1.rstrip("\n") + "\n" + "".join(f"{k} = {v}\n" for k, v in AIRFRAME.items())
+    # Two minutes on scene (the default is five) keep the test short; the rule budgets what is set.
+    head = head.replace(
+        "night_waiver = true", f"night_waiver = true\non_scene_min = {ON_SCENE_MIN:g}"
+    )
+    assert f"on_scene_min = {ON_SCENE_MIN:g}" in head
     return head + d1
 
 
@@ -125,6 +131,7 @@ def test_a_3_km_call_flown_through_its_on_scene_time_lands_with_the_promised_bat
         (details["available_wh"] - details["trip_energy_wh"]) / details["capacity_wh"] * 100.0
     )
     on_scene_s = float(details["on_scene_s"])
+    assert on_scene_s == ON_SCENE_MIN * 60.0
 
     flight_id = int(
         wait_for(
