@@ -31,7 +31,9 @@ def main() -> None:
     started = time.perf_counter()
     logs: dict[str, FlightLog] = {leg.name: fly_reference(leg) for leg in (LEG_A, LEG_B)}
     cpu_s = time.perf_counter() - started
-    print("| phase | flight | PX4 wall s | PX4 vehicle s | sim s | sim / PX4 vehicle | sim / PX4 wall |")
+    print(
+        "| phase | flight | PX4 wall s | PX4 vehicle s | sim s | sim / PX4 vehicle | sim / PX4 wall |"
+    )
     print("|---|---|---|---|---|---|---|")
     for phase, (start, end) in PHASES.items():
         for name, log in logs.items():
