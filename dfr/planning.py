@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
+from typing import Protocol
 
 from dfr.models import Dock, Drone
 from flight import (
@@ -15,16 +19,80 @@ from flight import (
     plan_response,
     plan_response_from_air,
 )
-from flight.kinematics import VehicleLimits, return_speed_mps
+from flight.kinematics import VehicleLimits, read_vehicle_limits, return_speed_mps
 from geofence import Airspace, GeoPoint
+
+log = logging.getLogger(__name__)
+#: Wall seconds a newly opened link has to hear its vehicle before its limits are left at PX4's.
+LIMITS_CONNECT_TIMEOUT_S = 300.0
+
+
+class ParamSource(Protocol):
+    """What reading a vehicle's limits needs of its link."""
+
+    def wait_connected(self, timeout_s: float) -> Awaitable[object]:
+        """Until the vehicle is heard."""
+
+    def get_param(self, name: str) -> Awaitable[float | int]:
+        """One parameter's value."""
+
+
+class VehicleLimitsBook:
+    """The speed and altitude limits each linked vehicle reported at connect, by drone id.
+
+    A drone whose vehicle has not reported them (not linked here yet, or not answering) is planned
+    with PX4's defaults.
+    """
+
+    def __init__(self) -> None:
+        self._limits: dict[str, VehicleLimits] = {}
+        self._reading: dict[str, asyncio.Task[None]] = {}
+
+    def of(self, drone_id: str) -> VehicleLimits:
+        """The limits `drone_id`'s vehicle reported, else PX4's defaults."""
+        return self._limits.get(drone_id) or VehicleLimits()
+
+    def read(self, drone_id: str, link: ParamSource) -> None:
+        """Read the vehicle's limits once its link hears it (in the background)."""
+        self.forget(drone_id)
+        task = asyncio.get_running_loop().create_task(
+            self._read(drone_id, link), name=f"vehicle-limits-{drone_id}"
+        )
+        self._reading[drone_id] = task
+        task.add_done_callback(
+            lambda t: (
+                self._reading.pop(drone_id, None) if self._reading.get(drone_id) is t else None
+            )
+        )
+
+    def forget(self, drone_id: str) -> None:
+        """Stop reading `drone_id`'s limits (its link is closed); what was read stays."""
+        task = self._reading.pop(drone_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _read(self, drone_id: str, link: ParamSource) -> None:
+        try:
+            await link.wait_connected(LIMITS_CONNECT_TIMEOUT_S)
+            limits = await read_vehicle_limits(link.get_param)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a link that goes away leaves PX4's defaults
+            log.info("limits of %s not read: %s", drone_id, exc)
+            return
+        self._limits[drone_id] = limits
+
+
+#: The limits reported by the vehicles this process links to.
+REPORTED_LIMITS = VehicleLimitsBook()
 
 
 def performance_of(drone: Drone, limits: VehicleLimits | None = None) -> DronePerformance:
     """The planner's view of a drone: its airframe from the fleet, its limits from the vehicle.
 
-    `limits` are the parameters the vehicle reported; PX4's defaults until it has.
+    `limits`: by default the parameters the vehicle reported; PX4's defaults until it has.
     """
-    limits = limits or VehicleLimits()
+    limits = limits or REPORTED_LIMITS.of(drone.id)
     return DronePerformance(
         cruise_speed_mps=drone.cruise_speed_mps,
         climb_rate_mps=drone.climb_rate_mps,

@@ -45,7 +45,7 @@ from dfr.flights.records import PhaseTimesRecorder
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
 from dfr.outbox import build_delivery, delivering, pending_count
-from dfr.planning import with_return_speed
+from dfr.planning import REPORTED_LIMITS, with_return_speed
 from dfr.retention import RetentionJob
 from dfr.retention_policy import RetentionPolicy
 from dfr.privacy import CameraAim, PrivacyLifts, private_in_transit
@@ -546,12 +546,14 @@ def _drone_links(
             VehicleId(drone.id), drone.mavlink_url, config=link_setup, fence=fence
         )
         signing.watch(drone.id, link)
+        REPORTED_LIMITS.read(drone.id, link)
         if flights.running:
             await flights.adopt_drone(drone.id)
 
     async def close_link(drone_id: str) -> None:
         flights.let_go_of_drone(drone_id)
         signing.forget(drone_id)
+        REPORTED_LIMITS.forget(drone_id)
         if VehicleId(drone_id) in fleet.vehicle_ids():
             await fleet.remove_vehicle(VehicleId(drone_id))
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from dfr.dispatch.facts import ActiveTfr, DroneFacts, RouteFacts
+from dfr.planning import REPORTED_LIMITS
 from flight import DronePerformance, FlightPlan, PlanRejectedError, plan_response
 from flight.kinematics import VehicleLimits, return_speed_mps
 from geofence import Airspace, GeoPoint, Zone, ZoneKind
@@ -21,7 +22,7 @@ def performance_of(drone: DroneFacts, limits: VehicleLimits | None = None) -> Dr
     Climb power as `dfr.planning` has it, so the decision and the launched plan agree; the return
     speed is the MPC_XY_CRUISE the service sets on the vehicle (PX4's RTL speed).
     """
-    limits = limits or VehicleLimits()
+    limits = limits or REPORTED_LIMITS.of(drone.drone_id)
     return DronePerformance(
         cruise_speed_mps=drone.cruise_speed_mps,
         climb_rate_mps=drone.climb_rate_mps,
