@@ -108,7 +108,9 @@ class FlightObserver(FlightPart):
             AlertBoard(self.hub).resolve_active(
                 "link_lost", str(event.vehicle_id), f"link back: {event.detail}", event.time
             )
-            if flight_id is None and self.on_link_up is not None:
+            # Only a link that was down (not one back from degraded): its vehicle may be new.
+            came_up = event.detail.startswith(("connecting ->", "lost ->"))
+            if flight_id is None and came_up and self.on_link_up is not None:
                 self.on_link_up(event.vehicle_id)
         elif event.kind == VehicleEventKind.CONTRADICTION:
             # The report was held back, so the flight goes on; someone may be forging frames.

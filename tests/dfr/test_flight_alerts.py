@@ -66,3 +66,15 @@ def test_a_lost_link_raises_one_alert_and_its_return_resolves_it() -> None:
     assert resolved["id"] == raised["id"] and resolved["state"] == "resolved"
     assert resolved["resolution"] == "link back: lost -> connected: heartbeat regular"
     assert links_up == [VehicleId("D1")]
+
+
+def test_a_link_back_from_degraded_does_not_ask_for_the_dock_fence_again() -> None:
+    links_up: list[VehicleId] = []
+    observer = _observer(Hub(), links_up)
+    observer._alert_for_event(
+        _event(
+            VehicleEventKind.LINK, "degraded -> connected: heartbeat regular", 1, state="connected"
+        ),
+        None,
+    )
+    assert links_up == []
