@@ -302,8 +302,8 @@ class MavlinkVehicleLink:
             # It may have restarted meanwhile: what it held is verified again before a launch.
             self._missions.forget_plans()
             self._params.forget_safety_config()
-        elif old in (LinkState.CONNECTING, LinkState.LOST) and new == LinkState.CONNECTED:
-            self._prepare()
+        elif old in (LinkState.CONNECTING, LinkState.LOST) and self._connected.is_set():
+            self._prepare()  # heard again (connected or degraded)
         log = logger.warning if new == LinkState.LOST else logger.info
         log("link %s: %s -> %s (%s)", self._vehicle_id, old, new, why)
         self._emit(VehicleEventKind.LINK, f"{old} -> {new}: {why}", extra={"state": str(new)})
