@@ -138,5 +138,7 @@ def plan_for_drone(
 
 def with_return_speed(config: LinkConfig, drone: Drone) -> LinkConfig:
     """`config` that also sets the drone's MPC_XY_CRUISE, so PX4's RTL flies home at the planned speed."""
-    speed = return_speed_mps(drone.cruise_speed_mps, VehicleLimits())
+    # The vehicle's own MPC_XY_VEL_MAX once it has reported it (PX4 would cap a faster value and
+    # the read-back would refuse it); PX4's default before.
+    speed = return_speed_mps(drone.cruise_speed_mps, REPORTED_LIMITS.of(drone.id))
     return replace(config, safety=replace(config.safety, xy_cruise_mps=speed))
