@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from dfr import __version__
 from dfr.cli_audit import audit_app, recordings_purge
-from dfr.cli_report import report_app
 from dfr.cli_map import map_app
+from dfr.cli_options import ConfigOpt, DataDirOpt, cli_settings
+from dfr.cli_report import report_app
 from dfr.log_format import configure_logging
 
 app = typer.Typer(
@@ -32,11 +33,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 app.add_typer(map_app, name="map")
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (same names as DFR_* vars)")
-]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where data is stored")]
-
 
 def _version(value: bool) -> None:
     if value:
@@ -52,21 +48,6 @@ def _root(
 ) -> None:
     # Before any settings are read, so their own errors are logged in the requested format too.
     configure_logging(os.environ.get("DFR_LOG_FORMAT", "text"))
-
-
-def _settings(config: Path | None, **overrides: Any) -> Any:
-    from dfr.settings import load_settings
-
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        settings = load_settings(config, **clean)
-    except Exception as exc:
-        typer.echo(f"dfr: refusing to start: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if settings.log_format == "json":
-        # The settings file may ask for JSON too, and they name the instance.
-        configure_logging("json", instance_id=settings.instance_id)
-    return settings
 
 
 @app.command()
@@ -89,7 +70,7 @@ def serve(
 
     tls = {"tls_cert_file": tls_cert, "tls_key_file": tls_key}
     http = {k: v for k, v in tls.items() if v is not None} or None
-    settings = _settings(
+    settings = cli_settings(
         config, host=host, port=port, fleet_file=fleet, data_dir=data_dir, http=http
     )
     serve_app(settings)
@@ -100,7 +81,7 @@ def db_upgrade(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
     """Apply every schema migration."""
     from dfr.db import upgrade_schema
 
-    settings = _settings(config, data_dir=data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
     upgrade_schema(settings.database_url)
     typer.echo("database is at the latest schema", err=True)
 
@@ -132,7 +113,7 @@ def token_create(
     except ValueError:
         typer.echo(f"dfr: unknown role {role!r}; one of {[r.value for r in Role]}", err=True)
         raise typer.Exit(2) from None
-    settings = _settings(config, data_dir=data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
     upgrade_schema(settings.database_url)
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:

@@ -8,22 +8,18 @@ from typing import Annotated
 
 import typer
 
-audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+from dfr.cli_options import ConfigOpt, DataDirOpt, cli_settings
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (same names as DFR_* vars)")
-]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where data is stored")]
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
 
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
     """Walk the audit hash chain; print the report; exit 1 at the first broken row."""
     from dfr.audit import verify_chain
-    from dfr.cli import _settings
     from dfr.db import make_engine, upgrade_schema
 
-    settings = _settings(config, data_dir=data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
     upgrade_schema(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
@@ -51,12 +47,11 @@ def recordings_purge(
 ) -> None:
     """Delete the recordings, snapshots, flight paths and audit rows the retention policy says
     are due (held recordings are kept); print what went, one audit row per deletion."""
-    from dfr.cli import _settings
     from dfr.db import make_engine, upgrade_schema
     from dfr.fleet import read_fleet_file
     from dfr.retention import RetentionJob
 
-    settings = _settings(config, data_dir=data_dir, fleet_file=fleet)
+    settings = cli_settings(config, data_dir=data_dir, fleet_file=fleet)
     if settings.fleet_file is None:
         typer.echo("dfr: no fleet file, so no [retention] policy: nothing is due", err=True)
     policy = None if settings.fleet_file is None else read_fleet_file(settings.fleet_file).retention

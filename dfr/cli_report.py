@@ -5,29 +5,15 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from dfr.cli_options import ConfigOpt, DataDirOpt, cli_settings
+
 report_app = typer.Typer(help="Flight reports (state statutes, monthly).", no_args_is_help=True)
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (same names as DFR_* vars)")
-]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where data is stored")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="write here (default: CSV to stdout)")]
-
-
-def _settings(config: Path | None, data_dir: Path | None) -> Any:
-    # Not dfr.cli's helper: dfr.cli imports this module, and modules never import in a circle.
-    from dfr.settings import load_settings
-
-    overrides: dict[str, Any] = {} if data_dir is None else {"data_dir": data_dir}
-    try:
-        return load_settings(config, **overrides)
-    except Exception as exc:
-        typer.echo(f"dfr: cannot read the settings: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 def _recorded(recordings_root: Path) -> set[int]:
@@ -77,7 +63,7 @@ def annual(
     if code not in ("IL", "TX"):
         typer.echo(f"dfr: --state must be IL or TX, not {state!r}", err=True)
         raise typer.Exit(2)
-    settings = _settings(config, data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
     upgrade_schema(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
@@ -112,7 +98,7 @@ def monthly(
     if match is None:
         typer.echo(f"dfr: --month must be YYYY-MM, not {month!r}", err=True)
         raise typer.Exit(2)
-    settings = _settings(config, data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
     upgrade_schema(settings.database_url)
     engine = make_engine(settings.database_url)
     try:

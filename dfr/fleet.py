@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, delete, select
 
 from dfr.dispatch.agency_policy import AgencyPolicy
-from dfr.transparency.policy import TransparencyPolicy
 from dfr.errors import ConflictError, FleetFileError, InvalidInputError, NotFoundError
 from dfr.models import (
     Agency,
@@ -28,6 +27,7 @@ from dfr.models import (
     utcnow,
 )
 from dfr.retention_policy import RetentionPolicy
+from dfr.transparency.policy import TransparencyPolicy
 from dfr.url_policy import (
     DEFAULT_URL_POLICY,
     Binding,

@@ -17,8 +17,8 @@ from dfr.api.errors import (
     install_error_handlers,
 )
 from dfr.api.route_table import API_PREFIX, OPERATION_ROUTERS
-from dfr.api.routes.transparency import portal_router
 from dfr.api.routes import me, metrics, tiles
+from dfr.api.routes.transparency import portal_router
 from dfr.audit import AuditMiddleware
 from dfr.console import mount_console
 from dfr.docs_ui import mount_docs

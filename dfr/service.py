@@ -39,16 +39,16 @@ from dfr.dispatch import AgencyPolicy
 from dfr.dispatch.service import Dispatcher
 from dfr.errors import FleetFileError
 from dfr.fleet import read_fleet_file
-from dfr.mail import Mailer, MailSink
 from dfr.flights import FlightService
 from dfr.flights.records import PhaseTimesRecorder
+from dfr.mail import Mailer, MailSink
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
 from dfr.outbox import build_delivery, delivering, pending_count
 from dfr.planning import REPORTED_LIMITS, with_return_speed
+from dfr.privacy import CameraAim, PrivacyLifts, private_in_transit
 from dfr.retention import RetentionJob
 from dfr.retention_policy import RetentionPolicy
-from dfr.privacy import CameraAim, PrivacyLifts, private_in_transit
 from dfr.runtime import (
     bootstrap_airspace,
     bootstrap_database,

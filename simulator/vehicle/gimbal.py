@@ -73,7 +73,12 @@ class Gimbal:
     def quaternion(self) -> list[float]:
         """Attitude as w, x, y, z (roll 0, pitch, yaw relative to the vehicle), PX4's Euler order."""
         half_pitch, half_yaw = math.radians(self.pitch_deg) / 2, math.radians(self.yaw_deg) / 2
-        cp, sp, cy, sy = math.cos(half_pitch), math.sin(half_pitch), math.cos(half_yaw), math.sin(half_yaw)
+        cp, sp, cy, sy = (
+            math.cos(half_pitch),
+            math.sin(half_pitch),
+            math.cos(half_yaw),
+            math.sin(half_yaw),
+        )
         return [cp * cy, -sp * sy, sp * cy, cp * sy]
 
     def device_attitude_status(self, time_boot_ms: int) -> Any:

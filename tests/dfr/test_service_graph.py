@@ -34,6 +34,8 @@ EXPECTED_ORDER = (
     "recordings",
     "retention",
     "fleet",
+    "camera_aim",
+    "privacy",
     "flights",
     "dispatcher",
     "intake",

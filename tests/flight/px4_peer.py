@@ -43,7 +43,9 @@ class Px4Peer:
     command_results: dict[int, int] = field(default_factory=dict)  # command -> MAV_RESULT
     command_texts: dict[int, str] = field(default_factory=dict)  # STATUSTEXT sent with a refusal
     deny_mission_start_times: int = 0  # DO_SET_MODE MISSION refused this many times (fresh upload)
-    refuse_arm_times: int = 0  # ARM refused TEMPORARILY_REJECTED this many times (a pre-arm check clearing)
+    refuse_arm_times: int = (
+        0  # ARM refused TEMPORARILY_REJECTED this many times (a pre-arm check clearing)
+    )
     reject_mission_type: dict[int, int] = field(default_factory=dict)  # mission_type -> MISSION_ACK
     drop_first_request_of: set[int] = field(default_factory=set)  # seqs whose 1st item is "lost"
     param_overrides: dict[str, float] = field(default_factory=dict)  # values PX4 refuses to take

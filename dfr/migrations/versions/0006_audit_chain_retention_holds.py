@@ -69,9 +69,7 @@ def upgrade() -> None:
         sa.Column("release_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_recording_holds_flight_id", "recording_holds", ["flight_id"], unique=False
-    )
+    op.create_index("ix_recording_holds_flight_id", "recording_holds", ["flight_id"], unique=False)
     _audit_deletes_only_past_the_floor()
 
 

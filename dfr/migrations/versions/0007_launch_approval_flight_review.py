@@ -8,7 +8,7 @@ Create Date: 2026-12-02 18:20:00.000000
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0007"
@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("requested_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("decided_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("decided_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column(
-            "decision_reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False
-        ),
+        sa.Column("decision_reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
         sa.ForeignKeyConstraint(["call_id"], ["calls.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("call_id"),
