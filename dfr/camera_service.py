@@ -54,6 +54,7 @@ from dfr.camera_views import (
     FootageRequestPublic,
     IntegratedCameraIn,
     IntegratedCameraPublic,
+    LiveCameraPublic,
     OwnerRegistrationPublic,
     RegistrationAccepted,
     RegistrationEdit,
@@ -753,6 +754,31 @@ class CameraService:
         rows = session.exec(select(IntegratedCamera).order_by(col(IntegratedCamera.id))).all()
         return [_integrated_public(r) for r in rows]
 
+    async def live_cameras(self) -> list[LiveCameraPublic]:
+        """The integrated cameras that may be watched live now, each with the call allowing it."""
+
+        def run() -> list[LiveCameraPublic]:
+            with Session(self._engine) as session:
+                cameras = session.exec(
+                    select(IntegratedCamera)
+                    .where(col(IntegratedCamera.unplugged_at).is_(None))
+                    .where(col(IntegratedCamera.live_allowed))
+                    .order_by(col(IntegratedCamera.id))
+                ).all()
+                open_calls = _open_calls(session)
+            eligible = []
+            for camera in cameras:
+                with contextlib.suppress(LinkRefusedError):
+                    call_id = _live_call(camera, open_calls)
+                    eligible.append(
+                        LiveCameraPublic(
+                            id=camera.id or 0, name=camera.name, feed=camera.feed, call_id=call_id
+                        )
+                    )
+            return eligible
+
+        return await asyncio.to_thread(run)
+
     async def watch_live(
         self, camera_id: int, offer_sdp: str, *, actor: Actor, token_id: int | None
     ) -> tuple[WhepAnswer, int]:
@@ -761,29 +787,7 @@ class CameraService:
         def check() -> tuple[IntegratedCamera, int]:
             with Session(self._engine) as session:
                 camera = get_row(session, IntegratedCamera, camera_id)
-                if camera.unplugged_at is not None:
-                    raise LinkRefusedError("the owner unplugged this camera: no live view")
-                if not camera.live_allowed:
-                    raise LinkRefusedError("the owner does not allow live view of this camera")
-                here = GeoPoint(camera.lat, camera.lon)
-                open_calls = session.exec(
-                    select(Call).where(col(Call.lifecycle).not_in(CLOSED_LIFECYCLES))
-                ).all()
-                qualifying = [
-                    c
-                    for c in open_calls
-                    if c.priority <= camera.max_priority
-                    and c.cad_status.lower() not in ("closed", "cancelled")
-                    and coverage(_point_spec(here), GeoPoint(c.lat, c.lon)).distance_m
-                    <= camera.radius_m
-                ]
-                if not qualifying:
-                    raise LinkRefusedError(
-                        f"no open call of priority {camera.max_priority} or more urgent within "
-                        f"{camera.radius_m:g} m: the owner allows live view only then"
-                    )
-                call = min(qualifying, key=lambda c: (c.priority, -(c.id or 0)))
-                return camera, call.id or 0
+                return camera, _live_call(camera, _open_calls(session))
 
         camera, call_id = await asyncio.to_thread(check)
         answer = await self._video.watch(
@@ -882,6 +886,35 @@ class CameraService:
 
 
 CLOSED_LIFECYCLES = (CallLifecycle.CLEARED, CallLifecycle.CANCELLED)
+
+
+def _open_calls(session: Session) -> list[Call]:
+    return list(
+        session.exec(select(Call).where(col(Call.lifecycle).not_in(CLOSED_LIFECYCLES))).all()
+    )
+
+
+def _live_call(camera: IntegratedCamera, open_calls: list[Call]) -> int:
+    """The call allowing live view of the camera now; LinkRefusedError saying why none does."""
+    if camera.unplugged_at is not None:
+        raise LinkRefusedError("the owner unplugged this camera: no live view")
+    if not camera.live_allowed:
+        raise LinkRefusedError("the owner does not allow live view of this camera")
+    here = _point_spec(GeoPoint(camera.lat, camera.lon))
+    qualifying = [
+        c
+        for c in open_calls
+        if c.priority <= camera.max_priority
+        and c.cad_status.lower() not in ("closed", "cancelled")
+        and coverage(here, GeoPoint(c.lat, c.lon)).distance_m <= camera.radius_m
+    ]
+    if not qualifying:
+        raise LinkRefusedError(
+            f"no open call of priority {camera.max_priority} or more urgent within "
+            f"{camera.radius_m:g} m: the owner allows live view only then"
+        )
+    call = min(qualifying, key=lambda c: (c.priority, -(c.id or 0)))
+    return call.id or 0
 
 
 def _point_spec(point: GeoPoint) -> CameraSpec:

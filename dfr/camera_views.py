@@ -273,3 +273,17 @@ class IntegratedCameraPublic(SQLModel):
 class IntegratedCamerasPublic(SQLModel):
     data: list[IntegratedCameraPublic]
     count: int
+
+
+class LiveCameraPublic(SQLModel):
+    """An integrated camera that may be watched live now, and the open call that allows it."""
+
+    id: int
+    name: str
+    feed: str
+    call_id: int
+
+
+class LiveCamerasPublic(SQLModel):
+    data: list[LiveCameraPublic]
+    count: int

@@ -40,6 +40,7 @@ from dfr.camera_views import (
     IntegratedCameraIn,
     IntegratedCameraPublic,
     IntegratedCamerasPublic,
+    LiveCamerasPublic,
     MailboxPublic,
     MailPublic,
     OwnerRegistrationPublic,
@@ -186,6 +187,13 @@ def list_integrated_cameras(
     """Every integrated camera with its owner's rules (a map layer)."""
     rows = cameras.integrated(session)
     return IntegratedCamerasPublic(data=rows, count=len(rows))
+
+
+@router.get("/integrated-cameras/live", response_model=LiveCamerasPublic)
+async def list_live_cameras(cameras: CamerasDep, _: Analyst) -> LiveCamerasPublic:
+    """The integrated cameras whose live view the owner's rules allow now (the video wall's tiles)."""
+    rows = await cameras.live_cameras()
+    return LiveCamerasPublic(data=rows, count=len(rows))
 
 
 @router.post(

@@ -26,6 +26,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "command": ("POST", "/api/v1/flights/{}/commands"),
     "privacy": ("POST", "/api/v1/flights/{}/privacy"),
     "video": ("POST", "/api/v1/drones/{}/video/whep"),
+    "camera_live": ("GET", "/api/v1/integrated-cameras/live"),
     "share": ("POST", "/api/v1/calls/{}/share"),
     "ack_alert": ("POST", "/api/v1/alerts/{}/ack"),
     "stream": ("WS", "/api/v1/stream"),

@@ -1,13 +1,17 @@
 """Acceptance in real Chromium: a resident registers a camera and confirms it by the emailed link,
 an analyst sees it on the map and requests footage for a call nearby, the owner uploads a clip
 through the emailed link, and the analyst downloads it with the same SHA-256. The link refuses a
-second case, and refuses after revocation or expiry. Every email is read from the real SMTP sink.
+second case, and refuses after revocation or expiry. A business's integrated camera plays on the
+video wall while the calls are open nearby, until its owner's unplug link takes it off. Every email
+is read from the real SMTP sink.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,14 +20,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from dfr.fleet import DEMO_FLEET_FILE
 from dfr.main import create_app
-from dfr.models import FootageLink, Role
+from dfr.models import AuditEntry, FootageLink, Role
 from dfr.service import Run
 from dfr.settings import Settings, SmtpSettings
 from geofence import GeoPoint, destination
+from simulator.vehicle.camera import CameraConfig, SimCamera
+from simulator.vehicle.camera_render import CameraPose
 from tests.cameras.clips import tiny_mp4
 from tests.conftest import free_udp_ports
 from tests.dfr.console.conftest import ARTIFACTS, LiveService, require_leaflet, serving
@@ -32,6 +38,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 SCENE = GeoPoint(38.8420, -104.7600)
 RESIDENT = "rita@example.org"
+SHOP_OWNER = "shop@example.org"
 
 
 @pytest.fixture
@@ -142,15 +149,21 @@ def test_a_resident_camera_answers_a_footage_request_end_to_end(
     _register_by_api(service, "ned@example.org", destination(SCENE, 90.0, 150.0))
     _register_by_api(service, "far@example.org", destination(SCENE, 0.0, 3000.0))
     call_id = _call(service, "CAM-B-1", SCENE)
+    (shop_port,) = free_udp_ports(1)
     with service.http(Role.ADMIN) as admin:
         shop = {
             "name": "Corner Shop",
-            "owner_email": "shop@example.org",
+            "owner_email": SHOP_OWNER,
             "lat": SCENE.lat_deg,
             "lon": SCENE.lon_deg + 0.001,
-            "stream_url": f"udp://127.0.0.1:{free_udp_ports(1)[0]}",
+            "stream_url": f"udp://127.0.0.1:{shop_port}",
+            "feed": "front door",
+            "live_allowed": True,
+            "max_priority": 2,
         }
-        assert admin.post("/api/v1/integrated-cameras", json=shop).status_code == 201
+        added = admin.post("/api/v1/integrated-cameras", json=shop)
+        assert added.status_code == 201, added.text
+        shop_id = int(added.json()["id"])
 
     # The analyst sees the camera on the map and requests footage in one action.
     page.goto(service.base_url + "/")
@@ -238,3 +251,42 @@ def test_a_resident_camera_answers_a_footage_request_end_to_end(
         "() => Number(document.body.dataset.count) === " + str(len(_mail(service)))
     )
     assert mailbox.locator(".mail-body").first.evaluate("e => e.children.length") == 0
+
+    # The wall plays the shop's camera while a call within its owner's rules is open nearby.
+    shop_camera = SimCamera(
+        CameraConfig(port=shop_port, width_px=320, height_px=180, fps=15, keyint_frames=15),
+        lambda: CameraPose(SCENE.lat_deg, SCENE.lon_deg + 0.001, 5.0, 270.0),
+    )
+    streaming = asyncio.run_coroutine_threadsafe(shop_camera.run(), service.loop)
+    try:
+        page.goto(service.base_url + "/console/wall.html")
+        page.wait_for_function("() => window.dfrWall && window.dfrWall.ready")
+        tile = page.locator(f'.tile[data-camera-id="{shop_id}"]')
+        tile.wait_for()
+        assert tile.locator("header strong").inner_text() == "Corner Shop"
+        assert int(str(tile.get_attribute("data-call-id"))) in {call_id, second}
+        video = f"document.querySelector('.tile[data-camera-id=\"{shop_id}\"] video')"
+        page.wait_for_function(f"() => {{ const v = {video}; return v && v.readyState >= 2 }}")
+        started = float(page.evaluate(f"() => {video}.currentTime"))
+        page.wait_for_function(f"() => {video}.currentTime > {started + 0.5}")
+        page.screenshot(path=str(ARTIFACTS / "cameras-6-wall-live.png"))
+
+        # The owner's unplug link: the tile leaves the wall within seconds, its session ended.
+        owner.goto(_link(service, SHOP_OWNER, r"http\S+#unplug=dfrl_[\w-]+"))
+        unplugged_at = time.monotonic()
+        owner.locator("#unplug").click()
+        owner.wait_for_function(
+            "() => document.getElementById('status').textContent.includes('unplugged')"
+        )
+        tile.wait_for(state="detached", timeout=5_000)
+        assert time.monotonic() - unplugged_at < 5.0
+        assert page.evaluate("() => window.dfrWall.cameras().length") == 0
+        assert service.app.state.service.video.sessions.sessions() == []
+        page.screenshot(path=str(ARTIFACTS / "cameras-7-wall-unplugged.png"))
+    finally:
+        streaming.cancel()
+    with Session(service.app.state.service.engine) as session:
+        live_views = session.exec(
+            select(AuditEntry).where(col(AuditEntry.action) == "cameras.live_view")
+        ).all()
+    assert len(live_views) >= 1

@@ -2,7 +2,8 @@
 // player; a player is
 //   async (droneId, slotElement, {token}) => ({close()})
 // registered with setVideoPlayer(player). The default player is WHEP (RFC 9725) against
-// POST /api/v1/drones/{id}/video/whep with the session's bearer token, played in a <video> element.
+// POST /api/v1/drones/{id}/video/whep with the session's bearer token, played in a <video> element;
+// {url} names another WHEP endpoint (an integrated camera's live view).
 // The slot carries data-state (connecting|live|failed|closed) and data-frames (frames shown so far).
 const WHEP_CLIENT_URL = "/console/vendor/whep_client.js";
 let player = null;
@@ -28,9 +29,10 @@ function loadWhepClient() {
 }
 
 // WHEP player: one RTCPeerConnection per open panel; frames counted as the <video> presents them.
-export async function whepPlayer(droneId, slot, { token }) {
+export async function whepPlayer(droneId, slot, { token, url: endpoint = null }) {
   await loadWhepClient();
-  const url = new URL(`/api/v1/drones/${encodeURIComponent(droneId)}/video/whep`, location.origin).toString();
+  const path = endpoint || `/api/v1/drones/${encodeURIComponent(droneId)}/video/whep`;
+  const url = new URL(path, location.origin).toString();
   const session = await window.dfrWhepPlay({ url, token });
   const video = document.createElement("video");
   video.autoplay = true;
