@@ -40,6 +40,7 @@ from cad_bridge.models import (
 from cad_bridge.outbox import Backoff, Delivered, OutboxDelivery, OutboxRecord, OutboxStore
 from cad_bridge.pidf import PidfLocation, parse_pidf, pidf_point
 from cad_bridge.plain import PlainCall, parse_plain
+from cad_bridge.units import CadUnitPosition, parse_eido_units
 
 __all__ = [
     "APCO_DEFAULT_CATEGORIES",
@@ -58,6 +59,7 @@ __all__ = [
     "CadInputError",
     "CadNote",
     "CadRejectedError",
+    "CadUnitPosition",
     "CadUnavailableError",
     "CallFlags",
     "CallTypeMapper",
@@ -85,6 +87,7 @@ __all__ = [
     "looks_like_eido",
     "parse_call",
     "parse_eido",
+    "parse_eido_units",
     "parse_pidf",
     "parse_plain",
     "pidf_point",

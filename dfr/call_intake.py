@@ -7,14 +7,26 @@ is submitted to the dispatcher, which decides for it (or ends its flight when CA
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from cad_bridge import CadCall, CadInputError, CallTypeMapper, parse_call, parse_eido
+from cad_bridge import (
+    CadCall,
+    CadInputError,
+    CallTypeMapper,
+    parse_call,
+    parse_eido,
+    parse_eido_units,
+)
 from dfr.cad_ingest import AuditStamp, CallWriter, IngestResult
+from dfr.cad_units import CadUnits
 from dfr.dispatch.service import Dispatcher
 from dfr.errors import InvalidInputError
 from dfr.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -27,6 +39,8 @@ class CallIntake:
     default_agency_id: str
     max_payload_bytes: int
     metrics: Metrics
+    #: Where the responder units an EIDO carries go (none: they are not read).
+    units: CadUnits | None = None
 
     def parse(self, body: bytes, content_type: str) -> CadCall:
         """A posted EIDO or plain JSON document as a call (InvalidInputError names the field)."""
@@ -72,7 +86,19 @@ class CallIntake:
             self.metrics.calls_unchanged.inc()
         if result.created or result.changed:
             self.dispatcher.submit(result.call_id, ended=result.ended)
+        if call.raw_format == "eido" and self.units is not None:
+            await self._store_units(self.units, call)
         return result
+
+    @staticmethod
+    async def _store_units(units: CadUnits, call: CadCall) -> None:
+        """The EIDO's responder units to the unit store; a failure there never fails the call."""
+        try:
+            positions = parse_eido_units(json.loads(call.raw_document))
+            if positions:
+                await units.report_eido(positions, call.cad_incident_id)
+        except Exception:
+            log.exception("the units of EIDO %s were not stored", call.cad_incident_id)
 
     async def receive_eido(self, document: dict[str, Any]) -> None:
         """An EIDO pushed over the conveyance subscription."""

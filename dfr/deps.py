@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
 from dfr.airspace import AirspaceService
+from dfr.cad_units import CadUnits
 from dfr.call_intake import CallIntake
 from dfr.call_ledger import CallLedger
 from dfr.camera_service import CameraService
@@ -96,3 +97,4 @@ LedgerDep = Annotated[CallLedger, Depends(_part("ledger"))]
 PrincipalsDep = Annotated[PrincipalCache, Depends(_part("principals"))]
 MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]
 CamerasDep = Annotated[CameraService, Depends(_part("cameras"))]
+CadUnitsDep = Annotated[CadUnits, Depends(_part("cad_units"))]

@@ -859,3 +859,26 @@ class IntegratedCamera(SQLModel, table=True):
     unplugged_by: str = Field(default="", max_length=200)
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- CAD units: responders' latest positions (AVL feed or EIDO) ----------------------------------
+
+
+class CadUnit(SQLModel, table=True):
+    """A CAD responder unit's latest reported position and status (an older report never replaces it)."""
+
+    __tablename__ = "cad_units"
+
+    agency_id: str = Field(foreign_key="agencies.id", primary_key=True, max_length=64)
+    unit_id: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=32)
+    lat: float
+    lon: float
+    heading_deg: float | None = None
+    speed_mps: float | None = None
+    #: The CAD's incident reference the unit is working, as CAD names it.
+    call_ref: str | None = Field(default=None, max_length=200)
+    #: How the report came in: "avl" (POST /cad/units) or "eido" (a unit of an EIDO document).
+    source: str = Field(default="avl", max_length=16)
+    reported_at: datetime = Field(index=True)
+    received_at: datetime = Field(default_factory=utcnow)

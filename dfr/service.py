@@ -25,6 +25,7 @@ from cad_bridge import CallTypeMapper, EidoSubscriber, OutboxDelivery
 from dfr.airspace import AirspaceService
 from dfr.auth_guard import AuthGuard
 from dfr.cad_ingest import CallWriter
+from dfr.cad_units import CadUnits
 from dfr.call_intake import CallIntake
 from dfr.call_ledger import CallLedger, HubPublisher
 from dfr.camera_service import CameraService
@@ -129,6 +130,8 @@ class Service:
     signing_keys: SigningKeys
     flights: FlightService
     dispatcher: Dispatcher
+    #: CAD responder units' latest positions (AVL feed and EIDO), told to the live stream.
+    cad_units: CadUnits
     intake: CallIntake
     eido_subscriber: EidoSubscriber | None
     keeper: LinkKeeper
@@ -316,6 +319,10 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 metrics=metrics,
             ),
         )
+        cad_units = built(
+            "cad_units",
+            CadUnits(engine=engine, hub=hub, default_agency_id=default_agency_id),
+        )
         intake = built(
             "intake",
             CallIntake(
@@ -325,6 +332,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 default_agency_id=default_agency_id,
                 max_payload_bytes=settings.cad.max_payload_bytes,
                 metrics=metrics,
+                units=cad_units,
             ),
         )
         eido_subscriber = built("eido_subscriber", _eido_subscriber(settings, intake))
@@ -392,6 +400,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             signing_keys=signing_keys,
             flights=flights,
             dispatcher=dispatcher,
+            cad_units=cad_units,
             intake=intake,
             eido_subscriber=eido_subscriber,
             bus=bus,

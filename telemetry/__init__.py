@@ -23,6 +23,7 @@ from telemetry.models import (
     drone_message,
     flight_message,
     parse_drone_frame,
+    unit_message,
     zone_message,
 )
 from telemetry.tracks import InMemoryTrackStore, TrackRecorder, TrackSample, TrackStore
@@ -59,5 +60,6 @@ __all__ = [
     "flight_message",
     "make_router",
     "parse_drone_frame",
+    "unit_message",
     "zone_message",
 ]

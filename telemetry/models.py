@@ -3,8 +3,8 @@
 Every message is `{v, type, at, key, data}` (see STREAM.md). `key` names the thing the message is
 about (`drone:D1`, `call:42` ...): for every type but `alert` the newest message per key is that
 thing's whole current state, so a slow reader may skip older ones; alerts are events and are never
-merged. The payloads of flights, calls, decisions, alerts and zones are built by dfr as plain JSON
-objects; their expected fields are documented in STREAM.md.
+merged. The payloads of flights, calls, decisions, alerts, zones and units are built by dfr as
+plain JSON objects; their expected fields are documented in STREAM.md.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from telemetry.errors import InvalidMessageError
 
 STREAM_VERSION: Literal[1] = 1
 
-MessageType = Literal["snapshot", "drone", "flight", "call", "decision", "alert", "zone"]
+MessageType = Literal["snapshot", "drone", "flight", "call", "decision", "alert", "zone", "unit"]
 LinkStatus = Literal["connected", "degraded", "lost"]
 
 #: Types whose newest message per key replaces the older ones (a state); the rest are events.
-STATE_TYPES: frozenset[str] = frozenset({"drone", "flight", "call", "decision", "zone"})
+STATE_TYPES: frozenset[str] = frozenset({"drone", "flight", "call", "decision", "zone", "unit"})
 #: Types kept in order and never merged.
 EVENT_TYPES: frozenset[str] = frozenset({"alert"})
 SNAPSHOT_KEY = "snapshot"
@@ -140,6 +140,11 @@ def alert_message(alert_id: str, data: Mapping[str, Any], at: datetime) -> Strea
 def zone_message(zone_id: str, feature: Mapping[str, Any], at: datetime) -> StreamMessage:
     """A `zone` message carrying the zone as a GeoJSON Feature."""
     return _message("zone", zone_id, feature, at)
+
+
+def unit_message(unit_id: str, data: Mapping[str, Any], at: datetime) -> StreamMessage:
+    """A `unit` message: a CAD responder unit's latest reported position and status."""
+    return _message("unit", unit_id, {"unit_id": unit_id, **data}, at)
 
 
 def parse_drone_frame(data: Mapping[str, Any]) -> DroneFrame:

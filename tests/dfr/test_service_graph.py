@@ -38,6 +38,7 @@ EXPECTED_ORDER = (
     "privacy",
     "flights",
     "dispatcher",
+    "cad_units",
     "intake",
     "eido_subscriber",
     "keeper",

@@ -7,7 +7,7 @@ Extending to the full dispatcher flow (launch, cancel) needs only more steps on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -180,6 +180,40 @@ def test_a_dispatcher_signs_in_sees_the_fleet_a_call_and_a_drone_moving(
         steps.drone_at("D1", lat, -104.7500)
     assert "D1 86%" in browser_page.locator(".drone-icon", has_text="D1").inner_text()
     steps.screenshot("03-drone-moved")
+
+    # Responders from CAD's AVL feed: drawn with id and status, moved live, faded when 3 min old.
+    old_fix = (datetime.now(UTC) - timedelta(minutes=3)).isoformat()
+    with live_service.http(Role.CAD) as cad:
+        posted = cad.post(
+            "/api/v1/cad/units",
+            json=[
+                {"unit_id": "2A12", "status": "enroute", "lat": 38.8400, "lon": -104.7550},
+                {
+                    "unit_id": "OLD-7",
+                    "status": "available",
+                    "lat": 38.8450,
+                    "lon": -104.7450,
+                    "reported_at": old_fix,
+                },
+            ],
+        )
+        assert posted.json() == {"accepted": 2, "ignored_stale": 0}, posted.text
+        fresh = browser_page.locator('.unit-icon .unit-glyph[data-unit-id="2A12"]')
+        fresh.wait_for()
+        assert fresh.inner_text() == "2A12 en route"
+        browser_page.locator('.unit-icon.unit-stale .unit-glyph[data-unit-id="OLD-7"]').wait_for()
+        assert browser_page.locator(".unit-icon.unit-stale").count() == 1
+        assert "Units" in str(browser_page.locator(".leaflet-control-layers").text_content())
+        cad.post(
+            "/api/v1/cad/units",
+            json=[{"unit_id": "2A12", "status": "on_scene", "lat": 38.8420, "lon": -104.7600}],
+        )
+    browser_page.wait_for_function(
+        "() => { const p = window.dfrUnits.latLng('2A12');"
+        " return p && Math.abs(p.lat - 38.842) < 1e-6; }"
+    )
+    assert fresh.inner_text() == "2A12 on scene"
+    steps.screenshot("04-units")
     assert outside == [], f"the console fetched from outside the service: {outside}"
 
 

@@ -14,6 +14,7 @@ const state = {
 };
 let map = null;
 let queue = null;
+const streamListeners = new Set();
 let story = null;
 const $ = (id) => document.getElementById(id);
 
@@ -26,6 +27,9 @@ window.dfrConsole = {
   announced: () => (queue ? [...queue.announced] : []),
   beeps: () => (queue ? queue.beeps : 0),
   openZoneTooltip: (key) => (map ? map.openZoneTooltip(key) : false),
+  // Layers kept in their own modules (js/units.js) add a toggle here and hear the stream's messages.
+  layerControl: () => (map ? map.layerControl : null),
+  onStream: (listener) => streamListeners.add(listener),
 };
 
 async function enter(candidate) {
@@ -103,6 +107,9 @@ function onDroneClick(droneId) {
 }
 
 function onMessage(message) {
+  for (const listener of streamListeners) {
+    try { listener(message); } catch (error) { console.error("stream listener:", error); }
+  }
   const data = message.data;
   switch (message.type) {
     case "drone":

@@ -98,7 +98,8 @@ export class ConsoleMap {
       routes: L.layerGroup().addTo(this.map),
       drones: L.layerGroup().addTo(this.map),
     };
-    L.control.layers(null, {
+    // Kept so other layers (js/units.js) can add their own toggle.
+    this.layerControl = L.control.layers(null, {
       Zones: this.layers.zones, Docks: this.layers.docks, Calls: this.layers.calls,
       Routes: this.layers.routes, Drones: this.layers.drones,
     }).addTo(this.map);
