@@ -144,6 +144,8 @@ def demo_children(
                     str(calls),
                     "--interval-s",
                     str(interval_s),
+                    "--patrols",
+                    "6",
                     stdout=cad_log,
                     stderr=cad_log,
                 )

@@ -15,6 +15,7 @@ import httpx
 import typer
 
 from simulator.cad.incidents import CallGenerator, SimIncident
+from simulator.cad.patrols import Patrols, post_patrols
 from simulator.cad.server import DfrPoster, SimulatedCad
 
 app = typer.Typer(
@@ -62,6 +63,8 @@ async def _run(
     interval_s: float,
     script: Path | None,
     cad_token: str | None,
+    patrols: int = 0,
+    patrol_interval_s: float = 5.0,
 ) -> None:
     cad = SimulatedCad(port=port, token=cad_token)
     await cad.start()
@@ -72,6 +75,12 @@ async def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with httpx.AsyncClient() as client:
+        patrol_task: asyncio.Task[None] | None = None
+        if dfr_url and token and patrols > 0:
+            beat = Patrols(patrols, seed)
+            patrol_task = asyncio.create_task(
+                _patrol(client, dfr_url, token, beat, patrol_interval_s, stop)
+            )
         if dfr_url and token:
             poster = DfrPoster(client, dfr_url, token, wire_format=wire_format)
             plan: list[tuple[float, SimIncident]]
@@ -99,7 +108,32 @@ async def _run(
                 except httpx.TransportError as exc:
                     log.warning("DFR unreachable for %s: %s", incident.incident_id, exc)
         await stop.wait()
+        if patrol_task is not None:
+            await patrol_task
     await cad.close()
+
+
+async def _patrol(
+    client: httpx.AsyncClient,
+    dfr_url: str,
+    token: str,
+    beat: Patrols,
+    interval_s: float,
+    stop: asyncio.Event,
+) -> None:
+    """Post the patrol units' positions every `interval_s` until `stop`."""
+    while not stop.is_set():
+        try:
+            response = await post_patrols(client, dfr_url, token, beat.reports(interval_s))
+            if response.status_code != 202:
+                log.warning("DFR refused the patrol positions: %s", response.status_code)
+        except httpx.TransportError as exc:
+            log.warning("DFR unreachable for the patrol positions: %s", exc)
+        try:
+            async with asyncio.timeout(interval_s):
+                await stop.wait()
+        except TimeoutError:
+            pass
 
 
 @app.command("serve")
@@ -115,6 +149,12 @@ def serve(
     cad_token: Annotated[
         str | None, typer.Option(help="bearer token DFR must send to this CAD")
     ] = None,
+    patrols: Annotated[
+        int, typer.Option(help="patrol units whose positions are posted to DFR (AVL)")
+    ] = 0,
+    patrol_interval_s: Annotated[
+        float, typer.Option(help="seconds between patrol position posts")
+    ] = 5.0,
 ) -> None:
     """Run the simulated CAD; prints its base URL on standard output."""
     if wire_format not in ("plain", "eido"):
@@ -122,7 +162,21 @@ def serve(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(_run(port, dfr_url, token, wire_format, seed, count, interval_s, script, cad_token))
+    asyncio.run(
+        _run(
+            port,
+            dfr_url,
+            token,
+            wire_format,
+            seed,
+            count,
+            interval_s,
+            script,
+            cad_token,
+            patrols,
+            patrol_interval_s,
+        )
+    )
 
 
 @app.command("generate")
