@@ -56,6 +56,8 @@ def tuning_from_params(p: ParamStore) -> physics.Tuning:
         pos_z_p=max(0.05, p["MPC_Z_P"]),
         vel_p=max(0.05, p["MPC_XY_VEL_P_ACC"]),
         vel_i=max(0.0, p["MPC_XY_VEL_I_ACC"]),
+        vel_z_p=max(0.05, p["MPC_Z_VEL_P_ACC"]),
+        vel_z_i=max(0.0, p["MPC_Z_VEL_I_ACC"]),
         tilt_max_rad=math.radians(max(5.0, min(89.0, p["MPC_TILTMAX_AIR"]))),
         sih_mass_kg=max(0.05, p["SIH_MASS"]),
         sih_drag_n_s_m=max(0.0, p["SIH_KDV"]),

@@ -39,7 +39,7 @@ LEG_A = ReferenceLeg("a", 37.0, 383.0, 333.0)
 LEG_B = ReferenceLeg("b", 0.0, 1452.0, 1401.6)
 
 
-class _SteppedClock(SimClock):
+class SteppedClock(SimClock):
     """A SimClock whose time only moves when the flight loop says so."""
 
     def __init__(self) -> None:
@@ -86,7 +86,7 @@ def fly_reference(
     leg: ReferenceLeg, params: dict[str, float] | None = None, max_s: float = 1200.0
 ) -> FlightLog:
     """Fly `leg` out and home on a fresh drone; returns the phase instants and a 1 Hz track."""
-    clock = _SteppedClock()
+    clock = SteppedClock()
     drone = SimDrone(
         DroneConfig(0, HOME[0], HOME[1], HOME[2], api_port=0, client_port=0, params=params or {}),
         clock,

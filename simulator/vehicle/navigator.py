@@ -17,7 +17,6 @@ NAV_MC_ALT_RAD_M = 0.8
 # vehicle time: 1.28-1.30 m/s under 1.5, ~0.5 under MPC_LAND_SPEED 0.7), a steady velocity-loop error
 # this kinematic model has no thrust for, so the landing flies the measured shortfall.
 LAND_SINK_SHORTFALL_MPS = 0.2
-RTL_BRAKED_MPS = 0.5  # PX4's RTL stops where it was commanded before it turns for home
 
 
 class TakeoffState(Enum):
@@ -160,8 +159,12 @@ class Navigator:
             self.rtl_phase = RtlPhase.LANDED
         elif best < 5.0 and s.up_m - dest[2] <= d.params["RTL_DESCEND_ALT"]:
             self.rtl_phase = RtlPhase.LAND
-        else:
+        elif s.up_m < dest[2] + d.params["RTL_RETURN_ALT"]:
             self.rtl_phase = RtlPhase.CLIMB
+        else:
+            # PX4's RtlDirect climbs only from below RTL_RETURN_ALT; above it the return leg is the
+            # first item, flown from wherever the vehicle is (it brakes and reverses on the way).
+            self.rtl_phase = RtlPhase.RETURN
 
     # --- helpers -------------------------------------------------------------------------------
     def item_local(self, it: Item) -> tuple[float, float, float]:
@@ -255,7 +258,7 @@ class Navigator:
                 return sp
             vz_init = -GRAVITY_M_S2 / max(p["MPC_Z_VEL_P_ACC"], 0.01)
             limit = vz_init + (sp.climb_mps - vz_init) * progress
-            return replace(sp, climb_mps=limit)
+            return replace(sp, ramp_vz_mps=limit)
         return sp
 
     def _hold_here(self) -> Setpoint:
@@ -320,9 +323,13 @@ class Navigator:
         # PX4 returns at MPC_XY_CRUISE: a mission's DO_CHANGE_SPEED does not carry into RTL.
         speed = max(0.5, min(p["MPC_XY_CRUISE"], p["MPC_XY_VEL_MAX"]))
         if phase is RtlPhase.CLIMB:
-            # Stop where RTL was commanded and climb there, then turn towards the destination.
+            # The climb item is where RTL was commanded, at the return altitude; PX4 accepts it within
+            # NAV_ACC_RAD and NAV_MC_ALT_RAD, then starts the return leg.
             hn, he, _ = self.hold
-            if s.up_m >= self.rtl_return_up_m - 1.0 and s.ground_speed_mps < RTL_BRAKED_MPS:
+            if (
+                s.up_m >= self.rtl_return_up_m - p["NAV_MC_ALT_RAD"]
+                and math.hypot(s.north_m - hn, s.east_m - he) < p["NAV_ACC_RAD"]
+            ):
                 self._next_rtl(RtlPhase.RETURN, now_s)
             return self._sp(hn, he, self.rtl_return_up_m, speed=speed)
         if phase is RtlPhase.RETURN:
@@ -333,15 +340,8 @@ class Navigator:
                 )
                 if self.rtl_phase is RtlPhase.LAND:
                     d.announce(SEVERITY_INFO, "RTL: land at destination")
-            heading = math.atan2(de - s.east_m, dn - s.north_m)
-            if (
-                math.hypot(s.north_m - dn, s.east_m - de) > 2.0 * p["NAV_ACC_RAD"]
-                and abs((heading - s.yaw_rad + math.pi) % math.tau - math.pi)
-                > math.radians(p["MIS_YAW_ERR"])
-                and s.ground_speed_mps < RTL_BRAKED_MPS
-            ):
-                # Turn on the spot first (the reference flights hover ~3 s before leaving).
-                return self._sp(s.north_m, s.east_m, self.rtl_return_up_m, yaw=heading)
+            # No turn on the spot first: with MPC_YAW_MODE 0 the heading follows the trajectory while
+            # the vehicle already accelerates towards the destination.
             return replace(
                 self._sp(dn, de, self.rtl_return_up_m, speed=speed),
                 line_from=(self.hold[0], self.hold[1]),

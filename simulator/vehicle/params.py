@@ -76,6 +76,7 @@ PX4_PARAMS: tuple[ParamSpec, ...] = tuple(
             ParamSpec("MPC_Z_VEL_MAX_UP", _F, 3.0),
             ParamSpec("MPC_Z_P", _F, 1.0),
             ParamSpec("MPC_Z_VEL_P_ACC", _F, 4.0),
+            ParamSpec("MPC_Z_VEL_I_ACC", _F, 2.0),
             ParamSpec("NAV_ACC_RAD", _F, 2.0),
             ParamSpec("NAV_DLL_ACT", _I, 0),
             ParamSpec("NAV_MC_ALT_RAD", _F, 0.8),

@@ -42,6 +42,8 @@ class Tuning:
     pos_z_p: float = 1.0  # MPC_Z_P
     vel_p: float = 1.8  # MPC_XY_VEL_P_ACC
     vel_i: float = 0.4  # MPC_XY_VEL_I_ACC
+    vel_z_p: float = 4.0  # MPC_Z_VEL_P_ACC
+    vel_z_i: float = 2.0  # MPC_Z_VEL_I_ACC
     tilt_max_rad: float = math.radians(45.0)  # MPC_TILTMAX_AIR
     sih_mass_kg: float = 1.0  # SIH_MASS
     sih_drag_n_s_m: float = 1.0  # SIH_KDV
@@ -88,6 +90,8 @@ class Setpoint:
     vz_mps: float | None = None
     #: Start of the leg (north, east) whose line PX4 follows to the target; None: straight at it.
     line_from: tuple[float, float] | None = None
+    #: mc_pos_control's takeoff ramp: the upward speed limit it puts on the trajectory, or None.
+    ramp_vz_mps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +117,10 @@ class State:
     traj_an_m_s2: float = 0.0
     traj_ae_m_s2: float = 0.0
     traj_au_m_s2: float = 0.0
+    traj_vu_mps: float = 0.0
     int_n_m_s2: float = 0.0
     int_e_m_s2: float = 0.0
+    int_u_m_s2: float = 0.0
 
     @property
     def ground_speed_mps(self) -> float:
@@ -280,6 +286,31 @@ def _horizontal(
     return vn, ve, tvn, tve, tan_, tae, int_n, int_e, cmd_n, cmd_e
 
 
+def _vertical_loop(
+    state: State, sp: Setpoint, tune: Tuning, tvu: float, au: float, dt_s: float
+) -> tuple[float, float]:
+    # PX4's vertical PI velocity loop (MPC_Z_VEL_P_ACC, MPC_Z_VEL_I_ACC) against SIH's drag and the
+    # ground: thrust is floored at zero, and the integrator stops winding at that floor (PX4's
+    # vertical anti-windup). During the takeoff ramp the acceleration feed-forward is dropped, the
+    # ramp starts at the speed giving zero thrust and the integrator winds against the ground, so
+    # the vehicle lifts off later than the ramp's zero crossing, as PX4 SIH does.
+    ramp = sp.ramp_vz_mps
+    err = (tvu if ramp is None else min(tvu, ramp)) - state.vu_mps
+    ff = au if ramp is None else 0.0
+    cmd = ff + tune.vel_z_p * err + state.int_u_m_s2
+    thrust = max(0.0, GRAVITY_M_S2 + cmd)
+    int_u = state.int_u_m_s2
+    if not (thrust <= 0.0 and err < 0.0):
+        int_u += tune.vel_z_i * err * dt_s
+    # The integrator is limited to one g (PX4 limits the thrust integral the same way).
+    int_u = max(-GRAVITY_M_S2, min(GRAVITY_M_S2, int_u))
+    acc = thrust - GRAVITY_M_S2 - tune.drag_per_s * state.vu_mps
+    vu = state.vu_mps + acc * dt_s
+    if state.on_ground and vu < 0.0:
+        vu = 0.0  # the ground holds the vehicle up until thrust exceeds its weight
+    return vu, int_u
+
+
 def step(
     state: State,
     sp: Setpoint,
@@ -308,8 +339,10 @@ def step(
             traj_an_m_s2=0.0,
             traj_ae_m_s2=0.0,
             traj_au_m_s2=0.0,
+            traj_vu_mps=0.0,
             int_n_m_s2=0.0,
             int_e_m_s2=0.0,
+            int_u_m_s2=0.0,
         )
     wn, we = wind_vector(wind, state.t_s, seed)
     if state.on_ground:
@@ -318,7 +351,7 @@ def step(
         vn, ve, tvn, tve, tan_, tae, int_n, int_e, cmd_n, cmd_e = _horizontal(
             state, sp, tune, wn, we, dt_s
         )
-    # Vertical: jerk-limited towards the height target (or the commanded speed), tracked closely.
+    # Vertical: a jerk-limited trajectory towards the height target (or the commanded speed).
     if sp.vz_mps is not None:
         want_u = sp.vz_mps
     else:
@@ -328,8 +361,8 @@ def step(
             min(max_speed_from_distance(tune.jerk_m_s3, acc_z, abs(dz)), tune.pos_z_p * abs(dz)), dz
         )
     want_u = max(-sp.descent_mps, min(sp.climb_mps, want_u))
-    vu, au = _jerk_limited(
-        state.vu_mps,
+    tvu, au = _jerk_limited(
+        state.traj_vu_mps,
         state.traj_au_m_s2,
         want_u,
         tune.acc_up_m_s2,
@@ -337,11 +370,15 @@ def step(
         tune.jerk_m_s3,
         dt_s,
     )
+    vu, int_u = _vertical_loop(state, sp, tune, tvu, au, dt_s)
     up = state.up_m + vu * dt_s
     on_ground = False
     if up <= 0.0:
-        up, vu, au = 0.0, max(0.0, vu), max(0.0, au)
-        on_ground = want_u <= 0.0
+        up, vu, au, tvu = 0.0, max(0.0, vu), max(0.0, au), max(0.0, tvu)
+        on_ground = vu <= 0.0 and (want_u <= 0.0 or sp.ramp_vz_mps is not None)
+        if on_ground and sp.ramp_vz_mps is None:
+            # mc_pos_control resets the integrator while not taken off or in ground contact.
+            int_u = 0.0
     if on_ground:
         vn = ve = tvn = tve = tan_ = tae = int_n = int_e = cmd_n = cmd_e = 0.0
     north = state.north_m + vn * dt_s
@@ -384,8 +421,10 @@ def step(
         traj_an_m_s2=tan_,
         traj_ae_m_s2=tae,
         traj_au_m_s2=au,
+        traj_vu_mps=tvu,
         int_n_m_s2=int_n,
         int_e_m_s2=int_e,
+        int_u_m_s2=int_u,
     )
 
 

@@ -7,6 +7,7 @@ import json
 import math
 import struct
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,13 @@ import pytest
 from pymavlink.dialects.v20 import common as M  # noqa: N812
 
 from simulator.vehicle import SimFleet
-from simulator.vehicle.fidelity import LEG_A, LEG_B, FlightLog, fly_reference
+from simulator.vehicle.config import DroneConfig
+from simulator.vehicle.drone import SimDrone
+from simulator.vehicle.fidelity import HOME, LEG_A, LEG_B, FlightLog, SteppedClock, fly_reference
+from simulator.vehicle.modes import FlightMode
+from simulator.vehicle.navigator import RtlPhase
 from simulator.vehicle.params import PX4_PARAMS, ParamType
-from simulator.vehicle.physics import Tuning
+from simulator.vehicle.physics import PHYSICS_DT_S, Tuning
 
 from .conftest import RawClient
 
@@ -49,6 +54,7 @@ PX4_DEFAULTS = {
     "MPC_Z_P": 1.0,
     "MPC_Z_V_AUTO_DN": 1.5,
     "MPC_Z_V_AUTO_UP": 3.0,
+    "MPC_Z_VEL_I_ACC": 2.0,
     "MPC_Z_VEL_P_ACC": 4.0,
     "NAV_MC_ALT_RAD": 0.8,
     "RTL_DESCEND_ALT": 10.0,
@@ -176,3 +182,69 @@ def _track_at(log: FlightLog, t: float) -> tuple[float, float]:
             w = (t - ta) / (tb - ta)
             return na + (nb - na) * w, ea + (eb - ea) * w
     raise AssertionError(f"no track sample around {t}")
+
+
+def test_lift_off_takes_px4s_time_within_ten_percent(flights: dict[str, FlightLog]) -> None:
+    # COM_SPOOLUP_TIME, then the MPC_TKO_RAMP_T ramp from zero thrust, with the vertical PI loop's
+    # integrator (MPC_Z_VEL_I_ACC) winding against the ground: PX4 SIH needs 5.4-6.3 s, not 4.2.
+    ref = REFERENCE["airborne_after_arm_s"]
+    px4_s = (ref["a"] + ref["b"]) / 2.0
+    for log in flights.values():
+        assert 0.9 <= log.phase_s("armed", "airborne") / px4_s <= 1.1, log.events_s["airborne"]
+
+
+def test_lift_off_follows_the_spool_up_and_vertical_loop_parameters() -> None:
+    base_s = fly_reference(LEG_A, max_s=12.0).events_s["airborne"]
+    later = fly_reference(LEG_A, {"COM_SPOOLUP_TIME": 2.0}, max_s=12.0).events_s["airborne"]
+    no_i = fly_reference(LEG_A, {"MPC_Z_VEL_I_ACC": 0.0}, max_s=12.0).events_s["airborne"]
+    assert later - base_s == pytest.approx(1.0, abs=0.05)
+    # Without the integrator winding against the ground the vehicle leaves at the ramp's zero crossing.
+    assert no_i < base_s - 0.5
+
+
+def _airborne_drone(up_m: float, north_mps: float) -> SimDrone:
+    clock = SteppedClock()
+    drone = SimDrone(DroneConfig(0, *HOME, api_port=0, client_port=0), clock)
+    drone.arm(0.0, force=True, reason="test")
+    drone.phys = replace(
+        drone.phys,
+        north_m=300.0,
+        up_m=up_m,
+        vn_mps=north_mps,
+        traj_vn_mps=north_mps,
+        on_ground=False,
+    )
+    drone.land_detected = False
+    return drone
+
+
+def _fly(drone: SimDrone, seconds: float) -> None:
+    clock = drone.clock
+    assert isinstance(clock, SteppedClock)
+    end_s = clock.t_s + seconds
+    while clock.t_s < end_s:
+        clock.t_s += PHYSICS_DT_S
+        drone.advance(clock.t_s)
+
+
+def test_rtl_above_return_altitude_flies_the_return_leg_at_once() -> None:
+    # PX4's RtlDirect climbs only from below RTL_RETURN_ALT; above it the return leg is the first
+    # item: no stop-and-hover, no turn on the spot before leaving (MPC_YAW_MODE 0).
+    drone = _airborne_drone(up_m=100.0, north_mps=9.8)
+    drone.set_mode(FlightMode.RTL, 0.0)
+    assert drone.rtl_phase is RtlPhase.RETURN
+    _fly(drone, 8.0)
+    # Braked from 9.8 m/s away from home and already heading back (PX4 SIH: 5.5-7.5 s).
+    assert drone.phys.vn_mps < -0.3
+
+
+def test_rtl_below_return_altitude_climbs_first_then_returns() -> None:
+    drone = _airborne_drone(up_m=20.0, north_mps=0.0)
+    drone.set_mode(FlightMode.RTL, 0.0)
+    assert drone.rtl_phase is RtlPhase.CLIMB
+    _fly(drone, 5.0)
+    assert drone.rtl_phase is RtlPhase.CLIMB and drone.phys.up_m > 20.0
+    _fly(drone, 20.0)
+    # At RTL_RETURN_ALT (30 m) over the climb point, within NAV_ACC_RAD: the return leg starts.
+    assert drone.rtl_phase is RtlPhase.RETURN
+    assert drone.phys.vn_mps < 0.0
