@@ -21,6 +21,7 @@ import pytest
 
 from flight import mavlink_wire as wire
 from flight.clock import SystemClock
+from flight.link_config import LinkConfig
 from flight.mavlink_link import MavlinkVehicleLink
 from flight.models import LinkState, VehicleId, VehicleState
 from tests.conftest import free_udp_ports
@@ -120,8 +121,13 @@ def out_of_range(state: VehicleState) -> list[str]:
 
 def unopened_link() -> MavlinkVehicleLink:
     (port,) = free_udp_ports(1)
+    # Fed directly with no event loop running: nothing may go out, so no parameters at connect.
     return MavlinkVehicleLink(
-        VehicleId("d1"), f"udpin://127.0.0.1:{port}", sysid=SYSID, clock=SystemClock()
+        VehicleId("d1"),
+        f"udpin://127.0.0.1:{port}",
+        sysid=SYSID,
+        clock=SystemClock(),
+        config=LinkConfig(prepare_at_connect=False),
     )
 
 
