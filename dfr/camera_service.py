@@ -109,6 +109,7 @@ class CameraService:
         self._video = video
         #: Each integrated camera's open live sessions, ended when its owner unplugs it.
         self._live: dict[int, set[str]] = {}
+        self._live_checker: asyncio.Task[None] | None = None
         self._engine = engine
         self._settings = settings
         self.mailer = mailer
@@ -128,11 +129,68 @@ class CameraService:
     async def __aenter__(self) -> CameraService:
         if self.sink is not None:
             await self.sink.start()
+        self._live_checker = asyncio.get_running_loop().create_task(self._check_live_views())
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        if self._live_checker is not None:
+            self._live_checker.cancel()
+            await asyncio.gather(self._live_checker, return_exceptions=True)
+            self._live_checker = None
         if self.sink is not None:
             await self.sink.stop()
+
+    async def _check_live_views(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.live_check_s)
+            try:
+                await self.end_views_no_longer_allowed()
+            except Exception:
+                log.exception("cameras: checking open live views failed; trying again")
+
+    async def end_views_no_longer_allowed(self) -> list[str]:
+        """End each open live view whose camera no call allows any more (closed, or owner's rules)."""
+        # The viewers that left on their own are forgotten first.
+        open_ids = {info.session_id for info in self._video.sessions.sessions()}
+        for camera_id in list(self._live):
+            self._live[camera_id] &= open_ids
+            if not self._live[camera_id]:
+                del self._live[camera_id]
+        if not self._live:
+            return []
+        watched = list(self._live)
+
+        def refused() -> dict[int, str]:
+            with Session(self._engine) as session:
+                open_calls = _open_calls(session)
+                reasons: dict[int, str] = {}
+                for camera_id in watched:
+                    camera = session.get(IntegratedCamera, camera_id)
+                    if camera is None:
+                        reasons[camera_id] = "the camera is gone"
+                        continue
+                    try:
+                        _live_call(camera, open_calls)
+                    except LinkRefusedError as exc:
+                        reasons[camera_id] = str(exc)
+                return reasons
+
+        ended: list[str] = []
+        system = Actor(name="dfr", role="system", address="")
+        for camera_id, reason in (await asyncio.to_thread(refused)).items():
+            for session_id in self._live.pop(camera_id, set()):
+                with contextlib.suppress(SessionUnknownError):
+                    await self._video.sessions.end(session_id, reason)
+                    ended.append(session_id)
+                    await self._audit(
+                        system,
+                        "DELETE",
+                        f"/api/v1/integrated-cameras/{camera_id}/live/whep/{session_id}",
+                        200,
+                        "cameras.live_ended",
+                        f"integrated camera {camera_id} live session {session_id} ended: {reason}",
+                    )
+        return ended
 
     # ------------------------------------------------------------------ registry (owners)
 

@@ -343,6 +343,12 @@ class CameraSettings(BaseModel):
     chunk_bytes: int = Field(default=512 * 1024, ge=1024, le=64 * 1024**2)
     registrations_per_hour: int = Field(default=10, ge=1)
     default_radius_m: float = Field(default=300.0, gt=0, le=5000)
+    live_check_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="how often open live views of integrated cameras are held to the owner's rules",
+    )
 
 
 class PrivacySettings(BaseModel):

@@ -1,5 +1,6 @@
 """An integrated business camera: its live feed reaches an independent WebRTC client (aiortc) only
-while a call within the owner's rules is open nearby, and is refused after the owner's unplug link."""
+while a call within the owner's rules is open nearby, ends when that call closes, and is refused
+after the owner's unplug link."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dfr.fleet import DEMO_FLEET_FILE
 from dfr.main import create_app
 from dfr.models import AuditEntry, Role
 from dfr.service import Run
-from dfr.settings import Settings, SmtpSettings
+from dfr.settings import CameraSettings, Settings, SmtpSettings
 from geofence import GeoPoint, destination
 from simulator.vehicle.camera import CameraConfig, SimCamera
 from simulator.vehicle.camera_render import CameraPose
@@ -36,7 +37,13 @@ async def _offer(pc: RTCPeerConnection) -> str:
     return str(pc.localDescription.sdp)
 
 
-async def _call(http: httpx.AsyncClient, cad: dict[str, str], incident: str, priority: int) -> None:
+async def _call(
+    http: httpx.AsyncClient,
+    cad: dict[str, str],
+    incident: str,
+    priority: int,
+    status: str = "Active",
+) -> None:
     at = destination(SHOP, 45.0, 120.0)
     response = await http.post(
         "/api/v1/cad/incidents",
@@ -48,7 +55,7 @@ async def _call(http: httpx.AsyncClient, cad: dict[str, str], incident: str, pri
             "priority": priority,
             "location": {"lat": at.lat_deg, "lon": at.lon_deg, "address": "Shop"},
             "received_at": datetime.now(UTC).isoformat(),
-            "status": "Active",
+            "status": status,
         },
     )
     assert response.status_code == 202, response.text
@@ -62,6 +69,7 @@ async def test_a_live_feed_only_for_a_qualifying_call_and_never_after_unplug(
         data_dir=tmp_path / "data",
         fleet_file=DEMO_FLEET_FILE,
         smtp=SmtpSettings(sink=True),
+        cameras=CameraSettings(live_check_s=0.5),
     )
     (port,) = free_udp_ports(1)
     viewers: list[RTCPeerConnection] = []
@@ -120,6 +128,17 @@ async def test_a_live_feed_only_for_a_qualifying_call_and_never_after_unplug(
                     frame = await track.recv()  # type: ignore[attr-defined]
                 assert frame.width == 320
 
+                # The call closes: the service ends the open view itself, whatever the viewer does.
+                sessions = service.app.state.service.video.sessions
+                await _call(http, cad, "SHOP-ROBBERY", 1, status="Closed")
+                async with asyncio.timeout(10):
+                    while sessions.sessions():  # noqa: ASYNC110 (polled: no event to wait on)
+                        await asyncio.sleep(0.1)
+                assert (await watch()).status_code == 403
+
+                await _call(http, cad, "SHOP-ROBBERY-2", 1)
+                assert (await watch()).status_code == 201
+
                 mail = (
                     await http.get(
                         "/api/v1/demo/mail",
@@ -134,7 +153,7 @@ async def test_a_live_feed_only_for_a_qualifying_call_and_never_after_unplug(
                 )
                 assert unplugged.status_code == 200, unplugged.text
                 # The open live view ended with the unplug.
-                assert service.app.state.service.video.sessions.sessions() == []
+                assert sessions.sessions() == []
                 after = await watch()
                 assert after.status_code == 403 and "unplugged" in after.json()["detail"]
         finally:
@@ -144,6 +163,7 @@ async def test_a_live_feed_only_for_a_qualifying_call_and_never_after_unplug(
                 await pc.close()
         with Session(service.app.state.service.engine) as session:
             actions = [a.action for a in session.exec(select(AuditEntry)).all()]
-    assert actions.count("cameras.live_view") == 1
+    assert actions.count("cameras.live_view") == 2
+    assert actions.count("cameras.live_ended") == 1
     assert actions.count("cameras.unplugged") == 1
     assert actions.count("cameras.integrated_added") == 1
