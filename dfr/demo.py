@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -19,21 +20,28 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from dfr.camera_views import Actor, IntegratedCameraIn
 from dfr.db import make_engine, session_scope, upgrade_schema
 from dfr.fleet import DEMO_FLEET_FILE
 from dfr.main import Companion
-from dfr.models import ApiToken, Role
+from dfr.models import ApiToken, IntegratedCamera, Role
 from dfr.server import serve_app
 from dfr.service import Service
 from dfr.settings import Settings, load_settings
 from dfr.tokens import create_token
 
+log = logging.getLogger(__name__)
+
 #: The demo's simulated fleet control API (faults, true state); away from PX4's ports.
 SIM_CONTROL_PORT = 24799
 #: Where the demo's simulated cameras send (the demo fleet file's video_url ports, away from 5600).
 SIM_VIDEO_BASE_PORT = 25600
+#: The demo's business camera (integrated, live during serious calls near it) sends here.
+DEMO_BUSINESS_CAMERA_PORT = 25590
+DEMO_BUSINESS_CAMERA_AT = (38.8400, -104.7560)
+DEMO_BUSINESS_CAMERA_NAME = "Corner shop (demo)"
 
 
 def _demo_token(url: str, name: str, role: Role) -> str:
@@ -162,10 +170,19 @@ def demo_children(
                         residents_token,
                         "--count",
                         "30",
+                        "--business-camera-port",
+                        str(DEMO_BUSINESS_CAMERA_PORT),
+                        "--business-camera-at",
+                        ",".join(str(v) for v in DEMO_BUSINESS_CAMERA_AT),
                         stdout=residents_log,
                         stderr=residents_log,
                     )
                 )
+
+            try:
+                await _integrate_business_camera(_service, base)
+            except Exception:
+                log.exception("demo: the shop camera could not be integrated; the demo goes on")
 
         starter = asyncio.create_task(start_cad())
         try:
@@ -181,6 +198,36 @@ def demo_children(
             residents_log.close()
 
     return component
+
+
+async def _integrate_business_camera(service: Service, base_url: str) -> None:
+    """The demo's shop camera, integrated once (its owner's unplug link lands in the demo mailbox)."""
+
+    def integrated() -> bool:
+        with Session(service.engine) as session:
+            found = session.exec(
+                select(IntegratedCamera).where(IntegratedCamera.name == DEMO_BUSINESS_CAMERA_NAME)
+            ).first()
+            return found is not None
+
+    if await asyncio.to_thread(integrated):
+        return
+    lat, lon = DEMO_BUSINESS_CAMERA_AT
+    await service.cameras.add_integrated(
+        IntegratedCameraIn(
+            name=DEMO_BUSINESS_CAMERA_NAME,
+            owner_email="owner@cornershop.example",
+            lat=lat,
+            lon=lon,
+            stream_url=f"udp://127.0.0.1:{DEMO_BUSINESS_CAMERA_PORT}",
+            feed="front door",
+            live_allowed=True,
+            max_priority=2,
+            radius_m=3000.0,
+        ),
+        actor=Actor(name="demo", role="admin", address="127.0.0.1"),
+        base_url=base_url,
+    )
 
 
 def run_demo(
