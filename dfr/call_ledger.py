@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from cad_bridge import EventKind, UnitReport, UnitStatus
 from dfr.dispatch.policy import DispatchDecision
 from dfr.errors import ConflictError, LaunchRefusedError
+from dfr.loop_calls import call_on_loop
 from dfr.models import Call, CallLifecycle, Decision, Flight, Note, OutboxItem, utcnow
 from dfr.outbox import enqueue_event, get_call
 from dfr.stream_payloads import call_data, decision_data
@@ -35,16 +36,7 @@ class HubPublisher:
 
     def publish(self, message: StreamMessage) -> None:
         """Publish now on the loop's thread, or hand it to the loop from a worker thread."""
-        if self._loop.is_closed():
-            return  # the service has stopped: nobody is listening
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            self._hub.publish(message)
-        else:
-            self._loop.call_soon_threadsafe(self._hub.publish, message)
+        call_on_loop(self._loop, self._hub.publish, message)
 
 
 class CallLedger:

@@ -28,6 +28,7 @@ from sqlmodel import Session, col, func, select
 
 from dfr.audit import record_audit
 from dfr.errors import ConflictError, GoneError, NotAuthenticatedError, NotFoundError
+from dfr.loop_calls import call_on_loop
 from dfr.models import Call, CallShareLink, CallShareViewer, as_utc, utcnow
 from lifecycle import TaskOwner
 
@@ -439,16 +440,8 @@ class ShareSessions(TaskOwner):
 
     def end_link(self, link_id: int, reason: str) -> None:
         """End every session of the link now; callable from any thread."""
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            if asyncio.get_running_loop() is loop:
-                self._end_link(link_id, reason)
-                return
-        except RuntimeError:
-            pass  # a worker thread: no loop of its own
-        loop.call_soon_threadsafe(self._end_link, link_id, reason)
+        if self._loop is not None:
+            call_on_loop(self._loop, self._end_link, link_id, reason)
 
     def _end_link(self, link_id: int, reason: str) -> None:
         for held in self._by_link.pop(link_id, set()):

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from dfr.loop_calls import call_on_loop
 from dfr.models import ApiToken, utcnow
 from dfr.tokens import token_ended
 from lifecycle import TaskOwner
@@ -83,16 +84,8 @@ class TokenSessions(TaskOwner):
 
     def end_token(self, token_id: int, why: str) -> None:
         """End every session of `token_id` now; callable from any thread (`why`: revoked, expired)."""
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            if asyncio.get_running_loop() is loop:
-                self._end_token(token_id, why)
-                return
-        except RuntimeError:
-            pass  # a worker thread: no loop of its own
-        loop.call_soon_threadsafe(self._end_token, token_id, why)
+        if self._loop is not None:
+            call_on_loop(self._loop, self._end_token, token_id, why)
 
     def _end_token(self, token_id: int, why: str) -> None:
         sessions = self._by_token.pop(token_id, set())
