@@ -28,6 +28,7 @@ from cameras.registry import (
     checked_name,
     checked_phone,
     checked_spec,
+    checked_text,
     coverage,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "checked_email",
     "checked_file_name",
     "checked_name",
+    "checked_text",
     "checked_phone",
     "checked_size",
     "checked_spec",

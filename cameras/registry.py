@@ -17,6 +17,13 @@ _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[
 _PHONE = re.compile(r"^\+?[0-9 ().-]{5,30}$")
 
 
+def checked_text(text: str, field: str) -> str:
+    """Free text (a message, a description), trimmed, without control characters but tab and newline."""
+    if any(ord(c) < 32 and c not in "\n\t" for c in text):
+        raise CameraInputError("must not contain control characters", field=field)
+    return text.strip()
+
+
 @dataclass(frozen=True, slots=True)
 class CameraSpec:
     """A camera as registered: position, optional facing and field of view, what it may record."""

@@ -213,7 +213,7 @@ async def _integrate_business_camera(service: Service, base_url: str) -> None:
     if await asyncio.to_thread(integrated):
         return
     lat, lon = DEMO_BUSINESS_CAMERA_AT
-    await service.cameras.add_integrated(
+    await service.integrated_cameras.add_integrated(
         IntegratedCameraIn(
             name=DEMO_BUSINESS_CAMERA_NAME,
             owner_email="owner@cornershop.example",

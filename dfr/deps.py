@@ -20,6 +20,7 @@ from dfr.camera_service import CameraService
 from dfr.dispatch.service import Dispatcher
 from dfr.errors import ServiceUnavailableError
 from dfr.flights import FlightService
+from dfr.integrated_cameras import IntegratedCameraService
 from dfr.metrics import Metrics
 from dfr.service import Service
 from dfr.settings import Settings
@@ -97,4 +98,5 @@ LedgerDep = Annotated[CallLedger, Depends(_part("ledger"))]
 PrincipalsDep = Annotated[PrincipalCache, Depends(_part("principals"))]
 MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]
 CamerasDep = Annotated[CameraService, Depends(_part("cameras"))]
+IntegratedCamerasDep = Annotated[IntegratedCameraService, Depends(_part("integrated_cameras"))]
 CadUnitsDep = Annotated[CadUnits, Depends(_part("cad_units"))]

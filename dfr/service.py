@@ -42,6 +42,7 @@ from dfr.errors import FleetFileError
 from dfr.fleet import read_fleet_file
 from dfr.flights import FlightService
 from dfr.flights.records import PhaseTimesRecorder
+from dfr.integrated_cameras import IntegratedCameraService
 from dfr.mail import Mailer, MailSink
 from dfr.metrics import Metrics, ServiceState
 from dfr.models import Drone
@@ -118,6 +119,7 @@ class Service:
     ledger: CallLedger
     #: The community camera registry, footage requests and owners' uploads (and the mail sink).
     cameras: CameraService
+    integrated_cameras: IntegratedCameraService
     video: VideoService
     recordings: FlightRecordingHook
     #: Retention: purges due recordings, snapshots, flight paths and audit rows (holds kept).
@@ -248,18 +250,28 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             ),
         )
         sink = MailSink() if settings.smtp.sink else None
+        mailer = Mailer(settings.smtp, sink)
         cameras = built(
             "cameras",
             CameraService(
                 engine=engine,
                 settings=settings.cameras,
-                mailer=Mailer(settings.smtp, sink),
+                mailer=mailer,
                 sink=sink,
                 ledger=ledger,
                 data_dir=settings.data_dir,
                 default_agency_id=default_agency_id,
                 max_body_bytes=settings.cad.max_payload_bytes,
+            ),
+        )
+        integrated_cameras = built(
+            "integrated_cameras",
+            IntegratedCameraService(
+                engine=engine,
+                settings=settings.cameras,
+                mailer=mailer,
                 video=video,
+                default_agency_id=default_agency_id,
             ),
         )
         privacy_policy = settings.privacy
@@ -391,6 +403,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
             outbox=outbox,
             ledger=ledger,
             cameras=cameras,
+            integrated_cameras=integrated_cameras,
             video=video,
             recordings=recordings,
             retention=retention,
@@ -429,6 +442,7 @@ async def _start(stack: AsyncExitStack, service: Service, run: Run) -> None:
     await stack.enter_async_context(service.auth_guard)
     await stack.enter_async_context(service.sessions)
     await stack.enter_async_context(service.cameras)
+    await stack.enter_async_context(service.integrated_cameras)
     await stack.enter_async_context(service.shares)
     if service.hub_bridge is not None:
         await stack.enter_async_context(service.hub_bridge)

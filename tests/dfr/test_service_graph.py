@@ -31,6 +31,7 @@ EXPECTED_ORDER = (
     "ledger",
     "video",
     "cameras",
+    "integrated_cameras",
     "recordings",
     "retention",
     "fleet",

@@ -51,7 +51,7 @@ from dfr.camera_views import (
     UploadPublic,
     UploadStartIn,
 )
-from dfr.deps import CamerasDep, SessionDep
+from dfr.deps import CamerasDep, IntegratedCamerasDep, SessionDep
 from dfr.errors import ConflictError, InvalidInputError, NotFoundError
 from dfr.models import Role
 from telemetry.video import WHEP_CONTENT_TYPE, BadOfferError, SessionLimitError, VideoError
@@ -169,7 +169,7 @@ def demo_mail(cameras: CamerasDep, _: Tester) -> MailboxPublic:
 async def add_integrated_camera(
     form: Annotated[IntegratedCameraIn, Body()],
     request: Request,
-    cameras: CamerasDep,
+    cameras: IntegratedCamerasDep,
     principal: Admin,
 ) -> IntegratedCameraPublic:
     """Integrate a business's camera (RTP H.264 stream) under its owner's sharing rules."""
@@ -182,7 +182,7 @@ async def add_integrated_camera(
 
 @router.get("/integrated-cameras", response_model=IntegratedCamerasPublic)
 def list_integrated_cameras(
-    session: SessionDep, cameras: CamerasDep, _: Reader
+    session: SessionDep, cameras: IntegratedCamerasDep, _: Reader
 ) -> IntegratedCamerasPublic:
     """Every integrated camera with its owner's rules (a map layer)."""
     rows = cameras.integrated(session)
@@ -190,7 +190,7 @@ def list_integrated_cameras(
 
 
 @router.get("/integrated-cameras/live", response_model=LiveCamerasPublic)
-async def list_live_cameras(cameras: CamerasDep, _: Analyst) -> LiveCamerasPublic:
+async def list_live_cameras(cameras: IntegratedCamerasDep, _: Analyst) -> LiveCamerasPublic:
     """The integrated cameras whose live view the owner's rules allow now (the video wall's tiles)."""
     rows = await cameras.live_cameras()
     return LiveCamerasPublic(data=rows, count=len(rows))
@@ -203,7 +203,7 @@ async def list_live_cameras(cameras: CamerasDep, _: Analyst) -> LiveCamerasPubli
     responses={201: {"content": {WHEP_CONTENT_TYPE: {}}}},
 )
 async def watch_integrated_camera(
-    camera_id: Id64, request: Request, cameras: CamerasDep, principal: Analyst
+    camera_id: Id64, request: Request, cameras: IntegratedCamerasDep, principal: Analyst
 ) -> Response:
     """WHEP: live view, only while a call within the owner's rules is open near the camera."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -237,7 +237,7 @@ async def watch_integrated_camera(
 
 @router.post("/integrated-cameras/{camera_id}/unplug")
 async def admin_unplug_camera(
-    camera_id: Id64, request: Request, cameras: CamerasDep, principal: Admin
+    camera_id: Id64, request: Request, cameras: IntegratedCamerasDep, principal: Admin
 ) -> dict[str, int]:
     """End the camera's sharing as an admin: its live views end now."""
     unplugged = await cameras.unplug(
@@ -346,7 +346,7 @@ async def complete_upload(
 
 @public_router.post("/integrated-camera/unplug")
 async def owner_unplug_camera(
-    token: LinkToken, request: Request, cameras: CamerasDep
+    token: LinkToken, request: Request, cameras: IntegratedCamerasDep
 ) -> dict[str, int]:
     """The owner's unplug link: the camera's sharing ends and its live views end now."""
     actor = Actor("camera owner (unplug link)", "owner", client_address(request.scope))
