@@ -55,6 +55,8 @@ class ActiveFlight:
     orbit_radius_m: float = 0.0
     orbit_alt_agl_m: float = 0.0
     orbiting: bool = False
+    #: Sent home (released or RTL): an orbit ordered on arrival must no longer be flown.
+    recalled: bool = False
     adopted: bool = True
     last_track_s: float = -math.inf
     low_battery_alerted: bool = False

@@ -115,7 +115,7 @@ class FlightCommands(FlightPart):
             # Under the flight's lock: a reassignment in progress must not be undone by an orbit
             # over the old scene, and a flight that has just been handed over orbits nothing.
             async with active.lock:
-                if self.book.active.get(active.flight_id) is not active:
+                if self.book.active.get(active.flight_id) is not active or active.recalled:
                     return
                 active.tracker.note_command("orbit")
                 await link.orbit(
@@ -142,6 +142,14 @@ class FlightCommands(FlightPart):
                 if active.tracker.machine.can(FlightPhase.ABORTED):
                     await self.book.store(active, [active.tracker.abort(f"recalled: {reason}")])
             return
+        # Under the flight's lock: the orbit ordered on arrival may be on its way to the vehicle,
+        # and one reaching it after this release would put the drone back over the scene.
+        async with active.lock:
+            active.recalled = True
+            note = await self._send_home(active, link)
+        await self.book.store_note(active, f"{note}: {reason}")
+
+    async def _send_home(self, active: ActiveFlight, link: VehicleLink) -> str:
         state = link.state()
         seq = active.tracker.on_scene_seq
         if (
@@ -152,11 +160,11 @@ class FlightCommands(FlightPart):
         ):
             # Over the scene: fly the planned (legal) return route home rather than PX4's straight RTL.
             await link.set_mission_current(seq + 1)
-            if state.mode != FlightMode.MISSION:
+            # An orbit ordered on arrival may not show in the reported mode yet: leave it too.
+            if state.mode != FlightMode.MISSION or active.orbiting:
                 active.tracker.note_command("resume")
                 await link.resume()
-            await self.book.store_note(active, f"released to the planned return: {reason}")
-            return
+            return "released to the planned return"
         active.tracker.note_command("rtl")
         await link.return_to_launch()
-        await self.book.store_note(active, f"recalled to the dock: {reason}")
+        return "recalled to the dock"

@@ -331,23 +331,40 @@ class Stack:
             if m["type"] == "drone"
         }
 
+    def live_drones(self) -> dict[str, dict[str, Any]]:
+        """Every drone's live state as the dispatcher reads it (GET /drones), linked ones only."""
+        response = self.api("tester").get("/drones")
+        response.raise_for_status()
+        return {d["id"]: d["live"] for d in response.json()["data"] if d.get("live")}
+
     def wait_links_up(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Until the service has a connected link to every drone, each on the ground with a fix."""
+        """Until the service has a connected link to every drone, each on the ground with a fix.
+
+        Both views must agree: the live stream's snapshot and the state the dispatcher decides on
+        (in a cluster, a drone just handed to another instance is linked again only once the new
+        holder's state has reached this one).
+        """
         frames: dict[str, dict[str, Any]] = {}
+
+        def ready(views: dict[str, dict[str, Any]]) -> bool:
+            return all(
+                views.get(d, {}).get("link") == "connected"
+                and views[d].get("available")
+                and (views[d].get("gps_fix") or 0) >= 3
+                and views[d].get("lat") is not None
+                for d in DRONE_IDS
+            )
 
         def probe() -> bool:
             nonlocal frames
             try:
                 frames = self.drone_frames()
-            except (OSError, TimeoutError, ValueError):
+                if not ready(frames):
+                    return False
+                frames = self.live_drones()
+            except (OSError, TimeoutError, ValueError, httpx.HTTPError):
                 return False
-            return all(
-                frames.get(d, {}).get("link") == "connected"
-                and frames[d].get("available")
-                and (frames[d].get("gps_fix") or 0) >= 3
-                and frames[d].get("lat") is not None
-                for d in DRONE_IDS
-            )
+            return ready(frames)
 
         wait_for(probe, timeout_s, "links to every drone", 0.5, lambda: json.dumps(frames)[:2000])
 

@@ -234,10 +234,11 @@ def test_operations_reaching_an_instance_not_holding_the_drone_are_run_by_its_ho
     cluster: Cluster,
 ) -> None:
     holders = cluster.holders("alpha")
-    drone = "D3"
+    # D4: D3's dock lies inside the stadium's game-night TFR, which would refuse the flight then.
+    drone = "D4"
     other = next(n for n in INSTANCES if n != holders[drone])
     via = cluster.stacks[other]
-    target = destination(38.8253, -104.8383, 90.0, 1200.0)  # 1.2 km east of D3's dock
+    target = destination(38.8957, -104.7178, 90.0, 1200.0)  # 1.2 km east of D4's dock
     flight_id = via.start_pilot_flight(drone, *target)
     via.wait_flight_state(flight_id, "en_route", 60)
     flight = via.flight(flight_id)
