@@ -108,6 +108,9 @@ class MissionTransfer:
     def __init__(self, ctx: LinkContext) -> None:
         self._ctx = ctx
         self._lock = asyncio.Lock()
+        #: One upload of a type at a time, its verification included: a launch's fence upload
+        #: waits for the one sent at connect and then finds the fence already on the vehicle.
+        self._upload_locks: dict[MissionType, asyncio.Lock] = {}
         self._on_vehicle: dict[MissionType, tuple[int, Counter[Hashable]]] = {}
 
     def forget_plans(self) -> None:
@@ -139,16 +142,17 @@ class MissionTransfer:
                 raise InvalidCommandError(
                     f"{op}: item {idx} is of type {item.mission_type.name}, not {mtype.name}"
                 )
-        if mtype != MissionType.MISSION and await self._already_on_vehicle(items, mtype):
-            logger.debug("link %s: %s already on the vehicle", self._ctx.vehicle_id, op)
-            return
-        self._on_vehicle.pop(mtype, None)
-        await self._upload(items, mtype, op)
-        if not self._ctx.config.verify_uploads:
-            return
-        await self._verify(items, mtype, op)
-        if mtype != MissionType.MISSION:
-            self._on_vehicle[mtype] = (len(items), plan_content(items, mtype))
+        async with self._upload_locks.setdefault(mtype, asyncio.Lock()):
+            if mtype != MissionType.MISSION and await self._already_on_vehicle(items, mtype):
+                logger.debug("link %s: %s already on the vehicle", self._ctx.vehicle_id, op)
+                return
+            self._on_vehicle.pop(mtype, None)
+            await self._upload(items, mtype, op)
+            if not self._ctx.config.verify_uploads:
+                return
+            await self._verify(items, mtype, op)
+            if mtype != MissionType.MISSION:
+                self._on_vehicle[mtype] = (len(items), plan_content(items, mtype))
 
     async def _verify(self, items: Sequence[MissionItem], mtype: MissionType, op: str) -> None:
         got = await self.download(mtype)

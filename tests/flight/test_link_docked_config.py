@@ -3,6 +3,7 @@ at connect, fence and rally points verified earlier on the connection (the same 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -63,6 +64,14 @@ async def test_a_fence_already_verified_is_only_counted_and_a_new_one_uploaded(
     other[0] = dataclasses.replace(other[0], x=other[0].x + 10)
     await link.upload_fence(other)  # another fence: sent and verified
     assert len(sent(peer, "MISSION_COUNT", fence)) == 2
+
+
+async def test_a_fence_asked_for_while_the_same_one_is_being_sent_is_sent_once(
+    link: MavlinkVehicleLink, peer: Px4Peer
+) -> None:
+    # The fence put on at connect is still being verified when a launch asks for the same one.
+    await asyncio.gather(link.upload_fence(fence_box()), link.upload_fence(fence_box()))
+    assert len(sent(peer, "MISSION_COUNT", MissionType.FENCE.value)) == 1
 
 
 async def test_after_a_link_loss_the_fence_is_sent_again(
