@@ -1,4 +1,4 @@
-"""A call ended while its drone is still being launched: the launch stops and the drone stays down.
+"""A call ended while its drone is being launched or is arriving: the drone stays down or goes home.
 
 Over real MAVLink with the simulator in this process (tests/dfr/flight_rig.py).
 """
