@@ -31,7 +31,8 @@ class LinkConfig:
     param_timeout_s: float = 0.5
     param_retries: int = 3
     mission_start_window_s: float = 5.0  # clock seconds PX4 may refuse AUTO.MISSION after upload
-    mission_start_retry_s: float = 0.25
+    #: PX4's commander re-runs its mode checks every 0.1 s: a refused AUTO.MISSION is asked again then.
+    mission_start_retry_s: float = 0.1
     #: Clock seconds an arm refused TEMPORARILY_REJECTED is retried (pre-arm checks that clear by themselves).
     arm_retry_window_s: float = 5.0
     arm_retry_s: float = 0.2

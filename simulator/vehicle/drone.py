@@ -35,7 +35,11 @@ from .view import SEVERITY_CRITICAL, SEVERITY_INFO
 
 log = logging.getLogger(__name__)
 
-MISSION_VALIDATION_S = 0.5  # navigator checks a fresh upload before MISSION_START is allowed
+#: PX4's commander re-runs its health and mode checks every 0.1 s ("Run arming checks @ 10Hz" in
+#: Commander::run) and inside arm(); a command is judged on the last run. The navigator checks a new
+#: upload as soon as the mission topic wakes it, so AUTO.MISSION becomes available at the first
+#: commander check after the upload: at once after an arm, up to 0.1 s later otherwise.
+COMMANDER_CHECK_PERIOD_S = 0.1
 DOCK_RADIUS_M = 10.0  # landed this close to its boot position, a drone is on its dock's charger
 _MAX_STEPS_PER_TICK = 500  # a stalled loop skips ahead instead of replaying minutes of physics
 # PX4 SIH reports ON_GROUND 4-6 s after touchdown (reference flights): LNDMC_TRIG_TIME's hysteresis
@@ -90,10 +94,10 @@ class SimDrone:
         self.home: tuple[float, float, float] | None = (0.0, 0.0, 0.0)
         self.plans: Plans = new_plans()
         self.mission_valid = False
-        self.mission_valid_from_s = 0.0
-        #: When the navigator's check of a new upload ends: PX4 then publishes mission_result, on
-        #: which its mavlink module sends MISSION_CURRENT at once (not only at the stream's 1 Hz).
-        self._mission_result_due_s: float | None = None
+        self.mission_validated_at_s = 0.0
+        # Each vehicle's commander loop started at its own moment of boot.
+        self._check_phase_s = (self.seed % 1000) / 1000 * COMMANDER_CHECK_PERIOD_S
+        self._checks_ran_at_s = -math.inf
         self.mission_rejection: str | None = None
         self.fence_shapes: list[FenceShape] = []
         self.took_off = False
@@ -236,10 +240,19 @@ class SimDrone:
                 self.telemetry.send_mission_current()
 
     def mission_ready(self, now_s: float) -> bool:
-        """A non-empty mission that passed the navigator's feasibility check."""
+        """A non-empty mission that passed the navigator's check, as the commander's last check saw it."""
         return (
-            bool(self.plans.mission) and self.mission_valid and now_s >= self.mission_valid_from_s
+            bool(self.plans.mission)
+            and self.mission_valid
+            and self.last_commander_check_s(now_s) >= self.mission_validated_at_s
         )
+
+    def last_commander_check_s(self, now_s: float) -> float:
+        """When the commander last ran its health and mode checks, as of `now_s`."""
+        period_s, phase_s = COMMANDER_CHECK_PERIOD_S, self._check_phase_s
+        # The tolerance keeps a check that falls exactly on `now_s` from being lost to rounding.
+        periodic_s = phase_s + math.floor((now_s - phase_s) / period_s + 1e-9) * period_s
+        return max(periodic_s, self._checks_ran_at_s)
 
     def arming_refusal(self, now_s: float) -> str | None:
         """The first pre-arm check that fails now, as PX4 words it."""
@@ -264,6 +277,8 @@ class SimDrone:
         """Arm unless a pre-arm check fails (returns the refusal text)."""
         if self.armed:
             return None
+        if not force:
+            self._checks_ran_at_s = now_s
         refusal = None if force else self.arming_refusal(now_s)
         if refusal is not None:
             self.announce(SEVERITY_CRITICAL, refusal)
@@ -318,8 +333,7 @@ class SimDrone:
                 check_mission_feasible(self.plans.mission) if self.plans.mission else None
             )
             self.mission_valid = bool(self.plans.mission) and self.mission_rejection is None
-            self.mission_valid_from_s = now_s + MISSION_VALIDATION_S
-            self._mission_result_due_s = self.mission_valid_from_s
+            self.mission_validated_at_s = now_s
             self.nav.reset_mission(0)
             self.telemetry.forget_reached()
             if self.mission_rejection:
@@ -397,9 +411,6 @@ class SimDrone:
             self._last_physics_s = now_s
 
     def _commander(self, now_s: float) -> None:
-        if self._mission_result_due_s is not None and now_s >= self._mission_result_due_s:
-            self._mission_result_due_s = None
-            self.telemetry.send_mission_current()
         # Landing detection and PX4's automatic disarms, then the failsafes.
         s = self.phys
         detect_s = self.params["LNDMC_TRIG_TIME"] + LAND_THRUST_WIND_DOWN_S
