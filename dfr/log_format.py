@@ -50,6 +50,9 @@ def configure_logging(
     log_format: str, *, instance_id: str | None = None, level: int = logging.INFO
 ) -> None:
     """Log to standard error at `level`, as JSON lines when `log_format` is "json"."""
+    # httpx logs every request at INFO: a line per CAD delivery, which the outbox already records
+    # (failures are logged by the outbox itself).
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
     if log_format != "json":
         logging.basicConfig(level=level, format=TEXT_FORMAT)
         return

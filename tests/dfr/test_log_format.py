@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dfr.log_format import JsonFormatter
+from dfr.log_format import JsonFormatter, configure_logging
 
 
 @pytest.fixture
@@ -79,3 +79,17 @@ def test_the_command_line_logs_json_when_asked(tmp_path: Path) -> None:
     entries = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
     probe = [e for e in entries if e["logger"] == "dfr.probe"]
     assert probe and probe[0]["call_id"] == 3
+
+
+def test_outbound_http_requests_are_not_logged_a_line_each() -> None:
+    root, httpx_log = logging.getLogger(), logging.getLogger("httpx")
+    before = root.level, httpx_log.level
+    try:
+        root.setLevel(logging.INFO)
+        configure_logging("text")
+        assert logging.getLogger("dfr").isEnabledFor(logging.INFO)
+        assert not httpx_log.isEnabledFor(logging.INFO)
+        assert httpx_log.isEnabledFor(logging.WARNING)
+    finally:
+        root.setLevel(before[0])
+        httpx_log.setLevel(before[1])

@@ -103,6 +103,13 @@ def test_body_text_refuses_invalid_utf8_and_deep_json() -> None:
     assert body_text(b"CEILING,WKT\n", max_depth=1) == "CEILING,WKT\n"
 
 
+def test_body_text_with_brackets_in_strings_beyond_the_limit_is_judged_by_its_real_depth() -> None:
+    shallow = b'{"note": "' + b"[{" * 40 + b'"}'
+    assert body_text(shallow, max_depth=2) == shallow.decode()
+    with pytest.raises(MalformedBodyError, match="nested 3 levels deep; the limit is 2"):
+        body_text(b'{"a": [{"b": 1}]}', max_depth=2)
+
+
 def test_document_size_counts_features_and_positions() -> None:
     document = {"type": "FeatureCollection", "features": [_square(0), _square(1)]}
     size = document_size(json.dumps(document))
