@@ -66,7 +66,7 @@ import psutil  # noqa: E402
 import websockets  # noqa: E402
 
 from bench.cad import Connection  # noqa: E402
-from bench.harness import DFR_SIM, pct  # noqa: E402
+from bench.harness import DFR_SIM, ROOT, pct  # noqa: E402
 from simulator.scenarios.process import free_port, udp_port_free  # noqa: E402
 from tests.e2e.cluster_tools import StreamWatcher, create_tokens  # noqa: E402
 from tests.e2e.conftest import (  # noqa: E402
@@ -727,14 +727,22 @@ async def _ingest_for(
     return time.perf_counter() - start, latencies, statuses, samples
 
 
+def py_spy_executable() -> str | None:
+    """The py-spy command of this environment, if it is installed."""
+    import shutil
+
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
 class PySpy:
     """`py-spy record` of one pid for `seconds`, raw (collapsed) stacks, summarised after."""
 
     def __init__(self, pid: int, seconds: float, out: Path) -> None:
-        import shutil
         import subprocess
 
-        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        exe = py_spy_executable()
+        assert exe is not None, "checked before the bench starts"
         self.out = out
         self.proc = subprocess.Popen(
             [
@@ -821,7 +829,7 @@ _OWN_PACKAGES = {"dfr", "cad_bridge", "flight", "geofence", "telemetry", "lifecy
 
 
 def _short(path: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "python3.11/"):
+    for marker in ("site-packages/", f"{ROOT}/", "python3.11/"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path
@@ -836,6 +844,8 @@ def ingest_compare(args: argparse.Namespace) -> None:
     children: list[Child] = []
     setups: list[Setup] = []
     profile = set(filter(None, args.profile.split(",")))
+    if profile and py_spy_executable() is None:
+        sys.exit("--profile needs py-spy: .venv/bin/python -m pip install py-spy")
     fleets = [f for f in args.fleets.split(",") if f]
     try:
         pg = start_local_postgres()
