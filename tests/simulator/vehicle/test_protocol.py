@@ -187,7 +187,9 @@ async def test_download_returns_uploaded_fence_as_item_int_with_type(sim: Sim) -
     assert (await rc.wait_for("MISSION_ACK")).type == 0
 
 
-async def test_mission_start_after_an_upload_is_accepted_within_a_commander_check(sim: Sim) -> None:
+async def test_a_mission_start_refused_after_an_upload_says_why_and_is_then_accepted(
+    sim: Sim,
+) -> None:
     fleet, rc = sim
     rc.heartbeat()
     assert await upload(rc, [_wp(0, 0.0005, 0.0), _wp(1, 0.001, 0.0)]) == 0
