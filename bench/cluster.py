@@ -553,24 +553,6 @@ def _agency_only_fleet(path: Path) -> Path:
     return path
 
 
-def _with_signing_keys(fleet_text: str) -> str:
-    """The fleet file with a MAVLink signing key per drone, known to the simulator and every set-up."""
-    # Otherwise the drones keep the key the first set-up provisions, which the next set-up's
-    # empty database does not know, and they refuse its unsigned frames.
-    blocks = re.split(r"(?=^\[\[drones\]\]$)", fleet_text, flags=re.M)
-    keyed = [
-        re.sub(
-            r'^(id = "[^"]+")$',
-            lambda m: f'{m.group(1)}\nsigning_key = "{secrets.token_hex(32)}"',
-            block,
-            count=1,
-            flags=re.M,
-        )
-        for block in blocks[1:]
-    ]
-    return blocks[0] + "".join(keyed)
-
-
 def _sqlite_tokens(data_dir: Path) -> dict[str, str]:
     return create_tokens(f"sqlite:///{(data_dir / 'dfr.sqlite3').resolve()}", "bench")
 
@@ -871,7 +853,9 @@ def ingest_compare(args: argparse.Namespace) -> None:
             else:
                 ports = {d: _udp_pair(used) for d in DRONE_IDS}
                 fleet_file = work / "fleet-demo.toml"
-                fleet_file.write_text(_with_signing_keys(demo_fleet_copy(ports)), encoding="utf-8")
+                # Keys in the file: the drones keep the key a first set-up gives them, and the next
+                # set-up's empty database would not know it.
+                fleet_file.write_text(demo_fleet_copy(ports, signing_keys=True), encoding="utf-8")
                 sim = Child(
                     "dfr-sim fleet",
                     [

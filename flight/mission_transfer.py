@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -110,7 +110,7 @@ class MissionTransfer:
         self._lock = asyncio.Lock()
         #: One upload of a type at a time, its verification included: a launch's fence upload
         #: waits for the one sent at connect and then finds the fence already on the vehicle.
-        self._upload_locks: dict[MissionType, asyncio.Lock] = {}
+        self._upload_locks: defaultdict[MissionType, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._on_vehicle: dict[MissionType, tuple[int, Counter[Hashable]]] = {}
 
     def forget_plans(self) -> None:
@@ -142,7 +142,7 @@ class MissionTransfer:
                 raise InvalidCommandError(
                     f"{op}: item {idx} is of type {item.mission_type.name}, not {mtype.name}"
                 )
-        async with self._upload_locks.setdefault(mtype, asyncio.Lock()):
+        async with self._upload_locks[mtype]:
             if mtype != MissionType.MISSION and await self._already_on_vehicle(items, mtype):
                 logger.debug("link %s: %s already on the vehicle", self._ctx.vehicle_id, op)
                 return

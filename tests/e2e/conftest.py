@@ -73,11 +73,12 @@ def _free_udp_pair(used: set[int]) -> int:
     raise RuntimeError("no free pair of UDP ports")
 
 
-def demo_fleet_copy(ports: dict[str, int]) -> str:
-    """The demo fleet file with each drone's MAVLink port replaced.
+def demo_fleet_copy(ports: dict[str, int], *, signing_keys: bool = False) -> str:
+    """The demo fleet file with each drone's MAVLink port replaced (and a signing key, if asked).
 
     Its policy is the agency's default with a night waiver, so the daylight rule does not decide
-    these tests by the hour they run at.
+    these tests by the hour they run at. A key in the file is known to the simulated drone and to
+    every service started on it, even on an empty database.
     """
     text = DEMO_FLEET_FILE.read_text(encoding="utf-8")
     blocks = re.split(r"(?=^\[\[drones\]\]$)", text, flags=re.M)
@@ -86,14 +87,17 @@ def demo_fleet_copy(ports: dict[str, int]) -> str:
         found = re.search(r'^id = "([^"]+)"$', block, flags=re.M)
         assert found is not None, block
         port = ports[found.group(1)]
-        out.append(
-            re.sub(
-                r'^mavlink_url = "[^"]*"$',
-                f'mavlink_url = "udpin://127.0.0.1:{port}"',
-                block,
-                flags=re.M,
-            )
+        block = re.sub(
+            r'^mavlink_url = "[^"]*"$',
+            f'mavlink_url = "udpin://127.0.0.1:{port}"',
+            block,
+            flags=re.M,
         )
+        if signing_keys:
+            block = block.replace(
+                found.group(0), f'{found.group(0)}\nsigning_key = "{secrets.token_hex(32)}"', 1
+            )
+        out.append(block)
     return "".join(out)
 
 
