@@ -8,7 +8,6 @@ together, each poster waiting for its own result (a 202 is only sent after the c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from sqlmodel import Session
 from cad_bridge import CadCall
 from dfr.audit import append_audit
 from dfr.errors import CallerNotAdmittedError, InvalidInputError
+from dfr.group_commit import GroupCommit
 from dfr.models import Agency, ApiToken, Call, CallLifecycle, Note, utcnow
 
 log = logging.getLogger(__name__)
@@ -402,13 +402,6 @@ def ingest_call(session: Session, call: CadCall) -> IngestResult:
     return result
 
 
-@dataclass(slots=True)
-class _Pending:
-    call: CadCall
-    stamp: AuditStamp | None
-    done: asyncio.Future[IngestResult]
-
-
 class CallWriter:
     """Group commit: calls submitted while a commit runs are stored together in the next one.
 
@@ -423,50 +416,31 @@ class CallWriter:
     ) -> None:
         self._engine = engine
         self._received_by = received_by
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cad-call-writer")
-        self._max_batch = max_batch
-        self._queue: list[_Pending] = []
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0
-        self.stored = 0
+        # The caller going away must not cancel the batch others wait on (shielded).
+        self._group: GroupCommit[tuple[CadCall, AuditStamp | None], IngestResult] = GroupCommit(
+            self._store_batch,
+            executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="cad-call-writer"),
+            max_batch=max_batch,
+            name="cad-call-writer",
+        )
+
+    @property
+    def batches(self) -> int:
+        """Transactions committed so far."""
+        return self._group.batches
+
+    @property
+    def stored(self) -> int:
+        """Calls stored so far (or answered with their error)."""
+        return self._group.done
+
+    def _store_batch(
+        self, items: list[tuple[CadCall, AuditStamp | None]]
+    ) -> list[IngestResult | Exception]:
+        return store_calls(
+            self._engine, [c for c, _ in items], [s for _, s in items], self._received_by
+        )
 
     async def store(self, call: CadCall, stamp: AuditStamp | None = None) -> IngestResult:
         """Store `call` (idempotently); returns after its transaction committed."""
-        done: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(call, stamp, done))
-        task = self._task
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-            self._task = asyncio.create_task(self._drain(), name="cad-call-writer")
-        # The caller going away must not cancel the batch others wait on.
-        return await asyncio.shield(done)
-
-    async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-            try:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    self._thread,
-                    store_calls,
-                    self._engine,
-                    [p.call for p in batch],
-                    [p.stamp for p in batch],
-                    self._received_by,
-                )
-            except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
-                for p in batch:
-                    if not p.done.done():
-                        p.done.set_exception(
-                            exc if isinstance(exc, Exception) else RuntimeError("writer stopped")
-                        )
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            self.batches += 1
-            self.stored += len(batch)
-            for p, result in zip(batch, results, strict=True):
-                if p.done.done():
-                    continue
-                if isinstance(result, Exception):
-                    p.done.set_exception(result)
-                else:
-                    p.done.set_result(result)
+        return await self._group.submit((call, stamp))
