@@ -7,6 +7,7 @@ approval then launches the call through the dispatcher's own launch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import update
@@ -20,6 +21,7 @@ from dfr.models import Call, LaunchApproval, as_utc, utcnow
 __all__ = [
     "ApprovalPublic",
     "approval_state",
+    "approval_states",
     "decide",
     "hold_for_supervisor",
     "pending_approvals",
@@ -64,8 +66,17 @@ def _row(session: Session, call_id: int) -> LaunchApproval | None:
 
 def approval_state(session: Session, call_id: int) -> str:
     """The call's approval state for the dispatch facts ("" when none was asked)."""
-    row = _row(session, call_id)
-    return "" if row is None else row.state
+    return approval_states(session, [call_id]).get(call_id, "")
+
+
+def approval_states(session: Session, call_ids: Sequence[int]) -> dict[int, str]:
+    """The approval state of each of `call_ids` that has one (one query for all)."""
+    rows = session.exec(
+        select(LaunchApproval.call_id, LaunchApproval.state).where(
+            col(LaunchApproval.call_id).in_(call_ids)
+        )
+    )
+    return {call_id: state for call_id, state in rows}
 
 
 def hold_for_supervisor(session: Session, call: Call, decision: DispatchDecision) -> None:

@@ -85,7 +85,7 @@ class CallIntake:
         else:
             self.metrics.calls_unchanged.inc()
         if result.created or result.changed:
-            self.dispatcher.submit(result.call_id, ended=result.ended)
+            self.dispatcher.submit(result.call_id, ended=result.ended, priority=call.priority)
         if call.raw_format == "eido" and self.units is not None:
             await self._store_units(self.units, call)
         return result

@@ -9,9 +9,9 @@ fields of a call (and its Cancelled/Closed status) are stored by the call intake
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import event, update
+from sqlalchemy import event, func, update
 from sqlmodel import Session, col, select
 
 from cad_bridge import EventKind, UnitReport, UnitStatus
@@ -115,12 +115,32 @@ class CallLedger:
 
     # ------------------------------------------------------------------ the dispatcher's facts
 
-    def record_decision(self, session: Session, call: Call, decision: DispatchDecision) -> None:
-        """Store a decision; a new recommendation becomes a note to CAD and the call is published."""
+    @staticmethod
+    def last_summaries(session: Session, call_ids: Sequence[int]) -> dict[int, str]:
+        """The summary of each call's latest stored decision (calls without one are left out)."""
+        latest = (
+            select(func.max(Decision.id))
+            .where(col(Decision.call_id).in_(call_ids))
+            .group_by(col(Decision.call_id))
+        )
+        rows = session.exec(
+            select(Decision.call_id, Decision.summary).where(col(Decision.id).in_(latest))
+        )
+        return {call_id: summary for call_id, summary in rows}
+
+    def record_decision(
+        self,
+        session: Session,
+        call: Call,
+        decision: DispatchDecision,
+        *,
+        previous_summary: str | None,
+    ) -> None:
+        """Store a decision; a new recommendation becomes a note to CAD and the call is published.
+
+        `previous_summary` is that of the call's latest stored decision (None: it has none).
+        """
         assert call.id is not None
-        previous = session.exec(
-            select(Decision).where(Decision.call_id == call.id).order_by(col(Decision.id).desc())
-        ).first()
         session.add(
             Decision(
                 call_id=call.id,
@@ -133,7 +153,7 @@ class CallLedger:
             call.lifecycle = CallLifecycle.RECOMMENDED
             call.updated_at = utcnow()
             session.add(call)
-        if previous is None or previous.summary != decision.summary:
+        if previous_summary != decision.summary:
             self._note(session, call, f"DFR recommendation: {decision.summary}")
         # The call first: the console attaches a decision to a call it already knows.
         self._publisher.publish(call_message(call.id, call_data(call), self._clock.now()))

@@ -40,6 +40,8 @@ class ServiceState:
     #: Live messages this instance sent to / took in from the bus between instances.
     bus_sent: int = 0
     bus_received: int = 0
+    #: Stored calls waiting for their dispatch decision (a burst's backlog).
+    decisions_waiting: int = 0
 
 
 StateReader = Callable[[], Awaitable[ServiceState]]
@@ -100,6 +102,11 @@ class _StateCollector(Collector):
             value=state.outbox_pending,
         )
         yield GaugeMetricFamily(
+            "dfr_decisions_waiting",
+            "Stored calls waiting for their dispatch decision.",
+            value=state.decisions_waiting,
+        )
+        yield GaugeMetricFamily(
             "dfr_held_links", "Drone links this instance holds by lease.", value=state.held_links
         )
         bus = CounterMetricFamily(
@@ -130,6 +137,11 @@ class Metrics:
         self.decision_seconds = self._seconds(
             "dfr_decision_seconds",
             "Time to decide for a call (facts, route plans, policy, stored decision).",
+        )
+        self.decision_batches = Counter(
+            "dfr_decision_batches",
+            "Transactions that stored dispatch decisions (decisions / batches: calls per batch).",
+            registry=self.registry,
         )
         self.lease_takeovers = Counter(
             "dfr_lease_takeovers",

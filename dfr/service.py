@@ -498,6 +498,7 @@ async def _read_state(service: Service) -> ServiceState:
         held_links=len(service.keeper.held_drones()),
         bus_sent=0 if service.hub_bridge is None else service.hub_bridge.messages_out,
         bus_received=0 if service.hub_bridge is None else service.hub_bridge.messages_in,
+        decisions_waiting=service.dispatcher.decisions_waiting,
     )
 
 

@@ -14,7 +14,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from dfr.airspace import AirspaceService
-from dfr.approvals import approval_state, hold_for_supervisor
+from dfr.approvals import approval_states, hold_for_supervisor
 from dfr.call_ledger import AUTHOR, CallLedger
 from dfr.db import session_scope
 from dfr.dispatch.agency_policy import AgencyPolicy
@@ -38,6 +38,7 @@ from dfr.dispatch.routes import route_facts_from_plan, route_facts_from_rejectio
 from dfr.dispatch.weather import ManualWeatherSource
 from dfr.errors import ConflictError, DfrError, LaunchRefusedError, NotFoundError
 from dfr.flights import FlightService
+from dfr.group_commit import GroupCommit
 from dfr.metrics import Metrics
 from dfr.models import Agency, Call, CallLifecycle, Dock, Drone, Flight, as_utc
 from dfr.planning import performance_of, plan_for_drone
@@ -55,6 +56,20 @@ log = logging.getLogger(__name__)
 _ACTIVE_FLIGHT_STATES = [
     str(p) for p in FlightPhase if p not in (FlightPhase.COMPLETED, FlightPhase.ABORTED)
 ]
+
+
+#: Calls decided in one transaction at most: a backlog's batch must not keep an urgent call waiting.
+_MAX_DECISION_BATCH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _FleetView:
+    """What every decision of a batch reads the same: drones by agency, docks, drone facts, zones."""
+
+    drones: dict[str, list[Drone]]
+    docks: dict[str, Dock]
+    facts: dict[str, DroneFacts]
+    zones: dict[str, tzinfo]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,23 +104,45 @@ class Dispatcher(TaskOwner):
         self._flights = flights
         self._ledger = ledger
         self._decision_seconds = metrics.decision_seconds
+        self._decision_batches = metrics.decision_batches
         self._call_locks: dict[int, asyncio.Lock] = {}
         # Decisions on threads of their own: a burst of calls must not take every shared worker
         # thread (flight events, lease renewals and call commits wait on those).
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dispatch")
+        # Calls from CAD are decided in batches that share one read of the fleet and one commit;
+        # the queue runs one batch at a time, so the second thread stays free for people's
+        # decisions and launches. A stopped dispatcher's waiting calls are dropped, not decided.
+        self._queue: GroupCommit[int, _Evaluated] = GroupCommit(
+            self._decide_and_store,
+            executor=self._threads,
+            max_batch=_MAX_DECISION_BATCH,
+            name="dispatch-decisions",
+            shield=False,
+        )
         self._launch_lock = asyncio.Lock()
+
+    @property
+    def decisions_waiting(self) -> int:
+        """Calls submitted for a background decision whose batch has not started."""
+        return self._queue.waiting
 
     @property
     def clock(self) -> Clock:
         """The clock decisions are made on."""
         return self._clock
 
-    def submit(self, call_id: int, *, ended: bool = False) -> None:
-        """Evaluate a stored or updated call in the background (or end its flight when CAD ended it)."""
+    def submit(self, call_id: int, *, ended: bool = False, priority: int = 0) -> None:
+        """Evaluate a stored or updated call in the background (or end its flight when CAD ended it).
+
+        Background decisions are made in batches, the most urgent `priority` (1 highest; 0 for a
+        call decided again, which goes first) before the rest of a backlog.
+        """
         if not self.running:
             return
         coro = (
-            self.end_call(call_id, "the call was ended in CAD") if ended else self.evaluate(call_id)
+            self.end_call(call_id, "the call was ended in CAD")
+            if ended
+            else self._evaluate_and_launch(call_id, True, queued_rank=priority)
         )
         self._spawn(self._guard(coro, call_id))
 
@@ -122,25 +159,56 @@ class Dispatcher(TaskOwner):
 
     # ------------------------------------------------------------------ facts
 
-    def _tz(self, session: Session, agency_id: str) -> tzinfo:
-        agency = session.get(Agency, agency_id)
-        try:
-            return ZoneInfo(agency.timezone) if agency else ZoneInfo("UTC")
-        except (KeyError, ValueError):
-            return ZoneInfo("UTC")
+    def _fleet_view(self, session: Session, agency_ids: set[str]) -> _FleetView:
+        """Drones, docks, their facts and the agencies' time zones: read once for a batch."""
+        drones = session.exec(
+            select(Drone).where(col(Drone.agency_id).in_(agency_ids)).order_by(col(Drone.id))
+        ).all()
+        docks = {d.id: d for d in session.exec(select(Dock)).all()}
+        active: dict[str, Flight] = {}
+        for flight in session.exec(
+            select(Flight)
+            .where(
+                col(Flight.drone_id).in_([d.id for d in drones]),
+                col(Flight.state).in_(_ACTIVE_FLIGHT_STATES),
+            )
+            .order_by(col(Flight.id))
+        ):
+            active.setdefault(flight.drone_id, flight)
+        assigned_ids = {f.call_id for f in active.values() if f.call_id is not None}
+        assigned = (
+            {c.id: c for c in session.exec(select(Call).where(col(Call.id).in_(assigned_ids)))}
+            if assigned_ids
+            else {}
+        )
+        zones: dict[str, tzinfo] = {}
+        for agency in session.exec(select(Agency).where(col(Agency.id).in_(agency_ids))):
+            try:
+                zones[agency.id] = ZoneInfo(agency.timezone)
+            except (KeyError, ValueError):
+                zones[agency.id] = ZoneInfo("UTC")
+        by_agency: dict[str, list[Drone]] = {a: [] for a in agency_ids}
+        facts: dict[str, DroneFacts] = {}
+        for drone in drones:
+            by_agency[drone.agency_id].append(drone)
+            working = active.get(drone.id)
+            other = (
+                None
+                if working is None or working.call_id is None
+                else assigned.get(working.call_id)
+            )
+            facts[drone.id] = self._drone_facts(drone, docks[drone.dock_id], working, other)
+        return _FleetView(drones=by_agency, docks=docks, facts=facts, zones=zones)
 
-    def _drone_facts(self, session: Session, drone: Drone, dock: Dock) -> DroneFacts:
+    def _drone_facts(
+        self, drone: Drone, dock: Dock, active: Flight | None, assigned_call: Call | None
+    ) -> DroneFacts:
         live = self._flights.live_state(drone.id)
         assignment: Assignment | None = None
-        active = session.exec(
-            select(Flight).where(
-                Flight.drone_id == drone.id, col(Flight.state).in_(_ACTIVE_FLIGHT_STATES)
+        if assigned_call is not None and assigned_call.id is not None:
+            assignment = Assignment(
+                str(assigned_call.id), assigned_call.priority, assigned_call.call_type
             )
-        ).first()
-        if active is not None and active.call_id is not None:
-            other = session.get(Call, active.call_id)
-            if other is not None and other.id is not None:
-                assignment = Assignment(str(other.id), other.priority, other.call_type)
         problems: list[str] = []
         link_up = live is not None and live.available
         docked = live is not None and not live.armed and not live.in_air and active is None
@@ -217,14 +285,12 @@ class Dispatcher(TaskOwner):
         in_air = live is not None and live.in_air and live.position is not None
         return live if in_air else None
 
-    def _evaluate(self, session: Session, call: Call) -> _Evaluated:
+    def _evaluate(self, call: Call, view: _FleetView, approval: str) -> _Evaluated:
         assert call.id is not None
         target = GeoPoint(call.lat, call.lon)
-        drones = session.exec(
-            select(Drone).where(Drone.agency_id == call.agency_id).order_by(col(Drone.id))
-        ).all()
-        docks = {d.id: d for d in session.exec(select(Dock)).all()}
-        facts = [self._drone_facts(session, d, docks[d.dock_id]) for d in drones]
+        drones = view.drones.get(call.agency_id, [])
+        docks = view.docks
+        facts = [view.facts[d.id] for d in drones]
         by_id = {d.id: d for d in drones}
         plans: dict[str, FlightPlan] = {}
         shared: dict[tuple[object, ...], RouteFacts | FlightPlan] = {}
@@ -246,38 +312,77 @@ class Dispatcher(TaskOwner):
                 weapons=bool(flags.get("weapons")),
                 outdoor=bool(flags.get("outdoor")),
                 received_at=as_utc(call.received_at),
-                approval=approval_state(session, call.id),
+                approval=approval,
             ),
             facts,
             routes=route_for,
             weather=self.weather.current(now),
             agency=self.policy,
             now=now,
-            tz=self._tz(session, call.agency_id),
+            tz=view.zones.get(call.agency_id, UTC),
         )
         return _Evaluated(decision, plans, call.lifecycle, target)
 
     # ------------------------------------------------------------------ decisions
 
     async def _decide(self, call_id: int) -> _Evaluated:
+        """Decide now, beside the backlog: a person is waiting (or a launch re-checks)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self._decide_and_store, call_id)
+        result = (await loop.run_in_executor(self._threads, self._decide_and_store, [call_id]))[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-    def _decide_and_store(self, call_id: int) -> _Evaluated:
+    def _decide_and_store(self, call_ids: list[int]) -> list[_Evaluated | Exception]:
+        """Decide for `call_ids` and store the decisions in one transaction, each its own answer.
+
+        When the transaction fails, each call is decided again alone, so one bad call never costs
+        the others theirs.
+        """
         started = time.perf_counter()
-        evaluated = self._decide_and_store_untimed(call_id)
-        self._decision_seconds.observe(time.perf_counter() - started)
-        return evaluated
+        try:
+            results = self._decide_in_one_transaction(call_ids)
+        except Exception as exc:
+            if len(call_ids) == 1:
+                return [exc]
+            log.warning("deciding %d calls together failed (%s); one by one", len(call_ids), exc)
+            return [self._decide_and_store([call_id])[0] for call_id in call_ids]
+        # Each call of the batch waited for the whole batch: that is its decision's latency.
+        elapsed_s = time.perf_counter() - started
+        self._decision_batches.inc()
+        for _ in call_ids:
+            self._decision_seconds.observe(elapsed_s)
+        return results
 
-    def _decide_and_store_untimed(self, call_id: int) -> _Evaluated:
+    def _decide_in_one_transaction(self, call_ids: list[int]) -> list[_Evaluated | Exception]:
         with session_scope(self._engine) as session:
-            call = session.get(Call, call_id)
-            if call is None:
-                raise NotFoundError("call", call_id)
-            evaluated = self._evaluate(session, call)
-            self._ledger.record_decision(session, call, evaluated.decision)
-            hold_for_supervisor(session, call, evaluated.decision)
-            return _Evaluated(evaluated.decision, evaluated.plans, call.lifecycle, evaluated.target)
+            rows = session.exec(select(Call).where(col(Call.id).in_(call_ids)))
+            calls = {c.id: c for c in rows if c.id is not None}
+            view = self._fleet_view(session, {c.agency_id for c in calls.values()})
+            approvals = approval_states(session, list(calls))
+            previous = self._ledger.last_summaries(session, list(calls))
+            results: list[_Evaluated | Exception] = []
+            for call_id in call_ids:
+                call = calls.get(call_id)
+                if call is None:
+                    results.append(NotFoundError("call", call_id))
+                    continue
+                try:
+                    evaluated = self._evaluate(call, view, approvals.get(call_id, ""))
+                except Exception as exc:  # the policy refused this call's facts: its answer alone
+                    results.append(exc)
+                    continue
+                decision = evaluated.decision
+                self._ledger.record_decision(
+                    session, call, decision, previous_summary=previous.get(call_id)
+                )
+                # A call posted twice in one batch: its second decision follows the first.
+                previous[call_id] = decision.summary
+                hold_for_supervisor(session, call, decision)
+                results.append(
+                    _Evaluated(decision, evaluated.plans, call.lifecycle, evaluated.target)
+                )
+            return results
 
     def _auto_launch_drone(self, evaluated: _Evaluated) -> str | None:
         decision = evaluated.decision
@@ -294,9 +399,21 @@ class Dispatcher(TaskOwner):
         return self._flights.active_flight_of(drone_id) is not None
 
     async def evaluate(self, call_id: int, *, allow_auto_launch: bool = True) -> DispatchDecision:
-        """Decide for a call, store and publish the decision; auto-launch when the policy says so."""
+        """Decide for a call now, store and publish the decision; auto-launch when the policy says so."""
+        return await self._evaluate_and_launch(call_id, allow_auto_launch, queued_rank=None)
+
+    async def _evaluate_and_launch(
+        self, call_id: int, allow_auto_launch: bool, *, queued_rank: int | None
+    ) -> DispatchDecision:
+        """With `queued_rank`, the decision waits its turn among new calls (most urgent first)."""
+        queued: _Evaluated | None = None
+        if queued_rank is not None:
+            # Waiting in the backlog without the call's lock, so a person launching this call
+            # does not wait for the backlog; a launch made meanwhile leaves the call dispatched,
+            # which the checks below (and the launch's compare-and-set) then find.
+            queued = await self._queue.submit(call_id, rank=queued_rank)
         async with self._lock(call_id):
-            evaluated = await self._decide(call_id)
+            evaluated = queued if queued is not None else await self._decide(call_id)
             drone_id = self._auto_launch_drone(evaluated) if allow_auto_launch else None
             if drone_id is None:
                 return evaluated.decision
