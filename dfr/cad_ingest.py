@@ -425,6 +425,11 @@ class CallWriter:
         )
 
     @property
+    def idle_s(self) -> float:
+        """Seconds since the writer last had calls to store (0 while it has)."""
+        return self._group.idle_s
+
+    @property
     def batches(self) -> int:
         """Transactions committed so far."""
         return self._group.batches

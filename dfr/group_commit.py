@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -32,7 +33,8 @@ class GroupCommit(Generic[T, R]):
     `run` answers each item with its result or its exception, in order. When `run` itself raises,
     every waiter of that batch gets the exception. With `shield`, a waiter that goes away does not
     take its item out (it is still stored); without, a cancelled waiter's item is dropped if its
-    batch has not started.
+    batch has not started. `pause`, when given, is awaited between two batches with the seconds the
+    last one took (to leave the process to more urgent work).
     """
 
     def __init__(
@@ -43,15 +45,19 @@ class GroupCommit(Generic[T, R]):
         max_batch: int,
         name: str,
         shield: bool = True,
+        pause: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self._run = run
         self._executor = executor
         self._max_batch = max_batch
         self._name = name
         self._shield = shield
+        self._pause = pause
         self._queue: list[_Pending[T, R]] = []
         self._seq = itertools.count()
         self._task: asyncio.Task[None] | None = None
+        self._running = False
+        self._idle_since = time.monotonic()
         self.batches = 0
         self.done = 0
 
@@ -59,6 +65,13 @@ class GroupCommit(Generic[T, R]):
     def waiting(self) -> int:
         """Items not yet in a batch."""
         return len(self._queue)
+
+    @property
+    def idle_s(self) -> float:
+        """Seconds since the last batch ended; 0 while items wait or a batch runs."""
+        if self._queue or self._running:
+            return 0.0
+        return time.monotonic() - self._idle_since
 
     async def submit(self, item: T, *, rank: int = 0) -> R:
         """`item`'s result, once the batch it went into has run (its exception raised)."""
@@ -80,10 +93,15 @@ class GroupCommit(Generic[T, R]):
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
+        last_s: float | None = None
         while self._queue:
+            if last_s is not None and self._pause is not None:
+                await self._pause(last_s)
             batch = self._next_batch()
             if not batch:
                 continue
+            started = time.monotonic()
+            self._running = True
             try:
                 results = await loop.run_in_executor(
                     self._executor, self._run, [p.item for p in batch]
@@ -99,6 +117,10 @@ class GroupCommit(Generic[T, R]):
                 if not isinstance(exc, Exception):
                     raise
                 continue
+            finally:
+                self._running = False
+                self._idle_since = time.monotonic()
+                last_s = self._idle_since - started
             self.batches += 1
             self.done += len(batch)
             for p, result in zip(batch, results, strict=True):

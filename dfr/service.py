@@ -318,6 +318,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 remote=peers,
             ),
         )
+        call_writer = CallWriter(engine, received_by=settings.instance_id)
         dispatcher = built(
             "dispatcher",
             Dispatcher(
@@ -329,6 +330,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
                 flights=flights,
                 ledger=ledger,
                 metrics=metrics,
+                intake_idle_s=lambda: call_writer.idle_s,
             ),
         )
         cad_units = built(
@@ -338,7 +340,7 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         intake = built(
             "intake",
             CallIntake(
-                writer=CallWriter(engine, received_by=settings.instance_id),
+                writer=call_writer,
                 dispatcher=dispatcher,
                 mapper=CallTypeMapper(),
                 default_agency_id=default_agency_id,

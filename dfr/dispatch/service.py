@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -60,6 +62,11 @@ _ACTIVE_FLIGHT_STATES = [
 
 #: Calls decided in one transaction at most: a backlog's batch must not keep an urgent call waiting.
 _MAX_DECISION_BATCH = 32
+#: While CAD's calls are being stored, background decisions take at most this share of the time
+#: (a pause after each batch): in a burst CAD gets its answers first, and the backlog is decided
+#: most urgent first. The intake counts as busy until it has had nothing to store for a moment.
+_DECISION_SHARE_IN_BURST = 0.25
+_INTAKE_QUIET_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +101,11 @@ class Dispatcher(TaskOwner):
         flights: FlightService,
         ledger: CallLedger,
         metrics: Metrics,
+        intake_idle_s: Callable[[], float] = lambda: math.inf,
     ) -> None:
+        """`intake_idle_s`: seconds since CAD's calls were last being stored (0 while they are)."""
         super().__init__()
+        self._intake_idle_s = intake_idle_s
         self._engine = engine
         self._airspace = airspace
         self.weather = weather
@@ -118,8 +128,14 @@ class Dispatcher(TaskOwner):
             max_batch=_MAX_DECISION_BATCH,
             name="dispatch-decisions",
             shield=False,
+            pause=self._yield_to_intake,
         )
         self._launch_lock = asyncio.Lock()
+
+    async def _yield_to_intake(self, last_batch_s: float) -> None:
+        if self._intake_idle_s() < _INTAKE_QUIET_S:
+            share = _DECISION_SHARE_IN_BURST
+            await asyncio.sleep(last_batch_s * (1.0 - share) / share)
 
     @property
     def decisions_waiting(self) -> int:

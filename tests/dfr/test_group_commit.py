@@ -103,3 +103,37 @@ async def test_a_waiter_that_goes_away_before_its_batch(
     recorder.release.set()
     assert await first == 0 and await kept == 40
     assert recorder.batches == [[0], second_batch]
+
+
+async def test_pause_is_awaited_between_batches_with_the_last_batchs_seconds() -> None:
+    recorder = _Recorder()
+    paused: list[tuple[float, int]] = []
+
+    async def pause(last_s: float) -> None:
+        paused.append((last_s, group.waiting))
+
+    group = GroupCommit(
+        recorder.run, executor=ThreadPoolExecutor(1), max_batch=2, name="t", pause=pause
+    )
+    first = asyncio.ensure_future(group.submit(0))
+    await _started(recorder, group)
+    later = [asyncio.ensure_future(group.submit(i)) for i in (2, 4, 6)]
+    await asyncio.sleep(0.05)
+    recorder.release.set()
+    await asyncio.gather(first, *later)
+    # Not before the first batch; before each later one, with what the one before took.
+    assert recorder.batches == [[0], [2, 4], [6]]
+    assert [waiting for _, waiting in paused] == [3, 1]
+    assert paused[0][0] >= 0.05  # the first batch waited for its release that long
+
+
+async def test_idle_seconds_are_zero_while_items_wait_or_run_and_grow_after() -> None:
+    recorder = _Recorder()
+    group = GroupCommit(recorder.run, executor=ThreadPoolExecutor(1), max_batch=2, name="t")
+    first = asyncio.ensure_future(group.submit(0))
+    await _started(recorder, group)
+    assert group.idle_s == 0.0
+    recorder.release.set()
+    await first
+    await asyncio.sleep(0.02)
+    assert group.idle_s >= 0.02

@@ -111,3 +111,19 @@ async def test_a_call_that_cannot_be_decided_leaves_the_others_of_its_batch_deci
         service.dispatcher.submit(call_id, priority=3)
     decisions = await _decided(service, len(ids))
     assert sorted(d.call_id for d in decisions) == sorted(ids)
+
+
+async def test_while_cad_calls_are_being_stored_decisions_pause_three_times_each_batch(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service.dispatcher, "_intake_idle_s", lambda: 0.0)  # the intake is busy
+    ids = _stored(service, [4] * 64)
+    for call_id in ids:
+        service.dispatcher.submit(call_id, priority=4)
+    decisions = await _decided(service, len(ids))
+    # Two batches of 32 (all were queued before the first began); the pause after the first is
+    # three times what it took, so at least three times the spread of its decisions' times.
+    first, second = decisions[:32], decisions[32:]
+    took_s = (first[-1].created_at - first[0].created_at).total_seconds()
+    gap_s = (second[0].created_at - first[-1].created_at).total_seconds()
+    assert gap_s >= 3 * took_s > 0
