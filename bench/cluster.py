@@ -888,6 +888,8 @@ def ingest_compare(args: argparse.Namespace) -> None:
                 ("b", "1 instance PostgreSQL", 1, "pg"),
                 ("c", "2 instances PostgreSQL + NATS", 2, "pg"),
             ):
+                if key not in args.setups.split(","):
+                    continue
                 url = factory.create() if db == "pg" else None
                 setup = Setup(
                     work / fleet_kind,
@@ -1304,6 +1306,7 @@ def main() -> None:
         help="only the ingest of (a) 1 instance SQLite, (b) 1 PostgreSQL, (c) 2 PostgreSQL + NATS",
     )
     parser.add_argument("--fleets", default="none,demo", help="for --compare-ingest: none,demo")
+    parser.add_argument("--setups", default="a,b,c", help="for --compare-ingest: which of a,b,c")
     parser.add_argument("--ingest-seconds", type=float, default=20.0, help="bound per measure")
     parser.add_argument(
         "--profile", default="", help="for --compare-ingest: set-ups to profile with py-spy (a,b,c)"
