@@ -41,6 +41,7 @@ from dfr.dispatch.weather import ManualWeatherSource
 from dfr.errors import ConflictError, DfrError, LaunchRefusedError, NotFoundError
 from dfr.flights import FlightService
 from dfr.group_commit import GroupCommit
+from dfr.keyed_locks import KeyedLocks
 from dfr.metrics import Metrics
 from dfr.models import Agency, Call, CallLifecycle, Dock, Drone, Flight, as_utc
 from dfr.planning import performance_of, plan_for_drone
@@ -115,7 +116,7 @@ class Dispatcher(TaskOwner):
         self._ledger = ledger
         self._decision_seconds = metrics.decision_seconds
         self._decision_batches = metrics.decision_batches
-        self._call_locks: dict[int, asyncio.Lock] = {}
+        self._call_locks: KeyedLocks[int] = KeyedLocks()
         # Decisions on threads of their own: a burst of calls must not take every shared worker
         # thread (flight events, lease renewals and call commits wait on those).
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dispatch")
@@ -136,6 +137,11 @@ class Dispatcher(TaskOwner):
         if self._intake_idle_s() < _INTAKE_QUIET_S:
             share = _DECISION_SHARE_IN_BURST
             await asyncio.sleep(last_batch_s * (1.0 - share) / share)
+
+    @property
+    def calls_in_hand(self) -> int:
+        """Calls being decided or launched now (or waiting for their turn to be)."""
+        return len(self._call_locks)
 
     @property
     def decisions_waiting(self) -> int:
@@ -169,9 +175,6 @@ class Dispatcher(TaskOwner):
             log.info("call %s: %s", call_id, exc, extra={"call_id": call_id})
         except Exception:
             log.exception("dispatch of call %s failed", call_id, extra={"call_id": call_id})
-
-    def _lock(self, call_id: int) -> asyncio.Lock:
-        return self._call_locks.setdefault(call_id, asyncio.Lock())
 
     # ------------------------------------------------------------------ facts
 
@@ -428,7 +431,7 @@ class Dispatcher(TaskOwner):
             # does not wait for the backlog; a launch made meanwhile leaves the call dispatched,
             # which the checks below (and the launch's compare-and-set) then find.
             queued = await self._queue.submit(call_id, rank=queued_rank)
-        async with self._lock(call_id):
+        async with self._call_locks.hold(call_id):
             evaluated = queued if queued is not None else await self._decide(call_id)
             drone_id = self._auto_launch_drone(evaluated) if allow_auto_launch else None
             if drone_id is None:
@@ -454,7 +457,7 @@ class Dispatcher(TaskOwner):
 
     async def launch(self, call_id: int, drone_id: str | None, author: str) -> int:
         """Launch a drone to the call (the recommended one when `drone_id` is None)."""
-        async with self._lock(call_id), self._launch_lock:
+        async with self._call_locks.hold(call_id), self._launch_lock:
             evaluated = await self._decide(call_id)
             decision = evaluated.decision
             if evaluated.lifecycle not in (CallLifecycle.NEW, CallLifecycle.RECOMMENDED):

@@ -75,7 +75,11 @@ async def test_a_burst_of_calls_shares_transactions_and_each_call_gets_one_decis
     for call_id in ids:
         service.dispatcher.submit(call_id, priority=4)
     decisions = await _decided(service, len(ids))
-    await asyncio.sleep(0.2)  # nothing more comes
+    for _ in range(200):  # each call's task ends after its decision: no per-call lock is kept
+        if service.dispatcher.calls_in_hand == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert service.dispatcher.calls_in_hand == 0
     scraped = samples((await service.metrics.scrape()).decode())
     with Session(service.engine) as session:
         assert session.exec(select(func.count()).select_from(Decision)).one() == len(ids)
