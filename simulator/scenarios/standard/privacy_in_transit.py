@@ -124,14 +124,17 @@ class PrivacyInTransit(FleetScenario):
 
         async def arrived() -> bool:
             nonlocal samples
+            # The camera and the recorder are read before the flight's state: a flight still en
+            # route after them was en route when they were read (its states only move forward).
+            # Read the other way round, the recording the arrival starts could count as en route.
+            pitch = self._pitch_now(flown)
+            recording = await self._recording(flight_id)
             detail = await flying.flight_detail(self.service, flight_id) or {}
             if detail.get("state") != "en_route":
                 return True
             samples += 1
-            pitch = self._pitch_now(flown)
             if pitch is None or abs(pitch) > HORIZON_TOLERANCE_DEG:
                 problems.append(f"sample {samples}: pitch {pitch}")
-            recording = await self._recording(flight_id)
             if recording:
                 problems.append(f"sample {samples}: a recording exists en route: {recording}")
             return False
