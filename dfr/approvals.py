@@ -20,7 +20,6 @@ from dfr.models import Call, LaunchApproval, as_utc, utcnow
 
 __all__ = [
     "ApprovalPublic",
-    "approval_state",
     "approval_states",
     "decide",
     "hold_for_supervisor",
@@ -62,11 +61,6 @@ def _public(row: LaunchApproval, call: Call | None) -> ApprovalPublic:
 
 def _row(session: Session, call_id: int) -> LaunchApproval | None:
     return session.exec(select(LaunchApproval).where(LaunchApproval.call_id == call_id)).first()
-
-
-def approval_state(session: Session, call_id: int) -> str:
-    """The call's approval state for the dispatch facts ("" when none was asked)."""
-    return approval_states(session, [call_id]).get(call_id, "")
 
 
 def approval_states(session: Session, call_ids: Sequence[int]) -> dict[int, str]:
