@@ -10,23 +10,24 @@ echo "== import-linter"; lint-imports
 echo "== pytest"
 # The PostgreSQL variants fail rather than skip when PostgreSQL is missing: CI runs both backends.
 export DFR_REQUIRE_POSTGRES=1
-# The scenario suite is one test of about 5 minutes of simulated flights, mostly waiting on the
-# vehicles' clock: with no arguments it runs in a second pytest beside the rest, its output after.
+# Whole flights (the scenario suite and tests/e2e/, about 9 minutes together) mostly wait on the
+# simulated vehicles' clock: with no arguments they run in a second pytest beside the rest, their
+# output printed after it.
 SCENARIO_SUITE=tests/simulator/scenarios/test_ci_scenarios.py::test_ci_suite_passes_and_writes_the_report
 set +e
 if [ "$#" -eq 0 ]; then
   mkdir -p test-artifacts
-  pytest -p no:cacheprovider "$SCENARIO_SUITE" > test-artifacts/scenario-suite.log 2>&1 &
-  suite_pid=$!
+  pytest -p no:cacheprovider --durations=10 "$SCENARIO_SUITE" tests/e2e > test-artifacts/flights.log 2>&1 &
+  flights_pid=$!
   # An interrupted run leaves no pytest behind.
-  trap 'kill "$suite_pid" 2>/dev/null || true' EXIT
-  pytest --durations=40 --deselect "$SCENARIO_SUITE"
+  trap 'kill "$flights_pid" 2>/dev/null || true' EXIT
+  pytest --durations=40 --deselect "$SCENARIO_SUITE" --ignore=tests/e2e
   rc=$?
-  wait "$suite_pid"
-  suite_rc=$?
-  echo "== pytest $SCENARIO_SUITE (ran beside the rest)"
-  cat test-artifacts/scenario-suite.log
-  if [ "$rc" -eq 0 ]; then rc=$suite_rc; fi
+  wait "$flights_pid"
+  flights_rc=$?
+  echo "== pytest $SCENARIO_SUITE tests/e2e (ran beside the rest)"
+  cat test-artifacts/flights.log
+  if [ "$rc" -eq 0 ]; then rc=$flights_rc; fi
 else
   pytest --durations=40 "$@"
   rc=$?
