@@ -22,6 +22,7 @@ from cad_bridge.errors import (
     EidoSchemaError,
 )
 from cad_bridge.inbound import decode_json, looks_like_eido, parse_call
+from cad_bridge.lanes import LanedTransport
 from cad_bridge.mapping import APCO_DEFAULT_CATEGORIES, UNMAPPED, CallTypeMapper
 from cad_bridge.models import (
     EVENT_CANCELLED,
@@ -37,7 +38,14 @@ from cad_bridge.models import (
     UnitReport,
     UnitStatus,
 )
-from cad_bridge.outbox import Backoff, Delivered, OutboxDelivery, OutboxRecord, OutboxStore
+from cad_bridge.outbox import (
+    MAX_PARALLEL_INCIDENTS,
+    Backoff,
+    Delivered,
+    OutboxDelivery,
+    OutboxRecord,
+    OutboxStore,
+)
 from cad_bridge.pidf import PidfLocation, parse_pidf, pidf_point
 from cad_bridge.plain import PlainCall, parse_plain
 from cad_bridge.units import CadUnitPosition, parse_eido_units
@@ -47,6 +55,7 @@ __all__ = [
     "EIDO_MEDIA_TYPE",
     "EVENT_CANCELLED",
     "IDEMPOTENCY_HEADER",
+    "MAX_PARALLEL_INCIDENTS",
     "TERMINAL_STATUSES",
     "UNIT_CANCELLED_EN_ROUTE",
     "UNMAPPED",
@@ -68,6 +77,7 @@ __all__ = [
     "Disposition",
     "EidoCadAdapter",
     "EidoSchemaError",
+    "LanedTransport",
     "EidoSubscriber",
     "EventKind",
     "OutboundEvent",

@@ -88,6 +88,10 @@ AdapterLookup = Callable[[str], CadAdapter | None]
 DeadLetterHook = Callable[[OutboxRecord, str], Awaitable[None] | None]
 
 
+#: Incidents whose events are delivered at once (each incident's own events go in order).
+MAX_PARALLEL_INCIDENTS = 16
+
+
 @dataclass
 class OutboxDelivery:
     """The delivery loop. `notify()` wakes it when new rows were written."""
@@ -99,7 +103,7 @@ class OutboxDelivery:
     rng: random.Random = field(default_factory=random.Random)
     poll_interval_s: float = 1.0
     batch_size: int = 200
-    max_parallel_incidents: int = 16
+    max_parallel_incidents: int = MAX_PARALLEL_INCIDENTS
     on_dead: DeadLetterHook | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _stopping: bool = field(default=False, init=False)

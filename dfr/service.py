@@ -21,7 +21,13 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from cad_bridge import CallTypeMapper, EidoSubscriber, OutboxDelivery
+from cad_bridge import (
+    MAX_PARALLEL_INCIDENTS,
+    CallTypeMapper,
+    EidoSubscriber,
+    LanedTransport,
+    OutboxDelivery,
+)
 from dfr.airspace import AirspaceService
 from dfr.auth_guard import AuthGuard
 from dfr.cad_ingest import CallWriter
@@ -217,7 +223,10 @@ async def build_service(settings: Settings, *, run: Run = Run.ALL) -> AsyncItera
         sessions = TokenSessions(engine)
         shares = ShareSessions(engine)
         auth_guard = AuthGuard(engine)
-        http = await stack.enter_async_context(httpx.AsyncClient())
+        # CAD's client: one connection per incident delivered at once (see cad_bridge.lanes).
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(transport=LanedTransport(MAX_PARALLEL_INCIDENTS))
+        )
         outbox = built(
             "outbox",
             build_delivery(
