@@ -25,29 +25,8 @@ sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolv
 
 import httpx  # noqa: E402
 
-from bench.harness import free_tcp_port, wait_listening  # noqa: E402
+from bench.harness import ROOT, free_tcp_port, wait_listening  # noqa: E402
 from cad_bridge import EventKind, LanedTransport, OutboundEvent, PlainJsonCadAdapter  # noqa: E402
-
-_SERVER = r"""
-import asyncio, sys
-async def handle(reader, writer):
-    try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
-        pass
-async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
-    await server.serve_forever()
-asyncio.run(main())
-"""
 
 
 def _event(i: int) -> OutboundEvent:
@@ -90,7 +69,8 @@ def main() -> None:
     parser.add_argument("--parallel", default="1,4,16")
     args = parser.parse_args()
     port = free_tcp_port()
-    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(port)])
+    sink = [sys.executable, "-m", "tests.cad_bridge.http_sink", str(port)]
+    server = subprocess.Popen(sink, cwd=ROOT)
     try:
         wait_listening(server, port)
         print(f"CAD delivery, {args.events} notes per measure, server in its own process")
