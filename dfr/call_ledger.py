@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import event, func, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from cad_bridge import EventKind, UnitReport, UnitStatus
@@ -150,9 +151,7 @@ class CallLedger:
             )
         )
         if call.lifecycle == CallLifecycle.NEW and decision.eligible:
-            call.lifecycle = CallLifecycle.RECOMMENDED
-            call.updated_at = utcnow()
-            session.add(call)
+            self._promote_to_recommended(session, call)
         if previous_summary != decision.summary:
             self._note(session, call, f"DFR recommendation: {decision.summary}")
         # The call first: the console attaches a decision to a call it already knows.
@@ -160,6 +159,26 @@ class CallLedger:
         self._publisher.publish(
             decision_message(call.id, decision_data(decision), decision.evaluated_at)
         )
+
+    @staticmethod
+    def _promote_to_recommended(session: Session, call: Call) -> None:
+        """NEW -> RECOMMENDED as a compare-and-set on the row.
+
+        A decision waiting in the backlog read the call before a person launched it; written from
+        that read, the decision would put a dispatched call back to recommended.
+        """
+        now = utcnow()
+        promoted = session.connection().execute(
+            update(Call)
+            .where(col(Call.id) == call.id, col(Call.lifecycle) == CallLifecycle.NEW)
+            .values(lifecycle=CallLifecycle.RECOMMENDED, updated_at=now)
+        )
+        if promoted.rowcount == 1:
+            # What the row now holds, without the ORM writing it a second time.
+            set_committed_value(call, "lifecycle", CallLifecycle.RECOMMENDED)
+            set_committed_value(call, "updated_at", now)
+        else:
+            session.refresh(call)  # moved on meanwhile: publish what it is now
 
     def record_launched(
         self,

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from cad_bridge import CadCall
 from dfr.cad_ingest import store_calls
 from dfr.fleet import DEMO_FLEET_FILE
 from dfr.main import create_app
-from dfr.models import Call, Decision, Note, OutboxItem
+from dfr.models import Call, CallLifecycle, Decision, Note, OutboxItem
 from dfr.service import Run, Service
 from dfr.settings import DatabaseSettings, Settings
 from geofence import GeoPoint
@@ -131,3 +133,36 @@ async def test_while_cad_calls_are_being_stored_decisions_pause_three_times_each
     took_s = (first[-1].created_at - first[0].created_at).total_seconds()
     gap_s = (second[0].created_at - first[-1].created_at).total_seconds()
     assert gap_s >= 3 * took_s > 0
+
+
+async def test_a_decision_read_before_a_launch_committed_leaves_the_call_dispatched(
+    service: Service,
+) -> None:
+    first, second = _stored(service, [3, 3])
+    decision = await service.dispatcher.evaluate(first, allow_auto_launch=False)
+    eligible = dataclasses.replace(decision, eligible=True)
+
+    def decided_across_a_launch() -> CallLifecycle:
+        with Session(service.engine, expire_on_commit=False) as session:
+            call = session.get(Call, second)  # what a batch in the backlog read
+            assert call is not None and call.lifecycle == CallLifecycle.NEW
+            with service.engine.begin() as conn:  # a person's launch commits meanwhile
+                conn.execute(
+                    update(Call)
+                    .where(col(Call.id) == second)
+                    .values(lifecycle=CallLifecycle.DISPATCHED)
+                )
+            service.ledger.record_decision(session, call, eligible, previous_summary=None)
+            session.commit()
+            return call.lifecycle
+
+    published = await asyncio.to_thread(decided_across_a_launch)
+
+    def stored() -> CallLifecycle:
+        with Session(service.engine) as session:
+            call = session.get(Call, second)
+            assert call is not None
+            return call.lifecycle
+
+    assert await asyncio.to_thread(stored) == CallLifecycle.DISPATCHED
+    assert published == CallLifecycle.DISPATCHED
