@@ -151,7 +151,7 @@ class CallLedger:
             )
         )
         if call.lifecycle == CallLifecycle.NEW and decision.eligible:
-            self._promote_to_recommended(session, call)
+            self._move_lifecycle(session, call, [CallLifecycle.NEW], CallLifecycle.RECOMMENDED)
         if previous_summary != decision.summary:
             self._note(session, call, f"DFR recommendation: {decision.summary}")
         # The call first: the console attaches a decision to a call it already knows.
@@ -161,24 +161,27 @@ class CallLedger:
         )
 
     @staticmethod
-    def _promote_to_recommended(session: Session, call: Call) -> None:
-        """NEW -> RECOMMENDED as a compare-and-set on the row.
+    def _move_lifecycle(
+        session: Session, call: Call, moves_from: Sequence[CallLifecycle], to: CallLifecycle
+    ) -> bool:
+        """Compare-and-set of the call's lifecycle on its row; `call` then holds what the row does.
 
-        A decision waiting in the backlog read the call before a person launched it; written from
-        that read, the decision would put a dispatched call back to recommended.
+        Read-then-write would lose a change committed since `call` was read: a decision from the
+        backlog putting a call launched meanwhile back to recommended, or two instances both
+        launching for one call (PostgreSQL re-reads the row after the first commits).
         """
         now = utcnow()
-        promoted = session.connection().execute(
+        moved = session.connection().execute(
             update(Call)
-            .where(col(Call.id) == call.id, col(Call.lifecycle) == CallLifecycle.NEW)
-            .values(lifecycle=CallLifecycle.RECOMMENDED, updated_at=now)
+            .where(col(Call.id) == call.id, col(Call.lifecycle).in_(moves_from))
+            .values(lifecycle=to, updated_at=now)
         )
-        if promoted.rowcount == 1:
-            # What the row now holds, without the ORM writing it a second time.
-            set_committed_value(call, "lifecycle", CallLifecycle.RECOMMENDED)
-            set_committed_value(call, "updated_at", now)
-        else:
-            session.refresh(call)  # moved on meanwhile: publish what it is now
+        if moved.rowcount != 1:
+            session.refresh(call)
+            return False
+        set_committed_value(call, "lifecycle", to)
+        set_committed_value(call, "updated_at", now)
+        return True
 
     def record_launched(
         self,
@@ -195,20 +198,11 @@ class CallLedger:
         call = session.get(Call, flight.call_id)
         if call is None:
             return
-        # Compare-and-set, not read-then-write: of two instances launching for one call at once,
-        # the second finds the row already dispatched (PostgreSQL re-reads it after the first
-        # commits) and its whole launch, flight row included, rolls back.
-        claimed = session.connection().execute(
-            update(Call)
-            .where(
-                col(Call.id) == call.id,
-                col(Call.lifecycle).in_([CallLifecycle.NEW, CallLifecycle.RECOMMENDED]),
-            )
-            .values(lifecycle=CallLifecycle.DISPATCHED, updated_at=utcnow())
-        )
-        if claimed.rowcount != 1:
+        # Of two instances launching for one call at once, the second finds the row already
+        # dispatched and its whole launch, flight row included, rolls back.
+        waiting = [CallLifecycle.NEW, CallLifecycle.RECOMMENDED]
+        if not self._move_lifecycle(session, call, waiting, CallLifecycle.DISPATCHED):
             raise LaunchRefusedError(f"call {call.id} already has a drone on the way")
-        session.refresh(call)
         eta_text = f"; ETA {eta_s:.0f} s" if eta_s is not None else ""
         taken = "" if from_call_id is None else f"; taken in the air from call {from_call_id}"
         self._note(session, call, f"Drone {flight.drone_id} launched by {author}{eta_text}{taken}.")
