@@ -166,14 +166,19 @@ def _upsert(conn: Connection, params: dict[str, Any]) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Calls not stored yet, in one statement run for all (a row stored meanwhile is skipped)."""
+def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Calls not stored yet, in one statement run for all; the ids of those it stored, by
+    (agency, incident) (a row another writer stored meanwhile is skipped and not returned)."""
     name = conn.dialect.name
     insert: Any = sqlite.insert(_CALLS) if name == "sqlite" else postgresql.insert(_CALLS)
     c = _CALLS.c
-    conn.execute(
-        insert.on_conflict_do_nothing(index_elements=[c.agency_id, c.cad_incident_id]), rows
+    stored = conn.execute(
+        insert.on_conflict_do_nothing(index_elements=[c.agency_id, c.cad_incident_id]).returning(
+            c.id, c.agency_id, c.cad_incident_id
+        ),
+        rows,
     )
+    return {(r.agency_id, r.cad_incident_id): int(r.id) for r in stored}
 
 
 def _known_calls(conn: Connection, calls: Sequence[CadCall]) -> dict[tuple[str, str], _Known]:
@@ -255,19 +260,17 @@ def _store_batch(
             if key not in known and key not in new:
                 new[key] = i
     if new:
-        # New incidents go in with one executemany; ids are read back with the stored hash, so
-        # a row another writer stored meanwhile is told apart and goes the upsert way below.
-        _insert_new(conn, [p for i in new.values() if (p := params[i]) is not None])
-        created = _known_calls(conn, [calls[i] for i in new.values()])
+        # New incidents go in with one executemany that returns the rows it stored; one another
+        # writer stored meanwhile is not among them and goes the upsert way below.
+        created = _insert_new(conn, [p for i in new.values() if (p := params[i]) is not None])
         for key, i in new.items():
-            row, p = created.get(key), params[i]
-            if row is None or p is None:
+            call_id, p = created.get(key), params[i]
+            if call_id is None or p is None:
                 continue
-            known[key] = row
-            if row.content_hash == p["content_hash"]:
-                results[i] = IngestResult(
-                    row.call_id, created=True, changed=True, ended=calls[i].is_terminal
-                )
+            known[key] = _Known(call_id, p["content_hash"], calls[i].status)
+            results[i] = IngestResult(
+                call_id, created=True, changed=True, ended=calls[i].is_terminal
+            )
     touched: list[tuple[int, CadCall]] = []
     for i, call in enumerate(calls):
         p = params[i]
