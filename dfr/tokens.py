@@ -8,6 +8,7 @@ minute per token, never once per request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 import time
@@ -126,6 +127,7 @@ class PrincipalCache:
 
     An entry lives `ttl_s` (never past the token's expiry); a post's own commit checks its token
     again, so a revoked token never stores a call (it is refused with 401 at its next post).
+    Posts arriving while a token is being looked up wait for that one lookup.
     """
 
     def __init__(self, engine: Engine, *, ttl_s: float = 5.0, max_entries: int = 1000) -> None:
@@ -133,13 +135,35 @@ class PrincipalCache:
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._seen: dict[str, tuple[Principal, float]] = {}
+        self._looking_up: dict[str, asyncio.Future[Principal | None]] = {}
+        self._lookups = 0
+
+    @property
+    def lookups(self) -> int:
+        """Lookups in the database so far."""
+        return self._lookups
 
     async def principal(self, token: str, digest: str) -> Principal | None:
         """The token's principal (looked up off the event loop when not seen lately)."""
         seen = self._seen.get(digest)
-        now = time.monotonic()
-        if seen is not None and seen[1] > now:
+        if seen is not None and seen[1] > time.monotonic():
             return seen[0]
+        pending = self._looking_up.get(digest)
+        if pending is None:
+            # Every post in flight when an entry expires would otherwise look it up at once.
+            pending = asyncio.ensure_future(self._look_up(token, digest))
+            self._looking_up[digest] = pending
+            pending.add_done_callback(functools.partial(self._looked_up, digest))
+        return await asyncio.shield(pending)
+
+    def _looked_up(self, digest: str, done: asyncio.Future[Principal | None]) -> None:
+        self._looking_up.pop(digest, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: the posts that waited for it raised it already
+
+    async def _look_up(self, token: str, digest: str) -> Principal | None:
+        self._lookups += 1
+        now = time.monotonic()
         found = await asyncio.to_thread(principal_for, self._engine, token)
         if found is None:
             self._seen.pop(digest, None)

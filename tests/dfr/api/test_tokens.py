@@ -17,7 +17,7 @@ from dfr.cli import app as cli_app
 from dfr.db import make_engine, session_scope
 from dfr.models import ApiToken, Role, as_utc, utcnow
 from dfr.token_sessions import TokenSessions
-from dfr.tokens import create_token, principal_for
+from dfr.tokens import Principal, PrincipalCache, create_token, hash_token, principal_for
 from tests.dfr.conftest import TokenFactory
 
 
@@ -120,3 +120,22 @@ def test_the_cli_creates_an_expiring_token(tmp_path: Path) -> None:
         engine.dispose()
     refused = CliRunner().invoke(cli_app, [*argv, "--expires-in-s", "5"])
     assert refused.exit_code == 2
+
+
+def test_posts_in_flight_when_a_token_is_not_cached_share_one_lookup(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        _, secret = create_token(session, "cad-burst", Role.CAD)
+    cache = PrincipalCache(engine, ttl_s=60.0)
+    digest = hash_token(secret)
+
+    async def burst() -> list[Principal | None]:
+        return await asyncio.gather(*(cache.principal(secret, digest) for _ in range(64)))
+
+    found = asyncio.run(burst())
+    assert {p.name if p else None for p in found} == {"cad-burst"}
+    assert cache.lookups == 1
+    asyncio.run(burst())
+    assert cache.lookups == 1  # cached now
+    cache.forget(digest)
+    asyncio.run(burst())
+    assert cache.lookups == 2
