@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, WebSocket, WebSocketException
@@ -50,6 +50,7 @@ __all__ = [
     "TokenSessionsDep",
     "authenticate",
     "bearer_token",
+    "token_of",
     "check_role",
     "declared_roles",
     "is_public_path",
@@ -88,13 +89,19 @@ def is_public_path(path: str) -> bool:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def bearer_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The request's bearer token (401 when there is none)."""
+def token_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer token of an Authorization header (401 when there is none)."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticatedError("a bearer token is required")
     return credentials.credentials
+
+
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` one on a worker thread.
+async def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The request's bearer token (401 when there is none)."""
+    return token_of(credentials)
 
 
 BearerToken = Annotated[str, Depends(bearer_token)]
@@ -131,11 +138,11 @@ def declared_roles(dependant: Any) -> frozenset[Role] | None:
     return None
 
 
-def require_roles(*roles: Role) -> Callable[..., Principal]:
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting `roles` (and admin); its `dfr_roles` attribute lists them."""
     admitted = frozenset((*roles, Role.ADMIN))
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         return check_role(principal, admitted)
 
     check.dfr_roles = admitted  # type: ignore[attr-defined]

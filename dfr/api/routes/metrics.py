@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dfr.auth import authenticate, bearer_token, check_role
+from dfr.auth import authenticate, check_role, token_of
 from dfr.deps import EngineDep, MetricsDep, SettingsDep
 from dfr.metrics import CONTENT_TYPE_LATEST
 from dfr.models import Role
@@ -30,7 +30,7 @@ def metrics_access(
     """Admit anyone when metrics are public, else an admin token (401 without one, 403 other roles)."""
     if settings.metrics.public:
         return
-    check_role(authenticate(request, bearer_token(credentials), engine), _ADMIN)
+    check_role(authenticate(request, token_of(credentials), engine), _ADMIN)
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_access)])
