@@ -574,6 +574,7 @@ class Setup:
         count: int,
         database_url: str | None = None,
         bus_url: str | None = None,
+        access_log: bool = True,
     ) -> None:
         self.label = label
         self.work = work / label.replace(" ", "_")
@@ -594,6 +595,8 @@ class Setup:
                 env["DFR_DATABASE__URL"] = database_url
             if bus_url is not None:
                 env["DFR_BUS__URL"] = bus_url
+            if not access_log:
+                env["DFR_HTTP__ACCESS_LOG"] = "false"
             self.stacks[name] = Stack(
                 work_dir=self.work / name,
                 fleet_file=fleet_file,
@@ -820,7 +823,11 @@ def _short(path: str) -> str:
 def ingest_compare(args: argparse.Namespace) -> None:
     """Task: (a) 1 instance SQLite, (b) 1 instance PostgreSQL, (c) 2 instances PostgreSQL + NATS."""
     work = Path(tempfile.mkdtemp(prefix="dfr-bench-ingest-"))
-    print(f"ingest like with like (logs in {work})", flush=True)
+    print(
+        f"ingest like with like (logs in {work}; instances' access log "
+        f"{'off: DFR_HTTP__ACCESS_LOG=false' if args.no_access_log else 'on'})",
+        flush=True,
+    )
     used: set[int] = set()
     pg = nats = None
     children: list[Child] = []
@@ -902,6 +909,7 @@ def ingest_compare(args: argparse.Namespace) -> None:
                     count=count,
                     database_url=url,
                     bus_url=nats.url if count > 1 else None,
+                    access_log=not args.no_access_log,
                 )
                 setups.append(setup)
                 try:
@@ -1310,6 +1318,11 @@ def main() -> None:
     parser.add_argument("--ingest-seconds", type=float, default=20.0, help="bound per measure")
     parser.add_argument(
         "--profile", default="", help="for --compare-ingest: set-ups to profile with py-spy (a,b,c)"
+    )
+    parser.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="for --compare-ingest: instances without a log line per request (behind a balancer)",
     )
     parser.add_argument(
         "--stream-scale", action="store_true", help="only the stream at scale (100 drones x 10 Hz)"

@@ -228,6 +228,10 @@ class HttpSettings(BaseModel):
     tls_cert_file: Path | None = Field(default=None, description="PEM certificate: serve HTTPS")
     tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file")
     hsts_max_age_s: int = Field(default=31_536_000, ge=0)
+    access_log: bool = Field(
+        default=True,
+        description="a log line per HTTP request; false behind a balancer that logs them itself",
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HttpSettings:

@@ -20,12 +20,15 @@ pytestmark = pytest.mark.integration
 DFR = [sys.executable, "-m", "dfr"]
 
 
-def _start(data_dir: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
+def _start(
+    data_dir: Path, port: int, *options: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`dfr serve`; its stderr is piped, with its stdout too when `env` is given."""
     return subprocess.Popen(
         [*DFR, "serve", "--port", str(port), "--data-dir", str(data_dir), *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={k: v for k, v in os.environ.items() if not k.startswith("DFR_")},
+        stdout=subprocess.DEVNULL if env is None else subprocess.PIPE,
+        stderr=subprocess.PIPE if env is None else subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DFR_")} | (env or {}),
     )
 
 
@@ -38,9 +41,8 @@ def _wait_healthy(
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise AssertionError(
-                f"service exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            output = proc.stderr or proc.stdout
+            raise AssertionError(f"service exited: {output.read().decode() if output else ''}")
         try:
             if httpx.get(f"{base}/api/v1/health", timeout=2, verify=verify).status_code == 200:
                 return
@@ -159,3 +161,20 @@ def test_version_flag_prints_the_version() -> None:
         [*DFR, "--version"], capture_output=True, text=True, timeout=30, check=True
     )
     assert out.stdout.startswith("dfr ")
+
+
+@pytest.mark.parametrize("access_log", ["true", "false"])
+def test_access_log_setting_decides_whether_each_request_is_logged(
+    tmp_path: Path, access_log: str
+) -> None:
+    port = free_tcp_port()
+    # uvicorn writes its access lines to stdout, everything else to stderr: both are read here.
+    proc = _start(tmp_path / "data", port, env={"DFR_HTTP__ACCESS_LOG": access_log})
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/version-probe").status_code == 404
+    finally:
+        _stop(proc)
+    log = proc.stdout.read().decode() if proc.stdout else ""
+    assert "Application startup complete" in log
+    assert ('"GET /api/v1/version-probe HTTP/1.1" 404' in log) is (access_log == "true")
