@@ -37,6 +37,7 @@ def serve_app(settings: Settings, companions: Sequence[Companion] = ()) -> None:
         log_level="info",
         log_config=log_config,
         access_log=http.access_log,
+        ws_per_message_deflate=http.ws_per_message_deflate,
         ssl_certfile=None if http.tls_cert_file is None else str(http.tls_cert_file),
         ssl_keyfile=None if http.tls_key_file is None else str(http.tls_key_file),
         # uvicorn believes X-Forwarded-Proto/-For only from FORWARDED_ALLOW_IPS (default

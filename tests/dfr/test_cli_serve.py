@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import ssl
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets import Subprotocol
+from websockets.sync.client import connect as ws_connect
 
 from tests.conftest import free_tcp_port
 
@@ -178,3 +181,27 @@ def test_access_log_setting_decides_whether_each_request_is_logged(
     log = proc.stdout.read().decode() if proc.stdout else ""
     assert "Application startup complete" in log
     assert ('"GET /api/v1/version-probe HTTP/1.1" 404' in log) is (access_log == "true")
+
+
+@pytest.mark.parametrize("deflate", ["true", "false"])
+def test_websocket_compression_is_offered_back_only_when_the_setting_allows_it(
+    data_dir: Path, deflate: str
+) -> None:
+    token = _create_token(data_dir, "dispatcher", "console").stdout.strip()
+    port = free_tcp_port()
+    proc = _start(data_dir, port, env={"DFR_HTTP__WS_PER_MESSAGE_DEFLATE": deflate})
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        with ws_connect(
+            f"ws://127.0.0.1:{port}/api/v1/stream",
+            subprotocols=[Subprotocol("bearer"), Subprotocol(token)],
+            compression="deflate",
+            open_timeout=10,
+        ) as ws:
+            assert ws.response is not None
+            negotiated = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+            first = json.loads(ws.recv(timeout=10))
+    finally:
+        _stop(proc)
+    assert ("permessage-deflate" in negotiated) is (deflate == "true")
+    assert first and first[0]["type"] == "snapshot"
