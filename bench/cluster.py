@@ -47,6 +47,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import re
 import secrets
 import sys
@@ -66,6 +67,7 @@ import psutil  # noqa: E402
 import websockets  # noqa: E402
 
 from bench.cad import Connection  # noqa: E402
+from bench.cpu_caps import CpuCaps, cpu_caps_unavailable  # noqa: E402
 from bench.harness import DFR_SIM, ROOT, pct  # noqa: E402
 from simulator.scenarios.process import free_port, udp_port_free  # noqa: E402
 from tests.e2e.cluster_tools import StreamWatcher, create_tokens  # noqa: E402
@@ -574,7 +576,7 @@ class Setup:
         count: int,
         database_url: str | None = None,
         bus_url: str | None = None,
-        access_log: bool = True,
+        settings_env: dict[str, str] | None = None,
     ) -> None:
         self.label = label
         self.work = work / label.replace(" ", "_")
@@ -595,8 +597,7 @@ class Setup:
                 env["DFR_DATABASE__URL"] = database_url
             if bus_url is not None:
                 env["DFR_BUS__URL"] = bus_url
-            if not access_log:
-                env["DFR_HTTP__ACCESS_LOG"] = "false"
+            env.update(settings_env or {})
             self.stacks[name] = Stack(
                 work_dir=self.work / name,
                 fleet_file=fleet_file,
@@ -909,7 +910,7 @@ def ingest_compare(args: argparse.Namespace) -> None:
                     count=count,
                     database_url=url,
                     bus_url=nats.url if count > 1 else None,
-                    access_log=not args.no_access_log,
+                    settings_env={"DFR_HTTP__ACCESS_LOG": "false"} if args.no_access_log else None,
                 )
                 setups.append(setup)
                 try:
@@ -1116,10 +1117,22 @@ def stream_scale(args: argparse.Namespace) -> None:
         f"stream at scale: {args.scale_drones} simulated drones (dfr-sim fleet, x1, 10 Hz frames), "
         f"client counts {counts_one}, {args.scale_probes} probe clients parse, {args.stream_seconds or 8:g} s "
         f"per step; logs in {work}; load average {' '.join(f'{x:.2f}' for x in psutil.getloadavg())}, "
-        f"{psutil.cpu_count()} cores",
+        f"{psutil.cpu_count()} cores; WebSocket compression "
+        f"{'off (DFR_HTTP__WS_PER_MESSAGE_DEFLATE=false)' if args.no_ws_deflate else 'on'}",
         flush=True,
     )
     seconds = args.stream_seconds or 8.0
+    caps: CpuCaps | None = None
+    if args.instance_cpu:
+        why = cpu_caps_unavailable()
+        if why is not None:
+            sys.exit(f"--instance-cpu: {why}")
+        caps = CpuCaps(args.instance_cpu, f"dfr-bench-{os.getpid()}")
+        print(
+            f"each instance capped at {args.instance_cpu:g} of a core (its own cgroup): "
+            "instances as on machines of that size",
+            flush=True,
+        )
     try:
         fleet_file = work / "fleet.toml"
         ids = _big_fleet(fleet_file, used, args.scale_drones)
@@ -1169,6 +1182,9 @@ def stream_scale(args: argparse.Namespace) -> None:
             count=2,
             database_url=url,
             bus_url=nats.url,
+            settings_env=(
+                {"DFR_HTTP__WS_PER_MESSAGE_DEFLATE": "false"} if args.no_ws_deflate else None
+            ),
         )
         alpha, bravo = setup.stacks["alpha"], setup.stacks["bravo"]
         urls = {
@@ -1209,7 +1225,17 @@ def stream_scale(args: argparse.Namespace) -> None:
             label: str, names: list[str], client_counts: list[int]
         ) -> dict[int, dict[str, Any]]:
             results: dict[int, dict[str, Any]] = {}
-            hold = holders()
+            # A busy instance's heartbeat can be late, and /cluster then lists it as not alive with
+            # its drones: classify frames by a view in which every drone has its holder.
+            hold: dict[str, str] = {}
+
+            def every_drone_held() -> bool:
+                hold.clear()
+                with contextlib.suppress(httpx.HTTPError):
+                    hold.update(holders())
+                return len(hold) == len(ids)
+
+            wait_for(every_drone_held, 60, "a cluster view with every drone held", 0.5)
             pids = [p for p in setup.pids] + ([sim_pid] if sim_pid else [])
             for n in client_counts:
                 placement = [names[i % len(names)] for i in range(n)]
@@ -1247,6 +1273,8 @@ def stream_scale(args: argparse.Namespace) -> None:
 
         # One instance: alpha alone holds every drone.
         alpha.start_service()
+        if caps is not None:
+            caps.cap("alpha", alpha.service.proc.pid)  # type: ignore[union-attr]
         wait_for(
             lambda: linked({"alpha": len(ids)}),
             180,
@@ -1257,6 +1285,8 @@ def stream_scale(args: argparse.Namespace) -> None:
         print(f"\n== one instance (alpha holds all {len(ids)} links) ==", flush=True)
         one = run_steps("one instance", ["alpha"], counts_one)
         bravo.start_service()
+        if caps is not None:
+            caps.cap("bravo", bravo.service.proc.pid)  # type: ignore[union-attr]
         half = len(ids) // 2
         wait_for(
             lambda: linked({"alpha": len(ids) - half, "bravo": half}),
@@ -1287,6 +1317,8 @@ def stream_scale(args: argparse.Namespace) -> None:
     finally:
         if setup is not None:
             setup.close()
+        if caps is not None:
+            caps.close()
         for child in reversed(children):
             with contextlib.suppress(Exception):
                 child.stop()
@@ -1331,6 +1363,17 @@ def main() -> None:
     parser.add_argument("--scale-clients", default="25,50,75,100,150,200,300")
     parser.add_argument("--scale-probes", type=int, default=20, help="clients that parse frames")
     parser.add_argument("--scale-big", type=int, default=0, help="then this many over two")
+    parser.add_argument(
+        "--instance-cpu",
+        type=float,
+        default=0.0,
+        help="for --stream-scale: cap each instance at this many cores (cgroups, root)",
+    )
+    parser.add_argument(
+        "--no-ws-deflate",
+        action="store_true",
+        help="for --stream-scale: instances that never compress WebSocket messages",
+    )
     parser.add_argument(
         "--scale-all", action="store_true", help="every client count, not stopping at p99 > goal"
     )
