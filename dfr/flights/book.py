@@ -61,6 +61,9 @@ class ActiveFlight:
     last_track_s: float = -math.inf
     low_battery_alerted: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Held while the flight's events are written: each write reads the state the previous one
+    #: committed, so a note never records a phase older than an event stored before it.
+    events_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Upload, arm and mission start, until they end; a recall before take-off cancels them.
     launching: asyncio.Task[None] | None = None
     #: The launch has sent ARM.
@@ -161,7 +164,8 @@ class FlightBook:
                 self.apply_transitions(session, row, transitions, record)
 
         try:
-            await asyncio.to_thread(write)
+            async with active.events_lock:
+                await asyncio.to_thread(write)
         except Exception:
             log.exception(
                 "could not store transitions of flight %s",
@@ -224,7 +228,8 @@ class FlightBook:
                     )
                 )
 
-        await asyncio.to_thread(write)
+        async with active.events_lock:
+            await asyncio.to_thread(write)
 
     def publish(self, flight_id: int) -> None:
         """Send the flight's stored state to the stream."""
