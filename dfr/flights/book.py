@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -33,6 +33,8 @@ from geofence import GeoPoint
 from telemetry import Hub, flight_message
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class TransitionSink(Protocol):
@@ -164,8 +166,7 @@ class FlightBook:
                 self.apply_transitions(session, row, transitions, record)
 
         try:
-            async with active.events_lock:
-                await asyncio.to_thread(write)
+            await self.write_events(active, write)
         except Exception:
             log.exception(
                 "could not store transitions of flight %s",
@@ -228,8 +229,13 @@ class FlightBook:
                     )
                 )
 
+        await self.write_events(active, write)
+
+    async def write_events(self, active: ActiveFlight, write: Callable[[], T]) -> T:
+        """Run `write`, a transaction writing `active`'s events, on a worker thread; one per flight
+        at a time, so each reads the phase the one before it committed."""
         async with active.events_lock:
-            await asyncio.to_thread(write)
+            return await asyncio.to_thread(write)
 
     def publish(self, flight_id: int) -> None:
         """Send the flight's stored state to the stream."""

@@ -249,7 +249,7 @@ class Retasker(FlightPart):
                 return row.id, machine
 
         try:
-            flight_id, machine = await asyncio.to_thread(write)
+            flight_id, machine = await book.write_events(old, write)
         except Exception:
             log.exception(
                 "flight %s: could not store the reassignment", old.flight_id, extra=old.log_fields
