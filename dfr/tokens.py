@@ -136,12 +136,6 @@ class PrincipalCache:
         self._max_entries = max_entries
         self._seen: dict[str, tuple[Principal, float]] = {}
         self._looking_up: dict[str, asyncio.Future[Principal | None]] = {}
-        self._lookups = 0
-
-    @property
-    def lookups(self) -> int:
-        """Lookups in the database so far."""
-        return self._lookups
 
     async def principal(self, token: str, digest: str) -> Principal | None:
         """The token's principal (looked up off the event loop when not seen lately)."""
@@ -162,7 +156,6 @@ class PrincipalCache:
             done.exception()  # retrieved: the posts that waited for it raised it already
 
     async def _look_up(self, token: str, digest: str) -> Principal | None:
-        self._lookups += 1
         now = time.monotonic()
         found = await asyncio.to_thread(principal_for, self._engine, token)
         if found is None:
